@@ -1,0 +1,335 @@
+/**
+ * Line framing: turns one raw line into a {@link Frame}, detecting the envelope per line (files mix formats
+ * after a syslog daemon change, and `parse` accepts any of them):
+ *   classic syslog (with or without year, high-precision fraction), RFC 3164 with `<PRI>`, RFC 5424,
+ *   ISO-8601 with or without offset (rsyslog, `journalctl -o short-iso[-precise]`), journal-style lines
+ *   without a timestamp (`host prog[pid]: msg`), `journalctl -o json`, `journalctl -o export` (multi-line
+ *   records separated by a blank line), TAI64N labels, Filebeat/ECS JSON documents, and plain lines.
+ * It also undoes rsyslog's `message repeated N times: [ ... ]` and Solaris' `[ID n facility.level]` tag.
+ *
+ * One framer instance per input stream: the export format needs to remember the record being read, and the
+ * last parsed timestamp text is cached (consecutive lines usually share their second).
+ */
+import type { Frame, FrameFormat } from "./frame.ts";
+import { readIso, readSyslogDate, readTai64n } from "./timestamps.ts";
+import type { TimeContext } from "./zone.ts";
+
+export type { Frame } from "./frame.ts";
+
+const IDENT = /^([^\s[\]:]+|\[[^\s[\]:]+\])(?:\[(\d+)\])?:?$/;
+const PAREN_PID = /^(.*)\((\d+)\)$/;
+const HOSTNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$|^[0-9a-fA-F:]+$/;
+
+interface Envelope {
+  host: string | undefined;
+  program: string | undefined;
+  pid: number | undefined;
+  msgStart: number;
+}
+
+/** Splits `host prog[pid]: msg` (or `prog[pid]: msg`, `[prog]: msg`, `[prog] msg`) starting at `at`. */
+export function readEnvelope(s: string, at: number, requireIdent = false): Envelope | undefined {
+  const sp1 = s.indexOf(" ", at);
+  const tok1 = sp1 < 0 ? s.slice(at) : s.slice(at, sp1);
+  const id1 = identOf(tok1);
+  if (id1) return { host: undefined, program: id1.program, pid: id1.pid, msgStart: skipSpace(s, sp1) };
+  if (sp1 < 0 || !HOSTNAME.test(tok1)) return undefined;
+  const start2 = skipSpace(s, sp1);
+  const sp2 = s.indexOf(" ", start2);
+  const tok2 = sp2 < 0 ? s.slice(start2) : s.slice(start2, sp2);
+  const id2 = identOf(tok2);
+  if (id2)
+    return {
+      host: tok1,
+      program: id2.program,
+      pid: id2.pid,
+      msgStart: sp2 < 0 ? s.length : skipSpace(s, sp2),
+    };
+  if (requireIdent) return undefined;
+  return { host: tok1, program: undefined, pid: undefined, msgStart: start2 };
+}
+
+function skipSpace(s: string, i: number): number {
+  if (i < 0) return s.length;
+  while (s.charCodeAt(i) === 32) i++;
+  return i;
+}
+
+function identOf(tok: string): { program: string; pid: number | undefined } | undefined {
+  // An identifier token ends with ':' (`sshd[12]:`, `postfix/smtpd[3]:`, `[sshd]:`) or is bracketed (`[sshd]`).
+  const colon = tok.endsWith(":");
+  const bracketed = tok.startsWith("[") && tok.indexOf("]") > 1;
+  if (!colon && !bracketed) return undefined;
+  const m = IDENT.exec(tok);
+  if (!m) return undefined;
+  let program = m[1]!;
+  if (program.startsWith("[")) program = program.slice(1, -1);
+  let pid = m[2] === undefined ? undefined : Number(m[2]);
+  if (pid === undefined) {
+    const p = PAREN_PID.exec(program);
+    if (p) {
+      program = p[1]!;
+      pid = Number(p[2]);
+    }
+  }
+  return { program, pid };
+}
+
+const REPEATED = "message repeated ";
+
+/** Applies `message repeated N times: [ X]` and strips a Solaris `[ID 800047 auth.info] ` tag. */
+function finish(frame: Frame): Frame {
+  let m = frame.message;
+  if (m.startsWith(REPEATED)) {
+    const r = /^message repeated (\d+) times: \[ ?(.*?) ?\]$/.exec(m);
+    if (r) {
+      frame.repeat = Math.max(1, Number(r[1]));
+      m = r[2]!;
+    }
+  }
+  if (m.startsWith("[ID ")) {
+    const close = m.indexOf("] ");
+    if (close > 0 && /^\[ID \d+ [\w.]+$/.test(m.slice(0, close))) m = m.slice(close + 2);
+  }
+  frame.message = m;
+  return frame;
+}
+
+function make(
+  format: FrameFormat,
+  time: number | undefined,
+  env: Envelope | undefined,
+  line: string,
+  msgFrom: number,
+): Frame {
+  return finish({
+    format,
+    time,
+    host: env?.host,
+    program: env?.program,
+    pid: env?.pid,
+    message: env ? line.slice(env.msgStart) : line.slice(msgFrom),
+    repeat: 1,
+  });
+}
+
+export class LineFramer {
+  readonly ctx: TimeContext;
+  #export: Map<string, string> | undefined;
+  #lastStamp = "";
+  #lastStampTime = 0;
+  #lastStampEnd = 0;
+
+  constructor(ctx: TimeContext) {
+    this.ctx = ctx;
+  }
+
+  /**
+   * Frames one line (without its newline). Returns undefined for a line that is part of a multi-line
+   * `journalctl -o export` record still being read (the record is returned by the blank line ending it).
+   */
+  frame(line: string): Frame | undefined {
+    if (this.#export) return this.#exportLine(line);
+    const c0 = line.charCodeAt(0);
+    // Classic syslog: `Mmm dd HH:MM:SS` (the most common case first).
+    if (c0 >= 65 && c0 <= 90 && line.charCodeAt(3) === 32) {
+      const head = line.slice(0, 15);
+      let t: number | undefined;
+      let end = 0;
+      if (head === this.#lastStamp) {
+        t = this.#lastStampTime;
+        end = this.#lastStampEnd;
+      } else {
+        const r = readSyslogDate(line, 0, this.ctx);
+        if (r) {
+          t = r.time;
+          end = r.end;
+          if (end === 15) {
+            this.#lastStamp = head;
+            this.#lastStampTime = t;
+            this.#lastStampEnd = end;
+          }
+        }
+      }
+      if (t !== undefined)
+        return make("syslog", t, readEnvelope(line, skipSpace(line, end)), line, skipSpace(line, end));
+    }
+    if (c0 >= 48 && c0 <= 57) {
+      const r = readIso(line, 0, this.ctx);
+      if (r) {
+        const at = line.charCodeAt(r.end) === 32 ? skipSpace(line, r.end) : r.end;
+        return make("iso", r.time, at === r.end ? undefined : readEnvelope(line, at), line, at);
+      }
+    }
+    if (c0 === 60 /* < */) {
+      const f = this.#pri(line);
+      if (f) return f;
+    }
+    if (c0 === 123 /* { */) {
+      const f = this.#json(line);
+      if (f) return f;
+    }
+    if (c0 === 64 /* @ */) {
+      const r = readTai64n(line, 0);
+      if (r) {
+        const at = skipSpace(line, r.end);
+        return make("tai64n", r.time, readEnvelope(line, at), line, at);
+      }
+    }
+    if (c0 === 95 /* _ */ && line.startsWith("__CURSOR=")) {
+      this.#export = new Map();
+      return this.#exportLine(line);
+    }
+    if (c0 === 95 && line.startsWith("__REALTIME_TIMESTAMP=")) {
+      this.#export = new Map();
+      return this.#exportLine(line);
+    }
+    // Journal-style line without a timestamp: `host prog[pid]: msg`.
+    const env = readEnvelope(line, 0, true);
+    if (env && env.program !== undefined && !line.startsWith("["))
+      return make("journal", undefined, env, line, 0);
+    return make("plain", undefined, undefined, line, 0);
+  }
+
+  /** Ends the input: returns an export record that was not followed by a blank line. */
+  flush(): Frame | undefined {
+    if (!this.#export) return undefined;
+    const rec = this.#export;
+    this.#export = undefined;
+    return rec.size ? this.#exportFrame(rec) : undefined;
+  }
+
+  #pri(line: string): Frame | undefined {
+    const close = line.indexOf(">");
+    if (close < 2 || close > 4 || !/^<\d{1,3}>/.test(line)) return undefined;
+    const at = close + 1;
+    if (line.charCodeAt(at) === 49 && line.charCodeAt(at + 1) === 32) return this.#rfc5424(line, at + 2);
+    const r = readSyslogDate(line, at, this.ctx) ?? readIso(line, at, this.ctx);
+    if (!r) return make("syslog", undefined, readEnvelope(line, at), line, at);
+    const m = skipSpace(line, r.end);
+    return make("syslog", r.time, readEnvelope(line, m), line, m);
+  }
+
+  #rfc5424(line: string, at: number): Frame | undefined {
+    // TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]
+    const fields: string[] = [];
+    let i = at;
+    for (let k = 0; k < 5; k++) {
+      const sp = line.indexOf(" ", i);
+      if (sp < 0) return undefined;
+      fields.push(line.slice(i, sp));
+      i = sp + 1;
+    }
+    // Structured data: `-` or one or more [id k="v" ...] elements; values may contain escaped \] and ].
+    if (line.charCodeAt(i) === 45) i += 1;
+    else {
+      while (line.charCodeAt(i) === 91) {
+        let j = i + 1;
+        let inQuote = false;
+        for (; j < line.length; j++) {
+          const c = line.charCodeAt(j);
+          if (c === 92) j++;
+          else if (c === 34) inQuote = !inQuote;
+          else if (c === 93 && !inQuote) break;
+        }
+        i = j + 1;
+      }
+    }
+    if (line.charCodeAt(i) === 32) i++;
+    if (line.startsWith("\ufeff", i)) i++;
+    const [ts, host, app, procid] = fields as [string, string, string, string];
+    const t = ts === "-" ? undefined : readIso(ts, 0, this.ctx)?.time;
+    const nil = (v: string) => (v === "-" ? undefined : v);
+    const pid = procid !== "-" && /^\d+$/.test(procid) ? Number(procid) : undefined;
+    return finish({
+      format: "rfc5424",
+      time: t,
+      host: nil(host),
+      program: nil(app),
+      pid,
+      message: line.slice(i),
+      repeat: 1,
+    });
+  }
+
+  #json(line: string): Frame | undefined {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(line);
+    } catch {
+      return undefined;
+    }
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc)) return undefined;
+    const d = doc as Record<string, unknown>;
+    if ("MESSAGE" in d || "__REALTIME_TIMESTAMP" in d) return journalFrame("journal-json", d);
+    return ecsFrame(d, this.ctx);
+  }
+
+  #exportLine(line: string): Frame | undefined {
+    const rec = this.#export!;
+    if (line === "") {
+      this.#export = undefined;
+      return rec.size ? this.#exportFrame(rec) : undefined;
+    }
+    const eq = line.indexOf("=");
+    if (eq > 0) rec.set(line.slice(0, eq), line.slice(eq + 1));
+    // Binary fields (no '=' on the name line, length-prefixed) are not supported and are skipped.
+    return undefined;
+  }
+
+  #exportFrame(rec: Map<string, string>): Frame {
+    return journalFrame("journal-export", Object.fromEntries(rec));
+  }
+}
+
+function str(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (typeof v === "number") return String(v);
+  // journald sends non-UTF-8 fields as arrays of byte values.
+  if (Array.isArray(v) && v.every((b) => typeof b === "number")) return Buffer.from(v).toString("utf8");
+  return undefined;
+}
+
+function journalFrame(format: FrameFormat, d: Record<string, unknown>): Frame {
+  const rt = str(d.__REALTIME_TIMESTAMP);
+  const pidText = str(d._PID) ?? str(d.SYSLOG_PID);
+  const frame: Frame = {
+    format,
+    time: rt && /^\d+$/.test(rt) ? Math.floor(Number(rt) / 1000) : undefined,
+    host: str(d._HOSTNAME),
+    program: str(d.SYSLOG_IDENTIFIER) ?? str(d._COMM),
+    pid: pidText && /^\d+$/.test(pidText) ? Number(pidText) : undefined,
+    message: str(d.MESSAGE) ?? "",
+    repeat: 1,
+  };
+  if (format === "journal-json") frame.doc = d;
+  return finish(frame);
+}
+
+function field(d: Record<string, unknown>, path: string): unknown {
+  if (path in d) return d[path];
+  let cur: unknown = d;
+  for (const part of path.split(".")) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function ecsFrame(d: Record<string, unknown>, ctx: TimeContext): Frame {
+  const ts = field(d, "@timestamp");
+  let time: number | undefined;
+  if (typeof ts === "string") time = readIso(ts, 0, ctx)?.time ?? (Date.parse(ts) || undefined);
+  else if (typeof ts === "number") time = ts;
+  const pid = field(d, "process.pid");
+  return {
+    format: "ecs",
+    time,
+    host: str(field(d, "host.hostname")) ?? str(field(d, "host.name")),
+    program: str(field(d, "process.name")),
+    pid: typeof pid === "number" ? pid : undefined,
+    message: str(field(d, "message")) ?? "",
+    repeat: 1,
+    doc: d,
+  };
+}

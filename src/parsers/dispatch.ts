@@ -1,0 +1,116 @@
+/**
+ * ParserSet: routes each frame to the parser(s) for it and completes the events (time, repeat count).
+ * Routing: ECS/JSON documents go to parsers declaring that format; otherwise by syslog program (exact name,
+ * then prefix); frames no program parser turned into an event go through the probes of the generic parsers
+ * (PAM messages of any program, nginx/apache/lighttpd logs that have no syslog envelope, audit.log, ...).
+ */
+import type { SecurityEvent } from "../core/event.ts";
+import { PortcullisError } from "../core/errors.ts";
+import type { Frame } from "../framing/frame.ts";
+import type { TimeContext } from "../framing/zone.ts";
+import { PARSERS, parserById } from "./registry.ts";
+import { defaultMode, type LineParser, type ParserDefinition } from "./types.ts";
+
+interface Slot {
+  def: ParserDefinition;
+  parser: LineParser;
+  /** Failure actions this slot reports (undefined: all). */
+  failures: Set<string> | undefined;
+}
+
+export interface ParserSetOptions {
+  time: TimeContext;
+  /** Mode per parser id; parsers not named use their default. */
+  modes?: Readonly<Record<string, string>>;
+  /** Use `all` for every parser without an explicit mode (what detection needs: rules select the actions). */
+  allActions?: boolean;
+  /** Restrict to these parser ids (default: every registered parser). */
+  only?: readonly string[];
+}
+
+export class ParserSet {
+  readonly #byProgram = new Map<string, Slot[]>();
+  readonly #prefixed: { prefix: string; slot: Slot }[] = [];
+  readonly #byFormat = new Map<string, Slot[]>();
+  readonly #probes: Slot[] = [];
+  readonly #time: TimeContext;
+  readonly #buf: SecurityEvent[] = [];
+
+  constructor(opts: ParserSetOptions) {
+    this.#time = opts.time;
+    const defs = opts.only ? opts.only.map((id) => parserById(id)) : PARSERS;
+    for (const def of defs) {
+      const mode = opts.modes?.[def.id] ?? (opts.allActions ? "all" : defaultMode(def));
+      if (mode !== "all" && !(mode in def.modes)) {
+        throw new PortcullisError(
+          "USAGE",
+          `parser ${def.id} has no mode "${mode}" (modes: ${Object.keys(def.modes).join(", ")}, all)`,
+        );
+      }
+      const slot: Slot = {
+        def,
+        parser: def.create({ mode, time: opts.time }),
+        failures: mode === "all" ? undefined : new Set(def.modes[mode]),
+      };
+      for (const p of def.programs ?? []) push(this.#byProgram, p, slot);
+      for (const prefix of def.programPrefixes ?? []) this.#prefixed.push({ prefix, slot });
+      for (const f of def.formats ?? []) push(this.#byFormat, f, slot);
+      if (def.probe) this.#probes.push(slot);
+    }
+  }
+
+  /** Parses one frame; appends completed events to `out` and returns how many were added. */
+  parse(frame: Frame, out: SecurityEvent[]): number {
+    const before = out.length;
+    const byFormat = this.#byFormat.get(frame.format);
+    if (byFormat) {
+      for (const s of byFormat) this.#run(s, frame, out);
+    } else {
+      let claimed = false;
+      if (frame.program !== undefined) {
+        const slots = this.#byProgram.get(frame.program) ?? this.#prefix(frame.program);
+        if (slots) {
+          claimed = true;
+          for (const s of slots) this.#run(s, frame, out);
+        }
+      }
+      if (out.length === before) {
+        for (const s of this.#probes) {
+          if (claimed && s.def.programs?.includes(frame.program!)) continue;
+          if (s.def.probe!(frame)) {
+            this.#run(s, frame, out);
+            if (out.length > before) break;
+          }
+        }
+      }
+    }
+    return out.length - before;
+  }
+
+  #prefix(program: string): Slot[] | undefined {
+    let found: Slot[] | undefined;
+    for (const { prefix, slot } of this.#prefixed) {
+      if (program.startsWith(prefix)) (found ??= []).push(slot);
+    }
+    if (found) this.#byProgram.set(program, found);
+    return found;
+  }
+
+  #run(slot: Slot, frame: Frame, out: SecurityEvent[]): void {
+    const buf = this.#buf;
+    buf.length = 0;
+    slot.parser.parse(frame, buf);
+    for (const e of buf) {
+      if (slot.failures && e.event.outcome === "failure" && !slot.failures.has(e.event.action)) continue;
+      if (Number.isNaN(e["@timestamp"])) e["@timestamp"] = frame.time ?? this.#time.reference();
+      if (frame.repeat > 1 && e.event.count === undefined) e.event.count = frame.repeat;
+      out.push(e);
+    }
+  }
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V) {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}

@@ -1,0 +1,21 @@
+/**
+ * Every parser, in one explicit, sorted list. Nothing registers itself on import; `registry.test.ts` fails
+ * when a parser folder is missing from here. Order matters only for probes (first match wins): it is the
+ * order of this list.
+ */
+import { PortcullisError } from "../core/errors.ts";
+import { sudo } from "./sudo/parser.ts";
+import type { ParserDefinition } from "./types.ts";
+
+export const PARSERS: readonly ParserDefinition[] = [sudo];
+
+export function parserById(id: string): ParserDefinition {
+  const p = PARSERS.find((d) => d.id === id);
+  if (!p) {
+    throw new PortcullisError(
+      "UNKNOWN_PLUGIN",
+      `unknown parser "${id}" (known: ${PARSERS.map((d) => d.id).join(", ")})`,
+    );
+  }
+  return p;
+}

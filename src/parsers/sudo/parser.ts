@@ -1,0 +1,108 @@
+/**
+ * sudo and su: privilege use and its failures, from the auth log.
+ *
+ *   sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/apt update
+ *   sudo:    alice : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls
+ *   sudo:      bob : user NOT in sudoers ; TTY=pts/1 ; PWD=/home/bob ; USER=root ; COMMAND=/bin/sh
+ *   su: FAILED SU (to root) alice on pts/0          su[812]: FAILED su for root by alice
+ *   su: (to root) alice on pts/0                    su[812]: Successful su for root by alice
+ *
+ * The command line goes to `process.command_line` (what the suspicious-command rule reads); the invoking user
+ * is `user.name`, the target user `user.target.name`. PAM lines of sudo/su are the pam parser's.
+ */
+import type { SecurityEvent } from "../../core/event.ts";
+import type { Frame } from "../../framing/frame.ts";
+import { newEvent } from "../event.ts";
+import type { LineParser, ParserDefinition } from "../types.ts";
+
+const FAILURES = ["sudo_auth_failed", "sudo_not_allowed", "su_failed"] as const;
+const ACTIONS = [...FAILURES, "sudo_command", "su_session"] as const;
+
+// `user : [reason ; ]TTY=... ; PWD=... ; USER=... ; COMMAND=...` — the user name cannot contain spaces.
+const SUDO = /^\s*(\S+) : (.*)$/;
+
+function sudoLine(frame: Frame, out: SecurityEvent[]): void {
+  const m = SUDO.exec(frame.message);
+  if (!m) return;
+  const user = m[1]!;
+  const fields = m[2]!.split(" ; ");
+  const kv = new Map<string, string>();
+  let reason: string | undefined;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    const eq = f.indexOf("=");
+    const key = eq > 0 ? f.slice(0, eq) : "";
+    if (key === "COMMAND") {
+      // The command is last and may itself contain " ; ".
+      kv.set(key, [f.slice(eq + 1), ...fields.slice(i + 1)].join(" ; "));
+      break;
+    }
+    if (/^[A-Z_]+$/.test(key)) kv.set(key, f.slice(eq + 1));
+    else if (i === 0) reason = f;
+  }
+  const command = kv.get("COMMAND");
+  if (command === undefined && reason === undefined) return;
+  let action: (typeof ACTIONS)[number] = "sudo_command";
+  let outcome: "success" | "failure" = "success";
+  if (reason !== undefined) {
+    if (/incorrect password attempt|a password is required|authentication failure/i.test(reason)) {
+      action = "sudo_auth_failed";
+      outcome = "failure";
+    } else if (/NOT in sudoers|not allowed to (execute|run)|command not allowed|NOT allowed/i.test(reason)) {
+      action = "sudo_not_allowed";
+      outcome = "failure";
+    } else return;
+  }
+  const e = newEvent(frame, "sudo", action, outcome);
+  e.event.category = ["process"];
+  if (reason !== undefined) e.event.reason = reason;
+  e.user = { name: user };
+  const target = kv.get("USER");
+  if (target !== undefined) e.user.target = { name: target };
+  if (command !== undefined) {
+    e.process = { ...e.process, command_line: command };
+    const pwd = kv.get("PWD");
+    if (pwd !== undefined) e.process.working_directory = pwd;
+  }
+  const tty = kv.get("TTY");
+  if (tty !== undefined) e.process = { ...e.process, tty: { name: tty } };
+  out.push(e);
+}
+
+const SU_FAILED = /^FAILED SU \(to (\S+)\) (\S+) on (\S+)$|^FAILED su for (\S+) by (\S+)$/;
+const SU_OK = /^\(to (\S+)\) (\S+) on (\S+)$|^Successful su for (\S+) by (\S+)$/;
+
+function suLine(frame: Frame, out: SecurityEvent[]): void {
+  const msg = frame.message;
+  let m = SU_FAILED.exec(msg);
+  let action: (typeof ACTIONS)[number] = "su_failed";
+  let outcome: "success" | "failure" = "failure";
+  if (!m) {
+    m = SU_OK.exec(msg);
+    action = "su_session";
+    outcome = "success";
+  }
+  if (!m) return;
+  const target = m[1] ?? m[4]!;
+  const user = m[2] ?? m[5]!;
+  const e = newEvent(frame, "sudo", action, outcome);
+  e.event.category = ["authentication"];
+  e.user = { name: user, target: { name: target } };
+  out.push(e);
+}
+
+export const sudo: ParserDefinition = {
+  id: "sudo",
+  description: "sudo commands and failures (not in sudoers, wrong passwords) and su attempts",
+  programs: ["sudo", "su"],
+  modes: { normal: FAILURES },
+  actions: ACTIONS,
+  create(): LineParser {
+    return {
+      parse(frame, out) {
+        if (frame.program === "su") suLine(frame, out);
+        else sudoLine(frame, out);
+      },
+    };
+  },
+};

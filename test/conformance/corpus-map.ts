@@ -1,0 +1,19 @@
+/**
+ * Which Portcullis parser judges which fail2ban sample file, and how fail2ban's filter modes map onto that
+ * parser's modes. A file's lines are fed to that one parser only (as fail2ban runs one filter per file);
+ * `name` is the filter name used in `constraint`/`test.condition` expressions.
+ */
+export interface CorpusFile {
+  parser: string;
+  /** Parser mode for option sets without `mode` (`{}`). */
+  defaultMode: string;
+  /** fail2ban mode name -> parser mode name, where they differ. */
+  modes?: Record<string, string>;
+  /** Values of the `logging` option the parser supports (apache's `syslog`). */
+  logging?: string[];
+  name?: string;
+}
+
+export const CORPUS_FILES: Record<string, CorpusFile> = {
+  // filled in per parser: see each parser's folder
+};
