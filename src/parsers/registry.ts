@@ -4,10 +4,11 @@
  * order of this list.
  */
 import { PortcullisError } from "../core/errors.ts";
+import { postfix } from "./postfix/parser.ts";
 import { sudo } from "./sudo/parser.ts";
 import type { ParserDefinition } from "./types.ts";
 
-export const PARSERS: readonly ParserDefinition[] = [sudo];
+export const PARSERS: readonly ParserDefinition[] = [postfix, sudo];
 
 export function parserById(id: string): ParserDefinition {
   const p = PARSERS.find((d) => d.id === id);

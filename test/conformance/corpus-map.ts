@@ -16,4 +16,5 @@ export interface CorpusFile {
 
 export const CORPUS_FILES: Record<string, CorpusFile> = {
   // filled in per parser: see each parser's folder
+  postfix: { parser: "postfix", defaultMode: "more" },
 };
