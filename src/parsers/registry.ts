@@ -4,11 +4,12 @@
  * order of this list.
  */
 import { PortcullisError } from "../core/errors.ts";
+import { dovecot } from "./dovecot/parser.ts";
 import { postfix } from "./postfix/parser.ts";
 import { sudo } from "./sudo/parser.ts";
 import type { ParserDefinition } from "./types.ts";
 
-export const PARSERS: readonly ParserDefinition[] = [postfix, sudo];
+export const PARSERS: readonly ParserDefinition[] = [dovecot, postfix, sudo];
 
 export function parserById(id: string): ParserDefinition {
   const p = PARSERS.find((d) => d.id === id);

@@ -16,5 +16,6 @@ export interface CorpusFile {
 
 export const CORPUS_FILES: Record<string, CorpusFile> = {
   // filled in per parser: see each parser's folder
+  dovecot: { parser: "dovecot", defaultMode: "normal" },
   postfix: { parser: "postfix", defaultMode: "more" },
 };

@@ -1,0 +1,228 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SecurityEvent } from "../../core/event.ts";
+import { LineFramer } from "../../framing/framer.ts";
+import { Zone } from "../../framing/zone.ts";
+import { ParserSet } from "../dispatch.ts";
+
+const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
+
+function run(lines: string[], mode = "all"): SecurityEvent[] {
+  const set = new ParserSet({ time, only: ["dovecot"], modes: { dovecot: mode } });
+  const framer = new LineFramer(time);
+  const out: SecurityEvent[] = [];
+  for (const l of lines) {
+    const f = framer.frame(l);
+    if (f) set.parse(f, out);
+  }
+  return out;
+}
+
+function one(line: string, mode = "all"): SecurityEvent {
+  const evs = run([line], mode);
+  assert.equal(evs.length, 1, `one event expected for: ${line}`);
+  return evs[0]!;
+}
+
+const S = "Jun  3 10:11:12 mail dovecot: ";
+
+test("login-process failures take rip=, never lip=, and the user between <>", () => {
+  const e = one(
+    `${S}imap-login: Disconnected (auth failed, 2 attempts in 5 secs): user=<carol@example.org>, method=PLAIN, rip=198.51.100.20, lip=192.0.2.1, TLS, session=<AbCd+eF>`,
+  );
+  assert.equal(e.event.action, "dovecot_auth_failed");
+  assert.equal(e.event.outcome, "failure");
+  assert.equal(e.event.dataset, "dovecot");
+  assert.deepEqual(e.event.category, ["authentication"]);
+  assert.deepEqual(e.source, { ip: "198.51.100.20" });
+  assert.equal(e.user?.name, "carol@example.org");
+  assert.equal(e["@timestamp"], Date.UTC(2024, 5, 3, 10, 11, 12));
+
+  const v6 = one(
+    "Jun  3 10:11:12 mail dovecot[88]: pop3-login: Login aborted: Connection closed (auth failed, 3 attempts in 9 secs) (auth_failed): user=<x y>, method=LOGIN, rip=2001:DB8:0:0::21, lip=::1, session=<q>",
+  );
+  assert.deepEqual(v6.source, { ip: "2001:db8::21" });
+  assert.equal(v6.user?.name, "x y");
+
+  const plain = one(
+    `${S}pop3-login: Aborted login (tried to use disallowed plaintext auth): rip=198.51.100.22, lip=192.0.2.1, session=<z>`,
+  );
+  assert.equal(plain.event.action, "dovecot_auth_disallowed");
+  assert.equal(plain.user, undefined);
+
+  const proxy = one(
+    `${S}imap-login: Disconnected (proxy dest auth failed): user=<p>, method=PLAIN, rip=198.51.100.23, lip=10.0.0.1`,
+  );
+  assert.equal(proxy.event.action, "dovecot_proxy_auth_failed");
+});
+
+test("connections without an authentication attempt count only in aggressive mode", () => {
+  const lines = [
+    `${S}imap-login: Disconnected (no auth attempts in 3 secs): user=<>, rip=198.51.100.30, lip=192.0.2.1, TLS handshaking: SSL_accept() failed: unknown protocol`,
+    `${S}imap-login: Disconnected (disconnected before auth was ready, waited 0 secs): user=<>, rip=198.51.100.31, lip=192.0.2.1`,
+    `${S}imap-login: Disconnected (client didn't finish SASL auth, waited 1 secs): user=<>, method=PLAIN, rip=198.51.100.32, lip=192.0.2.1`,
+    `${S}imap-login: Login aborted: Connection closed: SSL_accept() failed: no shared cipher (disconnected during TLS handshake) (tls_handshake_not_finished): user=<>, rip=198.51.100.33, lip=192.0.2.1`,
+  ];
+  assert.deepEqual(run(lines, "normal"), []);
+  const agg = run(lines, "aggressive");
+  assert.deepEqual(
+    agg.map((e) => [e.event.action, e.source?.ip, e.user]),
+    [
+      ["dovecot_no_auth_attempt", "198.51.100.30", undefined],
+      ["dovecot_no_auth_attempt", "198.51.100.31", undefined],
+      ["dovecot_auth_unfinished", "198.51.100.32", undefined],
+      ["dovecot_tls_handshake_failed", "198.51.100.33", undefined],
+    ],
+  );
+});
+
+test("successful logins are success events", () => {
+  const e = one(
+    `${S}imap-login: Login: user=<dave>, method=PLAIN, rip=198.51.100.40, lip=192.0.2.1, mpid=4711, TLS, session=<s>`,
+  );
+  assert.equal(e.event.action, "dovecot_login");
+  assert.equal(e.event.outcome, "success");
+  assert.equal(e.user?.name, "dave");
+  assert.equal(e.source?.ip, "198.51.100.40");
+});
+
+test("authentication back ends: pam, sql, ldap, passwd-file, dovecot 2.4 and dovecot's own log file", () => {
+  const cases: [string, string, string, string][] = [
+    [
+      `${S}auth-worker(991): pam(erin,198.51.100.50): pam_authenticate() failed: Authentication failure (password mismatch?)`,
+      "dovecot_password_mismatch",
+      "198.51.100.50",
+      "erin",
+    ],
+    [
+      `${S}auth: sql(frank@example.org,198.51.100.51,<Xy12>): unknown user`,
+      "dovecot_unknown_user",
+      "198.51.100.51",
+      "frank@example.org",
+    ],
+    [
+      "Jun  3 10:11:12 auth: Info: ldap(gina,198.51.100.52,): invalid credentials",
+      "dovecot_password_mismatch",
+      "198.51.100.52",
+      "gina",
+    ],
+    [
+      "Jun  3 10:11:12 mail dovecot[5]: dovecot: auth(default): passwd-file(hank,198.51.100.53): unknown user",
+      "dovecot_unknown_user",
+      "198.51.100.53",
+      "hank",
+    ],
+    [
+      "Jun  3 10:11:12 auth(ivy@example.org,198.51.100.54,sasl:plain)<Q1w2>: Info: sql: Password mismatch",
+      "dovecot_password_mismatch",
+      "198.51.100.54",
+      "ivy@example.org",
+    ],
+    [
+      "2024-06-03 10:11:12 auth-worker(default): Info: pam(jack,198.51.100.55): pam_authenticate() failed: User not known to the underlying authentication module",
+      "dovecot_unknown_user",
+      "198.51.100.55",
+      "jack",
+    ],
+    [
+      "Jun  3 10:11:12 mail dovecot: auth-worker(77): conn unix:auth-worker (pid=70,uid=97): auth-worker<3>: sql(kim,198.51.100.56): Password mismatch",
+      "dovecot_password_mismatch",
+      "198.51.100.56",
+      "kim",
+    ],
+  ];
+  for (const [line, action, ip, user] of cases) {
+    const e = one(line, "normal");
+    assert.equal(e.event.action, action, line);
+    assert.equal(e.source?.ip, ip, line);
+    assert.equal(e.user?.name, user, line);
+  }
+  // A server-side PAM problem is not the client's failure.
+  assert.equal(
+    run([
+      `${S}auth-worker(9): pam(x,198.51.100.57): pam_authenticate() failed: Authentication service cannot retrieve authentication info`,
+    ]).length,
+    0,
+  );
+});
+
+test("PAM lines written by dovecot's auth process", () => {
+  const a = one(
+    "Jun  3 10:11:12 mail auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=lena rhost=198.51.100.60",
+  );
+  assert.equal(a.event.action, "dovecot_pam_auth_failed");
+  assert.deepEqual(a.source, { ip: "198.51.100.60" });
+  assert.equal(a.user?.name, "lena");
+  const b = one(
+    "@4000000066a1b2c30000000a dovecot-auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=root rhost=198.51.100.61  user=root",
+  );
+  assert.deepEqual(b.source, { ip: "198.51.100.61" });
+  assert.equal(b.user?.name, "root");
+});
+
+test("addresses injected through user names or passwords are never reported", () => {
+  // Login line: a user name imitating `rip=`; the real rip= follows the user.
+  const a = one(
+    `${S}imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<x>, method=PLAIN, rip=203.0.113.9, lip=1.1.1.1>, method=PLAIN, rip=198.51.100.70, lip=192.0.2.1, TLS`,
+  );
+  assert.equal(a.source?.ip, "198.51.100.70");
+  assert.equal(a.user?.name, "x>, method=PLAIN, rip=203.0.113.9, lip=1.1.1.1");
+  // A user name that fakes a whole reason does not change the classification.
+  assert.deepEqual(
+    run(
+      [
+        `${S}imap-login: Disconnected (no auth attempts in 0 secs): user=<(auth failed, 1 attempts)>, rip=198.51.100.71, lip=192.0.2.1`,
+      ],
+      "normal",
+    ),
+    [],
+  );
+  // Back end: a user name imitating `,ip): unknown user`.
+  const b = one(`${S}auth: sql(x,203.0.113.9): unknown user,198.51.100.72,<s1>): Password mismatch`);
+  assert.equal(b.source?.ip, "198.51.100.72");
+  assert.equal(b.user?.name, "x,203.0.113.9): unknown user");
+  // Back end with the given password logged: both sides are attacker text, so no address at all.
+  const c = one(
+    `${S}auth: sql(bob,198.51.100.73,<s2>): Password mismatch (given password: a,203.0.113.9): unknown user)`,
+  );
+  assert.equal(c.event.outcome, "failure");
+  assert.equal(c.source, undefined);
+  // PAM: `ruser=` carrying a fake rhost (the fail2ban case) and a fake on both sides.
+  const d = one(
+    "Jun  3 10:11:12 mail auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=rhost=203.0.113.9 rhost=198.51.100.74",
+  );
+  assert.equal(d.source?.ip, "198.51.100.74");
+  const e = one(
+    "Jun  3 10:11:12 mail auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=a rhost=203.0.113.9  user=b rhost=198.51.100.75",
+  );
+  assert.equal(e.source, undefined);
+});
+
+test("unrelated dovecot lines produce nothing", () => {
+  const lines = [
+    `${S}imap(dave)<4711><s>: Disconnected: Logged out in=70 out=900`,
+    `${S}master: Dovecot v2.3.21 starting up for imap, pop3`,
+    `${S}imap-login: Disconnected: a: a: a: a: a: test no match`,
+    `${S}auth: Error: sql(x,198.51.100.80): Password query failed: connection lost`,
+  ];
+  assert.deepEqual(run(lines), []);
+});
+
+test("a 1 MB hostile line is handled in linear time", () => {
+  const n = 1 << 20;
+  const lines = [
+    `${S}imap-login: Disconnected ${"(auth failed".repeat(n / 12)}: user=<${", rip=".repeat(n / 6)}`,
+    `${S}imap-login: Disconnected (auth failed): user=<${" rip=1".repeat(n / 6)}`,
+    `${S}auth: sql(${"x,1.2.3.4): unknown user".repeat(n / 24)}`,
+    `${S}auth: sql(${"a)<b>: ".repeat(n / 7)}`,
+    `${S}auth: sql(${"x,1.2.3.4,<s>): Password mismatch ".repeat(n / 33)}(given password: )`,
+    `${S}auth: sql(${")".repeat(n)}`,
+    `Jun  3 10:11:12 mail auth: pam_unix(dovecot:auth): authentication failure; ruser=${" rhost=1.2.3.4  user=".repeat(n / 21)}`,
+    `Jun  3 10:11:12 mail auth: pam_unix(dovecot:auth): authentication failure; ruser=${"x".repeat(n)}`,
+    `${S}${"dovecot: ".repeat(n / 9)}`,
+  ];
+  const t0 = process.hrtime.bigint();
+  run(lines);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  assert.ok(ms < 1000, `took ${ms} ms`);
+});
