@@ -5,6 +5,8 @@
 import { Command, CommanderError } from "commander";
 import { isPortcullisError } from "../core/errors.ts";
 import { registerParse } from "./commands/parse.ts";
+import { registerReplay } from "./commands/replay.ts";
+import { registerRules } from "./commands/rules.ts";
 import { VERSION } from "../version.ts";
 
 export interface CliIO {
@@ -26,6 +28,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     })
     .exitOverride();
   registerParse(program, io, setExit);
+  registerReplay(program, io, setExit);
+  registerRules(program, io, setExit);
   return program;
 }
 

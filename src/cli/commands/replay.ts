@@ -1,0 +1,193 @@
+/**
+ * `portcullis replay [--rules DIR] [--json] FILE...`: runs the rules and the built-in policy over historical
+ * logs in event time; prints the alerts and the bans that would have been made, then a summary.
+ */
+import { stat } from "node:fs/promises";
+import type { Command } from "commander";
+import type { Alert } from "../../core/alert.ts";
+import type { Decision } from "../../core/decision.ts";
+import { formatDuration } from "../../core/duration.ts";
+import { toJsonEvent } from "../../core/event.ts";
+import { builtinRules } from "../../detect/builtin.ts";
+import { DetectionEngine } from "../../detect/engine.ts";
+import { loadRules } from "../../detect/load.ts";
+import { replay, type ReplayInput } from "../../pipeline/replay.ts";
+import type { PolicyResult } from "../../policy/policy.ts";
+import { Policy } from "../../policy/policy.ts";
+import { Allowlist } from "../../policy/allowlist.ts";
+import type { CliIO } from "../main.ts";
+import { resolveModes, timeContextFor, type TimeOptions } from "../options.ts";
+import { progressBar } from "../progress.ts";
+import { table } from "../table.ts";
+
+interface ReplayOptions extends TimeOptions {
+  rules?: string[];
+  json?: boolean;
+  mode: string[];
+  allow: string[];
+  alerts: boolean;
+  progress: boolean;
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
+export function alertJson(a: Alert, result?: PolicyResult): Record<string, unknown> {
+  return {
+    kind: "alert",
+    "@timestamp": iso(a["@timestamp"]),
+    id: a.id,
+    rule: a.rule,
+    severity: a.severity,
+    group: a.group,
+    ...(a.group["source.ip"] ? { source: { ip: a.group["source.ip"] } } : {}),
+    count: a.count,
+    ...(a.distinct !== undefined ? { distinct: a.distinct } : {}),
+    first_seen: iso(a.first_seen),
+    last_seen: iso(a.last_seen),
+    threat: { technique: { id: a.attack } },
+    origin: a.origin,
+    response: a.response,
+    ...(result ? { policy: { outcome: result.outcome, reason: result.reason } } : {}),
+    events: a.events.map((e) => toJsonEvent(e)),
+  };
+}
+
+export function decisionJson(d: Decision): Record<string, unknown> {
+  return {
+    kind: "decision",
+    "@timestamp": iso(d["@timestamp"]),
+    id: d.id,
+    source: { ip: d.target },
+    rule: d.rule ? { id: d.rule.id, name: d.rule.name } : undefined,
+    action: d.action,
+    duration: formatDuration(d.duration),
+    expires: iso(d.expires),
+    reason: d.reason,
+    escalation: d.escalation,
+    alert_id: d.alert_id,
+  };
+}
+
+export function registerReplay(program: Command, io: CliIO, setExit: (code: number) => void): void {
+  program
+    .command("replay")
+    .description(
+      "run the rules over historical logs in event time: the alerts and bans that would have been made",
+    )
+    .argument("<file...>", "log files (plain or .gz, any order: replayed oldest first); - for stdin")
+    .option(
+      "-r, --rules <path>",
+      "rule file or directory instead of the built-in pack; repeatable",
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option("--json", "JSON lines: one object per alert and per decision (kind: alert | decision)")
+    .option("--no-alerts", "print decisions only")
+    .option(
+      "-m, --mode <mode>",
+      "parser mode override (see `parse --mode`); repeatable",
+      (v: string, p: string[]) => [...p, v],
+      [] as string[],
+    )
+    .option(
+      "--allow <cidr>",
+      "never ban this address or range (loopback always is); repeatable",
+      (v: string, p: string[]) => [...p, v],
+      [] as string[],
+    )
+    .option(
+      "--timezone <zone>",
+      "time zone of timestamps without an offset: local, UTC or an IANA name",
+      "local",
+    )
+    .option(
+      "--reference-time <iso>",
+      "instant that year-less dates are placed near (default: each file's modification time)",
+    )
+    .option("--no-progress", "no progress bar even on a terminal")
+    .action(async (files: string[], opts: ReplayOptions) => {
+      const rules = opts.rules?.length ? loadRules(opts.rules) : builtinRules();
+      const engine = new DetectionEngine(rules);
+      let allowlist: Allowlist;
+      try {
+        allowlist = new Allowlist([{ cidrs: opts.allow, why: "--allow" }]);
+      } catch (e) {
+        throw new (await import("../../core/errors.ts")).PortcullisError(
+          "USAGE",
+          `--allow: ${(e as Error).message}`,
+        );
+      }
+      const policy = new Policy({}, allowlist);
+      const inputs: ReplayInput[] = [];
+      let totalBytes = 0;
+      for (const path of files) {
+        inputs.push({ path, time: await timeContextFor(path, opts) });
+        if (path !== "-") totalBytes += (await stat(path)).size;
+      }
+      const out: string[] = [];
+      const flush = async () => {
+        if (!out.length) return;
+        const chunk = out.join("");
+        out.length = 0;
+        if (!io.stdout.write(chunk)) await new Promise((r) => io.stdout.once("drain", r));
+      };
+      const bar =
+        opts.progress && !opts.json && io.stderr.isTTY && totalBytes > 0
+          ? progressBar(io.stderr, totalBytes)
+          : undefined;
+      const summary = await replay({
+        inputs,
+        engine,
+        policy,
+        modes: resolveModes(opts.mode),
+        stdin: io.stdin,
+        hooks: {
+          onAlert(a, result) {
+            if (!opts.alerts) return;
+            if (opts.json) out.push(`${JSON.stringify(alertJson(a, result))}\n`);
+            else {
+              const who = Object.entries(a.group)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(" ");
+              out.push(
+                `${iso(a["@timestamp"])}  ALERT  ${a.severity.padEnd(8)} ${a.rule.id}  ${who}  (${a.count}${a.distinct !== undefined ? " distinct" : ""} events) -> ${result.outcome}\n`,
+              );
+            }
+          },
+          onDecision(d) {
+            if (opts.json) out.push(`${JSON.stringify(decisionJson(d))}\n`);
+            else
+              out.push(
+                `${iso(d["@timestamp"])}  BAN    ${d.target}  for ${formatDuration(d.duration)}  by ${d.rule?.id ?? d.actor.name}\n`,
+              );
+          },
+          onProgress(bytes) {
+            bar?.update(bytes);
+            void flush();
+          },
+        },
+      });
+      bar?.stop();
+      await flush();
+      const rate = summary.seconds > 0 ? Math.round(summary.lines / summary.seconds) : summary.lines;
+      const rows: [string, string][] = [
+        ["files", String(summary.files)],
+        ["lines", String(summary.lines)],
+        ["events", String(summary.events)],
+        ["events ignored while banned", String(summary.suppressed)],
+        ["alerts", String(summary.alerts)],
+        ["bans", String(summary.decisions)],
+        ...Object.entries(summary.outcomes)
+          .filter(([k]) => k.startsWith("refused"))
+          .map(([k, v]): [string, string] => [k.replace("_", " "), String(v)]),
+        ["time span", summary.first !== undefined ? `${iso(summary.first)} .. ${iso(summary.last!)}` : "-"],
+        ["elapsed", `${summary.seconds.toFixed(2)} s`],
+        ["lines/s", rate.toLocaleString("en-US")],
+      ];
+      if (opts.json) {
+        io.stderr.write(`${JSON.stringify({ kind: "summary", ...summary, lines_per_second: rate })}\n`);
+      } else {
+        io.stdout.write(`\n${table(["replay summary", ""], rows)}\n`);
+      }
+      setExit(0);
+    });
+}

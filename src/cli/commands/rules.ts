@@ -1,0 +1,108 @@
+/**
+ * `portcullis rules list|validate|test`: inspect, check and test detection rules.
+ */
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { formatDuration } from "../../core/duration.ts";
+import { builtinRules, BUILTIN_RULES_DIR } from "../../detect/builtin.ts";
+import { runCase } from "../../detect/casefile.ts";
+import { loadRules } from "../../detect/load.ts";
+import type { CompiledRule } from "../../detect/rule.ts";
+import type { CliIO } from "../main.ts";
+import { table } from "../table.ts";
+
+function ruleJson(r: CompiledRule) {
+  return {
+    id: r.id,
+    name: r.name,
+    type: r.spec.type,
+    enabled: r.spec.enabled,
+    response: r.spec.response,
+    ...(r.duration !== undefined ? { duration: formatDuration(r.duration) } : {}),
+    ...(r.window ? { window: formatDuration(r.window) } : {}),
+    ...("threshold" in r.spec ? { threshold: r.spec.threshold } : {}),
+    group_by: r.spec.group_by,
+    severity: r.spec.severity,
+    attack: r.spec.attack,
+    description: r.spec.description,
+    origin: r.origin,
+  };
+}
+
+function caseFiles(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path)
+    .sort()
+    .flatMap((f) => {
+      const p = join(path, f);
+      if (statSync(p).isDirectory()) return caseFiles(p);
+      return /\.ya?ml$/.test(f) ? [p] : [];
+    });
+}
+
+export function registerRules(program: Command, io: CliIO, setExit: (code: number) => void): void {
+  const rules = program.command("rules").description("list, validate and test detection rules");
+  rules
+    .command("list")
+    .description("list the rules (built-in pack unless --rules is given)")
+    .option("-r, --rules <path>", "rule file or directory; repeatable", (v: string, p: string[] = []) => [
+      ...p,
+      v,
+    ])
+    .option("--json", "JSON lines, one rule per line")
+    .action((opts: { rules?: string[]; json?: boolean }) => {
+      const list = opts.rules?.length ? loadRules(opts.rules) : builtinRules();
+      if (opts.json) {
+        for (const r of list) io.stdout.write(`${JSON.stringify(ruleJson(r))}\n`);
+      } else {
+        const rows = list.map((r) => [
+          r.id,
+          r.spec.type,
+          "threshold" in r.spec
+            ? `${r.spec.threshold} / ${formatDuration(r.window)}`
+            : r.window
+              ? formatDuration(r.window)
+              : "-",
+          r.spec.response + (r.duration !== undefined ? ` ${formatDuration(r.duration)}` : ""),
+          r.spec.attack.join(","),
+          r.spec.enabled ? "" : "disabled",
+        ]);
+        io.stdout.write(`${table(["rule", "type", "condition", "response", "att&ck", ""], rows)}\n`);
+      }
+      setExit(0);
+    });
+  rules
+    .command("validate")
+    .description("check rule files against the schema and compile their KQL; every problem with file:line")
+    .argument("<path...>", "rule files or directories")
+    .action((paths: string[]) => {
+      const list = loadRules(paths);
+      io.stdout.write(`${list.length} rules OK\n`);
+      setExit(0);
+    });
+  rules
+    .command("test")
+    .description("run rule test cases (YAML: rules + input lines + expected alerts and bans)")
+    .argument("[path...]", "case files or directories", [join(BUILTIN_RULES_DIR, "tests")])
+    .option("--json", "one JSON line per case")
+    .action(async (paths: string[], opts: { json?: boolean }) => {
+      let failed = 0;
+      let passed = 0;
+      for (const f of paths.flatMap(caseFiles)) {
+        const r = await runCase(f);
+        if (r.ok) passed++;
+        else failed++;
+        if (opts.json) {
+          io.stdout.write(
+            `${JSON.stringify({ file: r.file, description: r.description, ok: r.ok, problems: r.problems })}\n`,
+          );
+        } else {
+          io.stdout.write(`${r.ok ? "ok  " : "FAIL"}  ${r.file}  ${r.description}\n`);
+          for (const p of r.problems) io.stdout.write(`        ${p}\n`);
+        }
+      }
+      if (!opts.json) io.stdout.write(`${passed} passed, ${failed} failed\n`);
+      setExit(failed ? 1 : 0);
+    });
+}

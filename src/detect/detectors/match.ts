@@ -1,0 +1,40 @@
+/** `match`: one event is enough; repeated matches of a group are suppressed for `suppress` (default 5m). */
+import type { Severity } from "../../core/alert.ts";
+import type { CompiledRule } from "../rule.ts";
+import { KeyedState } from "../window.ts";
+import { makeAlert, type Detector } from "./types.ts";
+
+export function matchDetector(rule: CompiledRule): Detector {
+  if (rule.spec.type !== "match") throw new Error("not a match rule");
+  const last = new KeyedState<{ at: number; severity: number }>(rule.spec.max_keys);
+  const order: Severity[] = ["low", "medium", "high", "critical"];
+  return {
+    rule,
+    observe(e, group, t) {
+      if (!rule.query(e)) return undefined;
+      let severity: Severity = rule.tiers[0]!.severity;
+      if (rule.severityBy) {
+        const hit = rule.severityBy.find((s) => s.query(e));
+        if (hit) severity = hit.severity;
+      }
+      const rank = order.indexOf(severity);
+      const prev = last.get(group.key);
+      // Suppressed unless the window has passed or this match is more severe than the one alerted.
+      if (prev && t - prev.at < rule.suppress && rank <= prev.severity) return undefined;
+      last.touch(group.key, () => ({ at: t, severity: rank }));
+      const s = last.get(group.key)!;
+      s.at = t;
+      s.severity = rank;
+      return makeAlert(rule, group, t, { severity, count: 1, first: t, events: [e] });
+    },
+    forget(key) {
+      last.delete(key);
+    },
+    get keys() {
+      return last.size;
+    },
+    get evictions() {
+      return last.evictions;
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/** `sequence`: at least N events matching `first`, then one matching `then`, same group, within the window. */
+import type { SecurityEvent } from "../../core/event.ts";
+import { severityFor, type CompiledRule } from "../rule.ts";
+import { KeyedState, SlidingCount } from "../window.ts";
+import { makeAlert, pushSample, type Detector } from "./types.ts";
+
+interface State {
+  firsts: SlidingCount;
+  sample: SecurityEvent[];
+}
+
+export function sequenceDetector(rule: CompiledRule): Detector {
+  if (rule.spec.type !== "sequence" || !rule.then) throw new Error("not a sequence rule");
+  const need = rule.spec.first.count;
+  const then = rule.then;
+  const state = new KeyedState<State>(rule.spec.max_keys);
+  const make = (): State => ({ firsts: new SlidingCount(), sample: [] });
+  return {
+    rule,
+    observe(e, group, t, weight) {
+      if (then(e)) {
+        const s = state.get(group.key);
+        if (!s) return undefined;
+        s.firsts.expire(t, rule.window);
+        const count = s.firsts.sum;
+        if (count < need) return undefined;
+        pushSample(s.sample, e);
+        const alert = makeAlert(rule, group, t, {
+          severity: severityFor(rule.tiers, count).severity,
+          count,
+          first: s.firsts.first ?? t,
+          events: s.sample,
+        });
+        state.delete(group.key);
+        return alert;
+      }
+      if (!rule.query(e)) return undefined;
+      const s = state.touch(group.key, make);
+      s.firsts.expire(t, rule.window);
+      s.firsts.add(t, weight, rule.cap);
+      pushSample(s.sample, e);
+      return undefined;
+    },
+    forget(key) {
+      state.delete(key);
+    },
+    get keys() {
+      return state.size;
+    },
+    get evictions() {
+      return state.evictions;
+    },
+  };
+}

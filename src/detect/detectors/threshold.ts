@@ -1,0 +1,52 @@
+/** `threshold`: at least N matching events (weights summed) per group within a sliding window. */
+import type { SecurityEvent } from "../../core/event.ts";
+import { severityFor, type CompiledRule } from "../rule.ts";
+import { KeyedState, SlidingCount } from "../window.ts";
+import { makeAlert, pushSample, type Detector, type GroupRef } from "./types.ts";
+
+interface State {
+  win: SlidingCount;
+  /** Highest tier already alerted in the current burst (-1: none). */
+  alerted: number;
+  sample: SecurityEvent[];
+}
+
+export function thresholdDetector(rule: CompiledRule): Detector {
+  if (rule.spec.type !== "threshold") throw new Error("not a threshold rule");
+  const threshold = rule.spec.threshold;
+  const state = new KeyedState<State>(rule.spec.max_keys);
+  const make = (): State => ({ win: new SlidingCount(), alerted: -1, sample: [] });
+  return {
+    rule,
+    observe(e, group: GroupRef, t, weight) {
+      if (!rule.query(e)) return undefined;
+      const s = state.touch(group.key, make);
+      s.win.expire(t, rule.window);
+      s.win.add(t, weight, rule.cap);
+      pushSample(s.sample, e);
+      const count = s.win.sum;
+      if (count < threshold) {
+        s.alerted = -1;
+        return undefined;
+      }
+      const tier = severityFor(rule.tiers, count);
+      if (tier.index <= s.alerted) return undefined;
+      s.alerted = tier.index;
+      return makeAlert(rule, group, t, {
+        severity: tier.severity,
+        count,
+        first: s.win.first ?? t,
+        events: s.sample,
+      });
+    },
+    forget(key) {
+      state.delete(key);
+    },
+    get keys() {
+      return state.size;
+    },
+    get evictions() {
+      return state.evictions;
+    },
+  };
+}

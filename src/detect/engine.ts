@@ -1,0 +1,121 @@
+/**
+ * DetectionEngine: runs the compiled rules over events in event time and returns alerts.
+ * Rules are indexed by the `event.dataset` values their KQL requires, so an event is only evaluated against the
+ * rules that can match it. Events lacking a rule's group-by fields are not counted by that rule.
+ */
+import type { Alert } from "../core/alert.ts";
+import { eventWeight, getField, type SecurityEvent } from "../core/event.ts";
+import { groupKey } from "../core/ip.ts";
+import { DETECTORS, type Detector } from "./detectors/index.ts";
+import type { GroupRef } from "./detectors/types.ts";
+import type { CompiledRule } from "./rule.ts";
+
+/** Datasets of events about bans themselves (ours and fail2ban's). */
+export const META_DATASETS: ReadonlySet<string> = new Set(["portcullis", "fail2ban"]);
+
+export interface RuleStats {
+  id: string;
+  keys: number;
+  evictions: number;
+  alerts: number;
+}
+
+type Grouper = (e: SecurityEvent) => GroupRef | undefined;
+
+function grouperFor(rule: CompiledRule): Grouper {
+  const fields = rule.spec.group_by;
+  const prefix = rule.spec.ipv6_prefix;
+  const keyOfIp = (ip: string) => (ip.indexOf(":") >= 0 ? groupKey(ip, prefix) : ip);
+  if (fields.length === 1 && fields[0] === "source.ip") {
+    return (e) => {
+      const ip = e.source?.ip;
+      if (typeof ip !== "string") return undefined;
+      const key = keyOfIp(ip);
+      return { key, values: () => ({ "source.ip": key }) };
+    };
+  }
+  return (e) => {
+    const vals: string[] = [];
+    for (const f of fields) {
+      const v = getField(e, f);
+      if (typeof v === "string") vals.push(f === "source.ip" ? keyOfIp(v) : v);
+      else if (typeof v === "number" || typeof v === "boolean") vals.push(String(v));
+      else return undefined;
+    }
+    const key = vals.join("\u0001");
+    return { key, values: () => Object.fromEntries(fields.map((f, i) => [f, vals[i]!])) };
+  };
+}
+
+interface Entry {
+  detector: Detector;
+  group: Grouper;
+  alerts: number;
+}
+
+export class DetectionEngine {
+  readonly rules: readonly CompiledRule[];
+  readonly #entries: Entry[];
+  readonly #byDataset = new Map<string, Entry[]>();
+  readonly #anyDataset: Entry[];
+  /** Entries grouped by source.ip alone: what a ban resets. */
+  readonly #bySource: Entry[];
+
+  constructor(rules: readonly CompiledRule[]) {
+    this.rules = rules;
+    this.#entries = rules
+      .filter((r) => r.spec.enabled)
+      .map((r) => ({ detector: DETECTORS[r.spec.type](r), group: grouperFor(r), alerts: 0 }));
+    this.#anyDataset = this.#entries.filter((e) => e.detector.rule.datasets === undefined);
+    for (const entry of this.#entries) {
+      for (const ds of entry.detector.rule.datasets ?? []) {
+        let list = this.#byDataset.get(ds);
+        if (!list) this.#byDataset.set(ds, (list = []));
+        list.push(entry);
+      }
+    }
+    // Keep rule order within each dataset list, with dataset-agnostic rules after them.
+    for (const [ds, list] of this.#byDataset) this.#byDataset.set(ds, [...list, ...this.#anyDataset]);
+    // Rules about bans themselves (repeat offenders) keep their counts across bans.
+    const meta = (r: CompiledRule) =>
+      r.datasets !== undefined && [...r.datasets].every((d) => META_DATASETS.has(d));
+    this.#bySource = this.#entries.filter(
+      (e) =>
+        e.detector.rule.spec.group_by.length === 1 &&
+        e.detector.rule.spec.group_by[0] === "source.ip" &&
+        !meta(e.detector.rule),
+    );
+  }
+
+  /** Runs every applicable rule on `e`; appends alerts to `out`. */
+  process(e: SecurityEvent, out: Alert[]): void {
+    const ds = e.event?.dataset;
+    const entries = (typeof ds === "string" ? this.#byDataset.get(ds) : undefined) ?? this.#anyDataset;
+    if (!entries.length) return;
+    const t = e["@timestamp"];
+    const w = eventWeight(e);
+    for (const entry of entries) {
+      const g = entry.group(e);
+      if (!g) continue;
+      const a = entry.detector.observe(e, g, t, w);
+      if (a) {
+        entry.alerts++;
+        out.push(a);
+      }
+    }
+  }
+
+  /** After a ban of `key` (an address or IPv6 prefix): forget its counts, so counting starts afresh. */
+  forgetSource(key: string): void {
+    for (const entry of this.#bySource) entry.detector.forget(key);
+  }
+
+  stats(): RuleStats[] {
+    return this.#entries.map((e) => ({
+      id: e.detector.rule.id,
+      keys: e.detector.keys,
+      evictions: e.detector.evictions,
+      alerts: e.alerts,
+    }));
+  }
+}

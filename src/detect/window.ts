@@ -1,0 +1,115 @@
+/**
+ * Exact sliding windows in event time. A window holds (time, weight) entries; the count at time t is the sum of
+ * weights of entries with time >= t - window (inclusive: first and last counted events may be exactly `window`
+ * apart). Memory per window is bounded by `cap`: once the sum reaches `cap`, the oldest entries are dropped
+ * while the rest still sums to at least `cap`, so counts stay exact up to `cap` (the highest tier a rule needs).
+ */
+export class SlidingCount {
+  // Parallel ring buffers would be faster still; plain arrays with a head index are simple and amortised O(1).
+  #times: number[] = [];
+  #weights: number[] = [];
+  #head = 0;
+  #sum = 0;
+
+  get sum(): number {
+    return this.#sum;
+  }
+
+  get first(): number | undefined {
+    return this.#times[this.#head];
+  }
+
+  /** Drops entries older than `t - window`. */
+  expire(t: number, window: number): void {
+    const min = t - window;
+    const times = this.#times;
+    while (this.#head < times.length && times[this.#head]! < min) {
+      this.#sum -= this.#weights[this.#head]!;
+      this.#head++;
+    }
+    this.#compact();
+  }
+
+  add(t: number, weight: number, cap: number): void {
+    this.#times.push(t);
+    this.#weights.push(weight);
+    this.#sum += weight;
+    while (this.#sum - this.#weights[this.#head]! >= cap && this.#head < this.#times.length - 1) {
+      this.#sum -= this.#weights[this.#head]!;
+      this.#head++;
+    }
+    this.#compact();
+  }
+
+  clear(): void {
+    this.#times = [];
+    this.#weights = [];
+    this.#head = 0;
+    this.#sum = 0;
+  }
+
+  get length(): number {
+    return this.#times.length - this.#head;
+  }
+
+  #compact(): void {
+    if (this.#head > 32 && this.#head * 2 > this.#times.length) {
+      this.#times = this.#times.slice(this.#head);
+      this.#weights = this.#weights.slice(this.#head);
+      this.#head = 0;
+    } else if (this.#head === this.#times.length && this.#head > 0) {
+      this.#times.length = 0;
+      this.#weights.length = 0;
+      this.#head = 0;
+    }
+  }
+}
+
+/**
+ * Per-group state with a cap on the number of groups: the least recently seen group is evicted first
+ * (a Map keeps insertion order; touching a group moves it to the end).
+ */
+export class KeyedState<S> {
+  readonly #map = new Map<string, S>();
+  readonly #cap: number;
+  evictions = 0;
+
+  constructor(cap: number) {
+    this.#cap = cap;
+  }
+
+  /** The state for `key`, created with `make` if absent; marks it most recently used. */
+  touch(key: string, make: () => S): S {
+    const m = this.#map;
+    let s = m.get(key);
+    if (s !== undefined) {
+      m.delete(key);
+      m.set(key, s);
+      return s;
+    }
+    s = make();
+    if (m.size >= this.#cap) {
+      const oldest = m.keys().next().value as string;
+      m.delete(oldest);
+      this.evictions++;
+    }
+    m.set(key, s);
+    return s;
+  }
+
+  get(key: string): S | undefined {
+    return this.#map.get(key);
+  }
+
+  delete(key: string): boolean {
+    return this.#map.delete(key);
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.#map.keys();
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * The policy turns alerts into decisions: which alerts ban and for how long, escalation for repeat offenders,
+ * de-duplication against active bans, the allowlist, a cap on how wide a ban may be, a circuit breaker on the
+ * rate of new bans, dry-run and per-rule shadow mode. It is pure logic over the time it is given.
+ *
+ * Every call returns a {@link PolicyResult} saying what happened and why, including refusals, so that the audit
+ * trail records each one.
+ */
+import type { Alert } from "../core/alert.ts";
+import type { Actor, Decision } from "../core/decision.ts";
+import { canonicalIp, parseCidr } from "../core/ip.ts";
+import { Allowlist } from "./allowlist.ts";
+import { BanTable } from "./bans.ts";
+
+export interface RulePolicy {
+  /** Override the rule's own suggestion. */
+  response?: "ban" | "alert";
+  duration?: number;
+  /** Decide and record, never enforce (to try a rule on live traffic). */
+  shadow?: boolean;
+}
+
+export interface PolicyConfig {
+  /** Ban duration when neither the rule nor the policy says otherwise (ms). */
+  defaultDuration: number;
+  /** Per-rule overrides, by rule id. */
+  rules: Record<string, RulePolicy>;
+  escalation: { enabled: boolean; factor: number; max: number; lookback: number };
+  /** Already banned: extend the ban to the later expiry, or leave it. Either way it is recorded once. */
+  onDuplicate: "extend" | "noop";
+  /** Widest prefix that may be banned. */
+  maxPrefix: { v4: number; v6: number };
+  /** At most this many new bans per minute; beyond it, alerts only (0 disables the breaker). */
+  maxBansPerMinute: number;
+  dryRun: boolean;
+  scope: "host" | "fleet";
+}
+
+export const DEFAULT_POLICY: PolicyConfig = {
+  defaultDuration: 600_000,
+  rules: {},
+  escalation: { enabled: false, factor: 2, max: 7 * 86_400_000, lookback: 7 * 86_400_000 },
+  onDuplicate: "extend",
+  maxPrefix: { v4: 16, v6: 48 },
+  maxBansPerMinute: 0,
+  dryRun: false,
+  scope: "host",
+};
+
+export type PolicyOutcome =
+  | "banned"
+  | "extended"
+  | "already_banned"
+  | "alert_only"
+  | "refused_allowlisted"
+  | "refused_too_wide"
+  | "refused_circuit_breaker"
+  | "refused_invalid";
+
+export interface PolicyResult {
+  outcome: PolicyOutcome;
+  reason: string;
+  target?: string;
+  /** New or extended decision (banned, extended). */
+  decision?: Decision;
+  /** Current expiry for `already_banned`/`extended`. */
+  expires?: number;
+}
+
+export interface BanRequest {
+  target: string;
+  duration?: number;
+  reason: string;
+  actor: Actor;
+  origin: string;
+  rule?: { id: string; name: string };
+  alertId?: string;
+  /** Decide and record, never enforce. */
+  shadow?: boolean;
+}
+
+export class Policy {
+  readonly config: PolicyConfig;
+  readonly allowlist: Allowlist;
+  readonly bans: BanTable;
+  readonly #recent: number[] = [];
+  #seq = 0;
+  /** Counts of results by outcome, for metrics and summaries. */
+  readonly counts: Record<PolicyOutcome, number> = {
+    banned: 0,
+    extended: 0,
+    already_banned: 0,
+    alert_only: 0,
+    refused_allowlisted: 0,
+    refused_too_wide: 0,
+    refused_circuit_breaker: 0,
+    refused_invalid: 0,
+  };
+  /** Called once each time the circuit breaker starts refusing (for a loud warning). */
+  onBreakerOpen: ((at: number) => void) | undefined;
+  #breakerOpen = false;
+
+  constructor(config: Partial<PolicyConfig> = {}, allowlist = new Allowlist(), bans = new BanTable()) {
+    this.config = { ...DEFAULT_POLICY, ...config };
+    this.allowlist = allowlist;
+    this.bans = bans;
+  }
+
+  /** What to do about a detection alert, at time `now`. */
+  onAlert(alert: Alert, now: number): PolicyResult {
+    const rp = this.config.rules[alert.rule.id] ?? {};
+    const response = rp.response ?? alert.response;
+    const target = alert.group["source.ip"];
+    if (response !== "ban" || target === undefined) {
+      return this.#count({ outcome: "alert_only", reason: `rule ${alert.rule.id} alerts only` });
+    }
+    const duration = rp.duration ?? alert.duration;
+    return this.ban(
+      {
+        target,
+        ...(duration !== undefined ? { duration } : {}),
+        reason: `${alert.rule.name}: ${alert.count} events${alert.distinct ? ` (${alert.distinct} distinct)` : ""}`,
+        actor: { type: alert.origin === "native" ? "rule" : "siem", name: alert.rule.id },
+        origin: alert.origin,
+        rule: { id: alert.rule.id, name: alert.rule.name },
+        alertId: alert.id,
+        ...(rp.shadow ? { shadow: true } : {}),
+      },
+      now,
+    );
+  }
+
+  /** A ban request from a rule, a SIEM, the API or the CLI. */
+  ban(req: BanRequest, now: number): PolicyResult {
+    const target = normalizeTarget(req.target);
+    if (!target)
+      return this.#count({ outcome: "refused_invalid", reason: `not an IP address or CIDR: ${req.target}` });
+    const cidr = parseCidr(target)!;
+    const limit = cidr.family === 4 ? this.config.maxPrefix.v4 : this.config.maxPrefix.v6;
+    if (cidr.prefix < limit) {
+      return this.#count({
+        outcome: "refused_too_wide",
+        target,
+        reason: `/${cidr.prefix} is wider than the allowed /${limit} for IPv${cidr.family}`,
+      });
+    }
+    const allowed = this.allowlist.match(target);
+    if (allowed) {
+      return this.#count({
+        outcome: "refused_allowlisted",
+        target,
+        reason: `${target} is allowlisted (${allowed.why}: ${allowed.cidr})`,
+      });
+    }
+    const base = req.duration ?? this.config.defaultDuration;
+    const active = this.bans.active(target, now);
+    if (active) {
+      const wanted = now + base;
+      if (this.config.onDuplicate === "extend" && wanted > active.expires) {
+        active.expires = wanted;
+        return this.#count({
+          outcome: "extended",
+          target,
+          expires: wanted,
+          reason: `already banned; extended to ${new Date(wanted).toISOString()}`,
+        });
+      }
+      return this.#count({
+        outcome: "already_banned",
+        target,
+        expires: active.expires,
+        reason: `already banned until ${new Date(active.expires).toISOString()}`,
+      });
+    }
+    if (this.config.maxBansPerMinute > 0) {
+      while (this.#recent.length && this.#recent[0]! <= now - 60_000) this.#recent.shift();
+      if (this.#recent.length >= this.config.maxBansPerMinute) {
+        if (!this.#breakerOpen) {
+          this.#breakerOpen = true;
+          this.onBreakerOpen?.(now);
+        }
+        return this.#count({
+          outcome: "refused_circuit_breaker",
+          target,
+          reason: `circuit breaker: ${this.#recent.length} new bans in the last minute (limit ${this.config.maxBansPerMinute})`,
+        });
+      }
+      this.#breakerOpen = false;
+      this.#recent.push(now);
+    }
+    let escalation = 0;
+    let duration = base;
+    if (this.config.escalation.enabled) {
+      escalation = this.bans.previousBans(target, now - this.config.escalation.lookback);
+      duration = Math.min(
+        base * this.config.escalation.factor ** escalation,
+        Math.max(base, this.config.escalation.max),
+      );
+    }
+    const decision: Decision = {
+      id: `d-${now.toString(36)}-${(++this.#seq).toString(36)}`,
+      "@timestamp": now,
+      target,
+      action: "ban",
+      scope: this.config.scope,
+      duration,
+      expires: now + duration,
+      reason: req.reason,
+      origin: req.origin,
+      actor: req.actor,
+      escalation,
+      simulated: this.config.dryRun || req.shadow === true,
+      status: {},
+    };
+    if (req.rule) decision.rule = req.rule;
+    if (req.alertId !== undefined) decision.alert_id = req.alertId;
+    this.bans.set({ target, decisionId: decision.id, expires: decision.expires, escalation }, now);
+    return this.#count({
+      outcome: "banned",
+      target,
+      decision,
+      expires: decision.expires,
+      reason: req.reason,
+    });
+  }
+
+  #count(r: PolicyResult): PolicyResult {
+    this.counts[r.outcome]++;
+    return r;
+  }
+}
+
+/** Canonical address or CIDR text (a /32 or /128 becomes the bare address), or undefined. */
+export function normalizeTarget(text: string): string | undefined {
+  if (typeof text !== "string" || text.length > 64) return undefined;
+  if (text.indexOf("/") < 0) return canonicalIp(text);
+  return parseCidr(text)?.text;
+}
