@@ -6,10 +6,11 @@
 import { PortcullisError } from "../core/errors.ts";
 import { dovecot } from "./dovecot/parser.ts";
 import { postfix } from "./postfix/parser.ts";
+import { sendmail } from "./sendmail/parser.ts";
 import { sudo } from "./sudo/parser.ts";
 import type { ParserDefinition } from "./types.ts";
 
-export const PARSERS: readonly ParserDefinition[] = [dovecot, postfix, sudo];
+export const PARSERS: readonly ParserDefinition[] = [dovecot, postfix, sendmail, sudo];
 
 export function parserById(id: string): ParserDefinition {
   const p = PARSERS.find((d) => d.id === id);

@@ -18,4 +18,5 @@ export const CORPUS_FILES: Record<string, CorpusFile> = {
   // filled in per parser: see each parser's folder
   dovecot: { parser: "dovecot", defaultMode: "normal" },
   postfix: { parser: "postfix", defaultMode: "more" },
+  "sendmail-auth": { parser: "sendmail", defaultMode: "normal" },
 };

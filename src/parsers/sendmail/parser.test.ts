@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SecurityEvent } from "../../core/event.ts";
+import { LineFramer } from "../../framing/framer.ts";
+import { Zone } from "../../framing/zone.ts";
+import { ParserSet } from "../dispatch.ts";
+
+const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
+
+function run(lines: string[], mode = "all"): SecurityEvent[] {
+  const set = new ParserSet({ time, only: ["sendmail"], modes: { sendmail: mode } });
+  const framer = new LineFramer(time);
+  const out: SecurityEvent[] = [];
+  for (const l of lines) {
+    const f = framer.frame(l);
+    if (f) set.parse(f, out);
+  }
+  return out;
+}
+
+function one(line: string, mode = "all"): SecurityEvent {
+  const evs = run([line], mode);
+  assert.equal(evs.length, 1, `one event expected for: ${line}`);
+  return evs[0]!;
+}
+
+const P = "Jun  3 10:11:12 relay sm-mta[4242]: 453AbCdE004242: ";
+
+test("AUTH failures: user, relay address, host name unless forged", () => {
+  const e = one(
+    `${P}AUTH failure (PLAIN): authentication failure (-13) SASL(-13): authentication failure: Password verification failed, user=mia@example.org, relay=client.example.net [198.51.100.10]`,
+  );
+  assert.equal(e.event.action, "sendmail_auth_failed");
+  assert.equal(e.event.outcome, "failure");
+  assert.equal(e.event.dataset, "sendmail");
+  assert.deepEqual(e.event.category, ["authentication"]);
+  assert.deepEqual(e.source, { ip: "198.51.100.10", domain: "client.example.net" });
+  assert.equal(e.user?.name, "mia@example.org");
+  assert.equal(e.event.mechanism, "PLAIN");
+  assert.equal(e["@timestamp"], Date.UTC(2024, 5, 3, 10, 11, 12));
+
+  const forged = one(
+    "Jun  3 10:11:12 relay sendmail[7]: 453AbCdE004243: AUTH failure (LOGIN): user not found (-20) SASL(-13): user not found: unable to canonify user, user=nils, relay=fake.example.com [IPv6:2001:db8::10] (may be forged)",
+  );
+  assert.deepEqual(forged.source, { ip: "2001:db8::10" });
+  assert.equal(forged.user?.name, "nils");
+
+  const noUser = one(
+    `${P}AUTH failure (LOGIN): authentication failure (-13) SASL(-13): authentication failure: checkpass failed, relay=[198.51.100.11]`,
+  );
+  assert.equal(noUser.user, undefined);
+  assert.equal(noUser.source?.ip, "198.51.100.11");
+});
+
+test("server-side SASL errors are not failures", () => {
+  assert.deepEqual(
+    run([
+      `${P}AUTH failure (DIGEST-MD5): generic failure (-1) SASL(-1): generic failure: unable to open sasldb, user=x, relay=[198.51.100.12]`,
+    ]),
+    [],
+  );
+});
+
+test("possible SMTP attack: AUTH is an authentication failure, other commands only in aggressive mode", () => {
+  const a = one(
+    `${P}mail.example.net [198.51.100.20] (may be forged): possible SMTP attack: command=AUTH, count=7`,
+  );
+  assert.equal(a.event.action, "sendmail_auth_attack");
+  assert.deepEqual(a.source, { ip: "198.51.100.20" });
+  assert.equal(a.event.count, 7);
+  const rcpt = `${P}[198.51.100.21]: possible SMTP attack: command=RCPT, count=100`;
+  assert.deepEqual(run([rcpt], "normal"), []);
+  assert.equal(one(rcpt, "aggressive").event.action, "sendmail_smtp_attack");
+});
+
+test("AUTH successes are success events", () => {
+  const e = one(`${P}AUTH=server, relay=laptop.example.net [198.51.100.30], authid=olga, mech=LOGIN, bits=0`);
+  assert.equal(e.event.action, "sendmail_auth_success");
+  assert.equal(e.event.outcome, "success");
+  assert.equal(e.user?.name, "olga");
+  assert.deepEqual(e.source, { ip: "198.51.100.30", domain: "laptop.example.net" });
+});
+
+test("check_* rejects in reject mode, not in the default mode", () => {
+  const line = `${P}ruleset=check_rcpt, arg1=<p@example.org>, relay=[198.51.100.40], reject=550 5.7.1 <p@example.org>... Relaying denied`;
+  assert.deepEqual(run([line]).length, 1);
+  assert.deepEqual(run([line], "normal"), []);
+  const e = one(line, "reject");
+  assert.equal(e.event.action, "sendmail_reject");
+  assert.equal(e.source?.ip, "198.51.100.40");
+  // A full mailbox is not the client's doing.
+  assert.deepEqual(
+    run([
+      `${P}ruleset=check_rcpt, arg1=<q@example.org>, relay=[198.51.100.41], reject=452 4.2.2 <q@example.org>... Mailbox full`,
+    ]),
+    [],
+  );
+});
+
+test("addresses injected through user names, host names or arguments are never reported", () => {
+  // The fail2ban case: a user name carrying a relay= of its own.
+  const a = one(
+    `${P}AUTH failure (LOGIN): authentication failure (-13) SASL(-13): authentication failure: checkpass failed, user=x, relay=[203.0.113.9], relay=[198.51.100.50]`,
+  );
+  assert.equal(a.source?.ip, "198.51.100.50");
+  // A reverse-DNS name carrying a bracketed address.
+  const b = one(
+    `${P}x [203.0.113.9] [198.51.100.51] (may be forged): possible SMTP attack: command=AUTH, count=5`,
+  );
+  assert.equal(b.source?.ip, "198.51.100.51");
+  // arg1 imitating `relay=..., reject=`: the two relays disagree, so no address is reported.
+  const c = one(
+    `${P}ruleset=check_rcpt, arg1=<x, relay=[203.0.113.9], reject=550 5.7.1 y>, relay=[198.51.100.52], reject=550 5.7.1 <x>... Relaying denied`,
+  );
+  assert.equal(c.event.outcome, "failure");
+  assert.equal(c.source, undefined);
+  // The SASL detail repeats the user name; the address still comes from the last relay=.
+  const d = one(
+    `${P}AUTH failure (CRAM-MD5): user not found (-20) SASL(-13): user not found: user: a, relay=[203.0.113.9] property: userPassword not found, user=a, relay=[198.51.100.53]`,
+  );
+  assert.equal(d.source?.ip, "198.51.100.53");
+});
+
+test("a 1 MB hostile line is handled in linear time", () => {
+  const n = 1 << 20;
+  const lines = [
+    `${P}ruleset=check_rcpt, ${", reject=550 ".repeat(n / 13)}`,
+    `${P}ruleset=check_rcpt, ${"relay=[1.2.3.4], reject=550 ".repeat(n / 28)}`,
+    `${P}AUTH failure (LOGIN): authentication failure (-13) ${", user=".repeat(n / 7)}, relay=[1.2.3.4]`,
+    `${P}${"[1.2.3.4]".repeat(n / 9)}: possible SMTP attack: command=AUTH, count=5`,
+    `${P}AUTH=server, relay=${"[".repeat(n)}`,
+    `${P}${"1".repeat(n)}`,
+  ];
+  const t0 = process.hrtime.bigint();
+  run(lines);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  assert.ok(ms < 500, `took ${ms} ms`);
+});
