@@ -6,7 +6,6 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { isMap, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
-import type { z } from "zod";
 import { PortcullisError, type Issue } from "../core/errors.ts";
 import { compileRule, type CompiledRule } from "./rule.ts";
 import { ruleSchema } from "./schema.ts";
