@@ -4,13 +4,14 @@
  * order of this list.
  */
 import { PortcullisError } from "../core/errors.ts";
+import { courier } from "./courier/parser.ts";
 import { dovecot } from "./dovecot/parser.ts";
 import { postfix } from "./postfix/parser.ts";
 import { sendmail } from "./sendmail/parser.ts";
 import { sudo } from "./sudo/parser.ts";
 import type { ParserDefinition } from "./types.ts";
 
-export const PARSERS: readonly ParserDefinition[] = [dovecot, postfix, sendmail, sudo];
+export const PARSERS: readonly ParserDefinition[] = [courier, dovecot, postfix, sendmail, sudo];
 
 export function parserById(id: string): ParserDefinition {
   const p = PARSERS.find((d) => d.id === id);

@@ -19,4 +19,5 @@ export const CORPUS_FILES: Record<string, CorpusFile> = {
   dovecot: { parser: "dovecot", defaultMode: "normal" },
   postfix: { parser: "postfix", defaultMode: "more" },
   "sendmail-auth": { parser: "sendmail", defaultMode: "normal" },
+  "courier-auth": { parser: "courier", defaultMode: "normal" },
 };
