@@ -19,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["**/*.test.ts", "test/**/*.ts", "bench/**/*.ts"],
+    files: ["**/*.test.ts", "**/conformance.ts", "test/**/*.ts", "bench/**/*.ts"],
     rules: {
       "@typescript-eslint/no-floating-promises": "off",
       "@typescript-eslint/no-unsafe-assignment": "off",

@@ -1,0 +1,188 @@
+/**
+ * The store conformance suite: every backend (SQLite now, PostgreSQL in fleet mode) must pass the same tests.
+ * Call `storeConformance(name, open)` from a backend's test file; `open` returns a fresh, migrated store.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Alert } from "../core/alert.ts";
+import type { Decision } from "../core/decision.ts";
+import type { Store } from "./store.ts";
+
+const T0 = Date.UTC(2026, 2, 2, 10, 0, 0);
+
+export function decision(id: string, target: string, at = T0, duration = 600_000): Decision {
+  return {
+    id,
+    "@timestamp": at,
+    target,
+    action: "ban",
+    scope: "host",
+    duration,
+    expires: at + duration,
+    reason: "test",
+    rule: { id: "ssh-brute-force", name: "SSH brute force" },
+    origin: "native",
+    actor: { type: "rule", name: "ssh-brute-force" },
+    escalation: 0,
+    simulated: false,
+    status: {},
+  };
+}
+
+function alert(id: string, ip: string, at = T0): Alert {
+  return {
+    id,
+    "@timestamp": at,
+    rule: { id: "ssh-brute-force", name: "SSH brute force", type: "threshold" },
+    severity: "medium",
+    group: { "source.ip": ip },
+    count: 5,
+    first_seen: at - 60_000,
+    last_seen: at,
+    events: [
+      {
+        "@timestamp": at,
+        event: { dataset: "sshd", action: "ssh_auth_failed", outcome: "failure" },
+        source: { ip },
+      },
+    ],
+    attack: ["T1110.001"],
+    origin: "native",
+    response: "ban",
+  };
+}
+
+export function storeConformance(name: string, open: () => Promise<Store>): void {
+  const withStore = (title: string, fn: (s: Store) => Promise<void>) =>
+    test(`${name}: ${title}`, async () => {
+      const s = await open();
+      try {
+        await fn(s);
+      } finally {
+        await s.close();
+      }
+    });
+
+  withStore("a decision round-trips with per-responder status and audit", async (s) => {
+    const d = decision("d1", "203.0.113.7");
+    await s.insertDecision(
+      d,
+      ["nftables", "ufw"],
+      [{ at: T0, actor: d.actor, action: "ban", target: d.target, decisionId: d.id }],
+    );
+    const [got] = await s.activeDecisions(T0 + 1);
+    assert.equal(got?.target, "203.0.113.7");
+    assert.deepEqual(got?.status, { nftables: "pending", ufw: "pending" });
+    assert.deepEqual(got?.rule, { id: "ssh-brute-force", name: "SSH brute force" });
+    await s.setStatus([{ decisionId: "d1", responder: "nftables", status: "applied" }], T0 + 5, [
+      {
+        at: T0 + 5,
+        actor: d.actor,
+        action: "apply",
+        target: d.target,
+        decisionId: "d1",
+        detail: { responder: "nftables" },
+      },
+    ]);
+    assert.deepEqual((await s.getDecision("d1"))?.status, { nftables: "applied", ufw: "pending" });
+    const audit = await s.auditFor("203.0.113.7");
+    assert.deepEqual(
+      audit.map((a) => a.action),
+      ["apply", "ban"],
+    );
+    assert.deepEqual(audit[0]?.detail, { responder: "nftables" });
+  });
+
+  withStore("expiry and revocation end decisions once, with audit", async (s) => {
+    await s.insertDecision(decision("a", "192.0.2.1"), ["nftables"], []);
+    await s.insertDecision(decision("b", "192.0.2.2", T0, 3_600_000), ["nftables"], []);
+    assert.equal((await s.activeDecisions(T0)).length, 2);
+    const expired = await s.expireDue(T0 + 600_000);
+    assert.deepEqual(
+      expired.map((d) => d.id),
+      ["a"],
+    );
+    assert.deepEqual(await s.expireDue(T0 + 600_000), []);
+    assert.deepEqual(
+      (await s.activeDecisions(T0 + 600_000)).map((d) => d.id),
+      ["b"],
+    );
+    const revoked = await s.revoke(
+      "192.0.2.2",
+      { type: "cli", name: "root" },
+      "false positive",
+      T0 + 700_000,
+    );
+    assert.deepEqual(
+      revoked.map((d) => [d.id, d.state]),
+      [["b", "revoked"]],
+    );
+    assert.deepEqual(await s.revoke("192.0.2.2", { type: "cli", name: "root" }, "again", T0 + 700_001), []);
+    assert.equal((await s.getDecision("b"))?.ended_by, "cli:root");
+    const audit = await s.auditFor("192.0.2.2");
+    assert.equal(audit[0]?.action, "unban");
+    assert.deepEqual(audit[0]?.detail, { reason: "false positive" });
+  });
+
+  withStore("ban history counts enforced bans only, and survives extension", async (s) => {
+    await s.insertDecision(decision("h1", "198.51.100.9", T0), [], []);
+    await s.insertDecision({ ...decision("h2", "198.51.100.9", T0 + 1000), simulated: true }, [], []);
+    await s.insertDecision(decision("h3", "198.51.100.9", T0 + 2000), [], []);
+    assert.equal(await s.banCount("198.51.100.9", T0), 2);
+    assert.equal(await s.banCount("198.51.100.9", T0 + 1500), 1);
+    await s.extendDecision("h3", T0 + 5_000_000, {
+      at: T0 + 3000,
+      actor: { type: "rule", name: "x" },
+      action: "extend",
+      decisionId: "h3",
+    });
+    const d = await s.getDecision("h3");
+    assert.equal(d?.expires, T0 + 5_000_000);
+    assert.equal(d?.duration, 5_000_000 - 2000);
+    assert.equal((await s.banHistory(T0)).length, 2);
+  });
+
+  withStore("alerts keep their sample events and policy outcome; listing filters and pages", async (s) => {
+    for (let i = 0; i < 5; i++)
+      await s.insertAlert(alert(`al${i}`, i % 2 ? "192.0.2.9" : "192.0.2.8", T0 + i), undefined);
+    await s.insertAlert(alert("al0", "192.0.2.8"), undefined); // duplicate id: ignored
+    const all = await s.listAlerts({ limit: 10 });
+    assert.deepEqual(
+      all.map((a) => a.id),
+      ["al4", "al3", "al2", "al1", "al0"],
+    );
+    assert.equal(all[0]?.events[0]?.["@timestamp"], new Date(T0 + 4).toISOString());
+    assert.deepEqual(
+      (await s.listAlerts({ sourceIp: "192.0.2.9" })).map((a) => a.id),
+      ["al3", "al1"],
+    );
+    assert.deepEqual(
+      (await s.listAlerts({ limit: 2, offset: 1 })).map((a) => a.id),
+      ["al3", "al2"],
+    );
+  });
+
+  withStore("checkpoints upsert", async (s) => {
+    assert.equal(await s.checkpoints.get("file:/var/log/auth.log"), undefined);
+    await s.checkpoints.set("file:/var/log/auth.log", '{"offset":1}');
+    await s.checkpoints.set("file:/var/log/auth.log", '{"offset":2}');
+    assert.equal(await s.checkpoints.get("file:/var/log/auth.log"), '{"offset":2}');
+  });
+
+  withStore("retention removes only ended records past their period", async (s) => {
+    await s.insertDecision(decision("r1", "192.0.2.30"), [], []);
+    await s.insertDecision(decision("r2", "192.0.2.31", T0, 10 * 86_400_000), [], []);
+    await s.expireDue(T0 + 600_000);
+    await s.insertAlert(alert("old", "192.0.2.30", T0), undefined);
+    const removed = await s.applyRetention(T0 + 3 * 86_400_000, {
+      decisions: 86_400_000,
+      alerts: 86_400_000,
+      audit: 365 * 86_400_000,
+    });
+    assert.deepEqual(removed, { decisions: 1, alerts: 1, audit: 0 });
+    assert.deepEqual(
+      (await s.listDecisions()).map((d) => d.id),
+      ["r2"],
+    );
+  });
+}

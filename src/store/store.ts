@@ -1,0 +1,545 @@
+/**
+ * The system of record: decisions with their per-responder status, alerts with sample events, the audit
+ * trail, source checkpoints and API tokens. One implementation over kysely serves SQLite (WAL, the embedded
+ * default) and PostgreSQL (fleet).
+ *
+ * Durability: every write that matters (a decision, its audit record) is one transaction, committed before the
+ * decision is enforced, so a crash at any moment loses nothing that was applied: on restart, reconcile
+ * re-applies what the store says is active.
+ */
+import type { Kysely} from "kysely";
+import { Migrator, sql, type Transaction } from "kysely";
+import type { Alert } from "../core/alert.ts";
+import type { Actor, Decision, DecisionStatus } from "../core/decision.ts";
+import { toJsonEvent, type SecurityEvent } from "../core/event.ts";
+import type { PolicyResult } from "../policy/policy.ts";
+import type { CheckpointStore } from "../sources/types.ts";
+import { migrationProvider } from "./migrations/index.ts";
+import type { Database, DecisionsTable } from "./schema.ts";
+
+export type DecisionState = "active" | "expired" | "revoked";
+
+export interface StoredDecision extends Decision {
+  state: DecisionState;
+  ended_at?: number;
+  ended_by?: string;
+}
+
+export interface AuditRecord {
+  at: number;
+  actor: Actor;
+  /** ban, extend, refuse, unban, expire, apply, remove, fail, reconcile, alert, config, token, ... */
+  action: string;
+  target?: string;
+  decisionId?: string;
+  alertId?: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface StoredAudit extends AuditRecord {
+  id: number;
+}
+
+export interface StoredAlert {
+  id: string;
+  "@timestamp": number;
+  rule: { id: string; name: string; type: string };
+  severity: string;
+  group: Record<string, string>;
+  source_ip?: string;
+  count: number;
+  distinct?: number;
+  first_seen: number;
+  last_seen: number;
+  attack: string[];
+  origin: string;
+  response: string;
+  outcome?: string;
+  outcome_reason?: string;
+  decision_id?: string;
+  events: Record<string, unknown>[];
+}
+
+export interface ListOptions {
+  limit?: number;
+  offset?: number;
+  since?: number;
+  until?: number;
+}
+
+export interface RetentionPolicy {
+  /** Keep ended decisions and alerts this long (ms). */
+  decisions: number;
+  alerts: number;
+  audit: number;
+}
+
+function rowToDecision(r: DecisionsTable, status: Record<string, DecisionStatus>): StoredDecision {
+  const d: StoredDecision = {
+    id: r.id,
+    "@timestamp": Number(r.created_at),
+    target: r.target,
+    action: "ban",
+    scope: r.scope === "fleet" ? "fleet" : "host",
+    duration: Number(r.duration),
+    expires: Number(r.expires_at),
+    reason: r.reason,
+    origin: r.origin,
+    actor: { type: r.actor_type as Actor["type"], name: r.actor_name },
+    escalation: r.escalation,
+    simulated: r.simulated === 1,
+    status,
+    state: r.state as DecisionState,
+  };
+  if (r.rule_id !== null) d.rule = { id: r.rule_id, name: r.rule_name ?? r.rule_id };
+  if (r.alert_id !== null) d.alert_id = r.alert_id;
+  if (r.ended_at !== null) d.ended_at = Number(r.ended_at);
+  if (r.ended_by !== null) d.ended_by = r.ended_by;
+  return d;
+}
+
+function auditRow(a: AuditRecord) {
+  return {
+    at: a.at,
+    actor_type: a.actor.type,
+    actor_name: a.actor.name,
+    action: a.action,
+    target: a.target ?? null,
+    decision_id: a.decisionId ?? null,
+    alert_id: a.alertId ?? null,
+    detail: JSON.stringify(a.detail ?? {}),
+  };
+}
+
+export class Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: "sqlite" | "postgres";
+  readonly checkpoints: CheckpointStore;
+
+  constructor(db: Kysely<Database>, dialect: "sqlite" | "postgres", clock: () => number) {
+    this.db = db;
+    this.dialect = dialect;
+    this.checkpoints = {
+      get: async (key) =>
+        (await db.selectFrom("checkpoints").select("value").where("key", "=", key).executeTakeFirst())?.value,
+      set: async (key, value) => {
+        const at = clock();
+        await db
+          .insertInto("checkpoints")
+          .values({ key, value, updated_at: at })
+          .onConflict((oc) => oc.column("key").doUpdateSet({ value, updated_at: at }))
+          .execute();
+      },
+    };
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === "Error");
+      throw new Error(
+        `database migration ${failed?.migrationName ?? ""} failed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  // ---- decisions ----------------------------------------------------------------------------------------
+
+  /** Records a new decision (pending for each responder) and its audit records, atomically. */
+  async insertDecision(d: Decision, responders: readonly string[], audit: AuditRecord[]): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto("decisions")
+        .values({
+          id: d.id,
+          created_at: d["@timestamp"],
+          target: d.target,
+          action: d.action,
+          scope: d.scope,
+          duration: d.duration,
+          expires_at: d.expires,
+          reason: d.reason,
+          rule_id: d.rule?.id ?? null,
+          rule_name: d.rule?.name ?? null,
+          alert_id: d.alert_id ?? null,
+          origin: d.origin,
+          actor_type: d.actor.type,
+          actor_name: d.actor.name,
+          escalation: d.escalation,
+          simulated: d.simulated ? 1 : 0,
+          state: "active",
+          ended_at: null,
+          ended_by: null,
+        })
+        .execute();
+      if (responders.length) {
+        await tx
+          .insertInto("decision_status")
+          .values(
+            responders.map((r) => ({
+              decision_id: d.id,
+              responder: r,
+              status: "pending",
+              error: null,
+              updated_at: d["@timestamp"],
+            })),
+          )
+          .execute();
+      }
+      await this.#audit(tx, audit);
+    });
+  }
+
+  async setStatus(
+    updates: readonly { decisionId: string; responder: string; status: DecisionStatus; error?: string }[],
+    at: number,
+    audit: AuditRecord[] = [],
+  ): Promise<void> {
+    if (!updates.length && !audit.length) return;
+    await this.db.transaction().execute(async (tx) => {
+      for (const u of updates) {
+        await tx
+          .insertInto("decision_status")
+          .values({
+            decision_id: u.decisionId,
+            responder: u.responder,
+            status: u.status,
+            error: u.error ?? null,
+            updated_at: at,
+          })
+          .onConflict((oc) =>
+            oc
+              .columns(["decision_id", "responder"])
+              .doUpdateSet({ status: u.status, error: u.error ?? null, updated_at: at }),
+          )
+          .execute();
+      }
+      await this.#audit(tx, audit);
+    });
+  }
+
+  async extendDecision(id: string, expires: number, audit: AuditRecord): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .updateTable("decisions")
+        .set({ expires_at: expires, duration: sql<number>`${expires} - created_at` })
+        .where("id", "=", id)
+        .execute();
+      await this.#audit(tx, [audit]);
+    });
+  }
+
+  async #statusFor(ids: string[]): Promise<Map<string, Record<string, DecisionStatus>>> {
+    const out = new Map<string, Record<string, DecisionStatus>>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      if (!chunk.length) break;
+      const rows = await this.db
+        .selectFrom("decision_status")
+        .selectAll()
+        .where("decision_id", "in", chunk)
+        .execute();
+      for (const r of rows) {
+        const m = out.get(r.decision_id) ?? {};
+        m[r.responder] = r.status as DecisionStatus;
+        out.set(r.decision_id, m);
+      }
+    }
+    return out;
+  }
+
+  async #hydrate(rows: DecisionsTable[]): Promise<StoredDecision[]> {
+    const status = await this.#statusFor(rows.map((r) => r.id));
+    return rows.map((r) => rowToDecision(r, status.get(r.id) ?? {}));
+  }
+
+  /** Decisions in force at `now` (state active and not yet expired). */
+  async activeDecisions(now: number): Promise<StoredDecision[]> {
+    const rows = await this.db
+      .selectFrom("decisions")
+      .selectAll()
+      .where("state", "=", "active")
+      .where("expires_at", ">", now)
+      .orderBy("created_at")
+      .execute();
+    return this.#hydrate(rows);
+  }
+
+  async getDecision(id: string): Promise<StoredDecision | undefined> {
+    const r = await this.db.selectFrom("decisions").selectAll().where("id", "=", id).executeTakeFirst();
+    return r ? (await this.#hydrate([r]))[0] : undefined;
+  }
+
+  /** Every decision about `target` (newest first). */
+  async decisionsFor(target: string, limit = 100): Promise<StoredDecision[]> {
+    const rows = await this.db
+      .selectFrom("decisions")
+      .selectAll()
+      .where("target", "=", target)
+      .orderBy("created_at", "desc")
+      .limit(limit)
+      .execute();
+    return this.#hydrate(rows);
+  }
+
+  async listDecisions(
+    opts: ListOptions & { state?: DecisionState; target?: string } = {},
+  ): Promise<StoredDecision[]> {
+    let q = this.db.selectFrom("decisions").selectAll();
+    if (opts.state) q = q.where("state", "=", opts.state);
+    if (opts.target) q = q.where("target", "=", opts.target);
+    if (opts.since !== undefined) q = q.where("created_at", ">=", opts.since);
+    if (opts.until !== undefined) q = q.where("created_at", "<", opts.until);
+    const rows = await q
+      .orderBy("created_at", "desc")
+      .limit(opts.limit ?? 100)
+      .offset(opts.offset ?? 0)
+      .execute();
+    return this.#hydrate(rows);
+  }
+
+  /** Marks decisions whose expiry has passed as expired; returns them. */
+  async expireDue(now: number): Promise<StoredDecision[]> {
+    return this.db.transaction().execute(async (tx) => {
+      const rows = await tx
+        .selectFrom("decisions")
+        .selectAll()
+        .where("state", "=", "active")
+        .where("expires_at", "<=", now)
+        .execute();
+      if (!rows.length) return [];
+      const ids = rows.map((r) => r.id);
+      for (let i = 0; i < ids.length; i += 500) {
+        await tx
+          .updateTable("decisions")
+          .set({ state: "expired", ended_at: now, ended_by: "expiry" })
+          .where("id", "in", ids.slice(i, i + 500))
+          .execute();
+      }
+      await this.#audit(
+        tx,
+        rows.map((r) => ({
+          at: now,
+          actor: { type: "rule", name: "expiry" },
+          action: "expire",
+          target: r.target,
+          decisionId: r.id,
+        })),
+      );
+      return rows.map((r) =>
+        rowToDecision({ ...r, state: "expired", ended_at: now, ended_by: "expiry" }, {}),
+      );
+    });
+  }
+
+  /** Revokes the active decisions for `target`; returns them (empty if none was active). */
+  async revoke(target: string, actor: Actor, reason: string, now: number): Promise<StoredDecision[]> {
+    return this.db.transaction().execute(async (tx) => {
+      const rows = await tx
+        .selectFrom("decisions")
+        .selectAll()
+        .where("target", "=", target)
+        .where("state", "=", "active")
+        .execute();
+      if (!rows.length) return [];
+      await tx
+        .updateTable("decisions")
+        .set({ state: "revoked", ended_at: now, ended_by: `${actor.type}:${actor.name}` })
+        .where(
+          "id",
+          "in",
+          rows.map((r) => r.id),
+        )
+        .execute();
+      await this.#audit(
+        tx,
+        rows.map((r) => ({ at: now, actor, action: "unban", target, decisionId: r.id, detail: { reason } })),
+      );
+      return rows.map((r) =>
+        rowToDecision({ ...r, state: "revoked", ended_at: now, ended_by: `${actor.type}:${actor.name}` }, {}),
+      );
+    });
+  }
+
+  /** How many (enforced) bans `target` had since `since`: the escalation history, which survives restarts. */
+  async banCount(target: string, since: number): Promise<number> {
+    const r = await this.db
+      .selectFrom("decisions")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("target", "=", target)
+      .where("created_at", ">=", since)
+      .where("simulated", "=", 0)
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  /** Ban times per target since `since` (to warm the in-memory history at start). */
+  async banHistory(since: number): Promise<{ target: string; at: number }[]> {
+    const rows = await this.db
+      .selectFrom("decisions")
+      .select(["target", "created_at"])
+      .where("created_at", ">=", since)
+      .where("simulated", "=", 0)
+      .orderBy("created_at")
+      .execute();
+    return rows.map((r) => ({ target: r.target, at: Number(r.created_at) }));
+  }
+
+  // ---- alerts ---------------------------------------------------------------------------------------------
+
+  async insertAlert(a: Alert, result: PolicyResult | undefined, audit: AuditRecord[] = []): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto("alerts")
+        .values({
+          id: a.id,
+          created_at: a["@timestamp"],
+          rule_id: a.rule.id,
+          rule_name: a.rule.name,
+          rule_type: a.rule.type,
+          severity: a.severity,
+          group_key: JSON.stringify(a.group),
+          source_ip: a.group["source.ip"] ?? null,
+          count: a.count,
+          distinct_count: a.distinct ?? null,
+          first_seen: a.first_seen,
+          last_seen: a.last_seen,
+          attack: JSON.stringify(a.attack),
+          origin: a.origin,
+          response: a.response,
+          outcome: result?.outcome ?? null,
+          outcome_reason: result?.reason ?? null,
+          decision_id: result?.decision?.id ?? null,
+          events: JSON.stringify(a.events.map((e: SecurityEvent) => toJsonEvent(e))),
+        })
+        .onConflict((oc) => oc.column("id").doNothing())
+        .execute();
+      await this.#audit(tx, audit);
+    });
+  }
+
+  async listAlerts(opts: ListOptions & { sourceIp?: string; ruleId?: string } = {}): Promise<StoredAlert[]> {
+    let q = this.db.selectFrom("alerts").selectAll();
+    if (opts.sourceIp) q = q.where("source_ip", "=", opts.sourceIp);
+    if (opts.ruleId) q = q.where("rule_id", "=", opts.ruleId);
+    if (opts.since !== undefined) q = q.where("created_at", ">=", opts.since);
+    if (opts.until !== undefined) q = q.where("created_at", "<", opts.until);
+    const rows = await q
+      .orderBy("created_at", "desc")
+      .limit(opts.limit ?? 100)
+      .offset(opts.offset ?? 0)
+      .execute();
+    return rows.map((r) => {
+      const a: StoredAlert = {
+        id: r.id,
+        "@timestamp": Number(r.created_at),
+        rule: { id: r.rule_id, name: r.rule_name, type: r.rule_type },
+        severity: r.severity,
+        group: JSON.parse(r.group_key) as Record<string, string>,
+        count: r.count,
+        first_seen: Number(r.first_seen),
+        last_seen: Number(r.last_seen),
+        attack: JSON.parse(r.attack) as string[],
+        origin: r.origin,
+        response: r.response,
+        events: JSON.parse(r.events) as Record<string, unknown>[],
+      };
+      if (r.source_ip !== null) a.source_ip = r.source_ip;
+      if (r.distinct_count !== null) a.distinct = r.distinct_count;
+      if (r.outcome !== null) a.outcome = r.outcome;
+      if (r.outcome_reason !== null) a.outcome_reason = r.outcome_reason;
+      if (r.decision_id !== null) a.decision_id = r.decision_id;
+      return a;
+    });
+  }
+
+  // ---- audit ----------------------------------------------------------------------------------------------
+
+  async audit(records: AuditRecord[]): Promise<void> {
+    if (!records.length) return;
+    await this.db.transaction().execute((tx) => this.#audit(tx, records));
+  }
+
+  async #audit(tx: Transaction<Database>, records: AuditRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += 200) {
+      const chunk = records.slice(i, i + 200);
+      if (chunk.length) await tx.insertInto("audit").values(chunk.map(auditRow)).execute();
+    }
+  }
+
+  async auditFor(target: string, limit = 200): Promise<StoredAudit[]> {
+    return this.listAudit({ target, limit });
+  }
+
+  async listAudit(
+    opts: ListOptions & { target?: string; decisionId?: string; alertId?: string } = {},
+  ): Promise<StoredAudit[]> {
+    let q = this.db.selectFrom("audit").selectAll();
+    if (opts.target) q = q.where("target", "=", opts.target);
+    if (opts.decisionId) q = q.where("decision_id", "=", opts.decisionId);
+    if (opts.alertId) q = q.where("alert_id", "=", opts.alertId);
+    if (opts.since !== undefined) q = q.where("at", ">=", opts.since);
+    const rows = await q
+      .orderBy("id", "desc")
+      .limit(opts.limit ?? 200)
+      .offset(opts.offset ?? 0)
+      .execute();
+    return rows.map((r) => {
+      const a: StoredAudit = {
+        id: Number(r.id),
+        at: Number(r.at),
+        actor: { type: r.actor_type as Actor["type"], name: r.actor_name },
+        action: r.action,
+        detail: JSON.parse(r.detail) as Record<string, unknown>,
+      };
+      if (r.target !== null) a.target = r.target;
+      if (r.decision_id !== null) a.decisionId = r.decision_id;
+      if (r.alert_id !== null) a.alertId = r.alert_id;
+      return a;
+    });
+  }
+
+  // ---- maintenance ------------------------------------------------------------------------------------------
+
+  /** Deletes ended decisions, alerts and audit records older than the retention periods. */
+  async applyRetention(
+    now: number,
+    keep: RetentionPolicy,
+  ): Promise<{ decisions: number; alerts: number; audit: number }> {
+    return this.db.transaction().execute(async (tx) => {
+      const old = await tx
+        .selectFrom("decisions")
+        .select("id")
+        .where("state", "!=", "active")
+        .where("ended_at", "<", now - keep.decisions)
+        .execute();
+      const ids = old.map((r) => r.id);
+      for (let i = 0; i < ids.length; i += 500) {
+        const chunk = ids.slice(i, i + 500);
+        await tx.deleteFrom("decision_status").where("decision_id", "in", chunk).execute();
+        await tx.deleteFrom("decisions").where("id", "in", chunk).execute();
+      }
+      const alerts = await tx
+        .deleteFrom("alerts")
+        .where("created_at", "<", now - keep.alerts)
+        .executeTakeFirst();
+      const audit = await tx
+        .deleteFrom("audit")
+        .where("at", "<", now - keep.audit)
+        .executeTakeFirst();
+      return {
+        decisions: ids.length,
+        alerts: Number(alerts.numDeletedRows),
+        audit: Number(audit.numDeletedRows),
+      };
+    });
+  }
+}
