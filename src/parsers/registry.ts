@@ -6,12 +6,30 @@
 import { PortcullisError } from "../core/errors.ts";
 import { courier } from "./courier/parser.ts";
 import { dovecot } from "./dovecot/parser.ts";
+import { dropbear } from "./dropbear/parser.ts";
+import { ecs } from "./ecs/parser.ts";
+import { fail2ban } from "./fail2ban/parser.ts";
+import { pam } from "./pam/parser.ts";
 import { postfix } from "./postfix/parser.ts";
+import { selinux } from "./selinux/parser.ts";
 import { sendmail } from "./sendmail/parser.ts";
 import { sudo } from "./sudo/parser.ts";
+import { winlogbeat } from "./winlogbeat/parser.ts";
 import type { ParserDefinition } from "./types.ts";
 
-export const PARSERS: readonly ParserDefinition[] = [courier, dovecot, postfix, sendmail, sudo];
+export const PARSERS: readonly ParserDefinition[] = [
+  courier,
+  dovecot,
+  dropbear,
+  ecs,
+  fail2ban,
+  pam,
+  postfix,
+  selinux,
+  sendmail,
+  sudo,
+  winlogbeat,
+];
 
 export function parserById(id: string): ParserDefinition {
   const p = PARSERS.find((d) => d.id === id);

@@ -20,4 +20,8 @@ export const CORPUS_FILES: Record<string, CorpusFile> = {
   postfix: { parser: "postfix", defaultMode: "more" },
   "sendmail-auth": { parser: "sendmail", defaultMode: "normal" },
   "courier-auth": { parser: "courier", defaultMode: "normal" },
+  dropbear: { parser: "dropbear", defaultMode: "normal" },
+  "pam-generic": { parser: "pam", defaultMode: "normal" },
+  "selinux-ssh": { parser: "selinux", defaultMode: "normal" },
+  recidive: { parser: "fail2ban", defaultMode: "normal" },
 };

@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SecurityEvent } from "../../core/event.ts";
+import { LineFramer } from "../../framing/framer.ts";
+import { Zone } from "../../framing/zone.ts";
+import { ParserSet } from "../dispatch.ts";
+
+const REF = Date.UTC(2024, 5, 1, 12, 0, 0);
+
+function run(lines: string[], mode = "normal"): SecurityEvent[][] {
+  const time = { zone: new Zone("UTC"), reference: () => REF };
+  const framer = new LineFramer(time);
+  const set = new ParserSet({ time, only: ["dropbear"], modes: { dropbear: mode } });
+  return lines.map((l) => {
+    const out: SecurityEvent[] = [];
+    set.parse(framer.frame(l)!, out);
+    return out;
+  });
+}
+
+function one(line: string, mode = "normal"): SecurityEvent {
+  const [evs] = run([line], mode);
+  assert.equal(evs!.length, 1, `one event for ${line}`);
+  return evs![0]!;
+}
+
+test("bad password attempts, old and new spelling, PAM variant", () => {
+  const a = one("May 30 10:00:01 router dropbear[4092]: bad password attempt for 'root' from 192.0.2.7:5543");
+  assert.equal(a.event.action, "dropbear_auth_failed");
+  assert.equal(a.event.outcome, "failure");
+  assert.equal(a.event.dataset, "dropbear");
+  assert.deepEqual(a.source, { ip: "192.0.2.7", port: 5543 });
+  assert.equal(a.user?.name, "root");
+  assert.equal(new Date(a["@timestamp"]).toISOString(), "2024-05-30T10:00:01.000Z");
+  const b = one(
+    "May 30 10:00:02 router dropbear[4093]: Bad PAM password attempt for 'admin' from 192.0.2.8:1",
+  );
+  assert.deepEqual(
+    [b.event.action, b.source?.ip, b.user?.name],
+    ["dropbear_auth_failed", "192.0.2.8", "admin"],
+  );
+});
+
+test("nonexistent users: IPv4-mapped addresses become IPv4, IPv6 without brackets keeps its port apart", () => {
+  const a = one(
+    "May 30 10:00:03 dropbear[1252]: login attempt for nonexistent user from ::ffff:198.51.100.9:60495",
+  );
+  assert.deepEqual(
+    [a.event.action, a.source?.ip, a.source?.port],
+    ["dropbear_invalid_user", "198.51.100.9", 60495],
+  );
+  assert.equal(a.user, undefined);
+  const b = one(
+    "May 30 10:00:04 h dropbear[1253]: Login attempt for nonexistent user 'oracle' from 2001:db8::5:2222",
+  );
+  assert.deepEqual([b.source?.ip, b.source?.port, b.user?.name], ["2001:db8::5", 2222, "oracle"]);
+});
+
+test("max auth tries, old format (address at the end) and new format (address first)", () => {
+  const a = one(
+    "May 30 10:00:05 h dropbear[1335]: Exit before auth (user 'root', 10 fails): Max auth tries reached - user 'root' from 192.0.2.4:60588",
+  );
+  assert.deepEqual(
+    [a.event.action, a.source?.ip, a.user?.name],
+    ["dropbear_max_auth_tries", "192.0.2.4", "root"],
+  );
+  const b = one(
+    "May 30 10:00:06 h dropbear[825]: [825] May 30 10:00:06 Exit before auth from <192.0.2.3:52289>: (user 'admin', 10 fails): Max auth tries reached - user 'admin'",
+  );
+  assert.deepEqual(
+    [b.event.action, b.source?.ip, b.user?.name],
+    ["dropbear_max_auth_tries", "192.0.2.3", "admin"],
+  );
+  const c = one(
+    "May 30 10:00:07 h dropbear[826]: Exit before auth from <192.0.2.3:52325>: Max auth tries reached - user 'is invalid'",
+  );
+  assert.deepEqual(
+    [c.event.action, c.source?.ip, c.user],
+    ["dropbear_max_auth_tries", "192.0.2.3", undefined],
+  );
+});
+
+test("the journal's [pid] date prefix is skipped", () => {
+  const a = one(
+    "May 30 10:00:08 h dropbear[825]: [825] May 30 10:00:08 Bad password attempt for 'root' from 192.0.2.1:52289",
+  );
+  assert.deepEqual([a.source?.ip, a.user?.name], ["192.0.2.1", "root"]);
+});
+
+test("pre-auth exits without failed passwords count only in aggressive mode; the old format uses the pid's address", () => {
+  const lines = [
+    "May 30 10:01:00 h dropbear[900]: Child connection from 203.0.113.5:4000",
+    "May 30 10:01:01 h dropbear[900]: Exit before auth: Timeout before auth",
+    "May 30 10:01:02 h dropbear[901]: Exit before auth from <203.0.113.6:4001>: Exited normally",
+  ];
+  assert.deepEqual(
+    run(lines).map((e) => e.length),
+    [0, 0, 0],
+  );
+  const agg = run(lines, "aggressive");
+  assert.deepEqual(
+    agg.map((evs) => evs.map((e) => [e.event.action, e.source?.ip, e.event.reason])),
+    [
+      [],
+      [["dropbear_preauth_exit", "203.0.113.5", "Timeout before auth"]],
+      [["dropbear_preauth_exit", "203.0.113.6", "Exited normally"]],
+    ],
+  );
+});
+
+test("successful logins are success events", () => {
+  const a = one("May 30 10:02:00 h dropbear[950]: Password auth succeeded for 'root' from 192.0.2.50:5678");
+  assert.deepEqual(
+    [a.event.action, a.event.outcome, a.user?.name],
+    ["dropbear_auth_success", "success", "root"],
+  );
+  const b = one(
+    "May 30 10:02:01 h dropbear[951]: Pubkey auth succeeded for 'deploy' with ssh-ed25519 key SHA256:abc from 192.0.2.51:5679",
+  );
+  assert.deepEqual([b.event.outcome, b.user?.name, b.source?.ip], ["success", "deploy", "192.0.2.51"]);
+});
+
+test("an address injected in the user name is ignored", () => {
+  const a = one(
+    "May 30 10:03:00 h dropbear[960]: Bad password attempt for 'x' from 203.0.113.9:22' from 192.0.2.99:4444",
+  );
+  assert.deepEqual([a.source?.ip, a.user?.name], ["192.0.2.99", "x' from 203.0.113.9:22"]);
+  const b = one(
+    "May 30 10:03:01 h dropbear[961]: Exit before auth from <192.0.2.98:1>: (user 'a>: from <203.0.113.9:2>', 3 fails): Max auth tries reached - user 'root'",
+  );
+  assert.equal(b.source?.ip, "192.0.2.98");
+  // A user name that ends the line with a forged address still ends with the daemon's own ` from `.
+  const [c] = run(["May 30 10:03:02 h dropbear[962]: Bad password attempt for 'x from 203.0.113.9:22"]);
+  assert.equal(c!.length, 0);
+});
+
+test("unrelated and malformed lines yield nothing", () => {
+  const evs = run([
+    "May 30 10:04:00 h dropbear[970]: Running in background",
+    "May 30 10:04:01 h dropbear[970]: Bad password attempt for 'root' from not-an-address",
+    "May 30 10:04:02 h dropbear[970]: Exit (root) from <192.0.2.1:2>: Disconnect received",
+  ]);
+  assert.deepEqual(
+    evs.map((e) => e.length),
+    [0, 0, 0],
+  );
+});
+
+test("1 MB hostile lines finish fast", () => {
+  const t0 = performance.now();
+  run([
+    `May 30 10:05:00 h dropbear[1]: Bad password attempt for '${"' from 1.2.3.4:5".repeat(60_000)}`,
+    `May 30 10:05:00 h dropbear[1]: Exit before auth (user '${"', 1 fails): ".repeat(80_000)}x`,
+    `May 30 10:05:00 h dropbear[1]: Exit before auth from <${"1".repeat(1_000_000)}`,
+    `May 30 10:05:00 h dropbear[1]: Login attempt for nonexistent user${" from".repeat(200_000)}`,
+  ]);
+  assert.ok(performance.now() - t0 < 1000, "hostile lines took too long");
+});

@@ -1,0 +1,171 @@
+/**
+ * Turning an ECS JSON document (Filebeat, Elastic Agent, Winlogbeat) into a SecurityEvent without losing any
+ * field: flattened dotted keys (`"source.ip": ...`) are expanded into nested objects, so that both spellings of
+ * a document answer the same Kibana query and code can read `e.source?.ip`. Shared by the `ecs` and
+ * `winlogbeat` parsers.
+ */
+import type { Outcome, SecurityEvent } from "../../core/event.ts";
+import { canonicalIp } from "../../core/ip.ts";
+import type { Frame } from "../../framing/frame.ts";
+import { isHostName } from "../event.ts";
+
+type Obj = Record<string, unknown>;
+
+/** Deeper structures are kept by reference instead of copied (a hostile document may nest very deeply). */
+const MAX_DEPTH = 24;
+
+export function isObject(v: unknown): v is Obj {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** A copy of `doc` with dotted keys expanded (`{"a.b": 1}` -> `{a: {b: 1}}`); `__proto__` keys are dropped. */
+export function expand(doc: Obj, depth = 0): Obj {
+  const out: Obj = {};
+  for (const key of Object.keys(doc)) {
+    if (key === "__proto__") continue;
+    let v = doc[key];
+    if (isObject(v)) v = depth < MAX_DEPTH ? expand(v, depth + 1) : v;
+    else if (Array.isArray(v)) v = v.slice();
+    const dot = key.indexOf(".");
+    if (dot <= 0 || key === "@timestamp" || key.endsWith(".") || key.includes("..")) {
+      merge(out, key, v, depth);
+      continue;
+    }
+    const parts = key.split(".");
+    let cur = out;
+    let ok = true;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const p = parts[i]!;
+      if (p === "__proto__") {
+        ok = false;
+        break;
+      }
+      const next = cur[p];
+      if (next === undefined) cur = cur[p] = {} as Obj;
+      else if (isObject(next)) cur = next;
+      else {
+        ok = false; // a scalar already sits there: keep the flattened key as it is
+        break;
+      }
+    }
+    const last = parts[parts.length - 1]!;
+    if (ok && last !== "__proto__") merge(cur, last, v, depth);
+    else merge(out, key, v, depth);
+  }
+  return out;
+}
+
+function merge(target: Obj, key: string, v: unknown, depth: number): void {
+  const prev = target[key];
+  if (isObject(prev) && isObject(v) && depth < MAX_DEPTH) {
+    for (const k of Object.keys(v)) merge(prev, k, v[k], depth + 1);
+  } else if (prev === undefined || !isObject(prev)) target[key] = v;
+  // else: an object already holds this key and the new value is a scalar; the object (more specific) wins.
+}
+
+/** Reads a dotted path from an expanded document. */
+export function get(doc: Obj, path: string): unknown {
+  let cur: unknown = doc;
+  for (const p of path.split(".")) {
+    if (!isObject(cur)) return undefined;
+    cur = cur[p];
+  }
+  return cur;
+}
+
+export function getString(doc: Obj, path: string): string | undefined {
+  const v = get(doc, path);
+  if (typeof v === "string") return v;
+  if (typeof v === "number" && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+/** The object at `key` of `parent`, created when absent; undefined when a non-object occupies it. */
+export function child(parent: Obj, key: string): Obj | undefined {
+  const v = parent[key];
+  if (v === undefined) return (parent[key] = {});
+  return isObject(v) ? v : undefined;
+}
+
+const ONE = (v: unknown): unknown => (Array.isArray(v) && v.length === 1 ? v[0] : v);
+
+/**
+ * Canonicalises `<holder>.ip`: IPv4-mapped to IPv4, IPv6 compressed. A value that is not an address moves to
+ * `<holder>.domain` when it is a host name (and that is free), else to `<holder>.address`; `ip` is removed.
+ */
+export function canonicalizeIp(e: Obj, holder: string): void {
+  const h = e[holder];
+  if (!isObject(h) || h.ip === undefined) return;
+  const raw = ONE(h.ip);
+  const ip = typeof raw === "string" ? canonicalIp(raw.trim()) : undefined;
+  if (ip !== undefined) {
+    h.ip = ip;
+    return;
+  }
+  delete h.ip;
+  if (typeof raw !== "string") return;
+  if (h.domain === undefined && isHostName(raw)) h.domain = raw.toLowerCase();
+  else if (h.address === undefined) h.address = raw;
+}
+
+export function normalizeOutcome(v: unknown): Outcome | undefined {
+  if (typeof v !== "string") return undefined;
+  switch (v.toLowerCase()) {
+    case "failure":
+    case "failed":
+    case "fail":
+      return "failure";
+    case "success":
+    case "succeeded":
+      return "success";
+    case "unknown":
+      return "unknown";
+    default:
+      return undefined;
+  }
+}
+
+export interface DocumentDefaults {
+  dataset: string;
+  action: string;
+  outcome: Outcome;
+  category?: string[];
+}
+
+/**
+ * The document as a SecurityEvent: every field kept, `@timestamp` in epoch ms (from the frame; NaN when the
+ * document has none, the dispatcher then uses the reference time), `source.ip`/`destination.ip` canonical,
+ * `event.dataset`/`action`/`outcome` present (the document's own values win; `defaults` fill the gaps; an
+ * outcome that is not failure/success/unknown becomes `unknown`).
+ */
+export function documentEvent(frame: Frame, e: Obj, defaults: DocumentDefaults): SecurityEvent {
+  let ev = e.event;
+  if (!isObject(ev)) {
+    ev = typeof ev === "string" ? { original: ev } : {};
+    e.event = ev;
+  }
+  const event = ev as Obj;
+  if (typeof event.dataset !== "string" || event.dataset === "") {
+    const ds = getString(e, "data_stream.dataset");
+    event.dataset = ds ?? defaults.dataset;
+  }
+  if (typeof event.action !== "string" || event.action === "") event.action = defaults.action;
+  const given = event.outcome;
+  event.outcome = normalizeOutcome(given) ?? (given === undefined ? defaults.outcome : "unknown");
+  if (event.category === undefined && defaults.category) event.category = defaults.category;
+  canonicalizeIp(e, "source");
+  canonicalizeIp(e, "destination");
+  e["@timestamp"] = frame.time ?? NaN;
+  return e as SecurityEvent;
+}
+
+/**
+ * Windows event log documents (Winlogbeat, the Elastic Agent Windows/System integrations): they are the
+ * `winlogbeat` parser's, and the `ecs` parser declines them.
+ */
+export function isWindowsDocument(doc: Obj): boolean {
+  if (isObject(doc.winlog)) return true;
+  for (const k of Object.keys(doc)) if (k.startsWith("winlog.")) return true;
+  const provider = doc["event.provider"] ?? (isObject(doc.event) ? doc.event.provider : undefined);
+  return provider === "Microsoft-Windows-Security-Auditing";
+}

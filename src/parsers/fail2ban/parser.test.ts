@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SecurityEvent } from "../../core/event.ts";
+import { LineFramer } from "../../framing/framer.ts";
+import { Zone } from "../../framing/zone.ts";
+import { ParserSet } from "../dispatch.ts";
+
+const REF = Date.UTC(2024, 5, 1, 12, 0, 0);
+
+function run(lines: string[], mode = "normal"): SecurityEvent[][] {
+  const time = { zone: new Zone("UTC"), reference: () => REF };
+  const framer = new LineFramer(time);
+  const set = new ParserSet({ time, only: ["fail2ban"], modes: { fail2ban: mode } });
+  return lines.map((l) => {
+    const out: SecurityEvent[] = [];
+    set.parse(framer.frame(l)!, out);
+    return out;
+  });
+}
+
+const summary = (evs: SecurityEvent[]) =>
+  evs.map((e) => [e.event.action, e.event.outcome, e.source?.ip, (e.rule as { name: string }).name]);
+
+test("bans of other jails are failures of the banned address, in every log shape", () => {
+  const evs = run([
+    "2024-05-30 10:00:00,388 fail2ban.actions        [812]: NOTICE  [sshd] Ban 192.0.2.1",
+    "2024-05-30 10:00:01,001 fail2ban.actions: NOTICE [sendmail] Ban 192.0.2.2",
+    "2024-05-30 10:00:02,001 fail2ban.actions[77]: WARNING [ssh] Ban 2001:DB8::0:1",
+    "May 30 10:00:03 gw fail2ban.actions[6605]: NOTICE [postfix-auth] Ban 192.0.2.4",
+    "May 30 10:00:04 gw fail2ban-server[11]: fail2ban.actions        [11]: NOTICE  [dovecot] Ban 192.0.2.5",
+    "gw fail2ban[15699]: [postfix-sasl] Ban 192.0.2.6",
+  ]);
+  assert.deepEqual(evs.map(summary), [
+    [["fail2ban_ban", "failure", "192.0.2.1", "sshd"]],
+    [["fail2ban_ban", "failure", "192.0.2.2", "sendmail"]],
+    [["fail2ban_ban", "failure", "2001:db8::1", "ssh"]],
+    [["fail2ban_ban", "failure", "192.0.2.4", "postfix-auth"]],
+    [["fail2ban_ban", "failure", "192.0.2.5", "dovecot"]],
+    [["fail2ban_ban", "failure", "192.0.2.6", "postfix-sasl"]],
+  ]);
+  const first = evs[0]![0]!;
+  assert.equal(new Date(first["@timestamp"]).toISOString(), "2024-05-30T10:00:00.388Z");
+  assert.equal(first.host, undefined, "the padded logger name is not a host");
+  assert.deepEqual(first.process, { name: "fail2ban-server", pid: 812 });
+  assert.equal(evs[5]![0]!["@timestamp"], REF, "journal lines without a time get the reference time");
+});
+
+test("recidive's own bans, unbans, restores, increases and repeats are not failures", () => {
+  const evs = run([
+    "2024-05-30 10:00:00,388 fail2ban.actions        [812]: NOTICE  [recidive] Ban 192.0.2.1",
+    "2024-05-30 10:10:00,388 fail2ban.actions        [812]: NOTICE  [sshd] Unban 192.0.2.1",
+    "2024-05-30 10:11:00,388 fail2ban.actions        [812]: NOTICE  [sshd] Restore Ban 192.0.2.7",
+    "2024-05-30 10:12:00,388 fail2ban.actions        [812]: NOTICE  [sshd] Increase Ban 192.0.2.8 (2 # 2:00:00 -> 2024-05-30 12:12:00)",
+    "2024-05-30 10:13:00,388 fail2ban.actions        [812]: NOTICE  [sshd] 192.0.2.8 already banned",
+  ]);
+  assert.deepEqual(evs.map(summary), [
+    [["fail2ban_recidive_ban", "unknown", "192.0.2.1", "recidive"]],
+    [["fail2ban_unban", "unknown", "192.0.2.1", "sshd"]],
+    [["fail2ban_restore_ban", "unknown", "192.0.2.7", "sshd"]],
+    [["fail2ban_increase_ban", "unknown", "192.0.2.8", "sshd"]],
+    [["fail2ban_already_banned", "unknown", "192.0.2.8", "sshd"]],
+  ]);
+});
+
+test("Found lines are failures only in the found mode", () => {
+  const line =
+    "2024-05-30 10:00:00,100 fail2ban.filter         [812]: INFO    [sshd] Found 192.0.2.9 - 2024-05-30 10:00:00";
+  assert.deepEqual(run([line]).map(summary), [[]]);
+  assert.deepEqual(run([line], "found").map(summary), [[["fail2ban_found", "failure", "192.0.2.9", "sshd"]]]);
+});
+
+test("text that is not fail2ban's own verb is ignored (no injected addresses)", () => {
+  const evs = run([
+    "2024-05-30 10:00:00,388 fail2ban.actions        [812]: NOTICE  [sshd] Ban 192.0.2.1 because of 203.0.113.9",
+    "2024-05-30 10:00:00,388 fail2ban.filter         [812]: DEBUG   [sshd] Ignore line: user Ban 203.0.113.9",
+    "2024-05-30 10:00:00,388 fail2ban.actions        [812]: ERROR   Failed to execute ban jail 'sshd' action",
+    "2024-05-30 10:00:00,388 fail2ban.actions        [812]: NOTICE  [sshd] Ban not-an-address!",
+    "May 30 10:00:03 gw fail2ban.server[1]: INFO Changed logging target to /var/log/fail2ban.log",
+  ]);
+  assert.deepEqual(evs.map(summary), [[], [], [], [], []]);
+});
+
+test("1 MB hostile lines finish fast", () => {
+  const t0 = performance.now();
+  run([
+    `2024-05-30 10:00:00,388 fail2ban.actions        [812]: NOTICE  [sshd] Ban${" ".repeat(1_000_000)}x`,
+    `2024-05-30 10:00:00,388 fail2ban.actions        [812]: NOTICE  [sshd]${" Ban".repeat(250_000)}`,
+    `gw fail2ban[1]: [${"[".repeat(1_000_000)}`,
+    `gw fail2ban[1]: fail2ban.${"a".repeat(1_000_000)}`,
+  ]);
+  assert.ok(performance.now() - t0 < 1000, "hostile lines took too long");
+});

@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SecurityEvent } from "../../core/event.ts";
+import { LineFramer } from "../../framing/framer.ts";
+import { Zone } from "../../framing/zone.ts";
+import { ParserSet } from "../dispatch.ts";
+
+const REF = Date.UTC(2024, 5, 1, 12, 0, 0);
+
+function run(lines: string[], mode = "normal"): SecurityEvent[][] {
+  const time = { zone: new Zone("UTC"), reference: () => REF };
+  const framer = new LineFramer(time);
+  const set = new ParserSet({ time, only: ["pam"], modes: { pam: mode } });
+  return lines.map((l) => {
+    const out: SecurityEvent[] = [];
+    set.parse(framer.frame(l)!, out);
+    return out;
+  });
+}
+
+function one(line: string, mode = "normal"): SecurityEvent {
+  const [evs] = run([line], mode);
+  assert.equal(evs!.length, 1, `one event for ${line}`);
+  return evs![0]!;
+}
+
+const brief = (e: SecurityEvent) => [
+  e.event.action,
+  e.event.outcome,
+  e.source?.ip ?? e.source?.domain,
+  e.user?.name,
+];
+
+test("remote authentication failures of any program, all header shapes", () => {
+  const a = one(
+    "May 30 10:00:00 bastion sshd[4004]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.10  user=root",
+  );
+  assert.deepEqual(brief(a), ["pam_auth_failure", "failure", "192.0.2.10", "root"]);
+  assert.deepEqual(a.pam, {
+    module: "pam_unix",
+    service: "sshd",
+    type: "auth",
+    logname: "",
+    tty: "ssh",
+    ruser: "",
+  });
+  assert.equal(a.event.dataset, "pam");
+  assert.deepEqual(a.process, { name: "sshd", pid: 4004 });
+  assert.equal(new Date(a["@timestamp"]).toISOString(), "2024-05-30T10:00:00.000Z");
+
+  const b = one(
+    "May 30 10:00:01 ftp vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=guest rhost=::ffff:192.0.2.11",
+  );
+  assert.deepEqual(brief(b), ["pam_auth_failure", "failure", "192.0.2.11", "guest"]);
+
+  const c = one(
+    "May 30 10:00:02 ftp proftpd: (pam_unix) authentication failure; logname= uid=0 euid=0 tty= ruser= rhost=Scanner.Example.NET  user=mark",
+  );
+  assert.deepEqual(brief(c), ["pam_auth_failure", "failure", "scanner.example.net", "mark"]);
+
+  const d = one(
+    "May 30 10:00:03 mail pop(pam_unix)[4920]: authentication failure; logname= uid=0 euid=0 tty= ruser= rhost=192.0.2.12 user=mailuser",
+  );
+  assert.deepEqual(brief(d), ["pam_auth_failure", "failure", "192.0.2.12", "mailuser"]);
+  assert.deepEqual([(d.pam as { service: string }).service, d.process?.pid], ["pop", 4920]);
+
+  const e = one(
+    "May 30 10:00:04 idm sshd[1]: pam_sss(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=2001:db8::12 user=alice",
+  );
+  assert.deepEqual(brief(e), ["pam_auth_failure", "failure", "2001:db8::12", "alice"]);
+
+  const f = one(
+    "May 30 10:00:05 ftp vsftpd: pam_unix: authentication failure; logname= uid=0 euid=0 tty=ftp ruser=x rhost=192.0.2.13",
+  );
+  assert.deepEqual(brief(f), ["pam_auth_failure", "failure", "192.0.2.13", "x"]);
+});
+
+test("injected rhost= in user names: the daemon's rhost wins", () => {
+  // Injection in ruser (no user= field): only the last rhost is followed by the end of the line.
+  const a = one(
+    "May 30 10:01:00 h daemon: pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=xxx ruser=test rhost=203.0.113.9 rhost=192.0.2.1",
+  );
+  assert.deepEqual(brief(a), ["pam_auth_failure", "failure", "192.0.2.1", "test rhost=203.0.113.9"]);
+  // Injection in user= after an empty ruser: the first rhost is the daemon's.
+  const b = one(
+    "May 30 10:01:01 h sshd[2]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.2 user=test rhost=203.0.113.9",
+  );
+  assert.deepEqual(brief(b), ["pam_auth_failure", "failure", "192.0.2.2", "test rhost=203.0.113.9"]);
+  // vsftpd writes the same (hostile) login name as ruser and user: the split where they are equal wins.
+  const name = "x rhost=203.0.113.9 user=y";
+  const c = one(
+    `May 30 10:01:02 h vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=${name} rhost=192.0.2.3 user=${name}`,
+  );
+  assert.deepEqual(brief(c), ["pam_auth_failure", "failure", "192.0.2.3", name]);
+  // Several possible splits and no way to tell: the failure is kept without a source.
+  const d = one(
+    "May 30 10:01:03 h x: pam_unix(x:auth): authentication failure; logname= uid=0 euid=0 tty=x ruser=bob rhost=192.0.2.4 user=a rhost=203.0.113.9",
+  );
+  assert.deepEqual(brief(d), ["pam_auth_failure", "failure", undefined, undefined]);
+  assert.match(d.event.reason!, /ambiguous/);
+});
+
+test("local failures (empty rhost) are failures without source, reported outside the normal mode", () => {
+  const line =
+    "May 30 10:02:00 h sudo: pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=alice";
+  assert.deepEqual(run([line]), [[]]);
+  const e = one(line, "aggressive");
+  assert.deepEqual(brief(e), ["pam_local_auth_failure", "failure", undefined, "alice"]);
+  assert.equal(e.source, undefined);
+  assert.equal((e.pam as { logname: string }).logname, "alice");
+  const su = one(
+    "May 30 10:02:01 h su[77]: pam_unix(su:auth): authentication failure; logname=bob uid=1001 euid=0 tty=pts/1 ruser=bob rhost= user=root",
+    "aggressive",
+  );
+  assert.deepEqual(brief(su), ["pam_local_auth_failure", "failure", undefined, "root"]);
+});
+
+test("unknown users, lockouts and sessions", () => {
+  const evs = run(
+    [
+      "May 30 10:03:00 h sshd[5]: pam_unix(sshd:auth): check pass; user unknown",
+      "May 30 10:03:01 h sshd[5]: pam_faillock(sshd:auth): Consecutive login failures for user root account temporarily locked",
+      "May 30 10:03:02 h CRON[6]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)",
+      "May 30 10:03:03 h sshd[7]: pam_unix(sshd:session): session opened for user deploy by (uid=0)",
+      "May 30 10:03:04 h CRON[6]: pam_unix(cron:session): session closed for user root",
+    ],
+    "aggressive",
+  );
+  assert.deepEqual(
+    evs.map((l) => l.map(brief)),
+    [
+      [["pam_user_unknown", "failure", undefined, undefined]],
+      [["pam_account_locked", "failure", undefined, "root"]],
+      [["pam_session_opened", "success", undefined, "root"]],
+      [["pam_session_opened", "success", undefined, "deploy"]],
+      [["pam_session_closed", "success", undefined, "root"]],
+    ],
+  );
+  // In the normal mode the failures without a remote host are dropped, sessions stay.
+  assert.deepEqual(
+    run(["May 30 10:03:00 h sshd[5]: pam_unix(sshd:auth): check pass; user unknown"]).map((l) => l.length),
+    [0],
+  );
+});
+
+test("other messages yield nothing", () => {
+  const evs = run([
+    "May 30 10:04:00 h sshd[5]: pam_unix(sshd:auth): conversation failed",
+    "May 30 10:04:01 h sshd[5]: PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1",
+    "May 30 10:04:02 h sshd[5]: Failed password for pam_unix from 192.0.2.1 port 22 ssh2",
+    'type=USER_AUTH msg=audit(1.0:1): op=PAM:authentication grantors=pam_unix acct="root" res=failed',
+  ]);
+  assert.deepEqual(
+    evs.map((l) => l.length),
+    [0, 0, 0, 0],
+  );
+});
+
+test("1 MB hostile lines finish fast", () => {
+  const head =
+    "May 30 10:05:00 h x: pam_unix(x:auth): authentication failure; logname= uid=0 euid=0 tty=x ruser=";
+  const t0 = performance.now();
+  const evs = run(
+    [
+      head + " rhost=1.2.3.4 user=a".repeat(50_000),
+      head + "a rhost=1.2.3.4 rhost=".repeat(50_000),
+      head + " rhost=".repeat(150_000),
+      `May 30 10:05:00 h x: pam_unix(x:session): session opened for user ${"a".repeat(1_000_000)}`,
+      `May 30 10:05:00 h ${"a".repeat(1_000_000)}(pam_unix): authentication failure;`,
+    ],
+    "aggressive",
+  );
+  assert.ok(performance.now() - t0 < 1000, "hostile lines took too long");
+  assert.equal(evs.length, 5);
+});

@@ -1,0 +1,216 @@
+/**
+ * PAM module messages of any program (sshd, sudo, su, login, vsftpd, proftpd, pure-ftpd, dovecot, cron, ...):
+ *
+ *   pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1  user=root
+ *   pam_sss(sshd:auth): authentication failure; ... (any module writing the same fields), pam_unix: ..., and
+ *   (pam_unix) authentication failure; ...  /  pop(pam_unix)[4920]: authentication failure; ...  (Linux-PAM < 0.99.2)
+ *   pam_unix(sshd:auth): check pass; user unknown
+ *   pam_faillock(sshd:auth): Consecutive login failures for user root account temporarily locked
+ *   pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)  /  session closed for user root
+ *
+ * Routing: a probe (the message starts with `pam_` or `(pam_`, or the program is `svc(pam_x)`), so it sees the
+ * lines of every program whose own parser produced nothing for them.
+ *
+ * `ruser=` and `user=` are free text that a client may control (vsftpd copies the login name into both), and
+ * `rhost=` sits between them. The daemon-written `rhost=` is found by trying every ` rhost=` whose value is an
+ * address, a host name or empty and is followed by the end of the line or by ` user=` (one or two spaces):
+ *  1. ruser empty: the first ` rhost=` is the daemon's (sshd; nothing precedes it);
+ *  2. else the candidate whose ruser text equals its user text (vsftpd writes the same name twice; at most one
+ *     candidate has equal lengths);
+ *  3. else the only candidate; several candidates are ambiguous: the event keeps no source (`event.reason`).
+ * `user.name` is `user=` when present, else a non-empty `ruser=` (as fail2ban reports it).
+ * An empty rhost (sudo, su, login on a console) gives `pam_local_auth_failure`: a failure with `user.name` but
+ * no source, useful to local privilege-escalation rules, outside the `normal` mode (fail2ban ignores it).
+ */
+import type { SecurityEvent } from "../../core/event.ts";
+import type { Frame } from "../../framing/frame.ts";
+import { canonicalIp } from "../../core/ip.ts";
+import { isHostName, newEvent, setSource } from "../event.ts";
+import type { LineParser, ParserDefinition } from "../types.ts";
+
+const FAILURES = [
+  "pam_auth_failure",
+  "pam_local_auth_failure",
+  "pam_user_unknown",
+  "pam_account_locked",
+] as const;
+const ACTIONS = [...FAILURES, "pam_session_opened", "pam_session_closed"] as const;
+type Action = (typeof ACTIONS)[number];
+
+// `pam_unix(sshd:auth): `, `pam_unix(auth): `, `pam_unix: `, `(pam_unix) `.
+const HEADER = /^(?:(pam_\w{1,40})(?:\(([^():\s]{0,64})(?::(\w{1,16}))?\))?: |\((pam_\w{1,40})\) )/;
+const LEGACY_PROGRAM = /^(.{1,64})\((pam_\w{1,40})\)$/;
+const PAM_TYPES = new Set(["auth", "account", "session", "password"]);
+const PREFIX_FIELDS = /^ ?logname=(\S*) uid=\d+ euid=\d+ tty=(\S*)$/;
+const SESSION_OPENED = /^session opened for user (\S+?)(?:\(uid=\d+\))? by (\S*)$/;
+const SESSION_CLOSED = /^session closed for user (\S+)$/;
+const LOCKED = /^Consecutive login failures for user (\S+) account temporarily locked$/;
+
+interface PamInfo {
+  module: string;
+  service?: string;
+  type?: string;
+  ruser?: string;
+  logname?: string;
+  tty?: string;
+}
+
+function header(frame: Frame): { info: PamInfo; body: string } | undefined {
+  const msg = frame.message;
+  const m = HEADER.exec(msg);
+  if (m) {
+    const info: PamInfo = { module: m[1] ?? m[4]! };
+    const a = m[2];
+    const b = m[3];
+    if (b !== undefined) {
+      if (a) info.service = a;
+      info.type = b;
+    } else if (a) {
+      if (PAM_TYPES.has(a)) info.type = a;
+      else info.service = a;
+    }
+    return { info, body: msg.slice(m[0].length) };
+  }
+  const prog = frame.program;
+  if (prog !== undefined && prog.charCodeAt(prog.length - 1) === 41 /* ) */) {
+    const p = LEGACY_PROGRAM.exec(prog);
+    if (p) return { info: { module: p[2]!, service: p[1]! }, body: msg };
+  }
+  return undefined;
+}
+
+interface Candidate {
+  at: number;
+  hostStart: number;
+  hostEnd: number;
+  /** Index of the user value, or -1 when the line ends after the host. */
+  userStart: number;
+}
+
+/** An address, a host name, or empty (no remote host). */
+function hostOk(s: string, start: number, end: number): boolean {
+  if (start === end) return true;
+  const text = s.slice(start, end);
+  return canonicalIp(text) !== undefined || isHostName(text);
+}
+
+/** Finds the daemon-written rhost in `s` (trailing spaces removed); `base` is just after `ruser=` (or -1). */
+function locateRhost(s: string, base: number, from: number): { pick?: Candidate; candidates: number } {
+  let first: Candidate | undefined;
+  let equal: Candidate | undefined;
+  let only: Candidate | undefined;
+  let count = 0;
+  for (let p = s.indexOf(" rhost=", from); p >= 0; p = s.indexOf(" rhost=", p + 1)) {
+    const hostStart = p + 7;
+    let hostEnd = s.indexOf(" ", hostStart);
+    if (hostEnd < 0) hostEnd = s.length;
+    let userStart = -1;
+    if (hostEnd !== s.length) {
+      let q = hostEnd + 1;
+      if (s.charCodeAt(q) === 32) q++;
+      if (!s.startsWith("user=", q)) continue;
+      userStart = q + 5;
+    }
+    if (!hostOk(s, hostStart, hostEnd)) continue;
+    const c: Candidate = { at: p, hostStart, hostEnd, userStart };
+    count++;
+    if (base >= 0 && p === base) first = c;
+    if (base >= 0 && userStart >= 0 && p - base === s.length - userStart && equal === undefined) {
+      if (s.slice(base, p) === s.slice(userStart)) equal = c;
+    }
+    only = c;
+  }
+  const pick = first ?? equal ?? (count === 1 ? only : undefined);
+  return pick ? { pick, candidates: count } : { candidates: count };
+}
+
+function authFailure(frame: Frame, info: PamInfo, body: string, out: SecurityEvent[]): void {
+  // body: `authentication failure; logname=... uid=0 euid=0 tty=... ruser=... rhost=...[  user=...]`
+  const s = body.trimEnd();
+  const fieldsAt = 23; // after "authentication failure;"
+  const ruserAt = s.indexOf(" ruser=", fieldsAt);
+  let base = -1;
+  if (ruserAt >= 0) {
+    base = ruserAt + 7;
+    const pre = PREFIX_FIELDS.exec(s.slice(fieldsAt, ruserAt));
+    if (pre) {
+      info.logname = pre[1]!;
+      info.tty = pre[2]!;
+    }
+  }
+  const found = locateRhost(s, base, base >= 0 ? base : fieldsAt);
+  const e = newEvent(frame, "pam", "pam_auth_failure", "failure");
+  e.event.category = ["authentication"];
+  let user: string | undefined;
+  const c = found.pick;
+  if (c) {
+    if (base >= 0) info.ruser = s.slice(base, c.at);
+    if (c.userStart >= 0) user = s.slice(c.userStart);
+    if (c.hostStart === c.hostEnd) e.event.action = "pam_local_auth_failure" satisfies Action;
+    else setSource(e, s.slice(c.hostStart, c.hostEnd));
+  } else {
+    e.event.reason = found.candidates > 1 ? "ambiguous rhost (injected text?)" : "no usable rhost";
+  }
+  if (user === undefined && info.ruser) user = info.ruser;
+  if (user !== undefined) e.user = { name: user };
+  e.pam = info;
+  out.push(e);
+}
+
+function simple(
+  frame: Frame,
+  info: PamInfo,
+  action: Action,
+  outcome: "failure" | "success",
+  user: string | undefined,
+  category: string,
+  out: SecurityEvent[],
+): void {
+  const e = newEvent(frame, "pam", action, outcome);
+  e.event.category = [category];
+  if (user !== undefined) e.user = { name: user };
+  e.pam = info;
+  out.push(e);
+}
+
+function parseLine(frame: Frame, out: SecurityEvent[]): void {
+  const h = header(frame);
+  if (!h) return;
+  const { info, body } = h;
+  const c0 = body.charCodeAt(0);
+  if (c0 === 97 /* a */) {
+    if (body.startsWith("authentication failure;")) authFailure(frame, info, body, out);
+  } else if (c0 === 115 /* s */) {
+    let m = SESSION_OPENED.exec(body);
+    if (m) {
+      simple(frame, info, "pam_session_opened", "success", m[1], "session", out);
+      return;
+    }
+    m = SESSION_CLOSED.exec(body);
+    if (m) simple(frame, info, "pam_session_closed", "success", m[1], "session", out);
+  } else if (c0 === 99 /* c */) {
+    if (body === "check pass; user unknown")
+      simple(frame, info, "pam_user_unknown", "failure", undefined, "authentication", out);
+  } else if (c0 === 67 /* C */) {
+    const m = LOCKED.exec(body);
+    if (m) simple(frame, info, "pam_account_locked", "failure", m[1], "authentication", out);
+  }
+}
+
+export const pam: ParserDefinition = {
+  id: "pam",
+  description: "PAM module messages of any program: authentication failures (remote and local), sessions",
+  probe(frame) {
+    const m = frame.message;
+    const c0 = m.charCodeAt(0);
+    if (c0 === 112 /* p */) return m.startsWith("pam_");
+    if (c0 === 40 /* ( */) return m.startsWith("(pam_");
+    const p = frame.program;
+    return p !== undefined && p.charCodeAt(p.length - 1) === 41 && p.includes("(pam_");
+  },
+  modes: { normal: ["pam_auth_failure"], aggressive: FAILURES },
+  actions: ACTIONS,
+  create(): LineParser {
+    return { parse: parseLine };
+  },
+};

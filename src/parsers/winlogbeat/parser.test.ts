@@ -1,0 +1,275 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SecurityEvent } from "../../core/event.ts";
+import { LineFramer } from "../../framing/framer.ts";
+import { Zone } from "../../framing/zone.ts";
+import { ParserSet } from "../dispatch.ts";
+
+const REF = Date.UTC(2024, 5, 1, 12, 0, 0);
+
+function run(docs: (object | string)[], mode = "normal"): SecurityEvent[][] {
+  const time = { zone: new Zone("UTC"), reference: () => REF };
+  const framer = new LineFramer(time);
+  const set = new ParserSet({ time, only: ["winlogbeat"], modes: { winlogbeat: mode } });
+  return docs.map((d) => {
+    const out: SecurityEvent[] = [];
+    set.parse(framer.frame(typeof d === "string" ? d : JSON.stringify(d))!, out);
+    return out;
+  });
+}
+
+function one(doc: object, mode = "normal"): SecurityEvent {
+  const [evs] = run([doc], mode);
+  assert.equal(evs!.length, 1, `one event for ${JSON.stringify(doc).slice(0, 200)}`);
+  return evs![0]!;
+}
+
+const PROVIDER = "Microsoft-Windows-Security-Auditing";
+
+/** A Security event as Winlogbeat 8 ships it before any ingest pipeline (output.file / Logstash). */
+function security(id: string, keywords: string, data: Record<string, string>, extra: object = {}): object {
+  return {
+    "@timestamp": "2024-05-30T07:00:00.000Z",
+    agent: { type: "winlogbeat", version: "8.13.4" },
+    ecs: { version: "8.0.0" },
+    event: { code: id, kind: "event", provider: PROVIDER, created: "2024-05-30T07:00:01.000Z" },
+    host: { name: "FS01" },
+    log: { level: "information" },
+    message: "(rendered description)",
+    winlog: {
+      channel: "Security",
+      computer_name: "FS01.corp.example",
+      event_id: id,
+      keywords: [keywords],
+      provider_name: PROVIDER,
+      record_id: "81234",
+      event_data: data,
+    },
+    ...extra,
+  };
+}
+
+const failed4625 = security("4625", "Audit Failure", {
+  SubjectUserSid: "S-1-0-0",
+  TargetUserName: "Administrator",
+  TargetDomainName: "CORP",
+  Status: "0xc000006d",
+  FailureReason: "%%2313",
+  SubStatus: "0xc000006a",
+  LogonType: "3",
+  LogonProcessName: "NtLmSsp ",
+  AuthenticationPackageName: "NTLM",
+  WorkstationName: "203.0.113.99",
+  IpAddress: "::ffff:203.0.113.50",
+  IpPort: "51234",
+});
+
+test("4625 from raw Winlogbeat: a failure with the network address, user, logon type and status", () => {
+  const e = one(failed4625);
+  assert.deepEqual(
+    [e.event.dataset, e.event.action, e.event.outcome, e.event.code, e.event.category],
+    ["winlogbeat", "logon-failed", "failure", "4625", ["authentication"]],
+  );
+  assert.deepEqual(
+    e.source,
+    { ip: "203.0.113.50", port: 51234 },
+    "WorkstationName (client-chosen) is never a source",
+  );
+  assert.deepEqual(e.user, { name: "Administrator", domain: "CORP" });
+  const winlog = e.winlog as { logon: unknown; event_data: Record<string, string>; record_id: string };
+  assert.deepEqual(winlog.logon, {
+    type: "Network",
+    failure: { status: "0xc000006d", sub_status: "0xc000006a" },
+  });
+  assert.equal(winlog.event_data.FailureReason, "%%2313", "the document is kept");
+  assert.equal(winlog.record_id, "81234");
+  assert.equal(e["@timestamp"], Date.UTC(2024, 4, 30, 7, 0, 0));
+  assert.equal(e.host?.name, "FS01");
+});
+
+test("a document already through the ingest pipeline keeps its own values", () => {
+  const e = one({
+    "@timestamp": "2024-05-30T07:01:00.000Z",
+    event: {
+      code: "4625",
+      action: "logon-failed",
+      outcome: "failure",
+      category: ["authentication"],
+      type: ["start"],
+      module: "security",
+      provider: PROVIDER,
+    },
+    source: { ip: "198.51.100.20", port: 4455, domain: "KALI" },
+    user: { name: "svc_backup", domain: "CORP" },
+    winlog: {
+      channel: "Security",
+      event_id: "4625",
+      provider_name: PROVIDER,
+      logon: { type: "RemoteInteractive", failure: { reason: "Unknown user name or bad password." } },
+      event_data: { IpAddress: "198.51.100.20", TargetUserName: "svc_backup", LogonType: "10" },
+    },
+  });
+  assert.deepEqual(
+    [e.event.action, e.event.outcome, e.event.module],
+    ["logon-failed", "failure", "security"],
+  );
+  assert.deepEqual(e.source, { ip: "198.51.100.20", port: 4455, domain: "KALI" });
+  assert.deepEqual((e.winlog as { logon: unknown }).logon, {
+    type: "RemoteInteractive",
+    failure: { reason: "Unknown user name or bad password." },
+  });
+});
+
+test("4624 logons: '-' means no address, loopback is kept; flattened documents work", () => {
+  const [[a], [b], [c]] = run([
+    security("4624", "Audit Success", {
+      TargetUserName: "alice",
+      LogonType: "2",
+      IpAddress: "-",
+      IpPort: "-",
+    }),
+    security("4624", "Audit Success", {
+      TargetUserName: "bob",
+      LogonType: "10",
+      IpAddress: "::1",
+      IpPort: "0",
+    }),
+    {
+      "@timestamp": "2024-05-30T07:02:00Z",
+      "winlog.event_id": 4624,
+      "winlog.channel": "Security",
+      "winlog.event_data.IpAddress": "192.0.2.90",
+      "winlog.event_data.TargetUserName": "carol",
+    },
+  ]) as [[SecurityEvent], [SecurityEvent], [SecurityEvent]];
+  assert.deepEqual(
+    [a.event.action, a.event.outcome, a.source, a.user?.name],
+    ["logged-in", "success", undefined, "alice"],
+  );
+  assert.deepEqual((a.winlog as { logon: unknown }).logon, { type: "Interactive" });
+  assert.deepEqual([b.source, b.user?.name], [{ ip: "::1" }, "bob"]);
+  assert.deepEqual(
+    [c.event.action, c.event.outcome, c.source?.ip, c.user?.name],
+    ["logged-in", "success", "192.0.2.90", "carol"],
+  );
+});
+
+test("4688 process creation: command line, executable, pids from hex, parent", () => {
+  const e = one(
+    security("4688", "Audit Success", {
+      SubjectUserName: "alice",
+      SubjectDomainName: "CORP",
+      NewProcessId: "0x1a2c",
+      NewProcessName: "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+      CommandLine: 'powershell.exe -nop -w hidden -enc SQBFAFgA "from 203.0.113.9"',
+      ProcessId: "0x3e8",
+      ParentProcessName: "C:\\Windows\\System32\\cmd.exe",
+      TokenElevationType: "%%1936",
+    }),
+  );
+  assert.deepEqual(
+    [e.event.action, e.event.outcome, e.event.category],
+    ["created-process", "success", ["process"]],
+  );
+  assert.deepEqual(e.process, {
+    command_line: 'powershell.exe -nop -w hidden -enc SQBFAFgA "from 203.0.113.9"',
+    executable: "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+    name: "powershell.exe",
+    pid: 6700,
+    parent: { executable: "C:\\Windows\\System32\\cmd.exe", name: "cmd.exe", pid: 1000 },
+  });
+  assert.deepEqual(e.user, { name: "alice", domain: "CORP" });
+  assert.equal(e.source, undefined, "text in a command line is never an address");
+});
+
+test("Kerberos pre-auth failures count; NTLM validation failures only in aggressive mode; lockouts", () => {
+  const k = one(
+    security("4771", "Audit Failure", {
+      TargetUserName: "dave",
+      ServiceName: "krbtgt/CORP.EXAMPLE",
+      Status: "0x18",
+      IpAddress: "::ffff:192.0.2.80",
+      IpPort: "49822",
+    }),
+  );
+  assert.deepEqual(
+    [k.event.action, k.event.outcome, k.source?.ip, k.user?.name],
+    ["kerberos-preauth-failed", "failure", "192.0.2.80", "dave"],
+  );
+
+  const ntlm = security("4776", "Audit Failure", {
+    TargetUserName: "erin",
+    Workstation: "X",
+    Status: "0xc000006a",
+  });
+  assert.deepEqual(run([ntlm]), [[]]);
+  const n = one(ntlm, "aggressive");
+  assert.deepEqual(
+    [n.event.action, n.event.outcome, n.user?.name, n.source],
+    ["credential-validated", "failure", "erin", undefined],
+  );
+  const ok = one({
+    ...ntlm,
+    winlog: { event_id: "4776", event_data: { TargetUserName: "erin", Status: "0x0" } },
+  });
+  assert.equal(ok.event.outcome, "success");
+
+  const lock = one(security("4740", "Audit Success", { TargetUserName: "frank", TargetDomainName: "WS07" }));
+  assert.deepEqual(
+    [lock.event.action, lock.event.outcome, lock.user],
+    ["locked-out-user-account", "success", { name: "frank" }],
+  );
+});
+
+test("other Windows events pass through with their own action, or windows-event", () => {
+  const sysmon = one({
+    "@timestamp": "2024-05-30T07:03:00Z",
+    event: { code: "1", provider: "Microsoft-Windows-Sysmon" },
+    winlog: {
+      channel: "Microsoft-Windows-Sysmon/Operational",
+      event_id: "1",
+      provider_name: "Microsoft-Windows-Sysmon",
+    },
+  });
+  assert.deepEqual(
+    [sysmon.event.action, sysmon.event.outcome, sysmon.event.dataset],
+    ["windows-event", "unknown", "winlogbeat"],
+  );
+  const agent = one({
+    data_stream: { dataset: "system.security" },
+    event: { code: "4672", action: "logged-in-special" },
+    winlog: { channel: "Security", event_id: "4672", provider_name: PROVIDER, keywords: ["Audit Success"] },
+  });
+  assert.deepEqual(
+    [agent.event.dataset, agent.event.action, agent.event.outcome],
+    ["system.security", "logged-in-special", "success"],
+  );
+  // 4625 from another provider is not the Security logon failure.
+  const other = one({ winlog: { event_id: "4625", provider_name: "Microsoft-Windows-EventSystem" } });
+  assert.deepEqual([other.event.action, other.event.outcome], ["windows-event", "unknown"]);
+});
+
+test("documents without winlog are not ours", () => {
+  assert.deepEqual(run([{ event: { dataset: "system.auth" }, message: "x" }, { message: "plain" }]), [
+    [],
+    [],
+  ]);
+});
+
+test("hostile documents finish fast and never throw", () => {
+  const t0 = performance.now();
+  run([
+    security("4688", "Audit Success", {
+      CommandLine: "a".repeat(1_000_000),
+      NewProcessId: "0x".padEnd(1000, "f"),
+    }),
+    security("4625", "Audit Failure", {
+      IpAddress: ":".repeat(1_000_000),
+      IpPort: "9".repeat(1000),
+      LogonType: "3",
+    }),
+    { winlog: "not an object", "winlog.event_id": "4625" },
+    { winlog: { event_id: { nested: true }, event_data: ["x"] } },
+  ]);
+  assert.ok(performance.now() - t0 < 1000, "hostile documents took too long");
+});

@@ -1,0 +1,197 @@
+/**
+ * Windows event log documents shipped by Winlogbeat 8.x or the Elastic Agent (System/Windows integrations):
+ * every document with a `winlog` object (or `event.provider: Microsoft-Windows-Security-Auditing`). The `ecs`
+ * parser declines exactly these, so one document never yields two events.
+ *
+ * Like the ecs parser, the document is passed through (every field kept; see ../ecs/document.ts), and the ECS
+ * fields that Winlogbeat's ingest pipeline would add are filled in when the document has not been through it
+ * (documents from `output.file`/Logstash carry only `winlog.*`):
+ *   4624 logged-in (success)           source.ip/port <- IpAddress/IpPort, user.name/domain <- TargetUserName/
+ *   4625 logon-failed (failure)          TargetDomainName, winlog.logon.type <- LogonType (3 -> Network, ...),
+ *   4648 logged-in-explicit              winlog.logon.failure.{status,sub_status} <- Status/SubStatus
+ *   4688 created-process (success)     process.command_line <- CommandLine, process.executable/name <-
+ *                                        NewProcessName, process.pid <- NewProcessId (hex), parent <- ParentProcessName,
+ *                                        ProcessId; user.name <- SubjectUserName
+ *   4740 locked-out-user-account       user.name <- TargetUserName (no address: CallerComputerName is a name)
+ *   4771 kerberos-preauth-failed (failure)  source.ip <- IpAddress (`::ffff:` form), user.name <- TargetUserName
+ *   4776 credential-validated          failure when Status is not 0x0; user.name <- TargetUserName
+ * The action names are Winlogbeat's own (so Kibana rules written for Winlogbeat keep working). The document's
+ * own event.action/outcome win; otherwise the outcome comes from `winlog.keywords` (Audit Failure/Success),
+ * then from the table. Other event ids pass through with their own action (or `windows-event`).
+ * `IpAddress` "-" means no network address (no source.ip); loopback addresses are kept (the policy never bans
+ * them). Workstation names are attacker-chosen and never used as a source.
+ */
+import type { SecurityEvent } from "../../core/event.ts";
+import type { Frame } from "../../framing/frame.ts";
+import type { LineParser, ParserDefinition } from "../types.ts";
+import { child, documentEvent, expand, getString, isObject, isWindowsDocument } from "../ecs/document.ts";
+
+type Obj = Record<string, unknown>;
+
+interface Known {
+  action: string;
+  outcome: "failure" | "success" | "unknown";
+  category: string[];
+  type: string[];
+}
+
+const KNOWN: Readonly<Record<string, Known>> = {
+  "4624": { action: "logged-in", outcome: "success", category: ["authentication"], type: ["start"] },
+  "4625": { action: "logon-failed", outcome: "failure", category: ["authentication"], type: ["start"] },
+  "4648": { action: "logged-in-explicit", outcome: "success", category: ["authentication"], type: ["start"] },
+  "4688": { action: "created-process", outcome: "success", category: ["process"], type: ["start"] },
+  "4740": {
+    action: "locked-out-user-account",
+    outcome: "success",
+    category: ["iam"],
+    type: ["user", "change"],
+  },
+  "4771": {
+    action: "kerberos-preauth-failed",
+    outcome: "failure",
+    category: ["authentication"],
+    type: ["start"],
+  },
+  "4776": {
+    action: "credential-validated",
+    outcome: "unknown",
+    category: ["authentication"],
+    type: ["start"],
+  },
+};
+
+const FAILURES = ["logon-failed", "kerberos-preauth-failed"] as const;
+const ACTIONS = [...new Set(Object.values(KNOWN).map((k) => k.action)), "windows-event"] as const;
+
+const LOGON_TYPES: Readonly<Record<string, string>> = {
+  "0": "System",
+  "2": "Interactive",
+  "3": "Network",
+  "4": "Batch",
+  "5": "Service",
+  "7": "Unlock",
+  "8": "NetworkCleartext",
+  "9": "NewCredentials",
+  "10": "RemoteInteractive",
+  "11": "CachedInteractive",
+  "12": "CachedRemoteInteractive",
+  "13": "CachedUnlock",
+};
+
+/** Windows writes "-" (or nothing) for "no value". */
+function present(v: string | undefined): string | undefined {
+  return v === undefined || v === "" || v === "-" ? undefined : v;
+}
+
+function hexPid(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^0x[0-9a-f]{1,8}$/i.test(v) ? parseInt(v.slice(2), 16) : /^\d{1,10}$/.test(v) ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function basename(path: string): string {
+  return path.slice(Math.max(path.lastIndexOf("\\"), path.lastIndexOf("/")) + 1);
+}
+
+function setIfAbsent(parent: Obj | undefined, key: string, v: unknown): void {
+  if (parent && v !== undefined && parent[key] === undefined) parent[key] = v;
+}
+
+/** Fills the ECS fields of the known Security events from `winlog.event_data` when they are missing. */
+function enrich(e: Obj, id: string, data: Obj): void {
+  const d = (k: string) => present(typeof data[k] === "string" ? data[k] : undefined);
+  const user = child(e, "user");
+  if (id === "4688") {
+    const proc = child(e, "process");
+    setIfAbsent(proc, "command_line", d("CommandLine"));
+    const exe = d("NewProcessName");
+    setIfAbsent(proc, "executable", exe);
+    if (exe !== undefined) setIfAbsent(proc, "name", basename(exe));
+    setIfAbsent(proc, "pid", hexPid(d("NewProcessId")));
+    const parentExe = d("ParentProcessName");
+    const ppid = hexPid(d("ProcessId"));
+    if (proc && (parentExe !== undefined || ppid !== undefined)) {
+      const parent = child(proc, "parent");
+      setIfAbsent(parent, "executable", parentExe);
+      if (parentExe !== undefined) setIfAbsent(parent, "name", basename(parentExe));
+      setIfAbsent(parent, "pid", ppid);
+    }
+    setIfAbsent(user, "name", d("SubjectUserName"));
+    setIfAbsent(user, "domain", d("SubjectDomainName"));
+    return;
+  }
+  setIfAbsent(user, "name", d("TargetUserName"));
+  if (id !== "4740") setIfAbsent(user, "domain", d("TargetDomainName"));
+  const ip = d("IpAddress");
+  if (ip !== undefined) {
+    const source = child(e, "source");
+    setIfAbsent(source, "ip", ip);
+    const port = d("IpPort");
+    const p = port !== undefined && /^\d{1,5}$/.test(port) ? Number(port) : 0;
+    if (p > 0 && p <= 65535) setIfAbsent(source, "port", p);
+  }
+  const winlog = e.winlog as Obj;
+  const logonType = d("LogonType");
+  if (logonType !== undefined && LOGON_TYPES[logonType] !== undefined) {
+    const logon = child(winlog, "logon");
+    setIfAbsent(logon, "type", LOGON_TYPES[logonType]);
+  }
+  const status = d("Status");
+  const sub = d("SubStatus");
+  if (id === "4625" && (status !== undefined || sub !== undefined)) {
+    const failure = child(child(winlog, "logon") ?? {}, "failure");
+    setIfAbsent(failure, "status", status);
+    setIfAbsent(failure, "sub_status", sub);
+  }
+}
+
+function outcomeFor(e: Obj, id: string, data: Obj, known: Known | undefined): Known["outcome"] {
+  const keywords = (e.winlog as Obj).keywords;
+  const kw = Array.isArray(keywords) ? keywords : typeof keywords === "string" ? [keywords] : [];
+  if (kw.includes("Audit Failure")) return "failure";
+  if (kw.includes("Audit Success") && id !== "4776") return "success";
+  if (id === "4776") {
+    const status = typeof data.Status === "string" ? data.Status.toLowerCase() : undefined;
+    if (status === undefined) return "unknown";
+    return status === "0x0" || status === "0" ? "success" : "failure";
+  }
+  return known?.outcome ?? "unknown";
+}
+
+function parseDocument(frame: Frame, out: SecurityEvent[]): void {
+  const doc = frame.doc;
+  if (frame.format !== "ecs" || doc === undefined || !isWindowsDocument(doc)) return;
+  const e = expand(doc);
+  const winlog = child(e, "winlog");
+  if (!winlog) return;
+  const id = getString(e, "winlog.event_id") ?? getString(e, "event.code") ?? "";
+  const provider = getString(e, "winlog.provider_name") ?? getString(e, "event.provider");
+  const security = provider === undefined || provider === "Microsoft-Windows-Security-Auditing";
+  const known = security ? KNOWN[id] : undefined;
+  const data = isObject(winlog.event_data) ? winlog.event_data : {};
+  if (known) enrich(e, id, data);
+  const event = child(e, "event");
+  if (event && event.code === undefined && id !== "") event.code = id;
+  if (event && event.provider === undefined && provider !== undefined) event.provider = provider;
+  if (event && known && event.type === undefined) event.type = known.type;
+  out.push(
+    documentEvent(frame, e, {
+      dataset: "winlogbeat",
+      action: known?.action ?? "windows-event",
+      outcome: outcomeFor(e, id, data, known),
+      ...(known ? { category: known.category } : {}),
+    }),
+  );
+}
+
+export const winlogbeat: ParserDefinition = {
+  id: "winlogbeat",
+  description:
+    "Windows event log documents from Winlogbeat / Elastic Agent: logons (4624/4625), processes (4688), ...",
+  formats: ["ecs"],
+  modes: { normal: FAILURES, aggressive: [...FAILURES, "credential-validated"] },
+  actions: ACTIONS,
+  create(): LineParser {
+    return { parse: parseDocument };
+  },
+};
