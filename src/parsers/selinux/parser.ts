@@ -86,16 +86,28 @@ function value(v: string | undefined): string | undefined {
   return s === "?" || s === "(null)" ? undefined : s;
 }
 
-/** key=value tokens of the inner message; `first` keeps the first occurrence, others the last. */
-function fields(inner: string): Map<string, string> {
+const WANTED = ["op", "acct", "exe", "addr", "terminal", "res", "pid"] as const;
+/** Keys whose first occurrence counts (the daemon writes them before any attacker text). */
+const FIRST = new Set(["op", "acct", "exe"]);
+
+/**
+ * The wanted `key=value` tokens of a space-separated record. `op`, `acct`, `exe` keep their first occurrence,
+ * the others (`addr`, `res`, ...) the last: the daemon writes op, acct, exe, hostname, addr, terminal, res in
+ * that order, so text smuggled into acct cannot replace the last addr=.
+ */
+function fields(text: string, start: number, end: number): Map<string, string> {
   const kv = new Map<string, string>();
-  for (const tok of inner.split(" ")) {
-    const eq = tok.indexOf("=");
-    if (eq <= 0) continue;
-    const k = tok.slice(0, eq);
-    // Daemon order: op, acct, exe, hostname, addr, terminal, res. Text before addr= cannot move the last addr=.
-    if ((k === "op" || k === "acct" || k === "exe") && kv.has(k)) continue;
-    kv.set(k, tok.slice(eq + 1));
+  let i = start;
+  while (i < end) {
+    let sp = text.indexOf(" ", i);
+    if (sp < 0 || sp > end) sp = end;
+    for (const k of WANTED) {
+      if (text.charCodeAt(i + k.length) === 61 /* = */ && text.startsWith(k, i) && i + k.length < sp) {
+        if (!(FIRST.has(k) && kv.has(k))) kv.set(k, text.slice(i + k.length + 1, sp));
+        break;
+      }
+    }
+    i = sp + 1;
   }
   return kv;
 }
@@ -110,8 +122,8 @@ function parseLine(frame: Frame, out: SecurityEvent[]): void {
   const open = rest.indexOf("msg='");
   const close = rest.lastIndexOf("'");
   if (open < 0 || close <= open + 4) return;
-  const outer = fields(rest.slice(0, open));
-  const kv = fields(rest.slice(open + 5, close));
+  const outer = fields(rest, 0, open);
+  const kv = fields(rest, open + 5, close);
   const res = kv.get("res");
   let action: Action | undefined;
   if (res === "failed" || res === "failure") action = actions[0];
