@@ -5,55 +5,19 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { isMap, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
+import { isSeq } from "yaml";
+import { formatPath, keyLineOf, lineOf, parseYamlDocs } from "../core/yaml.ts";
 import { PortcullisError, type Issue } from "../core/errors.ts";
 import { compileRule, type CompiledRule } from "./rule.ts";
 import { ruleSchema } from "./schema.ts";
 
-function lineOf(doc: Document, counter: LineCounter, path: (string | number)[]): number {
-  for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-    const range = node && typeof node === "object" && "range" in node ? node.range : undefined;
-    if (range) return counter.linePos(range[0]).line;
-  }
-  return 1;
-}
-
-function keyLine(doc: Document, counter: LineCounter, path: (string | number)[]): number {
-  // Prefer the line of the key itself (for missing/unknown keys the value does not exist).
-  const parent = doc.getIn(path.slice(0, -1), true);
-  if (isMap(parent)) {
-    const last = path[path.length - 1];
-    const pair = parent.items.find((p) => (p.key as { value?: unknown } | null)?.value === last);
-    const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
-    if (range) return counter.linePos(range[0]).line;
-  }
-  return lineOf(doc, counter, path);
-}
-
-function formatPath(path: (string | number | symbol)[]): string {
-  return path
-    .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-    .join("");
-}
-
 /** Parses rule text; returns compiled rules and the issues found (file:line in each issue's path). */
 export function parseRules(text: string, file: string): { rules: CompiledRule[]; issues: Issue[] } {
-  const counter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: counter, prettyErrors: false });
+  const { docs, errors } = parseYamlDocs(text);
   const rules: CompiledRule[] = [];
-  const issues: Issue[] = [];
-  if (!Array.isArray(docs)) {
-    issues.push({ path: `${file}:1`, message: "not a YAML document stream" });
-    return { rules, issues };
-  }
-  for (const doc of docs) {
-    for (const err of doc.errors) {
-      issues.push({
-        path: `${file}:${counter.linePos(err.pos[0]).line}`,
-        message: `YAML: ${err.message.split("\n")[0]}`,
-      });
-    }
+  const issues: Issue[] = errors.map((e) => ({ path: `${file}:${e.line}`, message: `YAML: ${e.message}` }));
+  for (const located of docs) {
+    const { doc } = located;
     if (doc.errors.length) continue;
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
@@ -65,24 +29,32 @@ export function parseRules(text: string, file: string): { rules: CompiledRule[];
       if (!res.success) {
         for (const iss of res.error.issues) {
           const p = [...base, ...(iss.path as (string | number)[])];
-          const line = iss.code === "unrecognized_keys" ? lineOf(doc, counter, p) : keyLine(doc, counter, p);
+          if (iss.code === "unrecognized_keys") {
+            // One issue per unknown key, at the key's own line.
+            for (const k of iss.keys) {
+              issues.push({
+                path: `${file}:${keyLineOf(located, [...p, k])} ${formatPath([...iss.path, k])}`,
+                message: "unknown key (not in the rule schema)",
+              });
+            }
+            continue;
+          }
           const where = formatPath(iss.path);
-          const keys = iss.code === "unrecognized_keys" ? `: ${iss.keys.join(", ")}` : "";
           issues.push({
-            path: `${file}:${line}${where ? ` ${where}` : ""}`,
-            message: `${iss.message}${keys}`,
+            path: `${file}:${keyLineOf(located, p)}${where ? ` ${where}` : ""}`,
+            message: iss.message,
           });
         }
         continue;
       }
-      const line = lineOf(doc, counter, base);
+      const line = lineOf(located, base);
       try {
         rules.push(compileRule(res.data, `${file}:${line}`));
       } catch (e) {
         if (e instanceof PortcullisError) {
           const key = res.data.type === "sequence" ? ["first", "query"] : ["query"];
           issues.push({
-            path: `${file}:${keyLine(doc, counter, [...base, ...key])} ${res.data.id}`,
+            path: `${file}:${keyLineOf(located, [...base, ...key])} ${res.data.id}`,
             message: e.message,
           });
         } else throw e;

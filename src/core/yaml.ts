@@ -1,0 +1,48 @@
+/**
+ * YAML with positions: parse a document keeping a line counter, and turn a value path (`sources[1].path`) into
+ * the line it came from, so every config and rule error can say file:line.
+ */
+import { isMap, LineCounter, parseAllDocuments, type Document } from "yaml";
+
+export type Path = readonly (string | number)[];
+
+export interface LocatedDoc {
+  doc: Document;
+  counter: LineCounter;
+}
+
+export function parseYamlDocs(text: string): { docs: LocatedDoc[]; errors: { line: number; message: string }[] } {
+  const counter = new LineCounter();
+  const parsed = parseAllDocuments(text, { lineCounter: counter, prettyErrors: false });
+  const list = Array.isArray(parsed) ? parsed : [];
+  const errors = list.flatMap((d) =>
+    d.errors.map((e) => ({ line: counter.linePos(e.pos[0]).line, message: e.message.split("\n")[0]! })),
+  );
+  return { docs: list.map((doc) => ({ doc, counter })), errors };
+}
+
+/** Line of the value at `path`, or of its nearest existing ancestor. */
+export function lineOf({ doc, counter }: LocatedDoc, path: Path): number {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    const range = node && typeof node === "object" && "range" in node ? node.range : undefined;
+    if (range) return counter.linePos(range[0]).line;
+  }
+  return 1;
+}
+
+/** Line of the key at the end of `path` (for errors about a key itself), else {@link lineOf}. */
+export function keyLineOf(located: LocatedDoc, path: Path): number {
+  const parent = located.doc.getIn(path.slice(0, -1), true);
+  if (isMap(parent)) {
+    const last = path[path.length - 1];
+    const pair = parent.items.find((p) => (p.key as { value?: unknown } | null)?.value === last);
+    const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+    if (range) return located.counter.linePos(range[0]).line;
+  }
+  return lineOf(located, path);
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
+}
