@@ -50,6 +50,12 @@ test("login-process failures take rip=, never lip=, and the user between <>", ()
   assert.equal(plain.event.action, "dovecot_auth_disallowed");
   assert.equal(plain.user, undefined);
 
+  const old = one(
+    `${S}pop3-login: Aborted login (2 authentication attempts): user=<v1>, method=PLAIN, rip=::ffff:198.51.100.24, lip=::ffff:192.0.2.1`,
+  );
+  assert.equal(old.event.action, "dovecot_auth_failed");
+  assert.deepEqual(old.source, { ip: "198.51.100.24" });
+
   const proxy = one(
     `${S}imap-login: Disconnected (proxy dest auth failed): user=<p>, method=PLAIN, rip=198.51.100.23, lip=10.0.0.1`,
   );
@@ -74,6 +80,8 @@ test("connections without an authentication attempt count only in aggressive mod
       ["dovecot_tls_handshake_failed", "198.51.100.33", undefined],
     ],
   );
+  // None of them is a refused login: the mail brute-force rule (category authentication) does not count them.
+  assert.ok(agg.every((e) => e.event.category?.[0] === "network"));
 });
 
 test("successful logins are success events", () => {

@@ -48,10 +48,16 @@ const FAILURES = [...NORMAL, A.noAuth, A.unfinished, A.tls];
 
 /** Service prefixes dovecot writes before the message: `imap-login: `, `auth-worker(304): `, `auth(default): `. */
 const SERVICE =
-  /^(?:auth|auth-worker|dovecot-auth|[a-z0-9]+-login|imap|pop3|lmtp|submission|managesieve|master)(?:\((?:\d+|default)\))?: /;
-const LEVEL = /^(?:Info|Warning|Error|Debug|Fatal|Panic): /;
+  /(?:auth|auth-worker|dovecot-auth|[a-z0-9]{1,20}-login|imap|pop3|lmtp|submission|managesieve|master)(?:\((?:\d{1,10}|default)\))?: /y;
+const LEVEL = /(?:Info|Warning|Error|Debug|Fatal|Panic): /y;
 /** `conn unix:auth-worker (pid=27359,uid=97): auth-worker<55>: ` (auth-worker connection prefix). */
-const CONN = /^conn [^\s()]{1,100} \([^()]{0,60}\): (?:auth-worker<\d+>: )?/;
+const CONN = /conn [^\s()]{1,100} \([^()]{0,60}\): (?:auth-worker<\d{1,10}>: )?/y;
+
+/** Matches sticky regex `re` at index `i`; returns the index after the match or -1. */
+function stickyEnd(re: RegExp, s: string, i: number): number {
+  re.lastIndex = i;
+  return re.test(s) ? re.lastIndex : -1;
+}
 
 /** Index where the message proper starts, after `dovecot: `, service, level and connection prefixes. */
 function skipPrefixes(s: string): number {
@@ -61,10 +67,14 @@ function skipPrefixes(s: string): number {
       i += 9;
       continue;
     }
-    const head = s.slice(i, i + 160);
-    const m = SERVICE.exec(head) ?? LEVEL.exec(head) ?? CONN.exec(head);
-    if (!m) break;
-    i += m[0].length;
+    const c = s.charCodeAt(i);
+    // Every prefix starts with a letter (services and `conn` lower case, levels capitalised).
+    if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90))) break;
+    let j = stickyEnd(SERVICE, s, i);
+    if (j < 0) j = stickyEnd(LEVEL, s, i);
+    if (j < 0 && c === 99) j = stickyEnd(CONN, s, i);
+    if (j < 0) break;
+    i = j;
   }
   return i;
 }
@@ -78,7 +88,9 @@ function emit(
   reason: string,
 ): void {
   const e = newEvent(frame, "dovecot", action, action === A.login ? "success" : "failure");
-  e.event.category = action === A.tls || action === A.noAuth ? ["network"] : ["authentication"];
+  // Connections that never completed an authentication are network events, not failed logins.
+  e.event.category =
+    action === A.tls || action === A.noAuth || action === A.unfinished ? ["network"] : ["authentication"];
   e.event.reason = reason.length > 200 ? reason.slice(0, 200) : reason;
   if (ip !== undefined) e.source = { ip };
   if (user !== undefined) e.user = { name: user };
@@ -87,6 +99,9 @@ function emit(
 
 // ---------------------------------------------------------------------------------------------------------
 // Login processes: `<reason>: user=<...>, method=..., rip=..., lip=..., ...`
+
+/** dovecot 1.x: `Aborted login (3 authentication attempts): user=<u>, method=PLAIN, rip=...`. */
+const FAILED_1X = /\([1-9]\d{0,5} authentication attempts\)/;
 
 function kvStart(s: string, at: number): number {
   let k = -1;
@@ -103,7 +118,7 @@ function loginLine(frame: Frame, out: SecurityEvent[], s: string, at: number): v
   const head = s.slice(at, kv);
   let action: Action | undefined;
   if (head === "Login") action = A.login;
-  else if (head.includes("(auth failed")) action = A.authFailed;
+  else if (head.includes("(auth failed") || FAILED_1X.test(head)) action = A.authFailed;
   else if (head.includes("(tried to use disabled ") || head.includes("(tried to use disallowed "))
     action = A.disallowed;
   else if (head.includes("(proxy dest auth failed)")) action = A.proxy;
@@ -140,7 +155,8 @@ function loginLine(frame: Frame, out: SecurityEvent[], s: string, at: number): v
 // ---------------------------------------------------------------------------------------------------------
 // Authentication back ends: `driver(user,ip[,session]): result`, dovecot 2.4 `auth(user,ip,sasl:mech)<s>: ...`
 
-const DRIVER = /^[a-z][a-z0-9-]{1,20}\(/;
+const DRIVER = /[a-z][a-z0-9-]{1,20}\(/y;
+const DRIVER_NAME = /[a-z][a-z0-9-]{1,20}: /y;
 
 /** After `)` at `k`: skips `<session>` groups and `: `; returns where the result text starts, or -1. */
 function afterClose(s: string, k: number): number {
@@ -155,11 +171,11 @@ function afterClose(s: string, k: number): number {
 
 function resultAction(s: string, at: number): Action | undefined {
   let i = at;
-  const lvl = LEVEL.exec(s.slice(i, i + 10));
-  if (lvl) i += lvl[0].length;
+  const lvl = stickyEnd(LEVEL, s, i);
+  if (lvl >= 0) i = lvl;
   // dovecot 2.4 names the driver after the prefix: `Info: sql: Password mismatch`.
-  const drv = /^[a-z][a-z0-9-]{1,20}: /.exec(s.slice(i, i + 24));
-  if (drv) i += drv[0].length;
+  const drv = stickyEnd(DRIVER_NAME, s, i);
+  if (drv >= 0) i = drv;
   if (s.startsWith("unknown user", i)) return A.unknownUser;
   if (s.startsWith("Password mismatch", i) || s.startsWith("password mismatch", i)) return A.mismatch;
   if (s.startsWith("invalid credentials", i) || s.startsWith("Invalid credentials", i)) return A.mismatch;
@@ -226,12 +242,11 @@ function backendLine(frame: Frame, out: SecurityEvent[], s: string, argsAt: numb
 // ---------------------------------------------------------------------------------------------------------
 // PAM: `pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=U rhost=IP[  user=U]`
 
-const PAM = /^pam_[a-z0-9_]{1,20}\(dovecot:auth\): authentication failure; /;
+const PAM = /pam_[a-z0-9_]{1,20}\(dovecot:auth\): authentication failure; /y;
 
-function pamLine(frame: Frame, out: SecurityEvent[], s: string, at: number): void {
-  const m = PAM.exec(s.slice(at, at + 64));
-  if (!m) return;
-  const from = at + m[0].length;
+function pamLine(frame: Frame, out: SecurityEvent[], s: string, start: number): void {
+  const from = stickyEnd(PAM, s, start);
+  if (from < 0) return;
   const ruserAt = s.indexOf(" ruser=", from - 1);
   let ip: string | undefined;
   let user: string | undefined;
@@ -260,14 +275,14 @@ function pamLine(frame: Frame, out: SecurityEvent[], s: string, at: number): voi
 
 function parseLine(frame: Frame, out: SecurityEvent[]): void {
   const s = frame.message;
-  const at = skipPrefixes(s);
-  if (s.startsWith("pam_", at)) {
-    pamLine(frame, out, s, at);
+  const from = skipPrefixes(s);
+  if (s.startsWith("pam_", from)) {
+    pamLine(frame, out, s, from);
     return;
   }
-  const d = DRIVER.exec(s.slice(at, at + 24));
-  if (d && backendLine(frame, out, s, at + d[0].length)) return;
-  if (s.indexOf("rip=", at) >= 0) loginLine(frame, out, s, at);
+  const args = stickyEnd(DRIVER, s, from);
+  if (args >= 0 && backendLine(frame, out, s, args)) return;
+  if (s.indexOf("rip=", from) >= 0) loginLine(frame, out, s, from);
 }
 
 export const dovecot: ParserDefinition = {

@@ -216,7 +216,9 @@ function disconnect(frame: Frame, out: SecurityEvent[], s: string): void {
   if (k < 0) return;
   const m = /^ auth=(\d+)\/(\d+)(?: |$)/.exec(s.slice(k, k + 24));
   if (m && Number(m[1]) === 0 && Number(m[2]) > 0)
-    emit(frame, out, A.authDisconnect, "failure", client, "authentication", `auth=${m[1]}/${m[2]}`);
+    // Category network: a session summary; the SASL warning before it is the authentication failure itself
+    // (counting both would count every failed AUTH twice).
+    emit(frame, out, A.authDisconnect, "failure", client, "network", `auth=${m[1]}/${m[2]}`);
 }
 
 const POSTSCREEN =

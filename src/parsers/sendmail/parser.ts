@@ -85,18 +85,26 @@ function afterQueueId(s: string): number {
 }
 
 // `AUTH failure (LOGIN): authentication failure (-13) SASL(-13): ...`
-const AUTH_FAILURE = /^AUTH failure \(([\w-]{1,30})\): (.{0,80}?) \((-\d{1,3})\)/;
+const AUTH_FAILURE = "AUTH failure (";
 /** SASL result codes that say something about the client: bad credentials, unknown user, authz, protocol. */
 const CLIENT_CODES = new Set(["-13", "-14", "-20", "-5"]);
 
 function authFailure(frame: Frame, out: SecurityEvent[], s: string, at: number): void {
-  const m = AUTH_FAILURE.exec(s.slice(at, at + 140));
-  if (!m || !CLIENT_CODES.has(m[3]!)) return;
+  const mechAt = at + AUTH_FAILURE.length;
+  const close = s.indexOf("): ", mechAt);
+  if (close < 0 || close - mechAt > 30) return;
+  const reasonAt = close + 3;
+  const code = s.indexOf(" (-", reasonAt);
+  if (code < 0 || code - reasonAt > 80) return;
+  const codeEnd = s.indexOf(")", code + 3);
+  if (codeEnd < 0 || codeEnd - code > 6) return;
+  const codeText = s.slice(code + 2, codeEnd);
+  if (!CLIENT_CODES.has(codeText)) return;
   const r = s.lastIndexOf(", relay=");
   if (r < at) return;
   const relay = readRelay(s.slice(r + 8));
-  const e = emit(frame, out, A.authFailed, relay, "authentication", `${m[2]} (${m[3]})`);
-  e.event.mechanism = m[1];
+  const e = emit(frame, out, A.authFailed, relay, "authentication", s.slice(reasonAt, codeEnd + 1));
+  e.event.mechanism = s.slice(mechAt, close);
   const u = s.lastIndexOf(", user=", r - 1);
   if (u > at) e.user = { name: s.slice(u + 7, r) };
 }
@@ -111,7 +119,9 @@ function attack(frame: Frame, out: SecurityEvent[], s: string, at: number): void
   const relay = readRelay(s.slice(at, k));
   if (!relay) return;
   const cmd = m[1]!.toUpperCase();
-  const e = emit(
+  // The count is sendmail's per-session command counter, not a number of separate events (the individual AUTH
+  // failures may be logged too), so it stays in the reason rather than in event.count.
+  emit(
     frame,
     out,
     cmd === "AUTH" ? A.authAttack : A.smtpAttack,
@@ -119,7 +129,6 @@ function attack(frame: Frame, out: SecurityEvent[], s: string, at: number): void
     cmd === "AUTH" ? "authentication" : "network",
     `possible SMTP attack: command=${cmd}, count=${m[2]}`,
   );
-  e.event.count = Number(m[2]);
 }
 
 const AUTH_OK = "AUTH=server, relay=";
@@ -166,7 +175,7 @@ function parseLine(frame: Frame, out: SecurityEvent[]): void {
   const at = afterQueueId(s);
   const c = s.charCodeAt(at);
   if (c === 65 /* A */) {
-    if (s.startsWith("AUTH failure (", at)) return authFailure(frame, out, s, at);
+    if (s.startsWith(AUTH_FAILURE, at)) return authFailure(frame, out, s, at);
     if (s.startsWith(AUTH_OK, at)) return authSuccess(frame, out, s, at);
   }
   if (c === 114 /* r */ && s.startsWith("ruleset=check_", at)) return reject(frame, out, s, at);
