@@ -306,6 +306,53 @@ export class Store {
     return this.#hydrate(rows);
   }
 
+  /**
+   * Work for the responders: active, enforced decisions whose status for a responder is not `applied`
+   * (pending, failed, or no status row yet: a decision made by another process), and ended decisions still
+   * `applied` somewhere (to remove).
+   */
+  async pendingWork(responders: readonly string[], now: number): Promise<{ apply: StoredDecision[]; remove: StoredDecision[] }> {
+    if (!responders.length) return { apply: [], remove: [] };
+    const applyRows = await this.db
+      .selectFrom("decisions")
+      .selectAll()
+      .where("state", "=", "active")
+      .where("simulated", "=", 0)
+      .where("expires_at", ">", now)
+      .where((eb) =>
+        eb.or(
+          responders.map((r) =>
+            eb.not(
+              eb.exists(
+                eb
+                  .selectFrom("decision_status")
+                  .select("decision_id")
+                  .whereRef("decision_status.decision_id", "=", "decisions.id")
+                  .where("decision_status.responder", "=", r)
+                  .where("decision_status.status", "=", "applied"),
+              ),
+            ),
+          ),
+        ),
+      )
+      .execute();
+    const removeRows = await this.db
+      .selectFrom("decisions")
+      .selectAll()
+      .where("state", "!=", "active")
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom("decision_status")
+            .select("decision_id")
+            .whereRef("decision_status.decision_id", "=", "decisions.id")
+            .where("decision_status.status", "=", "applied"),
+        ),
+      )
+      .execute();
+    return { apply: await this.#hydrate(applyRows), remove: await this.#hydrate(removeRows) };
+  }
+
   /** Marks decisions whose expiry has passed as expired; returns them. */
   async expireDue(now: number): Promise<StoredDecision[]> {
     return this.db.transaction().execute(async (tx) => {

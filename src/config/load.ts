@@ -1,0 +1,132 @@
+/**
+ * Loads and validates the daemon config: every problem, with its file:line and path, before anything starts.
+ * Plugin entries (sources, responders) are checked by their own schemas; an unknown type lists the known ones.
+ */
+import { readFileSync } from "node:fs";
+import type { z } from "zod";
+import { parseDuration } from "../core/duration.ts";
+import { PortcullisError, type Issue } from "../core/errors.ts";
+import { formatPath, keyLineOf, parseYamlDocs, type LocatedDoc } from "../core/yaml.ts";
+import { Zone } from "../framing/zone.ts";
+import { configSchema, type RawConfig } from "./schema.ts";
+
+export interface PluginRegistry {
+  [type: string]: { schema: z.ZodType };
+}
+
+export interface Registries {
+  sources: PluginRegistry;
+  responders: PluginRegistry;
+}
+
+export interface LoadedConfig {
+  raw: RawConfig;
+  /** Validated plugin configs (each parsed by its plugin's schema, defaults applied). */
+  sources: { type: string; config: unknown }[];
+  responders: { type: string; config: unknown }[];
+  file: string;
+}
+
+function zodIssues(
+  issues: readonly z.core.$ZodIssue[],
+  base: (string | number)[],
+  file: string,
+  located: LocatedDoc | undefined,
+): Issue[] {
+  const out: Issue[] = [];
+  for (const iss of issues) {
+    const p = [...base, ...(iss.path as (string | number)[])];
+    const line = (q: (string | number)[]) => (located ? `${file}:${keyLineOf(located, q)}` : file);
+    if (iss.code === "unrecognized_keys") {
+      for (const k of iss.keys) out.push({ path: `${line([...p, k])} ${formatPath([...p, k])}`, message: "unknown key" });
+    } else {
+      out.push({ path: `${line(p)}${p.length ? ` ${formatPath(p)}` : ""}`, message: iss.message });
+    }
+  }
+  return out;
+}
+
+/** Validates a config object (already parsed from YAML/JSON); `located` maps paths to lines. */
+export function validateConfig(value: unknown, file: string, registries: Registries, located?: LocatedDoc): LoadedConfig {
+  const issues: Issue[] = [];
+  const res = configSchema.safeParse(value ?? {});
+  if (!res.success) {
+    issues.push(...zodIssues(res.error.issues, [], file, located));
+    throw new PortcullisError("CONFIG_INVALID", `invalid configuration ${file} (${issues.length} problem${issues.length > 1 ? "s" : ""}):`, {
+      issues,
+    });
+  }
+  const raw = res.data;
+  const plugins = (kind: "sources" | "responders") =>
+    raw[kind].flatMap((entry, i) => {
+      const def = registries[kind][entry.type];
+      if (!def) {
+        const line = located ? `${file}:${keyLineOf(located, [kind, i, "type"])}` : file;
+        issues.push({
+          path: `${line} ${kind}[${i}].type`,
+          message: `unknown ${kind === "sources" ? "source" : "responder"} type "${entry.type}" (known: ${Object.keys(registries[kind]).sort().join(", ")})`,
+        });
+        return [];
+      }
+      const r = def.schema.safeParse(entry);
+      if (!r.success) {
+        issues.push(...zodIssues(r.error.issues, [kind, i], file, located));
+        return [];
+      }
+      return [{ type: entry.type, config: r.data }];
+    });
+  const sources = plugins("sources");
+  const responders = plugins("responders");
+  try {
+    new Zone(raw.timezone);
+  } catch (e) {
+    issues.push({ path: `${located ? `${file}:${keyLineOf(located, ["timezone"])}` : file} timezone`, message: (e as Error).message });
+  }
+  const names = new Map<string, number>();
+  for (const [kind, list] of [["sources", sources], ["responders", responders]] as const) {
+    list.forEach((p, i) => {
+      const name = (p.config as { name?: string }).name ?? p.type;
+      const key = `${kind}:${name}`;
+      if (names.has(key)) {
+        issues.push({
+          path: `${located ? `${file}:${keyLineOf(located, [kind, i])}` : file} ${kind}[${i}]`,
+          message: `two ${kind} are named "${name}": give each a distinct \`name\``,
+        });
+      }
+      names.set(key, i);
+    });
+  }
+  if (issues.length) {
+    throw new PortcullisError("CONFIG_INVALID", `invalid configuration ${file} (${issues.length} problem${issues.length > 1 ? "s" : ""}):`, {
+      issues,
+    });
+  }
+  return { raw, sources, responders, file };
+}
+
+export function loadConfigFile(file: string, registries: Registries): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new PortcullisError("CONFIG_INVALID", `cannot read configuration ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const { docs, errors } = parseYamlDocs(text);
+  if (errors.length) {
+    throw new PortcullisError("CONFIG_INVALID", `invalid configuration ${file}: YAML syntax`, {
+      issues: errors.map((e) => ({ path: `${file}:${e.line}`, message: e.message })),
+    });
+  }
+  if (docs.length > 1) {
+    throw new PortcullisError("CONFIG_INVALID", `invalid configuration ${file}: one YAML document expected, found ${docs.length}`);
+  }
+  const located = docs[0];
+  return validateConfig(located?.doc.toJS() ?? {}, file, registries, located);
+}
+
+export function ms(d: string | number): number {
+  return parseDuration(d);
+}

@@ -1,0 +1,115 @@
+/**
+ * The daemon's configuration file (YAML), as a strict schema: unknown keys are errors, every field described.
+ * Sources and responders are validated in a second step by their own plugin schemas (see load.ts), so an
+ * unknown plugin type and a misconfigured plugin give different, precise errors.
+ *
+ * The minimal config works as is (built-in rules and policy apply):
+ *   sources:
+ *     - type: file
+ *       path: /var/log/auth.log
+ *   responders:
+ *     - type: nftables
+ */
+import { z } from "zod";
+import { isDuration } from "../core/duration.ts";
+import { parseCidr } from "../core/ip.ts";
+
+const duration = z
+  .union([z.string(), z.number().nonnegative()])
+  .refine((v) => typeof v === "number" || isDuration(v), { message: "expected a duration such as 90s, 10m, 1h, 2d" });
+const cidr = z.string().refine((v) => parseCidr(v) !== undefined, { message: "expected an IP address or CIDR" });
+const plugin = z.looseObject({ type: z.string().describe("Plugin type") });
+
+export const rulePolicySchema = z.strictObject({
+  response: z.enum(["ban", "alert"]).optional().describe("Override the rule's own response"),
+  duration: duration.optional().describe("Ban duration for this rule's alerts"),
+  shadow: z.boolean().optional().describe("Decide and record, never enforce (try a rule on live traffic)"),
+});
+
+export const policySchema = z
+  .strictObject({
+    default_duration: duration.default("10m").describe("Ban duration when the rule gives none"),
+    rules: z.record(z.string(), rulePolicySchema).default({}).describe("Per-rule overrides, by rule id"),
+    escalation: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        factor: z.number().min(1).default(2).describe("Each repeat ban multiplies the duration by this"),
+        max: duration.default("1w").describe("Longest escalated ban"),
+        lookback: duration.default("1w").describe("Earlier bans within this period count as repeats"),
+      })
+      .prefault({})
+      .describe("Repeat offenders get longer bans; the history survives restarts (it is in the store)"),
+    on_duplicate: z
+      .enum(["extend", "noop"])
+      .default("extend")
+      .describe("An alert about an address already banned: extend the ban, or leave it (recorded once either way)"),
+    max_prefix: z
+      .strictObject({ v4: z.number().int().min(0).max(32).default(16), v6: z.number().int().min(0).max(128).default(48) })
+      .prefault({})
+      .describe("Refuse bans of ranges wider than these prefixes"),
+    circuit_breaker: z
+      .strictObject({
+        max_bans_per_minute: z
+          .number()
+          .int()
+          .min(0)
+          .default(120)
+          .describe("Beyond this many new bans in a minute, alert only (and warn loudly); 0 disables"),
+      })
+      .prefault({}),
+    dry_run: z.boolean().default(false).describe("Decide and record everything, enforce nothing"),
+    allowlist: z.array(cidr).default([]).describe("Addresses and ranges that are never banned (loopback always is)"),
+    allow_own_addresses: z.boolean().default(true).describe("Never ban the host's own interface addresses"),
+    allow_admin_sessions: z
+      .boolean()
+      .default(true)
+      .describe("Never ban addresses of currently logged-in users (from utmp, `who`)"),
+    ipv6_prefix: z.number().int().min(1).max(128).default(64).describe("IPv6 sources are banned per prefix of this length"),
+  })
+  .prefault({});
+
+export const rulesSchema = z
+  .strictObject({
+    builtin: z.boolean().default(true).describe("Load the built-in rule pack"),
+    paths: z.array(z.string()).default([]).describe("Extra rule files or directories"),
+    disable: z.array(z.string()).default([]).describe("Rule ids to turn off"),
+  })
+  .prefault({});
+
+export const storeSchema = z
+  .strictObject({
+    type: z.literal("sqlite").default("sqlite"),
+    path: z.string().optional().describe("Database file (default: <data_dir>/portcullis.db)"),
+    durability: z.enum(["normal", "full"]).default("normal").describe("SQLite synchronous mode in WAL"),
+    retention: z
+      .strictObject({
+        decisions: duration.default("90d").describe("Keep ended decisions this long"),
+        alerts: duration.default("30d"),
+        audit: duration.default("365d"),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  data_dir: z.string().default("/var/lib/portcullis").describe("State: database, offsets, certificates"),
+  log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  timezone: z.string().default("local").describe("Zone of log timestamps without an offset"),
+  sources: z.array(plugin).default([]).describe("Where logs come from (file, journald, syslog, ...)"),
+  parsers: z
+    .strictObject({ modes: z.record(z.string(), z.string()).default({}).describe("Parser mode per parser id") })
+    .prefault({}),
+  rules: rulesSchema,
+  policy: policySchema,
+  responders: z.array(plugin).default([]).describe("Where bans are enforced (nftables, ipset, ufw, ...)"),
+  reconcile_interval: duration.default("5m").describe("How often responders are compared with the store and repaired"),
+  store: storeSchema,
+  max_tracked_keys: z
+    .number()
+    .int()
+    .min(1000)
+    .optional()
+    .describe("Override every rule's cap on tracked groups (memory bound under attack)"),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;
