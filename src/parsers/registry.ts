@@ -13,6 +13,7 @@ import { pam } from "./pam/parser.ts";
 import { postfix } from "./postfix/parser.ts";
 import { selinux } from "./selinux/parser.ts";
 import { sendmail } from "./sendmail/parser.ts";
+import { sshd } from "./sshd/parser.ts";
 import { sudo } from "./sudo/parser.ts";
 import { winlogbeat } from "./winlogbeat/parser.ts";
 import type { ParserDefinition } from "./types.ts";
@@ -27,6 +28,7 @@ export const PARSERS: readonly ParserDefinition[] = [
   postfix,
   selinux,
   sendmail,
+  sshd,
   sudo,
   winlogbeat,
 ];

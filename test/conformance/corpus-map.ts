@@ -24,4 +24,5 @@ export const CORPUS_FILES: Record<string, CorpusFile> = {
   "pam-generic": { parser: "pam", defaultMode: "normal" },
   "selinux-ssh": { parser: "selinux", defaultMode: "normal" },
   recidive: { parser: "fail2ban", defaultMode: "normal" },
+  sshd: { parser: "sshd", defaultMode: "normal", name: "sshd" },
 };

@@ -1,0 +1,592 @@
+/**
+ * Classifies one sshd message into a {@link Line}: its own failure action (if any), the peer it names, the
+ * user, and whether it ends the connection. Dispatch is on the first characters of the message
+ * (`startsWith`/`charCodeAt` from an offset, no substring until a line is known to matter); there are no
+ * regexes. The per-connection merging is the parser's (parser.ts).
+ */
+import { A, type Action } from "./actions.ts";
+import { addrAt, idFromRight, peerFromRight, readPort, tokenEnd, trimEnd, userField } from "./tail.ts";
+
+/** What one line says. Reused for every line (reset() before use), so that classifying allocates nothing. */
+export class Line {
+  /** The line's own failure action, or "" for a helper line. */
+  action: Action | "" = "";
+  /** A non-failure event to emit (login, rejected public key of a valid user, PAM module note), or "". */
+  info: Action | "" = "";
+  addr: string | undefined = undefined;
+  port: number | undefined = undefined;
+  user: string | undefined = undefined;
+  reason: string | undefined = undefined;
+  /** The connection ends with this line. */
+  forget = false;
+  /** A closing failure (pre-auth disconnect): when a failure is pending, the line reports that one instead. */
+  weak = false;
+
+  reset(): void {
+    this.action = "";
+    this.info = "";
+    this.addr = undefined;
+    this.port = undefined;
+    this.user = undefined;
+    this.reason = undefined;
+    this.forget = false;
+    this.weak = false;
+  }
+}
+
+export interface Context {
+  /** The address already known for this line's connection (looked up only when a line is ambiguous). */
+  readonly known: () => string | undefined;
+  /** Whether this line's connection has state (helper lines of untracked connections are skipped early). */
+  tracked(): boolean;
+  /** Whether the mode reports `action`. */
+  reports(action: Action): boolean;
+}
+
+const PORT = { port: undefined as number | undefined };
+const USER_NOT_KNOWN = "User not known to the underlying authentication module for ";
+
+/** Fills `L` from message `m`; returns false when the line says nothing of interest. */
+export function classify(m: string, L: Line, ctx: Context): boolean {
+  let at = 0;
+  for (let guard = 0; guard < 4; guard++) {
+    switch (m.charCodeAt(at)) {
+      case 101: // e
+        if (m.startsWith("error: ", at)) {
+          at += 7;
+          continue;
+        }
+        return false;
+      case 102: // f
+        if (m.startsWith("fatal: ", at)) {
+          at += 7;
+          continue;
+        }
+        return false;
+      case 80: // P
+        if (m.startsWith("PAM: ", at)) {
+          at += 5;
+          continue;
+        }
+        return false;
+      case 107: // k
+        if (m.startsWith("kex_exchange_identification: ", at)) return kex(m, at + 29, L);
+        if (m.startsWith("kernel:", at)) {
+          at = skipKernel(m, at + 7);
+          if (at < 0) return false;
+          continue;
+        }
+        return false;
+      default:
+        return dispatch(m, at, L, ctx);
+    }
+  }
+  return false;
+}
+
+/** `kernel:[  970.699396]: ` / `kernel: [  970.699397] ` before the message (journal with kernel prefix). */
+function skipKernel(m: string, at: number): number {
+  let i = at;
+  while (m.charCodeAt(i) === 32) i++;
+  if (m.charCodeAt(i) !== 91) return -1;
+  const close = m.indexOf("]", i);
+  if (close < 0 || close - i > 32) return -1;
+  i = close + 1;
+  if (m.charCodeAt(i) === 58) i++;
+  while (m.charCodeAt(i) === 32) i++;
+  return i;
+}
+
+function dispatch(m: string, at: number, L: Line, ctx: Context): boolean {
+  switch (m.charCodeAt(at)) {
+    case 70: // F
+      if (m.startsWith("Failed ", at)) return auth(m, at + 7, L, ctx, false);
+      return false;
+    case 65: // A
+      if (m.startsWith("Accepted ", at)) return auth(m, at + 9, L, ctx, true);
+      if (m.startsWith("Authentication ", at)) return pam(m, at + 15, L, ctx);
+      return false;
+    case 97: // a
+      if (m.startsWith("authentication ", at)) return pam(m, at + 15, L, ctx);
+      return false;
+    case 73: // I
+    case 105: // i
+      if (m.startsWith("nvalid user ", at + 1) || m.startsWith("llegal user ", at + 1))
+        return invalidUser(m, at + 13, L, ctx);
+      return false;
+    case 85: // U
+      if (m.startsWith(USER_NOT_KNOWN, at)) return pamFor(m, at + USER_NOT_KNOWN.length, L, ctx);
+      if (m.startsWith("User ", at)) return userNotAllowed(m, at + 5, L);
+      if (m.startsWith("Unable to negotiate ", at)) return negotiate(m, at + 20, L);
+      return false;
+    case 82: // R
+      if (m.startsWith("Received disconnect from ", at)) return received(m, at + 25, L, ctx);
+      if (m.startsWith("ROOT LOGIN REFUSED FROM ", at)) return rootRefused(m, at + 24, L);
+      if (m.startsWith("Read from socket failed: Connection reset by peer", at)) {
+        L.action = A.preauthDisconnect;
+        L.weak = true;
+        L.forget = true;
+        return true;
+      }
+      return false;
+    case 114: // r
+      if (m.startsWith("refused connect from ", at)) return refused(m, at + 21, L);
+      return false;
+    case 67: // C
+      if (m.startsWith("Connection from ", at)) return connectionFrom(m, at + 16, L);
+      if (m.startsWith("Connection closed by ", at)) return closed(m, at + 21, L, ctx, false);
+      if (m.startsWith("Connection reset by ", at)) return closed(m, at + 20, L, ctx, false);
+      return false;
+    case 68: // D
+      if (m.startsWith("Disconnected from ", at)) return closed(m, at + 18, L, ctx, true);
+      if (m.startsWith("Disconnecting", at)) return disconnecting(m, at + 13, L, ctx);
+      if (m.startsWith("Did not receive identification string from ", at))
+        return addrPort(m, at + 43, L, A.noIdentification);
+      return false;
+    case 66: // B
+      if (m.startsWith("Bad protocol version identification ", at)) return badVersion(m, at + 36, L, ctx);
+      return false;
+    case 98: // b
+      if (m.startsWith("banner exchange: Connection from ", at)) return bannerExchange(m, at + 33, L);
+      return false;
+    case 115: // s
+      if (m.startsWith("ssh_dispatch_run_fatal: Connection from ", at)) return dispatchFatal(m, at + 40, L);
+      return false;
+    case 83: // S
+      if (m.startsWith("SSH: Server;Ltype: ", at)) return sshServer(m, at + 19, L);
+      return false;
+    case 84: // T
+      if (m.startsWith("Timeout before authentication for ", at)) return timeout(m, at + 34, L);
+      return false;
+    case 109: // m
+      if (m.startsWith("maximum authentication attempts exceeded for ", at))
+        return maxAttempts(m, at + 45, L, ctx);
+      return false;
+    case 110: // n
+      if (m.startsWith("no matching ", at)) return noMatching(m, at, L);
+      return false;
+    case 112: // p
+      if (m.startsWith("pam_", at)) return pamModule(m, at + 4, L);
+      return false;
+    default:
+      return false;
+  }
+}
+
+/** `Failed|Accepted METHOD for [invalid user ]U from ADDR port N ssh2[: info]`. */
+function auth(m: string, at: number, L: Line, ctx: Context, accepted: boolean): boolean {
+  const sp = tokenEnd(m, at, 64);
+  if (sp <= at || !m.startsWith(" for ", sp)) return false;
+  const lo = sp + 5;
+  const p = peerFromRight(m, lo, ctx.known);
+  if (p === undefined) return false;
+  const method = m.slice(at, sp);
+  const u = userField(m, lo, p.at);
+  L.addr = p.addr;
+  L.port = p.port;
+  L.user = u.user;
+  L.reason = method;
+  if (accepted) {
+    L.info = A.login;
+    L.forget = true;
+  } else if (method === "publickey" && !u.invalid) {
+    // A valid user's client offering several keys: not a failure by itself (fail2ban's publickey=nofail).
+    L.info = A.publickeyRejected;
+  } else L.action = A.authFailed;
+  return true;
+}
+
+function invalidUser(m: string, lo: number, L: Line, ctx: Context): boolean {
+  const p = peerFromRight(m, lo, ctx.known);
+  if (p === undefined) return false;
+  L.action = A.invalidUser;
+  L.addr = p.addr;
+  L.port = p.port;
+  L.user = m.slice(lo, p.at);
+  return true;
+}
+
+function maxAttempts(m: string, lo: number, L: Line, ctx: Context): boolean {
+  const p = peerFromRight(m, lo, ctx.known);
+  if (p === undefined) return false;
+  L.action = A.maxAuthAttempts;
+  L.addr = p.addr;
+  L.port = p.port;
+  L.user = userField(m, lo, p.at).user;
+  return true;
+}
+
+/** After `PAM: Authentication ` / `authentication `: `failure|error|failed for U from ADDR[ via HOST]`. */
+function pam(m: string, at: number, L: Line, ctx: Context): boolean {
+  let lo: number;
+  if (m.startsWith("failure for ", at)) lo = at + 12;
+  else if (m.startsWith("error for ", at)) lo = at + 10;
+  else if (m.startsWith("failed for ", at)) lo = at + 11;
+  else return false;
+  return pamFor(m, lo, L, ctx);
+}
+
+function pamFor(m: string, lo: number, L: Line, ctx: Context): boolean {
+  const p = peerFromRight(m, lo, ctx.known, true);
+  if (p === undefined) return false;
+  L.action = A.pamFailure;
+  L.addr = p.addr;
+  L.port = p.port;
+  L.user = userField(m, lo, p.at).user;
+  return true;
+}
+
+/** `User U from ADDR not allowed because REASON` or, without the address, `User U not allowed because ...`. */
+function userNotAllowed(m: string, lo: number, L: Line): boolean {
+  const idx = m.lastIndexOf(" not allowed because ");
+  if (idx < lo) return false;
+  L.action = A.userNotAllowed;
+  L.reason = m.slice(idx + 21, trimEnd(m, idx + 21).end);
+  const f = m.lastIndexOf(" from ", idx - 1);
+  const addr = f >= lo ? addrAt(m, f + 6, idx) : undefined;
+  if (addr !== undefined) {
+    L.addr = addr;
+    L.user = m.slice(lo, f);
+  } else L.user = m.slice(lo, idx);
+  return true;
+}
+
+function rootRefused(m: string, at: number, L: Line): boolean {
+  if (!addrPort(m, at, L, A.rootRefused)) return false;
+  L.user = "root";
+  return true;
+}
+
+/** `ADDR[ port N]` at `at` (then anything): the lines that name the peer first. */
+function addrPort(m: string, at: number, L: Line, action: Action | ""): boolean {
+  const e = tokenEnd(m, at);
+  if (e <= at) return false;
+  const addr = addrAt(m, at, e);
+  if (addr === undefined) return false;
+  L.action = action;
+  L.addr = addr;
+  if (m.startsWith(" port ", e)) {
+    PORT.port = undefined;
+    if (readPort(m, e + 6, PORT) > 0) L.port = PORT.port;
+  }
+  return true;
+}
+
+/** `refused connect from NAME (ADDR)` (tcp wrappers): the address in the final parentheses. */
+function refused(m: string, lo: number, L: Line): boolean {
+  const end = trimEnd(m, lo).end;
+  if (m.charCodeAt(end - 1) !== 41) return false;
+  const open = m.lastIndexOf(" (", end - 1);
+  if (open < lo) return false;
+  const addr = addrAt(m, open + 2, end - 1);
+  if (addr === undefined) return false;
+  L.action = A.refusedConnect;
+  L.addr = addr;
+  return true;
+}
+
+/**
+ * `Received disconnect from ADDR[ port N]:CODE: TEXT[ [preauth]]` (the address sshd wrote comes first; the
+ * text is the client's). Code 3 ending in `Auth fail` and code 14 `No [supported ]authentication methods
+ * available` are failures; any other code only ends the connection.
+ */
+function received(m: string, at: number, L: Line, ctx: Context): boolean {
+  const sp = tokenEnd(m, at);
+  if (sp <= at) return false;
+  let addrEnd: number;
+  let k: number;
+  PORT.port = undefined;
+  if (m.charCodeAt(sp - 1) === 58) {
+    addrEnd = sp - 1;
+    k = sp + 1;
+  } else if (m.startsWith(" port ", sp)) {
+    addrEnd = sp;
+    k = readPort(m, sp + 6, PORT);
+    if (k < 0 || m.charCodeAt(k) !== 58) return false;
+    k++;
+    while (m.charCodeAt(k) === 32) k++;
+  } else return false;
+  let code = 0;
+  const c0 = k;
+  while (k < m.length && k - c0 < 4 && m.charCodeAt(k) >= 48 && m.charCodeAt(k) <= 57)
+    code = code * 10 + m.charCodeAt(k++) - 48;
+  if (k === c0 || m.charCodeAt(k) !== 58) return false;
+  k++;
+  while (m.charCodeAt(k) === 32) k++;
+  const end = trimEnd(m, k).end;
+  let action: Action | "" = "";
+  if (code === 3 && m.startsWith("Auth fail", end - 9) && end - 9 >= k) action = A.authFailDisconnect;
+  else if (
+    code === 14 &&
+    (m.startsWith("No supported authentication methods available", k) ||
+      m.startsWith("No authentication methods available", k))
+  )
+    action = A.noAuthMethods;
+  if (action === "" && !ctx.tracked()) return false;
+  const addr = addrAt(m, at, addrEnd);
+  if (addr === undefined) return false;
+  L.action = action;
+  L.addr = addr;
+  L.port = PORT.port;
+  L.forget = true;
+  if (action !== "") L.reason = m.slice(k, end);
+  return true;
+}
+
+/** `Connection from ADDR[ port N[ on ADDR port N[ rdomain "..."]]]`: names the peer, fails nothing. */
+function connectionFrom(m: string, at: number, L: Line): boolean {
+  // Remembered for the lines that will not name the peer (kex, negotiation, Too many failures).
+  return addrPort(m, at, L, "");
+}
+
+/**
+ * `Connection closed by ID`, `Connection reset by ID`, `Disconnected from ID`, each optionally `[preauth]`.
+ * Before authentication completes these are `ssh_preauth_disconnect` (ddos), or `ssh_auth_abandoned` for a
+ * `Disconnected from` naming the user being authenticated (extra); otherwise they only end the connection.
+ */
+function closed(m: string, lo: number, L: Line, ctx: Context, disconnected: boolean): boolean {
+  const t = trimEnd(m, lo);
+  let action: Action | "" = "";
+  if (t.preauth) {
+    action = A.preauthDisconnect;
+    if (disconnected && m.startsWith("authenticating user ", lo)) action = A.authAbandoned;
+    else if (disconnected && m.startsWith("invalid user ", lo)) action = A.authAbandoned;
+  }
+  if ((action === "" || !ctx.reports(action)) && !ctx.tracked()) return false;
+  const id = idFromRight(m, lo, t.end);
+  if (id === undefined) return false;
+  L.action = action;
+  L.weak = true;
+  L.forget = true;
+  L.addr = id.addr;
+  L.port = id.port;
+  L.user = id.user;
+  return true;
+}
+
+const TOO_MANY = ": Too many authentication failures";
+const CHANGE = ": Change of username or service not allowed: ";
+
+/**
+ * `Disconnecting: Too many authentication failures[ for U]` (sshd before 6.8: the failure, without the
+ * peer), `Disconnecting ID: Too many authentication failures` (newer: only follows `maximum authentication
+ * attempts exceeded`, which already counted), `Disconnecting ID: Change of username or service not allowed:
+ * (U,svc) -> (U2,svc)`.
+ */
+function disconnecting(m: string, at: number, L: Line, ctx: Context): boolean {
+  if (m.startsWith(TOO_MANY, at)) {
+    L.action = A.tooManyFailures;
+    const t = trimEnd(m, at);
+    const f = at + TOO_MANY.length;
+    if (m.startsWith(" for ", f) && t.end > f + 5) L.user = m.slice(f + 5, t.end);
+    return true;
+  }
+  if (m.charCodeAt(at) !== 32) return false;
+  const lo = at + 1;
+  const t = trimEnd(m, lo);
+  if (t.end - TOO_MANY.length > lo && m.startsWith(TOO_MANY, t.end - TOO_MANY.length)) {
+    if (!ctx.tracked()) return false;
+    const id = idFromRight(m, lo, t.end - TOO_MANY.length);
+    if (id === undefined) return false;
+    L.addr = id.addr;
+    L.port = id.port;
+    L.user = id.user;
+    L.forget = true;
+    return true;
+  }
+  // The id's user name and the reason's user names are both the client's: take the marker after which the
+  // reason repeats the id's user (`(U,`), preferring the connection's known address.
+  let best: ReturnType<typeof idFromRight>;
+  let from = lo;
+  for (let n = 0; n < 16; n++) {
+    const c = m.indexOf(CHANGE, from);
+    if (c < 0) break;
+    from = c + 1;
+    const id = idFromRight(m, lo, c);
+    if (id === undefined) continue;
+    const r = c + CHANGE.length;
+    if (id.user !== undefined && !m.startsWith(`(${id.user},`, r)) continue;
+    const known = ctx.known();
+    if (known === undefined || id.addr === known) {
+      best = id;
+      break;
+    }
+    best ??= id;
+  }
+  if (best === undefined) return false;
+  L.action = A.userChange;
+  L.addr = best.addr;
+  L.port = best.port;
+  L.user = best.user;
+  L.forget = true;
+  L.reason = "Change of username or service not allowed";
+  return true;
+}
+
+/** `Bad protocol version identification 'TEXT' from ADDR[ port N]`: TEXT is the client's; anchor right. */
+function badVersion(m: string, lo: number, L: Line, ctx: Context): boolean {
+  const p = peerFromRight(m, lo, ctx.known);
+  if (p === undefined) return false;
+  L.action = A.badBanner;
+  L.addr = p.addr;
+  L.port = p.port;
+  L.forget = true;
+  L.reason = "bad protocol version identification";
+  return true;
+}
+
+/** `banner exchange: Connection from ADDR port N: REASON`. */
+function bannerExchange(m: string, at: number, L: Line): boolean {
+  if (!addrPort(m, at, L, A.badBanner)) return false;
+  const c = m.indexOf(": ", at);
+  if (c > 0) L.reason = `banner exchange: ${m.slice(c + 2, trimEnd(m, c + 2).end)}`;
+  L.forget = true;
+  return true;
+}
+
+const MAC = "message authentication code incorrect";
+const CORRUPT = "onnection corrupted";
+
+/** `ssh_dispatch_run_fatal: Connection from ID: message authentication code incorrect|Connection corrupted`. */
+function dispatchFatal(m: string, lo: number, L: Line): boolean {
+  const t = trimEnd(m, lo);
+  let r: number;
+  if (m.startsWith(MAC, t.end - MAC.length)) r = t.end - MAC.length;
+  else if (m.startsWith(CORRUPT, t.end - CORRUPT.length)) r = t.end - CORRUPT.length - 1;
+  else return false;
+  if (r - 2 <= lo || !m.startsWith(": ", r - 2)) return false;
+  const id = idFromRight(m, lo, r - 2);
+  if (id === undefined) return false;
+  L.action = A.protocolError;
+  L.addr = id.addr;
+  L.port = id.port;
+  L.user = id.user;
+  L.reason = m.slice(r, t.end);
+  L.forget = true;
+  return true;
+}
+
+/** `Timeout before authentication for ADDR port N` / `... for connection from ADDR to ADDR, pid = N`. */
+function timeout(m: string, at: number, L: Line): boolean {
+  const from = m.startsWith("connection from ", at) ? at + 16 : at;
+  if (!addrPort(m, from, L, A.preauthTimeout)) return false;
+  L.forget = true;
+  return true;
+}
+
+/** `SSH: Server;Ltype: Version|Kex|Authname;Remote: ADDR-PORT;...` (a patched sshd): names the peer. */
+function sshServer(m: string, at: number, L: Line): boolean {
+  const r = m.indexOf(";Remote: ", at);
+  if (r < 0 || r - at > 16) return false;
+  const a = r + 9;
+  const semi = m.indexOf(";", a);
+  if (semi < 0 || semi - a > 300) return false;
+  const dash = m.lastIndexOf("-", semi);
+  if (dash <= a) return false;
+  const addr = addrAt(m, a, dash);
+  if (addr === undefined) return false;
+  L.addr = addr;
+  PORT.port = undefined;
+  if (readPort(m, dash + 1, PORT) === semi) L.port = PORT.port;
+  return true;
+}
+
+/** `Unable to negotiate with ADDR port N: no matching X found. ...` / `Unable to negotiate a X`. */
+function negotiate(m: string, at: number, L: Line): boolean {
+  if (m.startsWith("a ", at)) {
+    L.action = A.negotiationFailed;
+    L.reason = `unable to negotiate ${m.slice(at, trimEnd(m, at).end)}`;
+    return true;
+  }
+  if (!m.startsWith("with ", at)) return false;
+  const a = at + 5;
+  const sp = tokenEnd(m, a);
+  if (sp <= a) return false;
+  let addrEnd = sp;
+  let k: number;
+  PORT.port = undefined;
+  if (m.charCodeAt(sp - 1) === 58) {
+    addrEnd = sp - 1;
+    k = sp + 1;
+  } else if (m.startsWith(" port ", sp)) {
+    k = readPort(m, sp + 6, PORT);
+    if (k < 0 || !m.startsWith(": ", k)) return false;
+    k += 2;
+  } else return false;
+  if (!m.startsWith("no matching ", k)) return false;
+  const addr = addrAt(m, a, addrEnd);
+  if (addr === undefined) return false;
+  L.action = A.negotiationFailed;
+  L.addr = addr;
+  L.port = PORT.port;
+  L.forget = true;
+  const dot = m.indexOf(" found", k);
+  L.reason = dot > 0 && dot - k < 80 ? m.slice(k, dot + 6) : "no matching algorithm";
+  return true;
+}
+
+/** `no matching mac found: client ... server ...` (older sshd; the peer comes from the connection). */
+function noMatching(m: string, at: number, L: Line): boolean {
+  const f = m.indexOf(" found", at);
+  if (f < 0 || f - at > 64) return false;
+  L.action = A.negotiationFailed;
+  L.reason = m.slice(at, f + 6);
+  return true;
+}
+
+/** After `kex_exchange_identification: `: no (or a bad) identification string; the peer is known or later. */
+function kex(m: string, at: number, L: Line): boolean {
+  let i = at;
+  if (m.startsWith("read: ", i)) i += 6;
+  const c = m.charCodeAt(i);
+  if ((c === 99 || c === 67) && m.startsWith("lient sent invalid protocol identifier", i + 1)) {
+    L.action = A.badBanner;
+    L.reason = "client sent invalid protocol identifier";
+    return true;
+  }
+  if (
+    (c === 99 || c === 67) &&
+    (m.startsWith("onnection closed by remote host", i + 1) || m.startsWith("onnection reset by peer", i + 1))
+  ) {
+    L.action = A.noIdentification;
+    L.reason = m.slice(i, trimEnd(m, i).end);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * `pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=R rhost=ADDR[ user=U]`
+ * (any `pam_*` module): not a failure by itself (another module may still succeed), but it names the peer and
+ * the user tried. `ruser` (the client's user name) and `user` may contain anything, so the address is the
+ * `rhost=` value read from the right, after an optional space-less `user=` value.
+ */
+function pamModule(m: string, at: number, L: Line): boolean {
+  const open = m.indexOf("(sshd:auth): authentication failure;", at);
+  if (open < 0 || open - at > 16) return false;
+  const t = trimEnd(m, open);
+  let hi = t.end;
+  let user: string | undefined;
+  const u = m.lastIndexOf(" user=", hi);
+  if (u > open && !hasSpace(m, u + 6, hi)) {
+    user = m.slice(u + 6, hi);
+    hi = u;
+    while (hi > open && m.charCodeAt(hi - 1) === 32) hi--;
+  }
+  const r = m.lastIndexOf(" rhost=", hi);
+  if (r < open || hasSpace(m, r + 7, hi)) return false;
+  const addr = addrAt(m, r + 7, hi);
+  if (user === undefined || user === "") {
+    const ru = m.lastIndexOf(" ruser=", r - 1);
+    if (ru > open && r > ru + 7) user = m.slice(ru + 7, r);
+  }
+  L.info = A.pamModuleFailure;
+  L.addr = addr;
+  L.user = user === "" ? undefined : user;
+  return true;
+}
+
+function hasSpace(m: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (m.charCodeAt(i) === 32) return true;
+  return false;
+}

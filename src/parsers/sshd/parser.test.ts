@@ -1,0 +1,516 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SecurityEvent } from "../../core/event.ts";
+import { LineFramer } from "../../framing/framer.ts";
+import { Zone } from "../../framing/zone.ts";
+import { ParserSet } from "../dispatch.ts";
+import { ACTIONS, MODES } from "./actions.ts";
+import { sshd } from "./parser.ts";
+import { ConnTable } from "./state.ts";
+
+const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
+
+/** Feeds lines through one parser instance; returns the events of each line. */
+function feed(lines: string[], mode = "all"): SecurityEvent[][] {
+  const set = new ParserSet({ time, only: ["sshd"], modes: { sshd: mode } });
+  const framer = new LineFramer(time);
+  return lines.map((l) => {
+    const out: SecurityEvent[] = [];
+    const f = framer.frame(l);
+    if (f) set.parse(f, out);
+    return out;
+  });
+}
+
+const failures = (evs: SecurityEvent[]) => evs.filter((e) => e.event.outcome === "failure");
+
+/** The single failure of the last line (asserting there is exactly one). */
+function fail(lines: string | string[], mode = "all"): SecurityEvent {
+  const all = feed(Array.isArray(lines) ? lines : [lines], mode);
+  const f = failures(all.at(-1)!);
+  assert.equal(f.length, 1, `exactly one failure expected, got ${f.map((e) => e.event.action).join(",")}`);
+  return f[0]!;
+}
+
+function none(lines: string | string[], mode = "all"): void {
+  const all = feed(Array.isArray(lines) ? lines : [lines], mode);
+  assert.deepEqual(
+    failures(all.at(-1)!).map((e) => e.event.action),
+    [],
+  );
+}
+
+const H = "Jun 30 08:15:01 bastion sshd[4100]: ";
+const at = (pid: number) => `Jun 30 08:15:01 bastion sshd[${pid}]: `;
+
+test("Failed <method>: ssh_auth_failed with the method as reason, port, user, time, process", () => {
+  const e = fail(`${H}Failed password for invalid user oracle from 198.51.100.23 port 40112 ssh2`);
+  assert.equal(e.event.action, "ssh_auth_failed");
+  assert.equal(e.event.dataset, "sshd");
+  assert.equal(e.event.reason, "password");
+  assert.deepEqual(e.event.category, ["authentication"]);
+  assert.deepEqual(e.source, { ip: "198.51.100.23", port: 40112 });
+  assert.equal(e.user?.name, "oracle");
+  assert.equal(e["@timestamp"], Date.UTC(2024, 5, 30, 8, 15, 1));
+  assert.deepEqual(e.process, { name: "sshd", pid: 4100 });
+  assert.equal(e.host?.name, "bastion");
+
+  const k = fail(
+    "Jun 30 08:15:02 bastion sshd-session[4101]: Failed keyboard-interactive/pam for deploy from 2001:DB8:0:0::17 port 5022 ssh2",
+  );
+  assert.equal(k.event.reason, "keyboard-interactive/pam");
+  assert.deepEqual(k.source, { ip: "2001:db8::17", port: 5022 });
+  assert.equal(k.process?.name, "sshd-session");
+
+  const old = fail(`${H}Failed none for invalid user guest from ::ffff:203.0.113.70`);
+  assert.deepEqual(old.source, { ip: "203.0.113.70" });
+  assert.equal(old.user?.name, "guest");
+});
+
+test("Invalid user and maximum authentication attempts have their own actions", () => {
+  const i = fail(`${H}Invalid user test2 from 203.0.113.5 port 51312`);
+  assert.equal(i.event.action, "ssh_invalid_user");
+  assert.equal(i.user?.name, "test2");
+  assert.deepEqual(i.source, { ip: "203.0.113.5", port: 51312 });
+  assert.equal(fail(`${H}Illegal user sys from 203.0.113.5`).event.action, "ssh_invalid_user");
+  assert.equal(fail(`${H}Invalid user  from 203.0.113.5 port 1`).user?.name, "");
+
+  const m = fail(
+    `${H}error: maximum authentication attempts exceeded for invalid user pi from 192.0.2.77 port 3301 ssh2 [preauth]`,
+  );
+  assert.equal(m.event.action, "ssh_max_auth_attempts");
+  assert.equal(m.user?.name, "pi");
+  assert.deepEqual(m.source, { ip: "192.0.2.77", port: 3301 });
+});
+
+test("the three counted line kinds give exactly one event each, with distinct actions, in every mode", () => {
+  const lines = [
+    `${at(7001)}Failed password for root from 192.0.2.50 port 1000 ssh2`,
+    `${at(7002)}Invalid user ubnt from 192.0.2.51 port 1001`,
+    `${at(7003)}error: maximum authentication attempts exceeded for root from 192.0.2.52 port 1002 ssh2 [preauth]`,
+    `Jun 30 08:15:09 bastion sshd[7004]: message repeated 3 times: [ Failed password for root from 192.0.2.53 port 1003 ssh2]`,
+  ];
+  for (const mode of [...Object.keys(MODES), "all"]) {
+    const evs = feed(lines, mode);
+    assert.deepEqual(
+      evs.map((l) => l.map((e) => `${e.event.action}/${e.event.outcome}`)),
+      [
+        ["ssh_auth_failed/failure"],
+        ["ssh_invalid_user/failure"],
+        ["ssh_max_auth_attempts/failure"],
+        ["ssh_auth_failed/failure"],
+      ],
+      mode,
+    );
+    assert.equal(evs[3]![0]!.event.count, 3);
+    assert.equal(evs[3]![0]!.source?.ip, "192.0.2.53");
+  }
+});
+
+test("the other normal-mode failures", () => {
+  const cases: [string, string, string | undefined, string | undefined][] = [
+    [
+      `${H}User admin from 198.51.100.9 not allowed because not listed in AllowUsers`,
+      "ssh_user_not_allowed",
+      "198.51.100.9",
+      "admin",
+    ],
+    [
+      `${H}User bob from host7.example.org not allowed because a group is listed in DenyGroups`,
+      "ssh_user_not_allowed",
+      "host7.example.org",
+      "bob",
+    ],
+    [
+      `${H}ROOT LOGIN REFUSED FROM 198.51.100.10 port 4242`,
+      "ssh_root_login_refused",
+      "198.51.100.10",
+      "root",
+    ],
+    [
+      `${H}error: PAM: Authentication failure for carol from 198.51.100.11`,
+      "ssh_pam_auth_failure",
+      "198.51.100.11",
+      "carol",
+    ],
+    [
+      `${H}error: PAM: authentication error for dave from gw.example.net via 10.1.1.1`,
+      "ssh_pam_auth_failure",
+      "gw.example.net",
+      "dave",
+    ],
+    [
+      `${H}error: PAM: User not known to the underlying authentication module for illegal user eve from 198.51.100.12`,
+      "ssh_pam_auth_failure",
+      "198.51.100.12",
+      "eve",
+    ],
+    [
+      `${H}refused connect from probe.example.com (198.51.100.13)`,
+      "ssh_refused_connect",
+      "198.51.100.13",
+      undefined,
+    ],
+    [
+      `${H}Received disconnect from 198.51.100.14 port 2200:3: com.example.Client: Auth fail [preauth]`,
+      "ssh_disconnect_auth_fail",
+      "198.51.100.14",
+      undefined,
+    ],
+  ];
+  for (const [line, action, addr, user] of cases) {
+    const e = fail(line, "normal");
+    assert.equal(e.event.action, action, line);
+    assert.equal(e.source?.ip ?? e.source?.domain, addr, line);
+    assert.equal(e.user?.name, user, line);
+  }
+  assert.equal(fail(cases[0]![0], "normal").event.reason, "not listed in AllowUsers");
+});
+
+test("a failure logged without the peer waits for the next line of the same pid that names it", () => {
+  const evs = feed(
+    [
+      `${at(5100)}User oper not allowed because account is locked`,
+      `${at(5100)}input_userauth_request: invalid user oper [preauth]`,
+      `${at(5200)}Connection closed by 192.0.2.99 port 1 [preauth]`,
+      `${at(5100)}Received disconnect from 192.0.2.60 port 40000:11: Bye Bye [preauth]`,
+      `${at(5100)}Connection closed by 192.0.2.60 port 40000 [preauth]`,
+    ],
+    "normal",
+  );
+  assert.deepEqual(evs.slice(0, 3).map(failures), [[], [], []]);
+  const [e] = failures(evs[3]!);
+  assert.equal(e?.event.action, "ssh_user_not_allowed");
+  assert.equal(e?.user?.name, "oper");
+  assert.deepEqual(e?.source, { ip: "192.0.2.60", port: 40000 });
+  assert.deepEqual(failures(evs[4]!), []);
+});
+
+test("an earlier `Connection from` names the peer of later lines that do not", () => {
+  const e = fail(
+    [
+      `${at(6100)}Connection from 203.0.113.30 port 61000 on 192.0.2.1 port 22 rdomain ""`,
+      `${at(6100)}error: kex_exchange_identification: Connection closed by remote host`,
+    ],
+    "ddos",
+  );
+  assert.equal(e.event.action, "ssh_no_identification");
+  assert.deepEqual(e.source, { ip: "203.0.113.30", port: 61000 });
+  none([`${at(6101)}Connection from 203.0.113.31 port 61001 on 192.0.2.1 port 22`], "all");
+  // Without it, the kex failure is reported by the closing line (and only once).
+  const evs = feed(
+    [
+      `${at(6102)}error: kex_exchange_identification: read: Connection reset by peer`,
+      `${at(6102)}Connection reset by 203.0.113.32 port 61002`,
+    ],
+    "ddos",
+  );
+  assert.deepEqual(failures(evs[0]!), []);
+  assert.deepEqual(
+    failures(evs[1]!).map((e) => [e.event.action, e.source?.ip]),
+    [["ssh_no_identification", "203.0.113.32"]],
+  );
+});
+
+test("a valid user's rejected public keys are not failures until the server gives up", () => {
+  const evs = feed(
+    [
+      `${at(6200)}Failed publickey for git from 192.0.2.40 port 50000 ssh2: ED25519 SHA256:AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg`,
+      `${at(6200)}Failed publickey for git from 192.0.2.40 port 50000 ssh2: RSA SHA256:ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210zyxwvut`,
+      `${at(6200)}Disconnecting: Too many authentication failures for git [preauth]`,
+      `${at(6200)}Connection closed by 192.0.2.40 port 50000 [preauth]`,
+    ],
+    "normal",
+  );
+  assert.deepEqual(
+    evs[0]!.map((e) => [e.event.action, e.event.outcome]),
+    [["ssh_publickey_rejected", "unknown"]],
+  );
+  assert.deepEqual(failures(evs[1]!), []);
+  const [t] = failures(evs[2]!);
+  assert.equal(t?.event.action, "ssh_too_many_auth_failures");
+  assert.deepEqual(t?.source, { ip: "192.0.2.40", port: 50000 });
+  assert.equal(t?.user?.name, "git");
+  assert.deepEqual(failures(evs[3]!), []);
+  // For an invalid user a failed public key is an ordinary failure.
+  assert.equal(
+    fail(`${H}Failed publickey for invalid user git2 from 192.0.2.41 port 50001 ssh2: RSA SHA256:x1y2z3`)
+      .event.action,
+    "ssh_auth_failed",
+  );
+});
+
+test("Accepted is a success and forgets the connection, unless several user names were tried", () => {
+  const ok = feed(
+    [
+      `${at(6300)}pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.30  user=alice`,
+      `${at(6300)}Accepted password for alice from 192.0.2.30 port 41000 ssh2`,
+      `${at(6300)}Connection closed by 192.0.2.30 port 41000 [preauth]`,
+    ],
+    "normal",
+  );
+  assert.deepEqual(
+    ok.map((l) => l.map((e) => `${e.event.action}/${e.event.outcome}`)),
+    [["ssh_pam_module_failure/unknown"], ["ssh_login/success"], []],
+  );
+  assert.deepEqual(ok[1]![0]!.source, { ip: "192.0.2.30", port: 41000 });
+  assert.equal(ok[1]![0]!.user?.name, "alice");
+  assert.equal(ok[1]![0]!.event.reason, "password");
+
+  const spray = feed(
+    [
+      `${at(6301)}pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=root rhost=192.0.2.31`,
+      `${at(6301)}pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=admin rhost=192.0.2.31`,
+      `${at(6301)}Accepted password for backup from 192.0.2.31 port 41001 ssh2`,
+    ],
+    "normal",
+  );
+  assert.deepEqual(failures(spray[0]!), []);
+  assert.deepEqual(
+    failures(spray[1]!).map((e) => e.event.action),
+    ["ssh_multiple_users"],
+  );
+  const acc = spray[2]!;
+  assert.deepEqual(
+    acc.map((e) => `${e.event.action}/${e.event.outcome}`),
+    ["ssh_multiple_users/failure", "ssh_login/success"],
+  );
+  assert.deepEqual(acc[0]!.related, { user: ["root", "admin", "backup"] });
+  assert.deepEqual(acc[0]!.source, { ip: "192.0.2.31", port: 41001 });
+});
+
+test("lines of different pids (or hosts) never merge", () => {
+  const evs = feed(
+    [
+      `${at(6400)}Disconnecting: Too many authentication failures for root [preauth]`,
+      `${at(6401)}Connection closed by 192.0.2.88 [preauth]`,
+      `Jun 30 08:15:01 other sshd[6400]: Connection closed by 192.0.2.89 [preauth]`,
+    ],
+    "normal",
+  );
+  assert.deepEqual(evs.map(failures), [[], [], []]);
+});
+
+test("modes: pre-auth disconnects are failures in ddos, negotiation failures in extra", () => {
+  const closed = `${H}Connection closed by authenticating user root 192.0.2.15 port 46000 [preauth]`;
+  none(closed, "normal");
+  none(closed, "extra");
+  const d = fail(closed, "ddos");
+  assert.equal(d.event.action, "ssh_preauth_disconnect");
+  assert.equal(d.user?.name, "root");
+  assert.deepEqual(d.source, { ip: "192.0.2.15", port: 46000 });
+  assert.equal(fail(closed, "aggressive").event.action, "ssh_preauth_disconnect");
+
+  const abandoned = `${H}Disconnected from invalid user support 192.0.2.16 port 46001 [preauth]`;
+  none(abandoned, "normal");
+  assert.equal(fail(abandoned, "extra").event.action, "ssh_auth_abandoned");
+  assert.equal(fail(abandoned, "ddos").event.action, "ssh_auth_abandoned");
+
+  const nego = `${H}Unable to negotiate with 192.0.2.17 port 46002: no matching host key type found. Their offer: ssh-rsa,ssh-dss [preauth]`;
+  none(nego, "normal");
+  none(nego, "ddos");
+  const n = fail(nego, "extra");
+  assert.equal(n.event.action, "ssh_negotiation_failed");
+  assert.equal(n.event.reason, "no matching host key type found");
+  assert.deepEqual(n.event.category, ["network"]);
+
+  const ddos: [string, string][] = [
+    [`${H}Did not receive identification string from 192.0.2.18 port 46003`, "ssh_no_identification"],
+    [`${H}Bad protocol version identification 'GET / HTTP/1.1' from 192.0.2.19 port 46004`, "ssh_bad_banner"],
+    [`${H}banner exchange: Connection from 192.0.2.20 port 46005: invalid format`, "ssh_bad_banner"],
+    [
+      `${H}ssh_dispatch_run_fatal: Connection from 192.0.2.21 port 46006: message authentication code incorrect [preauth]`,
+      "ssh_protocol_error",
+    ],
+    [`${H}fatal: Timeout before authentication for 192.0.2.22 port 46007`, "ssh_preauth_timeout"],
+    [
+      `${H}Timeout before authentication for connection from 192.0.2.23 to 192.0.2.1, pid = 4242`,
+      "ssh_preauth_timeout",
+    ],
+    [`${H}Connection reset by 192.0.2.24 port 46008 [preauth]`, "ssh_preauth_disconnect"],
+  ];
+  for (const [line, action] of ddos) {
+    none(line, "normal");
+    assert.equal(fail(line, "ddos").event.action, action, line);
+  }
+  assert.equal(
+    fail(
+      `${H}Received disconnect from 192.0.2.25 port 46009:14: No supported authentication methods available [preauth]`,
+      "extra",
+    ).event.action,
+    "ssh_no_auth_methods",
+  );
+});
+
+test("a closing pre-auth failure reports the pending failure instead of adding its own", () => {
+  const evs = feed(
+    [
+      `${at(6500)}Disconnecting: Too many authentication failures for root [preauth]`,
+      `${at(6500)}Connection closed by 192.0.2.70 port 1234 [preauth]`,
+    ],
+    "all",
+  );
+  assert.deepEqual(failures(evs[0]!), []);
+  assert.deepEqual(
+    failures(evs[1]!).map((e) => [e.event.action, e.source?.ip, e.user?.name]),
+    [["ssh_too_many_auth_failures", "192.0.2.70", "root"]],
+  );
+});
+
+test("not failures: post-auth disconnects, reverse-mapping warnings, unknown lines", () => {
+  for (const l of [
+    `${H}Disconnected from user alice 192.0.2.30 port 41000`,
+    `${H}Received disconnect from 192.0.2.30 port 41000:11: disconnected by user`,
+    `${H}Address 192.0.2.31 maps to h.example.com, but this does not map back to the address`,
+    `${H}Server listening on 0.0.0.0 port 22.`,
+    `${H}Postponed publickey for alice from 192.0.2.30 port 41000 ssh2 [preauth]`,
+    `${H}pam_unix(sshd:session): session opened for user alice(uid=1000) by (uid=0)`,
+    `${H}Disconnecting invalid user x 192.0.2.32 port 1: Too many authentication failures [preauth]`,
+  ]) {
+    none(l, "all");
+  }
+});
+
+test("spoofing: an address inside the user name is never taken", () => {
+  const cases = [
+    `${H}Failed password for invalid user x from 203.0.113.9 port 22 ssh2 from 192.0.2.14 port 50000 ssh2`,
+    `${H}Failed password for invalid user x from 203.0.113.9 port 22 ssh2: RSA SHA256:abc from 192.0.2.14 port 50000 ssh2`,
+    `${H}Failed password for invalid user from 203.0.113.9 from 192.0.2.14 port 50000 ssh2`,
+    `${H}Invalid user x from 203.0.113.9 port 22 from 192.0.2.14 port 50000`,
+    `${H}error: maximum authentication attempts exceeded for invalid user a from 203.0.113.9 port 1 ssh2 from 192.0.2.14 port 50000 ssh2 [preauth]`,
+    `${H}Accepted password for x from 203.0.113.9 port 22 ssh2 from 192.0.2.14 port 50000 ssh2`,
+  ];
+  for (const l of cases) {
+    const evs = feed([l], "all")[0]!;
+    assert.equal(evs.length, 1, l);
+    assert.deepEqual(evs[0]!.source, { ip: "192.0.2.14", port: 50000 }, l);
+  }
+  const u = fail(
+    `${H}Failed password for invalid user x from 203.0.113.9 port 22 ssh2 from 192.0.2.14 port 50000 ssh2`,
+  );
+  assert.equal(u.user?.name, "x from 203.0.113.9 port 22 ssh2");
+
+  const c = fail(
+    `${H}Connection closed by authenticating user a 203.0.113.9 port 22 192.0.2.14 port 50000 [preauth]`,
+  );
+  assert.equal(c.user?.name, "a 203.0.113.9 port 22");
+  assert.deepEqual(c.source, { ip: "192.0.2.14", port: 50000 });
+  const b = fail(
+    `${H}Bad protocol version identification 'x' from 203.0.113.9 port 22' from 192.0.2.14 port 50000`,
+  );
+  assert.deepEqual(b.source, { ip: "192.0.2.14", port: 50000 });
+});
+
+test("spoofing: key info, client disconnect text, PAM ruser and change-of-user reasons", () => {
+  // A certificate's key ID is the client's: a `from` clause inside it is not followed by the line's end.
+  const cert = fail(
+    `${H}Failed publickey for invalid user admin from 192.0.2.14 port 50000 ssh2: RSA-CERT SHA256:abc ID x from 203.0.113.9 port 22 ssh2 (serial 7) CA ED25519 SHA256:def`,
+  );
+  assert.deepEqual(cert.source, { ip: "192.0.2.14", port: 50000 });
+  const cert2 = fail(
+    `${H}Failed publickey for invalid user admin from 192.0.2.14 port 50000 ssh2: RSA-CERT SHA256:abc ID x from 203.0.113.9 port 22 ssh2: y (serial 7) CA ED25519 SHA256:def`,
+  );
+  assert.deepEqual(cert2.source, { ip: "192.0.2.14", port: 50000 });
+  // The same text with a trailing complete clause is what a user name `admin from 192.0.2.14 port 50000 ssh2:
+  // RSA ...` produces for a password (sshd writes no key info for passwords): the trailing clause is sshd's...
+  const trailing = `${at(6600)}Failed password for invalid user admin from 192.0.2.14 port 50000 ssh2: RSA SHA256:abc from 203.0.113.9 port 4444 ssh2`;
+  assert.equal(fail(trailing).source?.ip, "203.0.113.9");
+  // ...unless the connection is already known to come from the other address.
+  assert.equal(
+    fail([`${at(6600)}Connection from 192.0.2.14 port 50000 on 192.0.2.1 port 22`, trailing]).source?.ip,
+    "192.0.2.14",
+  );
+
+  const r = fail(
+    `${H}Received disconnect from 192.0.2.14 port 50000:3: x from 203.0.113.9 port 1:3: Auth fail [preauth]`,
+  );
+  assert.deepEqual(r.source, { ip: "192.0.2.14", port: 50000 });
+
+  const pam = feed([
+    `${at(6601)}pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=a rhost=203.0.113.9 b rhost=192.0.2.14`,
+  ])[0]!;
+  assert.equal(pam[0]?.source?.ip, "192.0.2.14");
+  assert.equal(pam[0]?.user?.name, "a rhost=203.0.113.9 b");
+
+  const ch = fail([
+    `${at(6602)}Invalid user a from 192.0.2.14 port 50000`,
+    `${at(6602)}Disconnecting invalid user a 192.0.2.14 port 50000: Change of username or service not allowed: (a,ssh-connection) -> (b 203.0.113.9 port 1: Change of username or service not allowed: (b,ssh-connection) [preauth]`,
+  ]);
+  assert.equal(ch.event.action, "ssh_user_change_refused");
+  assert.deepEqual(ch.source, { ip: "192.0.2.14", port: 50000 });
+});
+
+test("journal lines with a kernel prefix, Solaris message ids and RFC 5424", () => {
+  const j = fail(
+    "srv sshd[31000]: kernel: [  811.123456] Failed password for root from 192.0.2.90 port 2222 ssh2",
+  );
+  assert.deepEqual(j.source, { ip: "192.0.2.90", port: 2222 });
+  assert.equal(j["@timestamp"], time.reference());
+  const s = fail(
+    `${H}[ID 800047 auth.info] Failed keyboard-interactive for <invalid username> from 192.0.2.91 port 2 ssh2`,
+  );
+  assert.equal(s.user?.name, "<invalid username>");
+  const r = fail(
+    "<38>1 2024-06-30T10:00:00.5+02:00 h.example.org sshd 901 - - Failed password for bob from 192.0.2.92 port 3 ssh2",
+  );
+  assert.equal(r["@timestamp"], Date.UTC(2024, 5, 30, 8, 0, 0, 500));
+});
+
+test("the definition: programs, modes and actions", () => {
+  assert.deepEqual([...sshd.programs!], ["sshd", "sshd-session", "sshd-auth"]);
+  assert.equal(Object.keys(sshd.modes)[0], "normal");
+  for (const list of Object.values(MODES)) for (const a of list) assert.ok(ACTIONS.includes(a));
+  for (const a of ACTIONS) assert.match(a, /^ssh_[a-z_]+$/);
+});
+
+test("connection state is bounded and evicts the least recently used connections", () => {
+  const t = new ConnTable(4);
+  const k = (pid: number) => t.key("h", pid, true);
+  for (let pid = 1; pid <= 3; pid++) t.create(k(pid), "sshd").addr = `192.0.2.${pid}`;
+  assert.equal(t.get(k(1), "sshd")?.addr, "192.0.2.1"); // touched: kept
+  for (let pid = 4; pid <= 6; pid++) t.create(k(pid), "sshd");
+  assert.ok(t.size <= 4);
+  assert.equal(t.get(k(2), "sshd"), undefined);
+  assert.equal(t.get(k(3), "sshd"), undefined);
+  assert.equal(t.get(k(6), "sshd")?.program, "sshd");
+  assert.equal(t.get(k(6), "sshd-session"), undefined);
+  assert.equal(t.key("other", 6, false), -1);
+  t.delete(k(6), "sshd");
+  assert.equal(t.get(k(6), "sshd"), undefined);
+
+  // Through the parser: connections that never log their end do not grow the state without bound.
+  const p = sshd.create({ mode: "all", time });
+  const framer = new LineFramer(time);
+  const start = process.hrtime.bigint();
+  for (let pid = 0; pid < 100_000; pid++) {
+    p.parse(
+      framer.frame(`${at(pid)}Connection from 192.0.2.1 port ${pid % 60000} on 192.0.2.2 port 22`)!,
+      [],
+    );
+  }
+  assert.ok(Number(process.hrtime.bigint() - start) / 1e6 < 1000);
+});
+
+test("1 MB hostile lines are handled in linear time", () => {
+  const big = 1 << 20;
+  const lines = [
+    `${H}Failed password for invalid user ${" from 203.0.113.9 port 22 ssh2:".repeat(big / 30)} from 192.0.2.14 port 50000 ssh2`,
+    `${H}Failed password for ${" from ".repeat(big / 6)}`,
+    `${H}Failed password for x from ${"1".repeat(big)}`,
+    `${H}Invalid user ${"a from b ".repeat(big / 9)}`,
+    `${H}Connection closed by authenticating user ${"1.2.3.4 port 5 ".repeat(big / 15)}192.0.2.14 port 50000 [preauth]`,
+    `${H}Received disconnect from 192.0.2.14 port 1:3: ${": Auth fail".repeat(big / 11)}`,
+    `${H}pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=${" rhost=".repeat(big / 7)}`,
+    `${H}Disconnecting invalid user ${": Change of username or service not allowed: (".repeat(big / 48)}`,
+    `${H}User ${" from x not allowed because".repeat(big / 28)}`,
+    `${H}Bad protocol version identification '${"' from 203.0.113.9 port 1".repeat(big / 26)}`,
+    `${H}SSH: Server;Ltype: Kex;Remote: ${"-".repeat(big)}`,
+    `${H}error: ${"error: ".repeat(big / 7)}`,
+  ];
+  const start = process.hrtime.bigint();
+  const evs = feed(lines, "all");
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  assert.ok(ms < 2000, `took ${ms} ms`);
+  assert.equal(evs[0]![0]?.source?.ip, "192.0.2.14");
+  assert.equal(evs[4]![0]?.source?.ip, "192.0.2.14");
+});
