@@ -61,11 +61,17 @@ export class DetectionEngine {
   /** Entries grouped by source.ip alone: what a ban resets. */
   readonly #bySource: Entry[];
 
-  constructor(rules: readonly CompiledRule[]) {
+  /**
+   * `previous`: an engine being replaced (config reload). Rules whose definition did not change keep their
+   * detector, so windows and counts survive the reload; new and changed rules start empty.
+   */
+  constructor(rules: readonly CompiledRule[], previous?: DetectionEngine) {
     this.rules = rules;
+    const kept = new Map<string, Entry>();
+    for (const e of previous ? previous.#entries : []) kept.set(JSON.stringify(e.detector.rule.spec), e);
     this.#entries = rules
       .filter((r) => r.spec.enabled)
-      .map((r) => ({ detector: DETECTORS[r.spec.type](r), group: grouperFor(r), alerts: 0 }));
+      .map((r) => kept.get(JSON.stringify(r.spec)) ?? { detector: DETECTORS[r.spec.type](r), group: grouperFor(r), alerts: 0 });
     this.#anyDataset = this.#entries.filter((e) => e.detector.rule.datasets === undefined);
     for (const entry of this.#entries) {
       for (const ds of entry.detector.rule.datasets ?? []) {

@@ -65,6 +65,8 @@ export interface PolicyResult {
   decision?: Decision;
   /** Current expiry for `already_banned`/`extended`. */
   expires?: number;
+  /** The decision in force, for `already_banned`/`extended`. */
+  decisionId?: string;
 }
 
 export interface BanRequest {
@@ -162,6 +164,7 @@ export class Policy {
           outcome: "extended",
           target,
           expires: wanted,
+          decisionId: active.decisionId,
           reason: `already banned; extended to ${new Date(wanted).toISOString()}`,
         });
       }
@@ -169,6 +172,7 @@ export class Policy {
         outcome: "already_banned",
         target,
         expires: active.expires,
+        decisionId: active.decisionId,
         reason: `already banned until ${new Date(active.expires).toISOString()}`,
       });
     }

@@ -353,6 +353,17 @@ export class Store {
     return { apply: await this.#hydrate(applyRows), remove: await this.#hydrate(removeRows) };
   }
 
+  /** Decisions created or ended after `since` (another process's bans and unbans, for the in-memory view). */
+  async changedSince(since: number): Promise<StoredDecision[]> {
+    const rows = await this.db
+      .selectFrom("decisions")
+      .selectAll()
+      .where((eb) => eb.or([eb("created_at", ">", since), eb("ended_at", ">", since)]))
+      .orderBy("created_at")
+      .execute();
+    return this.#hydrate(rows);
+  }
+
   /** Marks decisions whose expiry has passed as expired; returns them. */
   async expireDue(now: number): Promise<StoredDecision[]> {
     return this.db.transaction().execute(async (tx) => {

@@ -1,0 +1,715 @@
+/**
+ * The daemon: sources -> pipeline -> detection -> policy -> store -> responders, with expiry, reconcile,
+ * reload and shutdown. It implements {@link Control} for the API and the CLI.
+ *
+ * Ordering guarantees: a decision is committed to the store (with its audit record) before any responder is
+ * asked to enforce it; expiry and revocation are committed before removal. So after a crash, the store is the
+ * truth and the start-up reconcile repairs the firewalls.
+ */
+import { mkdirSync, writeFileSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type {
+  BanOutcome,
+  Control,
+  DecisionQuery,
+  AlertQuery,
+  Explanation,
+  RuleInfo,
+  StatusReport,
+  StreamEvent,
+  UnbanOutcome,
+  BanRequest as ControlBanRequest,
+} from "../api/control.ts";
+import type { LoadedConfig } from "../config/load.ts";
+import type { Alert } from "../core/alert.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Actor, Decision } from "../core/decision.ts";
+import { parseDuration } from "../core/duration.ts";
+import { PortcullisError } from "../core/errors.ts";
+import type { SecurityEvent } from "../core/event.ts";
+import { ProcessExec, type Exec } from "../core/exec.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Health } from "../core/plugin.ts";
+import { builtinRules } from "../detect/builtin.ts";
+import { DetectionEngine } from "../detect/engine.ts";
+import { loadRules } from "../detect/load.ts";
+import type { CompiledRule } from "../detect/rule.ts";
+import { Zone } from "../framing/zone.ts";
+import { Allowlist } from "../policy/allowlist.ts";
+import { BanTable } from "../policy/bans.ts";
+import { loggedInSessions, ownAddresses } from "../policy/guards.ts";
+import { normalizeTarget, Policy, type PolicyConfig, type PolicyResult } from "../policy/policy.ts";
+import type { Responder } from "../responders/types.ts";
+import { openSqliteStore } from "../store/sqlite.ts";
+import type { AuditRecord, Store, StoredDecision } from "../store/store.ts";
+import type { InstrumentedSource, SourceDefinition } from "../sources/types.ts";
+import { VERSION } from "../version.ts";
+import { Metrics } from "./metrics.ts";
+import { Pipeline } from "./pipeline.ts";
+import { DecisionSync } from "./sync.ts";
+
+export interface PluginFactories {
+  sources: Record<string, SourceDefinition<unknown>>;
+  responders: Record<string, { create(config: never, ctx: never): Responder }>;
+}
+
+export interface DaemonOptions {
+  config: LoadedConfig;
+  clock: Clock;
+  logger: Logger;
+  plugins: PluginFactories;
+  /** Overrides config.data_dir. */
+  dataDir?: string;
+  /** Overrides policy.dry_run. */
+  dryRun?: boolean;
+  /** Command runner for responders (tests and the demo prefix `ip netns exec`). */
+  exec?: Exec;
+  /** utmp path for admin sessions (tests). */
+  utmpPath?: string;
+  /** Extra allowlist entries supplied by the caller (the demo's own namespace, tests). */
+  extraAllow?: string[];
+}
+
+function policyConfig(c: LoadedConfig["raw"], dryRun: boolean): Partial<PolicyConfig> {
+  const p = c.policy;
+  return {
+    defaultDuration: parseDuration(p.default_duration),
+    rules: Object.fromEntries(
+      Object.entries(p.rules).map(([id, r]) => [
+        id,
+        {
+          ...(r.response ? { response: r.response } : {}),
+          ...(r.duration !== undefined ? { duration: parseDuration(r.duration) } : {}),
+          ...(r.shadow !== undefined ? { shadow: r.shadow } : {}),
+        },
+      ]),
+    ),
+    escalation: {
+      enabled: p.escalation.enabled,
+      factor: p.escalation.factor,
+      max: parseDuration(p.escalation.max),
+      lookback: parseDuration(p.escalation.lookback),
+    },
+    onDuplicate: p.on_duplicate,
+    maxPrefix: p.max_prefix,
+    maxBansPerMinute: p.circuit_breaker.max_bans_per_minute,
+    dryRun,
+    scope: "host",
+  };
+}
+
+interface RunningSource {
+  source: InstrumentedSource;
+  run: Promise<void>;
+  abort: AbortController;
+  key: string;
+}
+
+export class Daemon implements Control {
+  readonly #o: DaemonOptions;
+  #config: LoadedConfig;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly telemetry = new Metrics();
+  store!: Store;
+  #rules: CompiledRule[] = [];
+  #engine!: DetectionEngine;
+  #policy!: Policy;
+  readonly #bans = new BanTable();
+  #allowlist!: Allowlist;
+  #sync!: DecisionSync;
+  #pipeline!: Pipeline;
+  #sources: RunningSource[] = [];
+  #responders: Responder[] = [];
+  #responderKey = "";
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #listeners = new Set<(e: StreamEvent) => void>();
+  #started = 0;
+  #dataDir: string;
+  #stopping = false;
+  /** Serialises decisions so de-duplication and escalation see each other's effects. */
+  #decide: Promise<unknown> = Promise.resolve();
+  tlsFingerprint: string | undefined;
+
+  constructor(o: DaemonOptions) {
+    this.#o = o;
+    this.#config = o.config;
+    this.#log = o.logger;
+    this.#clock = o.clock;
+    this.#dataDir = o.dataDir ?? o.config.raw.data_dir;
+  }
+
+  get dataDir(): string {
+    return this.#dataDir;
+  }
+
+  get dryRun(): boolean {
+    return this.#o.dryRun ?? this.#config.raw.policy.dry_run;
+  }
+
+  get policy(): Policy {
+    return this.#policy;
+  }
+
+  get engine(): DetectionEngine {
+    return this.#engine;
+  }
+
+  get pipeline(): Pipeline {
+    return this.#pipeline;
+  }
+
+  get sync(): DecisionSync {
+    return this.#sync;
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    this.#started = this.#clock.now();
+    mkdirSync(this.#dataDir, { recursive: true, mode: 0o750 });
+    const c = this.#config.raw;
+    this.store = await openSqliteStore(c.store.path ?? join(this.#dataDir, "portcullis.db"), {
+      durability: c.store.durability,
+      clock: () => this.#clock.now(),
+    });
+    this.#buildRulesAndPolicy(undefined);
+    await this.#warmBans();
+    await this.#buildResponders();
+    this.#pipeline = new Pipeline({
+      time: { zone: new Zone(c.timezone), reference: () => this.#clock.now() },
+      modes: c.parsers.modes,
+      engine: () => this.#engine,
+      policy: () => this.#policy,
+      ipv6Prefix: c.policy.ipv6_prefix,
+      onAlerts: (alerts) => this.#onAlerts(alerts),
+      now: () => this.#clock.now(),
+      logger: this.#log,
+      metrics: this.telemetry,
+    });
+    await this.#refreshGuards();
+    this.#startSources();
+    this.#every(1000, () => this.#expire());
+    this.#every(2000, () => this.#syncExternal());
+    this.#every(parseDuration(c.reconcile_interval), () => this.#sync.reconcileAll());
+    this.#every(10_000, () => this.#refreshGuards());
+    this.#every(5000, () => this.#writeStatus());
+    this.#every(3_600_000, () => this.#retention());
+    this.#writePid();
+    await this.#writeStatus();
+    this.#log.info(
+      {
+        version: VERSION,
+        dataDir: this.#dataDir,
+        rules: this.#rules.length,
+        sources: this.#sources.map((s) => s.source.name),
+        responders: this.#responders.map((r) => r.name),
+        dryRun: this.dryRun,
+      },
+      "portcullis started",
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const t of this.#timers) clearInterval(t);
+    await this.#stopSources(this.#sources);
+    this.#sources = [];
+    await this.#decide.catch(() => undefined);
+    await this.#sync?.idle();
+    await this.#writeStatus(false);
+    rmSync(join(this.#dataDir, "portcullis.pid"), { force: true });
+    await this.store?.close();
+    this.#log.info({}, "portcullis stopped");
+  }
+
+  /** SIGHUP: new config and rules, keeping windows of unchanged rules, bans and sources' positions. */
+  async reload(config: LoadedConfig): Promise<void> {
+    const before = this.#config;
+    this.#config = config;
+    try {
+      this.#buildRulesAndPolicy(this.#engine);
+    } catch (e) {
+      this.#config = before;
+      throw e;
+    }
+    if (JSON.stringify(before.raw.parsers.modes) !== JSON.stringify(config.raw.parsers.modes)) {
+      this.#pipeline.resetStreams(config.raw.parsers.modes);
+    }
+    await this.#buildResponders();
+    const keep = new Set(config.sources.map((s) => JSON.stringify(s)));
+    const stale = this.#sources.filter((s) => !keep.has(s.key));
+    if (stale.length) {
+      await this.#stopSources(stale);
+      this.#sources = this.#sources.filter((s) => !stale.includes(s));
+    }
+    this.#startSources();
+    await this.store.audit([
+      {
+        at: this.#clock.now(),
+        actor: { type: "cli", name: "reload" },
+        action: "config_reload",
+        detail: { file: config.file, rules: this.#rules.length },
+      },
+    ]);
+    this.#log.info({ rules: this.#rules.length }, "configuration reloaded");
+  }
+
+  #every(ms: number, fn: () => Promise<void>): void {
+    let busy = false;
+    const t = setInterval(() => {
+      if (busy || this.#stopping) return;
+      busy = true;
+      fn()
+        .catch((e: unknown) => this.#log.error({ err: (e as Error).message }, "periodic task failed"))
+        .finally(() => {
+          busy = false;
+        });
+    }, ms);
+    t.unref();
+    this.#timers.push(t);
+  }
+
+  #buildRulesAndPolicy(previous: DetectionEngine | undefined): void {
+    const c = this.#config.raw;
+    let rules = [
+      ...(c.rules.builtin ? builtinRules() : []),
+      ...(c.rules.paths.length ? loadRules(c.rules.paths) : []),
+    ];
+    const unknown = c.rules.disable.filter((id) => !rules.some((r) => r.id === id));
+    if (unknown.length) {
+      throw new PortcullisError("CONFIG_INVALID", `rules.disable names unknown rules: ${unknown.join(", ")}`);
+    }
+    rules = rules.filter((r) => !c.rules.disable.includes(r.id));
+    if (c.max_tracked_keys) {
+      rules = rules.map((r) => ({ ...r, spec: { ...r.spec, max_keys: c.max_tracked_keys! } }));
+    }
+    this.#rules = rules;
+    this.#engine = new DetectionEngine(rules, previous);
+    this.#allowlist = new Allowlist([
+      { cidrs: c.policy.allowlist, why: "configured allowlist" },
+      { cidrs: this.#o.extraAllow ?? [], why: "daemon allowlist" },
+    ]);
+    this.#policy = new Policy(policyConfig(c, this.dryRun), this.#allowlist, this.#bans);
+    this.#policy.onBreakerOpen = (at) => {
+      this.telemetry.breaker.inc();
+      this.#log.warn(
+        { at: new Date(at).toISOString(), limit: c.policy.circuit_breaker.max_bans_per_minute },
+        "CIRCUIT BREAKER OPEN: too many new bans per minute; alerting only until the rate drops",
+      );
+    };
+    void this.#refreshGuards();
+  }
+
+  async #refreshGuards(): Promise<void> {
+    const c = this.#config.raw.policy;
+    if (!this.#allowlist) return;
+    if (c.allow_own_addresses) this.#allowlist.setDynamic("own", ownAddresses(), "own interface address");
+    else this.#allowlist.setDynamic("own", [], "");
+    if (c.allow_admin_sessions) {
+      const sessions = await loggedInSessions(this.#o.utmpPath);
+      this.#allowlist.setDynamic(
+        "sessions",
+        sessions.flatMap((s) => (s.address ? [s.address] : [])),
+        "logged-in session",
+      );
+    } else this.#allowlist.setDynamic("sessions", [], "");
+  }
+
+  async #warmBans(): Promise<void> {
+    const now = this.#clock.now();
+    const active = await this.store.activeDecisions(now);
+    const seen = new Set<string>();
+    for (const d of active) {
+      this.#bans.set(
+        { target: d.target, decisionId: d.id, expires: d.expires, escalation: d.escalation },
+        d["@timestamp"],
+      );
+      seen.add(`${d.target} ${d["@timestamp"]}`);
+    }
+    // Earlier bans (escalation history survives restarts).
+    const lookback = parseDuration(this.#config.raw.policy.escalation.lookback);
+    for (const h of await this.store.banHistory(now - lookback)) {
+      if (!seen.has(`${h.target} ${h.at}`)) this.#bans.remember(h.target, h.at);
+    }
+    this.#seenUntil = now;
+  }
+
+  async #buildResponders(): Promise<void> {
+    const key = JSON.stringify(this.#config.responders);
+    if (key === this.#responderKey && this.#sync) return;
+    this.#responderKey = key;
+    const ctx = {
+      clock: this.#clock,
+      logger: this.#log.child({ stage: "responder" }),
+      dataDir: this.#dataDir,
+      exec: this.#o.exec ?? new ProcessExec(),
+    };
+    this.#responders = this.#config.responders.map(({ type, config }) => {
+      const def = this.#o.plugins.responders[type];
+      if (!def) throw new PortcullisError("UNKNOWN_PLUGIN", `unknown responder type "${type}"`);
+      return def.create(config as never, ctx as never);
+    });
+    await this.#sync?.idle();
+    this.#sync = new DecisionSync({
+      responders: this.#responders,
+      store: this.store,
+      clock: this.#clock,
+      logger: this.#log,
+      metrics: this.telemetry,
+    });
+    if (!this.dryRun) {
+      await this.#sync.setup();
+      await this.#sync.reconcileAll();
+    }
+  }
+
+  #startSources(): void {
+    const running = new Set(this.#sources.map((s) => s.key));
+    for (const entry of this.#config.sources) {
+      const key = JSON.stringify(entry);
+      if (running.has(key)) continue;
+      const def = this.#o.plugins.sources[entry.type];
+      if (!def) throw new PortcullisError("UNKNOWN_PLUGIN", `unknown source type "${entry.type}"`);
+      const source = def.create(entry.config, {
+        clock: this.#clock,
+        logger: this.#log.child({ stage: "source", source: entry.type }),
+        dataDir: this.#dataDir,
+        exec: new ProcessExec(),
+        checkpoints: this.store.checkpoints,
+      });
+      const abort = new AbortController();
+      const run = source.run(this.#pipeline, abort.signal).catch((e: unknown) => {
+        this.#log.error({ source: source.name, err: (e as Error).message }, "source stopped with an error");
+      });
+      this.#sources.push({ source, run, abort, key });
+    }
+  }
+
+  async #stopSources(list: RunningSource[]): Promise<void> {
+    for (const s of list) s.abort.abort();
+    await Promise.all(list.map((s) => s.run));
+  }
+
+  // ---- decisions ------------------------------------------------------------------------------------------
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#decide.then(fn, fn);
+    this.#decide = p.catch(() => undefined);
+    return p;
+  }
+
+  async #onAlerts(alerts: Alert[]): Promise<void> {
+    for (let i = 0; i < alerts.length; i++) {
+      const outcome = await this.#serial(() =>
+        this.#handleAlert(alerts[i]!, { type: "rule", name: alerts[i]!.rule.id }),
+      );
+      if (outcome.decision) {
+        // Repeat-offender rules count bans: feed the ban back as an event (it may add alerts to this loop).
+        const ban: SecurityEvent = {
+          "@timestamp": alerts[i]!["@timestamp"],
+          event: {
+            dataset: "portcullis",
+            action: "portcullis_ban",
+            outcome: "failure",
+            reason: outcome.decision.reason,
+          },
+          source: { ip: outcome.decision.target },
+          rule: { id: alerts[i]!.rule.id, name: alerts[i]!.rule.name },
+        };
+        this.#engine.process(ban, alerts);
+      }
+    }
+  }
+
+  /** Applies the policy to an alert and records everything; enforcement is started, not awaited. */
+  async #handleAlert(alert: Alert, actor: Actor): Promise<BanOutcome> {
+    const now = this.#clock.now();
+    this.telemetry.alerts.inc({ rule: alert.rule.id, origin: alert.origin });
+    const result = this.#policy.onAlert(alert, now);
+    return this.#record(result, actor, alert, now);
+  }
+
+  async #record(
+    result: PolicyResult,
+    actor: Actor,
+    alert: Alert | undefined,
+    now: number,
+  ): Promise<BanOutcome> {
+    this.telemetry.outcomes.inc({ outcome: result.outcome });
+    const audit: AuditRecord[] = [];
+    const base = {
+      at: now,
+      actor,
+      ...(result.target ? { target: result.target } : {}),
+      ...(alert ? { alertId: alert.id } : {}),
+    };
+    let decision: StoredDecision | undefined;
+    switch (result.outcome) {
+      case "banned": {
+        const d = result.decision!;
+        audit.push({
+          ...base,
+          action: d.simulated ? "ban_simulated" : "ban",
+          decisionId: d.id,
+          detail: { reason: d.reason, duration: d.duration, escalation: d.escalation, origin: d.origin },
+        });
+        await this.store.insertDecision(d, d.simulated ? [] : this.#sync.names, audit);
+        decision = {
+          ...d,
+          state: "active",
+          status: Object.fromEntries(
+            (d.simulated ? [] : this.#sync.names).map((n) => [n, "pending" as const]),
+          ),
+        };
+        this.#engine.forgetSource(d.target);
+        this.telemetry.activeBans.set(this.#bans.size);
+        void this.#sync.applyNow([d]);
+        break;
+      }
+      case "extended": {
+        audit.push({
+          ...base,
+          action: "extend",
+          decisionId: result.decisionId,
+          detail: { expires: result.expires, reason: result.reason },
+        });
+        await this.store.extendDecision(result.decisionId!, result.expires!, audit[0]!);
+        decision = await this.store.getDecision(result.decisionId!);
+        if (decision && !decision.simulated) void this.#sync.applyNow([decision]);
+        break;
+      }
+      case "alert_only":
+        break;
+      default:
+        audit.push({
+          ...base,
+          action: result.outcome === "already_banned" ? "duplicate" : "refuse",
+          decisionId: result.decisionId,
+          detail: { outcome: result.outcome, reason: result.reason },
+        });
+        await this.store.audit(audit);
+        if (result.outcome === "refused_circuit_breaker") break;
+    }
+    if (alert) {
+      await this.store.insertAlert(alert, result);
+      this.#emit({
+        kind: "alert",
+        data: { ...alert, policy: { outcome: result.outcome, reason: result.reason } },
+      });
+    }
+    if (decision && result.outcome === "banned") this.#emit({ kind: "decision", data: decision });
+    const out: BanOutcome = { outcome: result.outcome, reason: result.reason };
+    if (result.target !== undefined) out.target = result.target;
+    if (result.expires !== undefined) out.expires = result.expires;
+    if (decision) out.decision = decision;
+    return out;
+  }
+
+  #seenUntil = 0;
+
+  /**
+   * Decisions made or ended by other processes (the CLI without a daemon connection, API replicas): bring the
+   * in-memory ban view up to date, then enforce what is pending and remove what ended.
+   */
+  async #syncExternal(): Promise<void> {
+    const since = this.#seenUntil;
+    this.#seenUntil = this.#clock.now() - 5000; // overlap: writers' clocks and commit order
+    for (const d of await this.store.changedSince(since)) {
+      if (d.state === "active" && !this.#bans.active(d.target, this.#clock.now())) {
+        this.#bans.set(
+          { target: d.target, decisionId: d.id, expires: d.expires, escalation: d.escalation },
+          d["@timestamp"],
+        );
+        this.#engine.forgetSource(d.target);
+      } else if (
+        d.state !== "active" &&
+        this.#bans.active(d.target, this.#clock.now())?.decisionId === d.id
+      ) {
+        this.#bans.remove(d.target);
+      }
+    }
+    this.telemetry.activeBans.set(this.#bans.size);
+    await this.#sync.syncPending();
+  }
+
+  async #expire(): Promise<void> {
+    const now = this.#clock.now();
+    const expired = await this.store.expireDue(now);
+    this.#bans.expire(now);
+    if (expired.length) {
+      this.telemetry.activeBans.set(this.#bans.size);
+      const full = await Promise.all(expired.map((d) => this.store.getDecision(d.id)));
+      await this.#sync.removeEnded(full.filter((d): d is StoredDecision => d !== undefined));
+    }
+  }
+
+  async #retention(): Promise<void> {
+    const r = this.#config.raw.store.retention;
+    await this.store.applyRetention(this.#clock.now(), {
+      decisions: parseDuration(r.decisions),
+      alerts: parseDuration(r.alerts),
+      audit: parseDuration(r.audit),
+    });
+  }
+
+  #emit(e: StreamEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, "stream listener failed");
+      }
+    }
+  }
+
+  // ---- status files ---------------------------------------------------------------------------------------
+
+  #writePid(): void {
+    writeFileSync(join(this.#dataDir, "portcullis.pid"), `${process.pid}\n`);
+  }
+
+  async #writeStatus(running = true): Promise<void> {
+    try {
+      const s = await this.status();
+      const path = join(this.#dataDir, "status.json");
+      writeFileSync(`${path}.tmp`, JSON.stringify({ ...s, running }, null, 2));
+      renameSync(`${path}.tmp`, path);
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, "writing status.json failed");
+    }
+  }
+
+  // ---- Control ----------------------------------------------------------------------------------------------
+
+  async status(): Promise<StatusReport> {
+    const health = async (h: () => Promise<Health>): Promise<Health> => {
+      try {
+        return await h();
+      } catch (e) {
+        return { ok: false, detail: (e as Error).message };
+      }
+    };
+    for (const r of this.#engine.stats()) {
+      this.telemetry.trackedKeys.set({ rule: r.id }, r.keys);
+      this.telemetry.evictions.set({ rule: r.id }, r.evictions);
+    }
+    return {
+      version: VERSION,
+      pid: process.pid,
+      started: this.#started,
+      now: this.#clock.now(),
+      dryRun: this.dryRun,
+      activeBans: this.#bans.size,
+      sources: await Promise.all(
+        this.#sources.map(async ({ source }) => {
+          const h = await health(() => source.healthcheck());
+          return {
+            name: source.name,
+            type: source.type,
+            ok: h.ok,
+            detail: h.detail,
+            stats: { ...source.stats() },
+          };
+        }),
+      ),
+      responders: await Promise.all(
+        this.#responders.map(async (r) => {
+          const h = await health(() => r.healthcheck());
+          return { name: r.name, type: r.type, ok: h.ok, detail: h.detail };
+        }),
+      ),
+      rules: this.#rules.filter((r) => r.spec.enabled).length,
+      counters: { ...this.#pipeline.counters, ...this.#policy.counts },
+      ...(this.tlsFingerprint ? { tlsFingerprint: this.tlsFingerprint } : {}),
+    };
+  }
+
+  listDecisions(q: DecisionQuery): Promise<StoredDecision[]> {
+    return this.store.listDecisions(q);
+  }
+
+  listAlerts(q: AlertQuery) {
+    return this.store.listAlerts(q);
+  }
+
+  listRules(): RuleInfo[] {
+    return this.#rules.map((r) => ({
+      id: r.id,
+      name: r.name,
+      type: r.spec.type,
+      enabled: r.spec.enabled,
+      response: this.#config.raw.policy.rules[r.id]?.response ?? r.spec.response,
+      ...(r.spec.description ? { description: r.spec.description } : {}),
+      attack: r.spec.attack,
+    }));
+  }
+
+  ban(req: ControlBanRequest): Promise<BanOutcome> {
+    return this.#serial(async () => {
+      const now = this.#clock.now();
+      const result = this.#policy.ban(
+        {
+          target: req.target,
+          ...(req.duration !== undefined ? { duration: req.duration } : {}),
+          reason: req.reason ?? `manual ban by ${req.actor.type} ${req.actor.name}`,
+          actor: req.actor,
+          origin: req.origin,
+        },
+        now,
+      );
+      return this.#record(result, req.actor, undefined, now);
+    });
+  }
+
+  unban(target: string, actor: Actor, reason = "manual unban"): Promise<UnbanOutcome> {
+    return this.#serial(async () => {
+      const t = normalizeTarget(target);
+      if (!t) throw new PortcullisError("INVALID_IP", `not an IP address or CIDR: ${target}`);
+      const now = this.#clock.now();
+      const revoked = await this.store.revoke(t, actor, reason, now);
+      this.#bans.remove(t);
+      this.#engine.forgetSource(t);
+      this.telemetry.activeBans.set(this.#bans.size);
+      if (revoked.length) {
+        const full = await Promise.all(revoked.map((d) => this.store.getDecision(d.id)));
+        await this.#sync.removeEnded(full.filter((d): d is StoredDecision => d !== undefined));
+        for (const d of revoked) this.#emit({ kind: "decision", data: d });
+      }
+      return { target: t, revoked: revoked.length };
+    });
+  }
+
+  async explain(target: string): Promise<Explanation> {
+    const t = normalizeTarget(target);
+    if (!t) throw new PortcullisError("INVALID_IP", `not an IP address or CIDR: ${target}`);
+    return explainFrom(this.store, t, this.#allowlist);
+  }
+
+  ingestAlert(alert: Alert, actor: Actor): Promise<BanOutcome> {
+    return this.#serial(() => this.#handleAlert(alert, actor));
+  }
+
+  subscribe(listener: (e: StreamEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  metrics(): Promise<string> {
+    return this.telemetry.text();
+  }
+}
+
+/** The explain trail from a store (used by the daemon and by the CLI when no daemon runs). */
+export async function explainFrom(store: Store, target: string, allowlist?: Allowlist): Promise<Explanation> {
+  const decisions = await store.decisionsFor(target);
+  const alerts = await store.listAlerts({ sourceIp: target, limit: 50 });
+  const audit = await store.auditFor(target);
+  const e: Explanation = { target, decisions, alerts, audit };
+  const allowed = allowlist?.match(target);
+  if (allowed) e.allowlisted = allowed;
+  return e;
+}
+
+export type { Decision };

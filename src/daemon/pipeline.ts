@@ -1,0 +1,126 @@
+/**
+ * The live pipeline: source batches -> framing -> parsers -> detection -> decisions. One framer and one parser
+ * set per stream (a file, a journal, a syslog peer), so per-connection parser state never mixes streams.
+ * A batch's checkpoint is committed only after its decisions are recorded (a crash re-reads at most one batch,
+ * and de-duplication makes a re-read decision a no-op).
+ */
+import type { Alert } from "../core/alert.ts";
+import type { SecurityEvent } from "../core/event.ts";
+import { groupKey } from "../core/ip.ts";
+import type { Logger } from "../core/logger.ts";
+import { META_DATASETS, type DetectionEngine } from "../detect/engine.ts";
+import { LineFramer } from "../framing/framer.ts";
+import type { TimeContext } from "../framing/zone.ts";
+import { ParserSet } from "../parsers/dispatch.ts";
+import type { Policy } from "../policy/policy.ts";
+import type { LineSink, SourceBatch } from "../sources/types.ts";
+import type { Metrics } from "./metrics.ts";
+
+interface Stream {
+  framer: LineFramer;
+  parsers: ParserSet;
+  line: number;
+}
+
+export interface PipelineOptions {
+  time: TimeContext;
+  modes: Record<string, string>;
+  engine: () => DetectionEngine;
+  policy: () => Policy;
+  ipv6Prefix: number;
+  /** Called for every alert, in order; the pipeline waits for it (back-pressure). */
+  onAlerts: (alerts: Alert[]) => Promise<void>;
+  now: () => number;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Cap on distinct streams (syslog peers); the least recently used stream state is dropped beyond it. */
+  maxStreams?: number;
+}
+
+export class Pipeline implements LineSink {
+  readonly #opts: PipelineOptions;
+  readonly #streams = new Map<string, Stream>();
+  readonly #events: SecurityEvent[] = [];
+  counters = { lines: 0, events: 0, suppressed: 0, alerts: 0 };
+
+  constructor(opts: PipelineOptions) {
+    this.#opts = opts;
+  }
+
+  #stream(key: string): Stream {
+    let s = this.#streams.get(key);
+    if (s) {
+      this.#streams.delete(key);
+      this.#streams.set(key, s);
+      return s;
+    }
+    s = {
+      framer: new LineFramer(this.#opts.time),
+      parsers: new ParserSet({ time: this.#opts.time, allActions: true, modes: this.#opts.modes }),
+      line: 0,
+    };
+    if (this.#streams.size >= (this.#opts.maxStreams ?? 10_000)) {
+      this.#streams.delete(this.#streams.keys().next().value as string);
+    }
+    this.#streams.set(key, s);
+    return s;
+  }
+
+  /** Parser modes changed (reload): stream state restarts with the new modes. */
+  resetStreams(modes: Record<string, string>): void {
+    this.#opts.modes = modes;
+    this.#streams.clear();
+  }
+
+  async push(batch: SourceBatch): Promise<void> {
+    const started = performance.now();
+    const o = this.#opts;
+    const s = this.#stream(batch.stream);
+    if (batch.firstLine !== undefined) s.line = batch.firstLine - 1;
+    const engine = o.engine();
+    const policy = o.policy();
+    const alerts: Alert[] = [];
+    const events = this.#events;
+    const now = o.now();
+    for (const line of batch.lines) {
+      s.line++;
+      this.counters.lines++;
+      const frame = s.framer.frame(line);
+      if (!frame) continue;
+      if (s.parsers.parse(frame, events) === 0) continue;
+      for (const e of events) {
+        this.counters.events++;
+        o.metrics?.events.inc({ dataset: e.event.dataset });
+        if (batch.path !== undefined) e.log = { file: { path: batch.path, line: s.line } };
+        if (batch.peer !== undefined) {
+          e.log = { ...e.log, source: { address: batch.peer } };
+          e.host ??= { name: batch.peer };
+        }
+        const ip = e.source?.ip;
+        if (ip !== undefined && !META_DATASETS.has(e.event.dataset)) {
+          const key = ip.indexOf(":") >= 0 ? groupKey(ip, o.ipv6Prefix) : ip;
+          if (policy.bans.active(key, now)) {
+            this.counters.suppressed++;
+            o.metrics?.suppressed.inc();
+            continue;
+          }
+        }
+        engine.process(e, alerts);
+      }
+      events.length = 0;
+    }
+    o.metrics?.lines.inc({ source: batch.stream }, batch.lines.length);
+    if (alerts.length) {
+      this.counters.alerts += alerts.length;
+      await o.onAlerts(alerts);
+    }
+    o.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
+    if (batch.checkpoint) {
+      try {
+        await batch.checkpoint();
+      } catch (e) {
+        o.logger.error({ stream: batch.stream, err: (e as Error).message }, "checkpoint failed");
+      }
+    }
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * DecisionSync: keeps every responder in line with the decision store.
+ * - `applyNow`/`removeNow`: the fast path after a decision (coalesced per responder: while one batch runs,
+ *   new entries queue up and go out together in the next one);
+ * - `syncPending`: decisions made by other processes (CLI, API replicas) and retries of failed ones;
+ * - `reconcileAll`: on start and periodically, compare what each firewall really holds with the store and
+ *   repair it in one batch (a flushed firewall gets its bans back; bans that expired while down are removed).
+ * Every result is recorded per decision and responder, with an audit record for failures and repairs.
+ */
+import type { Clock } from "../core/clock.ts";
+import type { Decision } from "../core/decision.ts";
+import type { Logger } from "../core/logger.ts";
+import { reconcile } from "../responders/reconcile.ts";
+import type { BanEntry, Responder } from "../responders/types.ts";
+import type { AuditRecord, Store, StoredDecision } from "../store/store.ts";
+import type { Metrics } from "./metrics.ts";
+
+interface Job {
+  op: "apply" | "remove";
+  decision: Decision;
+  done: () => void;
+}
+
+const SYSTEM = { type: "rule" as const, name: "portcullis" };
+
+class ResponderQueue {
+  readonly responder: Responder;
+  #jobs: Job[] = [];
+  #running: Promise<void> | undefined;
+  constructor(
+    responder: Responder,
+    readonly run: (r: Responder, jobs: Job[]) => Promise<void>,
+  ) {
+    this.responder = responder;
+  }
+  push(job: Job): void {
+    this.#jobs.push(job);
+    this.#running ??= this.#drain();
+  }
+  async #drain(): Promise<void> {
+    try {
+      while (this.#jobs.length) {
+        const jobs = this.#jobs;
+        this.#jobs = [];
+        await this.run(this.responder, jobs);
+      }
+    } finally {
+      this.#running = undefined;
+    }
+  }
+  idle(): Promise<void> {
+    return this.#running ?? Promise.resolve();
+  }
+}
+
+export class DecisionSync {
+  readonly responders: readonly Responder[];
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #metrics: Metrics | undefined;
+  readonly #queues: ResponderQueue[];
+
+  constructor(opts: {
+    responders: readonly Responder[];
+    store: Store;
+    clock: Clock;
+    logger: Logger;
+    metrics?: Metrics;
+  }) {
+    this.responders = opts.responders;
+    this.#store = opts.store;
+    this.#clock = opts.clock;
+    this.#log = opts.logger;
+    this.#metrics = opts.metrics;
+    this.#queues = opts.responders.map(
+      (r) => new ResponderQueue(r, (resp, jobs) => this.#runJobs(resp, jobs)),
+    );
+  }
+
+  get names(): string[] {
+    return this.responders.map((r) => r.name);
+  }
+
+  /** Sets up every responder (tables, sets, chains). Failures are logged and surface in health. */
+  async setup(): Promise<void> {
+    for (const r of this.responders) {
+      try {
+        await r.setup();
+      } catch (e) {
+        this.#log.error({ responder: r.name, err: (e as Error).message }, "responder setup failed");
+      }
+    }
+  }
+
+  /** Enforces decisions on every responder; resolves when every responder has finished (or failed) them. */
+  applyNow(decisions: readonly Decision[]): Promise<void> {
+    return this.#enqueue("apply", decisions);
+  }
+
+  removeNow(decisions: readonly Decision[]): Promise<void> {
+    return this.#enqueue("remove", decisions);
+  }
+
+  #enqueue(op: "apply" | "remove", decisions: readonly Decision[]): Promise<void> {
+    const live = decisions.filter((d) => !d.simulated);
+    if (!live.length || !this.#queues.length) return Promise.resolve();
+    return Promise.all(
+      this.#queues.flatMap((q) =>
+        live.map((decision) => new Promise<void>((done) => q.push({ op, decision, done }))),
+      ),
+    ).then(() => undefined);
+  }
+
+  async idle(): Promise<void> {
+    await Promise.all(this.#queues.map((q) => q.idle()));
+  }
+
+  async #runJobs(r: Responder, jobs: Job[]): Promise<void> {
+    const now = this.#clock.now();
+    const updates: {
+      decisionId: string;
+      responder: string;
+      status: "applied" | "failed" | "removed";
+      error?: string;
+    }[] = [];
+    const audit: AuditRecord[] = [];
+    try {
+      for (const op of ["remove", "apply"] as const) {
+        const batch = jobs.filter((j) => j.op === op);
+        if (!batch.length) continue;
+        // The latest decision per target wins within a batch.
+        const byTarget = new Map<string, Decision[]>();
+        for (const j of batch)
+          byTarget.set(j.decision.target, [...(byTarget.get(j.decision.target) ?? []), j.decision]);
+        const started = performance.now();
+        let results: { target: string; ok: boolean; error?: string }[];
+        try {
+          if (op === "apply") {
+            const entries: BanEntry[] = [...byTarget.values()].map((ds) => ({
+              target: ds[0]!.target,
+              expires: Math.max(...ds.map((d) => d.expires)),
+            }));
+            results = await r.apply(entries);
+          } else {
+            results = await r.remove([...byTarget.keys()]);
+          }
+        } catch (e) {
+          results = [...byTarget.keys()].map((target) => ({
+            target,
+            ok: false,
+            error: (e as Error).message,
+          }));
+        }
+        this.#metrics?.responderSeconds.observe(
+          { responder: r.name, op },
+          (performance.now() - started) / 1000,
+        );
+        const byResult = new Map(results.map((x) => [x.target, x]));
+        for (const [target, ds] of byTarget) {
+          const res = byResult.get(target) ?? {
+            target,
+            ok: false,
+            error: "responder returned no result for this entry",
+          };
+          this.#metrics?.responderOps.inc({ responder: r.name, op, result: res.ok ? "ok" : "error" });
+          for (const d of ds) {
+            updates.push({
+              decisionId: d.id,
+              responder: r.name,
+              status: res.ok ? (op === "apply" ? "applied" : "removed") : "failed",
+              ...(res.ok ? {} : { error: res.error ?? "failed" }),
+            });
+            if (!res.ok) {
+              audit.push({
+                at: now,
+                actor: SYSTEM,
+                action: op === "apply" ? "apply_failed" : "remove_failed",
+                target,
+                decisionId: d.id,
+                detail: { responder: r.name, error: res.error ?? "failed" },
+              });
+              this.#log.warn({ responder: r.name, op, target, err: res.error }, "responder entry failed");
+            }
+          }
+        }
+      }
+      await this.#store.setStatus(updates, now, audit);
+    } catch (e) {
+      this.#log.error({ responder: r.name, err: (e as Error).message }, "recording responder results failed");
+    } finally {
+      for (const j of jobs) j.done();
+    }
+  }
+
+  /** Applies what the store says is pending or failed, removes what ended but is still applied. */
+  async syncPending(): Promise<{ applied: number; removed: number }> {
+    const now = this.#clock.now();
+    const { apply, remove } = await this.#store.pendingWork(this.names, now);
+    await Promise.all([this.applyNow(apply), this.#removeEnded(remove)]);
+    return { applied: apply.length, removed: remove.length };
+  }
+
+  /** Removes ended decisions; for native-expiry responders an expired entry is already gone. */
+  async #removeEnded(ended: StoredDecision[]): Promise<void> {
+    if (!ended.length) return;
+    const now = this.#clock.now();
+    const native: { decisionId: string; responder: string; status: "removed" }[] = [];
+    const jobs: Promise<void>[] = [];
+    for (const q of this.#queues) {
+      const r = q.responder;
+      const mine = ended.filter((d) => d.status[r.name] === "applied");
+      const gone = r.nativeExpiry ? mine.filter((d) => d.state === "expired" && d.expires <= now) : [];
+      for (const d of gone) native.push({ decisionId: d.id, responder: r.name, status: "removed" });
+      const toRemove = mine.filter((d) => !gone.includes(d));
+      jobs.push(
+        ...toRemove.map((decision) => new Promise<void>((done) => q.push({ op: "remove", decision, done }))),
+      );
+    }
+    if (native.length) await this.#store.setStatus(native, now);
+    await Promise.all(jobs);
+  }
+
+  async removeEnded(ended: StoredDecision[]): Promise<void> {
+    return this.#removeEnded(ended);
+  }
+
+  /** Compares each responder with the store and repairs it in one batch; records what changed. */
+  async reconcileAll(): Promise<void> {
+    const now = this.#clock.now();
+    const active = (await this.#store.activeDecisions(now)).filter((d) => !d.simulated);
+    const desired: BanEntry[] = active.map((d) => ({ target: d.target, expires: d.expires }));
+    for (const q of this.#queues) {
+      await q.idle();
+      const r = q.responder;
+      try {
+        const res = await reconcile(r, desired, now);
+        const failed = new Set(res.failed.map((f) => f.target));
+        const updates = active
+          .filter((d) => !failed.has(d.target) && d.status[r.name] !== "applied")
+          .map((d) => ({ decisionId: d.id, responder: r.name, status: "applied" as const }));
+        const changed = res.added.length + res.removed.length + res.refreshed.length + res.failed.length;
+        const audit: AuditRecord[] = changed
+          ? [
+              {
+                at: now,
+                actor: SYSTEM,
+                action: "reconcile",
+                detail: {
+                  responder: r.name,
+                  added: res.added.length,
+                  removed: res.removed.length,
+                  refreshed: res.refreshed.length,
+                  kept: res.kept.length,
+                  failed: res.failed.slice(0, 20),
+                },
+              },
+            ]
+          : [];
+        await this.#store.setStatus(updates, now, audit);
+        if (changed) {
+          this.#log.info(
+            {
+              responder: r.name,
+              added: res.added.length,
+              removed: res.removed.length,
+              refreshed: res.refreshed.length,
+              failed: res.failed.length,
+            },
+            "reconciled responder with the store",
+          );
+        }
+      } catch (e) {
+        this.#log.error({ responder: r.name, err: (e as Error).message }, "reconcile failed");
+      }
+    }
+  }
+}
