@@ -25,4 +25,13 @@ export const CORPUS_FILES: Record<string, CorpusFile> = {
   "selinux-ssh": { parser: "selinux", defaultMode: "normal" },
   recidive: { parser: "fail2ban", defaultMode: "normal" },
   sshd: { parser: "sshd", defaultMode: "normal", name: "sshd" },
+  "nginx-http-auth": { parser: "nginx", defaultMode: "auth", modes: { normal: "auth" } },
+  "nginx-limit-req": { parser: "nginx", defaultMode: "limit-req" },
+  "nginx-botsearch": { parser: "nginx", defaultMode: "botsearch" },
+  "apache-auth": { parser: "apache", defaultMode: "auth", modes: { normal: "auth" }, logging: ["syslog"] },
+  "apache-botsearch": { parser: "apache", defaultMode: "botsearch" },
+  "apache-modsecurity": { parser: "apache", defaultMode: "modsecurity" },
+  "haproxy-http-auth": { parser: "haproxy", defaultMode: "auth", modes: { normal: "auth" } },
+  "lighttpd-auth": { parser: "lighttpd", defaultMode: "normal" },
+  "traefik-auth": { parser: "traefik", defaultMode: "normal" },
 };

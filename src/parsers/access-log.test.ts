@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Zone } from "../framing/zone.ts";
+import {
+  classifyResponse,
+  hasTraefikTail,
+  isProbeFile,
+  isProbePath,
+  looksLikeAccessLine,
+  pathOf,
+  readAccessLine,
+} from "./access-log.ts";
+
+const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
+
+test("reads a combined-format line up to the status", () => {
+  const l = readAccessLine(
+    '198.51.100.4 - carol [03/Jun/2024:10:11:12 +0200] "POST /wp-login.php?x=1 HTTP/1.1" 401 512 "https://example.org/" "curl/8.5.0"',
+    time,
+  )!;
+  assert.equal(l.client, "198.51.100.4");
+  assert.equal(l.user, "carol");
+  assert.equal(l.time, Date.UTC(2024, 5, 3, 8, 11, 12));
+  assert.equal(l.method, "POST");
+  assert.equal(l.target, "/wp-login.php?x=1");
+  assert.equal(l.status, 401);
+  const common = readAccessLine('2001:db8::5 - - [03/Jun/2024:10:11:12 +0000] "GET / HTTP/1.0" 200 -', time)!;
+  assert.deepEqual([common.client, common.user, common.status], ["2001:db8::5", undefined, 200]);
+});
+
+test("user names with spaces and brackets, an empty user, escaped and raw quotes in the request", () => {
+  const sp = readAccessLine(
+    '198.51.100.5 - john [x] doe [03/Jun/2024:10:11:12 +0000] "GET / HTTP/1.1" 401 0 "-" "-"',
+    time,
+  )!;
+  assert.equal(sp.user, "john [x] doe");
+  const empty = readAccessLine(
+    '198.51.100.5 - "" [03/Jun/2024:10:11:12 +0000] "GET / HTTP/1.1" 401 0',
+    time,
+  )!;
+  assert.equal(empty.user, "");
+  const esc = readAccessLine(
+    '198.51.100.6 - - [03/Jun/2024:10:11:12 +0000] "GET /a\\" 200 1 \\"b HTTP/1.1" 404 0 "-" "-"',
+    time,
+  )!;
+  assert.equal(esc.status, 404);
+  assert.equal(esc.target, '/a\\" 200 1 \\"b');
+  const raw = readAccessLine(
+    '198.51.100.7 - - [03/Jun/2024:10:11:12 +0000] "GET /a"b HTTP/1.1" 403 0 "-" "-"',
+    time,
+  )!;
+  assert.equal(raw.status, 403);
+  assert.equal(raw.target, '/a"b');
+  const junk = readAccessLine(
+    '198.51.100.8 - - [03/Jun/2024:10:11:12 +0000] "\\x16\\x03\\x01" 400 150',
+    time,
+  )!;
+  assert.deepEqual([junk.method, junk.target, junk.status], [undefined, undefined, 400]);
+});
+
+test("shape tests", () => {
+  assert.ok(looksLikeAccessLine('192.0.2.1 - - [03/Jun/2024:10:11:12 +0000] "GET / HTTP/1.1" 200 1'));
+  assert.ok(!looksLikeAccessLine("2024/06/03 10:11:12 [error] 1#1: *1 x"));
+  assert.ok(!looksLikeAccessLine("[Mon Jun 03 10:11:12 2024] [error] [client 192.0.2.1] x"));
+  assert.ok(hasTraefikTail('1.2.3.4 - - [x] "GET / HTTP/1.1" 200 1 "-" "-" 5 "r" "http://b" 12ms'));
+  assert.ok(!hasTraefikTail('1.2.3.4 - - [x] "GET / HTTP/1.1" 200 1 "-" "-"'));
+  assert.equal(readAccessLine("192.0.2.1 - - [not a date] x", time), undefined);
+});
+
+test("classification: 401 with and without a user, probes, 403, WordPress login posts", () => {
+  assert.equal(classifyResponse(401, "bob", "GET", "/"), "http_auth_failed");
+  assert.equal(classifyResponse(401, "", "GET", "/"), "http_auth_failed");
+  assert.equal(classifyResponse(401, undefined, "GET", "/"), "http_unauthorized");
+  assert.equal(classifyResponse(404, undefined, "GET", "/phpMyAdmin/index.php"), "http_probe");
+  assert.equal(classifyResponse(403, undefined, "GET", "/.git/config"), "http_probe");
+  assert.equal(classifyResponse(403, undefined, "GET", "/private/"), "http_forbidden");
+  assert.equal(classifyResponse(404, undefined, "GET", "/missing.png"), undefined);
+  assert.equal(classifyResponse(200, undefined, "GET", "/phpmyadmin/"), undefined);
+  assert.equal(classifyResponse(200, undefined, "POST", "/blog/wp-login.php"), "http_login_attempt");
+  assert.equal(classifyResponse(200, undefined, "POST", "/xmlrpc.php"), "http_login_attempt");
+  assert.equal(classifyResponse(500, undefined, "GET", "/.env"), undefined);
+});
+
+test("probe paths", () => {
+  for (const p of [
+    "//phpMyAdmin-4.9/scripts/setup.php",
+    "/pma/",
+    "/admin/pma/index.php",
+    "/cgi-bin/test.cgi",
+    "/roundcube/",
+    "/wp-login.php",
+    "/blog/wp-login.php",
+    "/.env",
+    "/app/.env.production",
+    "/.git/HEAD",
+    "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+    "/wp-config.php.bak",
+    "/MYSQLADMIN/",
+  ])
+    assert.ok(isProbePath(p), p);
+  for (const p of [
+    "/",
+    "/index.html",
+    "/blog/2024/06/mail-merge",
+    "/mail.php",
+    "/static/pma.js",
+    "/env",
+    "/git/",
+  ])
+    assert.ok(!isProbePath(p), p);
+  assert.equal(pathOf("/a/b?c=/d#e"), "/a/b");
+  assert.equal(pathOf("http://example.org/x?y"), "/x");
+  assert.equal(pathOf("http://example.org"), "/");
+});
+
+test("probe files: the last component of a file-system path", () => {
+  for (const p of [
+    "/var/www/pma",
+    "/srv/http/site/phpmyadmin",
+    "/var/www/wp-login.php",
+    "/var/www/mails",
+    "/var/www/webmail/",
+  ])
+    assert.ok(isProbeFile(p), p);
+  for (const p of ["/var/www/forum/mail.php", "/var/www/webmail/index.html", "/var/www/missing.png", "/"])
+    assert.ok(!isProbeFile(p), p);
+});
+
+test("1 MB hostile lines are read in linear time", () => {
+  const big = [
+    `192.0.2.1 - ${" [".repeat(1 << 19)}`,
+    `192.0.2.1 - - [03/Jun/2024:10:11:12 +0000] "${'" 20'.repeat(1 << 18)}`,
+    `192.0.2.1 - - [03/Jun/2024:10:11:12 +0000] "${"\\".repeat(1 << 20)}`,
+    `192.0.2.1 - ${" [03/Jun/2024:10:11:12 +0000]".repeat(40000)} "GET / HTTP/1.1" 404 1`,
+  ];
+  const t0 = performance.now();
+  for (const l of big) {
+    readAccessLine(l, time);
+    isProbePath(l);
+    isProbeFile(l);
+    looksLikeAccessLine(l);
+    hasTraefikTail(l);
+  }
+  assert.ok(performance.now() - t0 < 1000, `took ${performance.now() - t0} ms`);
+});

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SecurityEvent } from "../../core/event.ts";
+import { LineFramer } from "../../framing/framer.ts";
+import { Zone } from "../../framing/zone.ts";
+import { ParserSet } from "../dispatch.ts";
+
+const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
+
+function run(lines: string[], mode = "all"): SecurityEvent[] {
+  const set = new ParserSet({ time, only: ["haproxy"], modes: { haproxy: mode } });
+  const framer = new LineFramer(time);
+  const out: SecurityEvent[] = [];
+  for (const l of lines) {
+    const f = framer.frame(l);
+    if (f) set.parse(f, out);
+  }
+  return out;
+}
+
+const P = "Jun  3 10:11:12 lb1 haproxy[2200]: ";
+const line = (client: string, status: number, req = "GET / HTTP/1.1", srv = "app/web1") =>
+  `${P}${client} [03/Jun/2024:10:11:09.512] www~ ${srv} 0/0/1/2/3 ${status} 512 - - ---- 4/4/0/0/0 0/0 "${req}"`;
+
+test("a 401 is http_unauthorized with the client address and port; time from syslog", () => {
+  const [e] = run([line("203.0.113.5:51000", 401, "GET /admin HTTP/1.1", "www/<NOSRV>")]);
+  assert.equal(e!.event.dataset, "haproxy");
+  assert.equal(e!.event.action, "http_unauthorized");
+  assert.equal(e!.event.outcome, "failure");
+  assert.deepEqual(e!.event.category, ["authentication", "web"]);
+  assert.deepEqual(e!.source, { ip: "203.0.113.5", port: 51000 });
+  assert.equal(e!["@timestamp"], Date.UTC(2024, 5, 3, 10, 11, 12));
+  assert.equal(e!.http?.response?.status_code, 401);
+  assert.equal(e!.url?.path, "/admin");
+  assert.equal(e!.process?.name, "haproxy");
+});
+
+test("IPv6 clients as haproxy prints them: address:port without brackets, IPv4-mapped", () => {
+  const evs = run([line("2001:db8::1234:58430", 401), line("::ffff:203.0.113.6:58431", 401)]);
+  assert.deepEqual(
+    evs.map((e) => e.source),
+    [
+      { ip: "2001:db8::1234", port: 58430 },
+      { ip: "203.0.113.6", port: 58431 },
+    ],
+  );
+});
+
+test("probes, 403s, WordPress login posts; served requests and TCP logs yield nothing", () => {
+  const evs = run([
+    line("203.0.113.7:1", 404, "GET /.git/config HTTP/1.1"),
+    line("203.0.113.8:1", 403, "GET /private HTTP/1.1"),
+    line("203.0.113.9:1", 200, "POST /xmlrpc.php HTTP/1.1"),
+    line("203.0.113.10:1", 200),
+    line("203.0.113.11:1", 404, "GET /missing.png HTTP/1.1"),
+    `${P}203.0.113.12:1 [03/Jun/2024:10:11:09.512] tcp-in tcp-out/srv1 0/0/5 512 -- 1/1/0/0/0 0/0`,
+    `${P}Proxy www started.`,
+  ]);
+  assert.deepEqual(
+    evs.map((e) => [e.event.action, e.event.outcome, e.source?.ip]),
+    [
+      ["http_probe", "failure", "203.0.113.7"],
+      ["http_forbidden", "failure", "203.0.113.8"],
+      ["http_login_attempt", "unknown", "203.0.113.9"],
+    ],
+  );
+});
+
+test("spoofing: addresses in the request line are never taken", () => {
+  const [e] = run([
+    line("203.0.113.13:1", 401, 'GET /192.0.2.1:80 [03/Jun/2024:10:11:09.512] x" 192.0.2.2:1 HTTP/1.1'),
+  ]);
+  assert.deepEqual(e!.source, { ip: "203.0.113.13", port: 1 });
+  assert.equal(
+    run([
+      `${P}not-an-address:1 [03/Jun/2024:10:11:09.512] www app/web1 0/0/1/2/3 401 1 - - ---- 0/0 "GET / HTTP/1.1"`,
+    ]).length,
+    0,
+  );
+});
+
+test("modes: normal = 401 + probes, auth = 401, aggressive adds 403", () => {
+  const lines = [
+    line("203.0.113.20:1", 401),
+    line("203.0.113.21:1", 404, "GET /pma/ HTTP/1.1"),
+    line("203.0.113.22:1", 403),
+  ];
+  const ips = (mode: string) => run(lines, mode).map((e) => e.source!.ip!.slice(-2));
+  assert.deepEqual(ips("normal"), ["20", "21"]);
+  assert.deepEqual(ips("auth"), ["20"]);
+  assert.deepEqual(ips("botsearch"), ["21"]);
+  assert.deepEqual(ips("aggressive"), ["20", "21", "22"]);
+});
+
+test("a 1 MB hostile line is handled in linear time", () => {
+  const big = [
+    `${P}203.0.113.1:1 [03/Jun/2024:10:11:09.512] ${"a ".repeat(1 << 19)}`,
+    `${P}203.0.113.1:1 [03/Jun/2024:10:11:09.512] a b c 401 ${' "'.repeat(1 << 19)}`,
+    `${P}${" [".repeat(1 << 19)}`,
+    `${P}${"1:".repeat(1 << 19)} [03/Jun/2024:10:11:09.512] a b c 401 1 "GET / HTTP/1.1"`,
+  ];
+  const t0 = performance.now();
+  run(big);
+  assert.ok(performance.now() - t0 < 1500, `took ${performance.now() - t0} ms`);
+});

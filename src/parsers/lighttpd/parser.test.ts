@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SecurityEvent } from "../../core/event.ts";
+import { LineFramer } from "../../framing/framer.ts";
+import { Zone } from "../../framing/zone.ts";
+import { ParserSet } from "../dispatch.ts";
+
+const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
+
+function run(lines: string[], only = ["lighttpd"]): SecurityEvent[] {
+  const set = new ParserSet({ time, only });
+  const framer = new LineFramer(time);
+  const out: SecurityEvent[] = [];
+  for (const l of lines) {
+    const f = framer.frame(l);
+    if (f) set.parse(f, out);
+  }
+  return out;
+}
+
+test("mod_auth failures of old and new lighttpd versions: user, address, time", () => {
+  const evs = run([
+    "2024-06-03 10:11:12: (http_auth.c.875) password doesn't match for /git/ username: alice, IP: 203.0.113.5",
+    "2024-06-03 10:11:13: (mod_auth.c.828) password doesn't match for /secure/ username: bob IP: 2001:db8::5",
+    "2024-06-03 10:11:14: mod_auth.c.828) password doesn't match for /secure/ username: carl IP: 203.0.113.6",
+    "2024-06-03 10:11:15: (mod_auth.c.1136) digest: auth failed for  dave : wrong password, IP: 203.0.113.7",
+    "2024-06-03 10:11:16: (http_auth.c.877) get_password failed, IP: 203.0.113.8",
+    "2024-06-03 10:11:17: (mod_auth.c.791) digest: auth failed: uri mismatch (/a != /b), IP: 203.0.113.9",
+  ]);
+  assert.deepEqual(
+    evs.map((e) => [e.event.action, e.source?.ip, e.user?.name, e["@timestamp"]]),
+    [
+      ["lighttpd_auth_failed", "203.0.113.5", "alice", Date.UTC(2024, 5, 3, 10, 11, 12)],
+      ["lighttpd_auth_failed", "2001:db8::5", "bob", Date.UTC(2024, 5, 3, 10, 11, 13)],
+      ["lighttpd_auth_failed", "203.0.113.6", "carl", Date.UTC(2024, 5, 3, 10, 11, 14)],
+      ["lighttpd_auth_failed", "203.0.113.7", "dave", Date.UTC(2024, 5, 3, 10, 11, 15)],
+      ["lighttpd_auth_failed", "203.0.113.8", undefined, Date.UTC(2024, 5, 3, 10, 11, 16)],
+      ["lighttpd_auth_failed", "203.0.113.9", undefined, Date.UTC(2024, 5, 3, 10, 11, 17)],
+    ],
+  );
+  const e = evs[0]!;
+  assert.equal(e.event.dataset, "lighttpd");
+  assert.equal(e.event.outcome, "failure");
+  assert.deepEqual(e.event.category, ["authentication", "web"]);
+  assert.equal(e.event.reason, "password doesn't match for /git/ username: alice");
+});
+
+test("through syslog / journald (program lighttpd)", () => {
+  const [e] = run([
+    "2024-06-03T10:11:12.602061 web1 lighttpd[764]: (mod_auth.c.853) password doesn't match for / username: eve IP: 203.0.113.10",
+  ]);
+  assert.deepEqual([e!.source?.ip, e!.user?.name, e!.process?.name], ["203.0.113.10", "eve", "lighttpd"]);
+});
+
+test("other lighttpd messages are not failures", () => {
+  assert.equal(
+    run([
+      "2024-06-03 10:11:12: (server.c.1513) server started (lighttpd/1.4.73)",
+      "2024-06-03 10:11:12: (mod_fastcgi.c.2543) connect failed: Connection refused, IP: 203.0.113.11",
+      "2024-06-03 10:11:12: (mod_auth.c.828) password doesn't match, IP: not-an-address",
+    ]).length,
+    0,
+  );
+});
+
+test("spoofing: the address is the one lighttpd writes last", () => {
+  const evs = run([
+    "2024-06-03 10:11:12: (mod_auth.c.828) password doesn't match for /IP: 192.0.2.1/ username: x, IP: 192.0.2.2 IP: 203.0.113.12",
+    "2024-06-03 10:11:12: (mod_auth.c.828) password doesn't match for / username: x IP: 192.0.2.3 IP: 203.0.113.13 trailing",
+  ]);
+  assert.deepEqual(
+    evs.map((e) => [e.source?.ip, e.user?.name]),
+    [["203.0.113.12", "x, IP: 192.0.2.2"]],
+  );
+});
+
+test("a 1 MB hostile line is handled in linear time", () => {
+  const big = [
+    `2024-06-03 10:11:12: (mod_auth.c.828) ${"IP: ".repeat(1 << 18)}`,
+    `2024-06-03 10:11:12: (mod_auth.c.828) ${" username: ".repeat(90000)}IP: 203.0.113.1`,
+    `2024-06-03 10:11:12: (mod_auth.c.828) auth failed for ${" : ".repeat(300000)}IP: 203.0.113.1`,
+    `2024-06-03 10:11:12: (${"a".repeat(1 << 20)}`,
+  ];
+  const t0 = performance.now();
+  run(big);
+  assert.ok(performance.now() - t0 < 1500, `took ${performance.now() - t0} ms`);
+});
