@@ -6,9 +6,8 @@
  */
 import type { Alert } from "../core/alert.ts";
 import type { SecurityEvent } from "../core/event.ts";
-import { groupKey } from "../core/ip.ts";
 import type { Logger } from "../core/logger.ts";
-import { META_DATASETS, type DetectionEngine } from "../detect/engine.ts";
+import { ipGroupKey, META_DATASETS, type DetectionEngine } from "../detect/engine.ts";
 import { LineFramer } from "../framing/framer.ts";
 import type { TimeContext } from "../framing/zone.ts";
 import { ParserSet } from "../parsers/dispatch.ts";
@@ -98,7 +97,7 @@ export class Pipeline implements LineSink {
         }
         const ip = e.source?.ip;
         if (ip !== undefined && !META_DATASETS.has(e.event.dataset)) {
-          const key = ip.indexOf(":") >= 0 ? groupKey(ip, o.ipv6Prefix) : ip;
+          const key = ipGroupKey(ip, o.ipv6Prefix);
           if (policy.bans.active(key, now)) {
             this.counters.suppressed++;
             o.metrics?.suppressed.inc();

@@ -4,8 +4,9 @@
  * rules that can match it. Events lacking a rule's group-by fields are not counted by that rule.
  */
 import type { Alert } from "../core/alert.ts";
-import { eventWeight, getField, type SecurityEvent } from "../core/event.ts";
+import { eventWeight, type SecurityEvent } from "../core/event.ts";
 import { groupKey } from "../core/ip.ts";
+import { fieldAccessor } from "../kql/index.ts";
 import { DETECTORS, type Detector } from "./detectors/index.ts";
 import type { GroupRef } from "./detectors/types.ts";
 import type { CompiledRule } from "./rule.ts";
@@ -22,10 +23,25 @@ export interface RuleStats {
 
 type Grouper = (e: SecurityEvent) => GroupRef | undefined;
 
+/** IPv6 address -> its prefix key, cached (bounded): computing a prefix is the costly part of grouping. */
+const prefixCache = new Map<string, string>();
+export function ipGroupKey(ip: string, prefix: number): string {
+  if (ip.indexOf(":") < 0) return ip;
+  const k = `${prefix}/${ip}`;
+  let v = prefixCache.get(k);
+  if (v === undefined) {
+    v = groupKey(ip, prefix);
+    if (prefixCache.size >= 50_000) prefixCache.clear();
+    prefixCache.set(k, v);
+  }
+  return v;
+}
+
 function grouperFor(rule: CompiledRule): Grouper {
   const fields = rule.spec.group_by;
   const prefix = rule.spec.ipv6_prefix;
-  const keyOfIp = (ip: string) => (ip.indexOf(":") >= 0 ? groupKey(ip, prefix) : ip);
+  const keyOfIp = (ip: string) => ipGroupKey(ip, prefix);
+  const accessors = fields.map((f) => fieldAccessor(f));
   if (fields.length === 1 && fields[0] === "source.ip") {
     return (e) => {
       const ip = e.source?.ip;
@@ -36,8 +52,9 @@ function grouperFor(rule: CompiledRule): Grouper {
   }
   return (e) => {
     const vals: string[] = [];
-    for (const f of fields) {
-      const v = getField(e, f);
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      const v = accessors[i]!(e);
       if (typeof v === "string") vals.push(f === "source.ip" ? keyOfIp(v) : v);
       else if (typeof v === "number" || typeof v === "boolean") vals.push(String(v));
       else return undefined;
@@ -71,7 +88,14 @@ export class DetectionEngine {
     for (const e of previous ? previous.#entries : []) kept.set(JSON.stringify(e.detector.rule.spec), e);
     this.#entries = rules
       .filter((r) => r.spec.enabled)
-      .map((r) => kept.get(JSON.stringify(r.spec)) ?? { detector: DETECTORS[r.spec.type](r), group: grouperFor(r), alerts: 0 });
+      .map(
+        (r) =>
+          kept.get(JSON.stringify(r.spec)) ?? {
+            detector: DETECTORS[r.spec.type](r),
+            group: grouperFor(r),
+            alerts: 0,
+          },
+      );
     this.#anyDataset = this.#entries.filter((e) => e.detector.rule.datasets === undefined);
     for (const entry of this.#entries) {
       for (const ds of entry.detector.rule.datasets ?? []) {
@@ -100,7 +124,9 @@ export class DetectionEngine {
     if (!entries.length) return;
     const t = e["@timestamp"];
     const w = eventWeight(e);
-    for (const entry of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if (!entry.detector.accepts(e)) continue;
       const g = entry.group(e);
       if (!g) continue;
       const a = entry.detector.observe(e, g, t, w);

@@ -66,11 +66,12 @@ export class SlidingCount {
 }
 
 /**
- * Per-group state with a cap on the number of groups: the least recently seen group is evicted first
- * (a Map keeps insertion order; touching a group moves it to the end).
+ * Per-group state with a cap on the number of groups. Beyond the cap, the least recently seen group is evicted
+ * (approximately: the "second chance" clock algorithm over the Map's insertion order, so a touch costs one
+ * lookup and a stamp instead of re-inserting the entry).
  */
 export class KeyedState<S> {
-  readonly #map = new Map<string, S>();
+  readonly #map = new Map<string, { s: S; hot: boolean }>();
   readonly #cap: number;
   evictions = 0;
 
@@ -78,27 +79,40 @@ export class KeyedState<S> {
     this.#cap = cap;
   }
 
-  /** The state for `key`, created with `make` if absent; marks it most recently used. */
+  /** The state for `key`, created with `make` if absent; marks it recently used. */
   touch(key: string, make: () => S): S {
     const m = this.#map;
-    let s = m.get(key);
-    if (s !== undefined) {
-      m.delete(key);
-      m.set(key, s);
-      return s;
+    const hit = m.get(key);
+    if (hit !== undefined) {
+      hit.hot = true;
+      return hit.s;
     }
-    s = make();
-    if (m.size >= this.#cap) {
-      const oldest = m.keys().next().value as string;
-      m.delete(oldest);
-      this.evictions++;
-    }
-    m.set(key, s);
+    if (m.size >= this.#cap) this.#evictOne();
+    const s = make();
+    m.set(key, { s, hot: false });
     return s;
   }
 
+  #evictOne(): void {
+    const m = this.#map;
+    // Give recently used entries at the head a second chance (bounded: each is cleared once per pass).
+    for (let i = 0; i < m.size; i++) {
+      const [k, v] = m.entries().next().value as [string, { s: S; hot: boolean }];
+      m.delete(k);
+      if (!v.hot) {
+        this.evictions++;
+        return;
+      }
+      v.hot = false;
+      m.set(k, v);
+    }
+    const first = m.keys().next().value as string;
+    m.delete(first);
+    this.evictions++;
+  }
+
   get(key: string): S | undefined {
-    return this.#map.get(key);
+    return this.#map.get(key)?.s;
   }
 
   delete(key: string): boolean {

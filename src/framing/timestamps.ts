@@ -117,7 +117,13 @@ export function readSyslogDate(s: string, at: number, ctx: TimeContext): TimeMat
   const t = hms(s, i);
   if (!t) return undefined;
   let [ms, end] = fraction(s, i + 8);
-  if (year === undefined && s.charCodeAt(end) === 32 && s.charCodeAt(end + 5) === 32) {
+  // A year after the time, followed by a space, `]` (Apache's `[Sat Jun 01 02:17:42 2013]`) or the end.
+  const after = s.charCodeAt(end + 5);
+  if (
+    year === undefined &&
+    s.charCodeAt(end) === 32 &&
+    (after === 32 || after === 93 || Number.isNaN(after))
+  ) {
     const y = digits(s, end + 1, 4);
     if (y >= 1970) {
       year = y;

@@ -10,8 +10,7 @@ import type { Alert } from "../core/alert.ts";
 import { ManualClock } from "../core/clock.ts";
 import type { Decision } from "../core/decision.ts";
 import type { SecurityEvent } from "../core/event.ts";
-import { groupKey } from "../core/ip.ts";
-import { META_DATASETS, type DetectionEngine } from "../detect/engine.ts";
+import { ipGroupKey, META_DATASETS, type DetectionEngine } from "../detect/engine.ts";
 import { LineFramer } from "../framing/framer.ts";
 import type { TimeContext } from "../framing/zone.ts";
 import { readLines } from "../io/lines.ts";
@@ -157,7 +156,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         summary.last = t;
         const ip = e.source?.ip;
         if (ip !== undefined && !META_DATASETS.has(e.event.dataset)) {
-          const key = ip.indexOf(":") >= 0 ? groupKey(ip, prefix) : ip;
+          const key = ipGroupKey(ip, prefix);
           if (policy.bans.active(key, t)) {
             summary.suppressed++;
             continue;

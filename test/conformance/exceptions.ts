@@ -19,13 +19,4 @@ export const EXCEPTIONS: CorpusException[] = [
   { file: "dovecot", line: 5, reason: TAI64N_OFFSET },
   { file: "dovecot", line: 8, reason: TAI64N_OFFSET },
   { file: "dovecot", line: 10, reason: TAI64N_OFFSET },
-  {
-    file: "pam-generic",
-    line: 12,
-    reason:
-      "Linux-PAM < 0.99.2 wrote `pop(pam_unix)[4920]: authentication failure; ... rhost=192.168.10.3`: a remote " +
-      "authentication failure like any other. fail2ban dropped only this prefix shape (its comment: no longer " +
-      "supported) while it still matches the equally old `(pam_unix) authentication failure` lines of the same " +
-      "file; the pam parser reports both.",
-  },
 ];

@@ -121,7 +121,7 @@ export function runCorpusFile(dir: string, file: string): FileReport {
   };
 
   const processFile = (name: string, inherited: Options[] | undefined) => {
-    const lines = readFileSync(join(dir, name), "utf8").split("\n");
+    const lines = readFileSync(join(dir, name), "utf8").split(/\r?\n/);
     if (lines.at(-1) === "") lines.pop();
     let fileOptions: Options = {};
     let optionSets: Options[] = inherited ?? [{}];

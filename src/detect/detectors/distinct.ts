@@ -18,8 +18,8 @@ export function distinctDetector(rule: CompiledRule): Detector {
   const make = (): State => ({ seen: new Map(), alerted: -1, sample: [] });
   return {
     rule,
+    accepts: rule.query,
     observe(e, group, t) {
-      if (!rule.query(e)) return undefined;
       const raw = getField(e, field);
       if (raw === undefined || raw === null) return undefined;
       const value = typeof raw === "string" ? raw : JSON.stringify(raw);

@@ -10,8 +10,8 @@ export function matchDetector(rule: CompiledRule): Detector {
   const order: Severity[] = ["low", "medium", "high", "critical"];
   return {
     rule,
+    accepts: rule.query,
     observe(e, group, t) {
-      if (!rule.query(e)) return undefined;
       let severity: Severity = rule.tiers[0]!.severity;
       if (rule.severityBy) {
         const hit = rule.severityBy.find((s) => s.query(e));

@@ -17,6 +17,7 @@ export function sequenceDetector(rule: CompiledRule): Detector {
   const make = (): State => ({ firsts: new SlidingCount(), sample: [] });
   return {
     rule,
+    accepts: (e) => then(e) || rule.query(e),
     observe(e, group, t, weight) {
       if (then(e)) {
         const s = state.get(group.key);
@@ -34,7 +35,6 @@ export function sequenceDetector(rule: CompiledRule): Detector {
         state.delete(group.key);
         return alert;
       }
-      if (!rule.query(e)) return undefined;
       const s = state.touch(group.key, make);
       s.firsts.expire(t, rule.window);
       s.firsts.add(t, weight, rule.cap);

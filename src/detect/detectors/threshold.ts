@@ -18,8 +18,8 @@ export function thresholdDetector(rule: CompiledRule): Detector {
   const make = (): State => ({ win: new SlidingCount(), alerted: -1, sample: [] });
   return {
     rule,
+    accepts: rule.query,
     observe(e, group: GroupRef, t, weight) {
-      if (!rule.query(e)) return undefined;
       const s = state.touch(group.key, make);
       s.win.expire(t, rule.window);
       s.win.add(t, weight, rule.cap);

@@ -15,7 +15,9 @@ export interface GroupRef {
 
 export interface Detector {
   readonly rule: CompiledRule;
-  /** Feeds an event of the rule's datasets; the detector evaluates the rule's conditions itself. */
+  /** Whether the event matches one of the rule's conditions (evaluated before grouping, which costs more). */
+  accepts(e: SecurityEvent): boolean;
+  /** Feeds an event that {@link accepts} returned true for. */
   observe(e: SecurityEvent, group: GroupRef, t: number, weight: number): Alert | undefined;
   /** Forgets a group (after a ban: counting starts afresh). */
   forget(key: string): void;

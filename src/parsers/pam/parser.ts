@@ -30,6 +30,7 @@ import type { LineParser, ParserDefinition } from "../types.ts";
 
 const FAILURES = [
   "pam_auth_failure",
+  "pam_legacy_auth_failure",
   "pam_local_auth_failure",
   "pam_user_unknown",
   "pam_account_locked",
@@ -148,6 +149,11 @@ function authFailure(frame: Frame, info: PamInfo, body: string, out: SecurityEve
     if (c.userStart >= 0) user = s.slice(c.userStart);
     if (c.hostStart === c.hostEnd) e.event.action = "pam_local_auth_failure" satisfies Action;
     else setSource(e, s.slice(c.hostStart, c.hostEnd));
+    // Linux-PAM < 0.99.2 put the module into the program name (`pop(pam_unix)[4920]: ...`). fail2ban dropped
+    // that form from its default mode; we keep it recognisable (aggressive, all) under its own action.
+    if (frame.program?.endsWith(")") && e.event.action === "pam_auth_failure") {
+      e.event.action = "pam_legacy_auth_failure" satisfies Action;
+    }
   } else {
     e.event.reason = found.candidates > 1 ? "ambiguous rhost (injected text?)" : "no usable rhost";
   }
