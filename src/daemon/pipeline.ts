@@ -108,6 +108,7 @@ export class Pipeline implements LineSink {
       }
       events.length = 0;
     }
+    engine.sweep(now);
     o.metrics?.lines.inc({ source: batch.stream }, batch.lines.length);
     if (alerts.length) {
       this.counters.alerts += alerts.length;

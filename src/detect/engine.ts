@@ -137,6 +137,18 @@ export class DetectionEngine {
     }
   }
 
+  #lastSweep = 0;
+
+  /**
+   * Drops groups with nothing left in their windows. Cheap to call often: it runs at most once per minute of
+   * event time.
+   */
+  sweep(t: number): void {
+    if (t - this.#lastSweep < 60_000) return;
+    this.#lastSweep = t;
+    for (const e of this.#entries) e.detector.sweep(t);
+  }
+
   /** After a ban of `key` (an address or IPv6 prefix): forget its counts, so counting starts afresh. */
   forgetSource(key: string): void {
     for (const entry of this.#bySource) entry.detector.forget(key);

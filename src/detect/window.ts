@@ -115,6 +115,18 @@ export class KeyedState<S> {
     return this.#map.get(key)?.s;
   }
 
+  /** Drops every group for which `idle(state)` is true (groups with nothing left in their window). */
+  sweep(idle: (s: S) => boolean): number {
+    let n = 0;
+    for (const [k, v] of this.#map) {
+      if (idle(v.s)) {
+        this.#map.delete(k);
+        n++;
+      }
+    }
+    return n;
+  }
+
   delete(key: string): boolean {
     return this.#map.delete(key);
   }

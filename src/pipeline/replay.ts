@@ -104,6 +104,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const events: SecurityEvent[] = [];
   const alerts: Alert[] = [];
   let bytesBefore = 0;
+  let lastSweep = 0;
 
   const handleAlerts = (t: number) => {
     for (let i = 0; i < alerts.length; i++) {
@@ -164,6 +165,11 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         }
         engine.process(e, alerts);
         if (alerts.length) handleAlerts(t);
+        if (t - lastSweep >= 60_000) {
+          lastSweep = t;
+          engine.sweep(t);
+          policy.bans.expire(t);
+        }
       }
       events.length = 0;
     };

@@ -53,6 +53,16 @@ export function distinctDetector(rule: CompiledRule): Detector {
     forget(key) {
       state.delete(key);
     },
+    sweep(t) {
+      const min = t - rule.window;
+      state.sweep((s) => {
+        for (const [v, at] of s.seen) {
+          if (at >= min) break;
+          s.seen.delete(v);
+        }
+        return s.seen.size === 0;
+      });
+    },
     get keys() {
       return state.size;
     },

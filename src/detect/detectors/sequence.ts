@@ -44,6 +44,12 @@ export function sequenceDetector(rule: CompiledRule): Detector {
     forget(key) {
       state.delete(key);
     },
+    sweep(t) {
+      state.sweep((s) => {
+        s.firsts.expire(t, rule.window);
+        return s.firsts.length === 0;
+      });
+    },
     get keys() {
       return state.size;
     },

@@ -42,6 +42,12 @@ export function thresholdDetector(rule: CompiledRule): Detector {
     forget(key) {
       state.delete(key);
     },
+    sweep(t) {
+      state.sweep((s) => {
+        s.win.expire(t, rule.window);
+        return s.win.length === 0;
+      });
+    },
     get keys() {
       return state.size;
     },

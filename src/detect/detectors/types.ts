@@ -21,6 +21,8 @@ export interface Detector {
   observe(e: SecurityEvent, group: GroupRef, t: number, weight: number): Alert | undefined;
   /** Forgets a group (after a ban: counting starts afresh). */
   forget(key: string): void;
+  /** Drops groups whose window holds nothing at time `t` (memory stays flat over long runs). */
+  sweep(t: number): void;
   readonly keys: number;
   readonly evictions: number;
 }
