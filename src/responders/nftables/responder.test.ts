@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, it, test } from "node:test";
+import { SystemClock } from "../../core/clock.ts";
+import { ProcessExec } from "../../core/exec.ts";
+import { silentLogger } from "../../core/logger.ts";
+import type { PluginContext } from "../../core/plugin.ts";
+import {
+  ADDR,
+  createPair,
+  destroyPair,
+  inNs,
+  netnsSkipReason,
+  nsLines,
+  pairNetwork,
+  probe,
+  rootSnapshot,
+  startListener,
+  type Listener,
+  type NetPair,
+} from "../../../test/support/netns.ts";
+import { responderConformance } from "../conformance.ts";
+import { nftablesConfig } from "./config.ts";
+import { NftablesResponder, nftables } from "./responder.ts";
+
+const skip = netnsSkipReason(["nft"]);
+const ctx = (): PluginContext => ({
+  clock: SystemClock,
+  logger: silentLogger,
+  dataDir: "/nonexistent",
+  exec: new ProcessExec(),
+});
+const rootBefore = skip ? undefined : await rootSnapshot();
+
+test("config: strict, described, with defaults", () => {
+  const c = nftablesConfig.parse({ type: "nftables" });
+  assert.equal(c.table, "portcullis");
+  assert.deepEqual(c.hooks, ["input", "forward"]);
+  assert.equal(c.verdict, "reject");
+  assert.equal(c.retry.attempts, 4);
+  const bad = nftablesConfig.safeParse({ type: "nftables", tabel: "x", verdict: "accept", table: "a b" });
+  assert.equal(bad.success, false);
+  const paths = bad.error.issues.map((i) => `${i.path.join(".")}:${i.code}`).sort();
+  assert.deepEqual(paths, [":unrecognized_keys", "table:invalid_format", "verdict:invalid_value"]);
+  assert.ok(nftablesConfig.shape.table.description, "fields are described");
+  assert.equal(nftables.type, "nftables");
+});
+
+let pair: NetPair | undefined;
+let listener: Listener | undefined;
+
+responderConformance({
+  name: "nftables",
+  skip,
+  supports: { ipv6: true, cidr: true },
+  async start() {
+    pair = await createPair("nft");
+    listener = await startListener(pair);
+    const p = pair;
+    return {
+      responder: nftables.create(nftablesConfig.parse({ type: "nftables", netns: p.server }), ctx()),
+      net: pairNetwork(p),
+      flush: async () => void (await inNs(p.server, ["nft", "flush", "ruleset"])),
+      residue: () => nsLines(p.server, ["nft", "list", "ruleset"]),
+    };
+  },
+  async stop() {
+    await listener?.stop();
+    await destroyPair(pair);
+  },
+});
+
+describe("nftables specifics", { skip }, () => {
+  let p!: NetPair;
+  let l: Listener | undefined;
+  const make = (extra: Record<string, unknown> = {}) =>
+    new NftablesResponder(nftablesConfig.parse({ type: "nftables", netns: p.server, ...extra }), ctx());
+  const now = () => SystemClock.now();
+  before(async () => {
+    p = await createPair("nfts");
+    l = await startListener(p);
+  });
+  after(async () => {
+    await l?.stop();
+    await destroyPair(p);
+  });
+  // each test starts from an empty ruleset, even when the previous one failed half-way
+  beforeEach(async () => void (await inNs(p.server, ["nft", "flush", "ruleset"])));
+
+  it("one transaction per batch; the table has the documented layout", async () => {
+    const r = make();
+    await r.setup();
+    const before = r.commands.calls;
+    const entries = Array.from({ length: 500 }, (_, i) => ({
+      target: `198.51.${100 + (i >> 8)}.${i & 255}`,
+      expires: now() + 600_000,
+    }));
+    const res = await r.apply([...entries, { target: "2001:db8::/48", expires: now() + 600_000 }]);
+    assert.ok(res.every((x) => x.ok));
+    assert.equal(r.commands.calls - before, 1, "a batch is one `nft -f` transaction");
+    const ruleset = (await nsLines(p.server, ["nft", "list", "chain", "inet", "portcullis", "input"])).join(
+      "\n",
+    );
+    assert.match(ruleset, /type filter hook input priority (filter - 10|-10); policy accept;/);
+    assert.match(ruleset, /jump ban/);
+    const sets = (await nsLines(p.server, ["nft", "list", "set", "inet", "portcullis", "ban6net"])).join(
+      "\n",
+    );
+    assert.match(sets, /flags interval,timeout/);
+    assert.match(sets, /2001:db8::\/48 timeout/);
+    assert.equal((await r.list()).length, 501);
+    await r.teardown();
+  });
+
+  it("re-running setup with another priority, verdict or hooks replaces the chains, keeping the bans", async () => {
+    const r1 = make();
+    await r1.setup();
+    assert.ok((await r1.apply([{ target: ADDR.clientV4, expires: now() + 600_000 }]))[0]!.ok);
+    const r2 = make({ priority: -20, hooks: ["input"], verdict: "drop", counters: false });
+    await r2.setup();
+    const chains = (await nsLines(p.server, ["nft", "list", "table", "inet", "portcullis"])).join("\n");
+    assert.match(chains, /hook input priority -20/);
+    assert.doesNotMatch(chains, /hook forward/);
+    assert.match(chains, /ip saddr @ban4 drop/);
+    assert.deepEqual(
+      (await r2.list()).map((e) => e.target),
+      [ADDR.clientV4],
+    );
+    // drop: the probe times out instead of being refused; it still fails
+    assert.equal(await probe(p, ADDR.clientV4), false);
+    await r2.teardown();
+    assert.equal(await probe(p, ADDR.clientV4), true);
+  });
+
+  it("an overlapping prefix fails alone; removing a prefix that was never added succeeds", async () => {
+    const r = make();
+    await r.setup();
+    const res = await r.apply([
+      { target: "10.9.0.0/16", expires: now() + 600_000 },
+      { target: "10.9.5.0/24", expires: now() + 600_000 },
+      { target: "10.8.0.1", expires: now() + 600_000 },
+    ]);
+    assert.deepEqual(
+      res.map((x) => x.ok),
+      [true, false, true],
+    );
+    assert.match(res[1]!.error!, /overlap/i);
+    assert.deepEqual(
+      (await r.remove(["10.9.5.0/24", "10.7.0.0/16"])).map((x) => x.ok),
+      [true, true],
+    );
+    assert.deepEqual((await r.list()).map((e) => e.target).sort(), ["10.8.0.1", "10.9.0.0/16"]);
+    await r.teardown();
+  });
+
+  it("apply after `nft flush ruleset` sets the table up again by itself", async () => {
+    const r = make();
+    await r.setup();
+    await inNs(p.server, ["nft", "flush", "ruleset"]);
+    assert.equal((await r.healthcheck()).ok, false);
+    const res = await r.apply([{ target: ADDR.clientV4, expires: now() + 600_000 }]);
+    assert.ok(res[0]!.ok, res[0]!.error);
+    assert.equal((await r.healthcheck()).ok, true);
+    assert.equal(await probe(p, ADDR.clientV4), false);
+    await r.teardown();
+  });
+
+  it("a missing nft binary fails every entry with one clear error, without splitting the batch", async () => {
+    const r = make({ nft_path: "/nonexistent/nft", retry: { attempts: 1 } });
+    const res = await r.apply([
+      { target: "192.0.2.1", expires: now() + 60_000 },
+      { target: "192.0.2.2", expires: now() + 60_000 },
+      { target: "192.0.2.3", expires: now() + 60_000 },
+    ]);
+    assert.ok(
+      res.every((x) => !x.ok && /nonexistent|No such file/i.test(x.error ?? "")),
+      JSON.stringify(res),
+    );
+    assert.ok(r.commands.calls <= 4, `${r.commands.calls} commands`);
+    const h = await r.healthcheck();
+    assert.equal(h.ok, false);
+  });
+});
+
+test("the root network namespace is untouched", { skip }, async () => {
+  const now = await rootSnapshot();
+  assert.deepEqual(now, rootBefore);
+});

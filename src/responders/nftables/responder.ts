@@ -1,0 +1,328 @@
+/**
+ * nftables responder: an own `inet` table with four named sets (IPv4/IPv6 addresses with per-element timeouts,
+ * IPv4/IPv6 prefixes in interval sets), one `ban` chain holding one rule per set, and one rule (`jump ban`) in
+ * each configured base chain (`input`, `forward`). Every change is one atomic transaction through `nft -f -`;
+ * the kernel expires elements by itself.
+ */
+import type { Clock } from "../../core/clock.ts";
+import type { Health, PluginContext, PluginDefinition } from "../../core/plugin.ts";
+import type { Logger } from "../../core/logger.ts";
+import {
+  CommandRunner,
+  ResponderError,
+  Serial,
+  applyFailures,
+  errorText,
+  groupBy,
+  isolate,
+  parseTarget,
+  prepareEntries,
+  prepareTargets,
+  remainingMs,
+  type ChunkOutcome,
+  type Item,
+} from "../common.ts";
+import type { BanEntry, EntryResult, Responder } from "../types.ts";
+import { nftablesConfig, type NftablesConfig } from "./config.ts";
+
+/** Set names inside the table, by family and kind. */
+export const NFT_SETS = ["ban4", "ban6", "ban4net", "ban6net"] as const;
+
+function setOf(t: { family: 4 | 6; prefix: boolean }): string {
+  return `ban${t.family}${t.prefix ? "net" : ""}`;
+}
+
+interface ChainInfo {
+  name: string;
+  hook?: string;
+  prio?: number;
+}
+
+/** The value of one element of `nft -j list set` output, or undefined for shapes we do not write. */
+function elementText(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (v && typeof v === "object" && "prefix" in v) {
+    const p = (v as { prefix: { addr?: unknown; len?: unknown } }).prefix;
+    if (typeof p.addr === "string" && typeof p.len === "number") return `${p.addr}/${p.len}`;
+  }
+  return undefined;
+}
+
+export class NftablesResponder implements Responder {
+  readonly type = "nftables";
+  readonly name: string;
+  readonly nativeExpiry = true;
+  readonly #config: NftablesConfig;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #serial = new Serial();
+  /** Exposed for tests: counts the commands run. */
+  readonly commands: CommandRunner;
+
+  constructor(config: NftablesConfig, ctx: PluginContext) {
+    this.#config = config;
+    this.name = config.name ?? "nftables";
+    this.#clock = ctx.clock;
+    this.#logger = ctx.logger.child({ responder: this.name, type: this.type });
+    this.commands = new CommandRunner({ exec: ctx.exec, config, logger: this.#logger });
+  }
+
+  get #t(): string {
+    return `inet ${this.#config.table}`;
+  }
+
+  /** Runs one `nft -f -` transaction; returns undefined on success, the error otherwise. */
+  async #transaction(script: string): Promise<ChunkOutcome> {
+    const r = await this.commands.run([this.#config.nft_path, "-f", "-"], script);
+    if (r.code === 0) return undefined;
+    const error = errorText(r);
+    // Failures that no splitting can fix: fail the whole chunk at once.
+    if (
+      r.code === 126 ||
+      r.code === 127 ||
+      /Operation not permitted|exec of .* failed|Cannot open network namespace/i.test(error)
+    ) {
+      return { all: error };
+    }
+    return error;
+  }
+
+  /** The table's chains, or undefined when the table does not exist. */
+  async #chains(): Promise<Map<string, ChainInfo> | undefined> {
+    const r = await this.commands.check([this.#config.nft_path, "-j", "list", "chains"]);
+    const doc = JSON.parse(r.stdout) as {
+      nftables?: { chain?: ChainInfo & { family: string; table: string } }[];
+    };
+    const tables = await this.commands.check([this.#config.nft_path, "-j", "list", "tables"]);
+    const tdoc = JSON.parse(tables.stdout) as { nftables?: { table?: { family: string; name: string } }[] };
+    const exists = (tdoc.nftables ?? []).some(
+      (o) => o.table?.family === "inet" && o.table.name === this.#config.table,
+    );
+    if (!exists) return undefined;
+    const out = new Map<string, ChainInfo>();
+    for (const o of doc.nftables ?? []) {
+      const c = o.chain;
+      if (c && c.family === "inet" && c.table === this.#config.table) out.set(c.name, c);
+    }
+    return out;
+  }
+
+  async #ready(): Promise<boolean> {
+    try {
+      const chains = await this.#chains();
+      return !!chains && chains.has("ban") && this.#config.hooks.every((h) => chains.get(h)?.hook === h);
+    } catch {
+      return false;
+    }
+  }
+
+  setup(): Promise<void> {
+    return this.#serial.run(() => this.#setup());
+  }
+
+  async #setup(): Promise<void> {
+    const c = this.#config;
+    const T = this.#t;
+    const chains = (await this.#chains()) ?? new Map<string, ChainInfo>();
+    const stmt = `${c.counters ? "counter " : ""}${c.verdict}`;
+    const lines = [
+      `add table ${T}`,
+      `add set ${T} ban4 { type ipv4_addr; flags timeout; }`,
+      `add set ${T} ban6 { type ipv6_addr; flags timeout; }`,
+      `add set ${T} ban4net { type ipv4_addr; flags interval, timeout; }`,
+      `add set ${T} ban6net { type ipv6_addr; flags interval, timeout; }`,
+      `add chain ${T} ban`,
+      `flush chain ${T} ban`,
+      `add rule ${T} ban ip saddr @ban4 ${stmt}`,
+      `add rule ${T} ban ip saddr @ban4net ${stmt}`,
+      `add rule ${T} ban ip6 saddr @ban6 ${stmt}`,
+      `add rule ${T} ban ip6 saddr @ban6net ${stmt}`,
+    ];
+    for (const hook of ["input", "forward"] as const) {
+      const existing = chains.get(hook);
+      const wanted = c.hooks.includes(hook);
+      const same = existing && existing.hook === hook && existing.prio === c.priority;
+      if (existing) lines.push(`flush chain ${T} ${hook}`);
+      // A base chain's hook or priority cannot be changed in place: replace it in the same transaction.
+      if (existing && (!wanted || !same)) lines.push(`delete chain ${T} ${hook}`);
+      if (wanted) {
+        if (!same) {
+          lines.push(
+            `add chain ${T} ${hook} { type filter hook ${hook} priority ${c.priority}; policy accept; }`,
+          );
+        }
+        lines.push(`add rule ${T} ${hook} jump ban`);
+      }
+    }
+    const outcome = await this.#transaction(lines.join("\n") + "\n");
+    if (outcome !== undefined) {
+      const msg = typeof outcome === "string" ? outcome : outcome.all;
+      throw new ResponderError(
+        `nftables setup of table ${T} failed: ${msg} (a table of that name with another layout? run teardown)`,
+        [c.nft_path, "-f", "-"],
+        1,
+      );
+    }
+    this.#logger.debug({ table: T, hooks: c.hooks }, "nftables table ready");
+  }
+
+  /**
+   * Runs `render(chunk)` as transactions, isolating failing entries. On the first failure it checks the table:
+   * if it vanished (`nft flush ruleset`), it is set up again and the chunk retried.
+   */
+  async #batch(
+    items: readonly Item[],
+    render: (chunk: readonly Item[]) => string,
+  ): Promise<Map<Item, string>> {
+    let checked = false;
+    return isolate(items, async (chunk) => {
+      let outcome = await this.#transaction(render(chunk));
+      if (typeof outcome === "string" && !checked) {
+        checked = true;
+        if (!(await this.#ready())) {
+          this.#logger.warn({ table: this.#t }, "table missing or incomplete; setting it up again");
+          try {
+            await this.#setup();
+          } catch (e) {
+            return { all: (e as Error).message };
+          }
+          outcome = await this.#transaction(render(chunk));
+        }
+      }
+      return outcome;
+    });
+  }
+
+  apply(entries: readonly BanEntry[]): Promise<EntryResult[]> {
+    return this.#serial.run(async () => {
+      const now = this.#clock.now();
+      const prepared = prepareEntries(entries, now, this.#config);
+      const T = this.#t;
+      // add (no-op when present) + delete + add with the timeout: the element ends up with exactly the new
+      // timeout whether or not it existed, on every kernel (re-adding does not refresh timeouts everywhere).
+      const render = (chunk: readonly Item[]) => {
+        let out = "";
+        for (const [set, items] of groupBy(chunk, setOf)) {
+          const plain = items.map((i) => i.key).join(", ");
+          const timed = items
+            .map((i) => {
+              const ms = remainingMs(i.expires, now);
+              return ms === undefined ? i.key : `${i.key} timeout ${ms}ms`;
+            })
+            .join(", ");
+          out += `add element ${T} ${set} { ${plain} }\n`;
+          out += `delete element ${T} ${set} { ${plain} }\n`;
+          out += `add element ${T} ${set} { ${timed} }\n`;
+        }
+        return out;
+      };
+      const failures = await this.#batch(prepared.items, render);
+      this.#logger.debug({ applied: prepared.items.length - failures.size, failed: failures.size }, "apply");
+      return applyFailures(prepared, failures);
+    });
+  }
+
+  remove(targets: readonly string[]): Promise<EntryResult[]> {
+    return this.#serial.run(async () => {
+      const prepared = prepareTargets(targets);
+      const T = this.#t;
+      // add + delete: succeeds whether or not the element exists (`destroy element` needs nft >= 1.0.8).
+      const render = (chunk: readonly Item[]) => {
+        let out = "";
+        for (const [set, items] of groupBy(chunk, setOf)) {
+          const plain = items.map((i) => i.key).join(", ");
+          out += `add element ${T} ${set} { ${plain} }\ndelete element ${T} ${set} { ${plain} }\n`;
+        }
+        return out;
+      };
+      const failures = await this.#batch(prepared.items, render);
+      if (failures.size) {
+        // A prefix overlapping another prefix cannot be added, so the trick fails for it; it is absent then,
+        // which is what removal wants. Check against the real content.
+        const present = new Set(
+          (await this.#list(this.#clock.now()).catch(() => undefined))?.map((e) => e.target),
+        );
+        for (const item of [...failures.keys()]) if (!present.has(item.key)) failures.delete(item);
+      }
+      return applyFailures(prepared, failures);
+    });
+  }
+
+  list(): Promise<BanEntry[]> {
+    return this.#serial.run(() => this.#list(this.#clock.now()));
+  }
+
+  async #list(now: number): Promise<BanEntry[]> {
+    const c = this.#config;
+    const r = await this.commands.run([c.nft_path, "-j", "list", "table", "inet", c.table]);
+    if (r.code !== 0) {
+      if (/No such file or directory/i.test(r.stderr)) return [];
+      throw new ResponderError(
+        `nft list table ${this.#t}: ${errorText(r)}`,
+        [c.nft_path, "-j", "list"],
+        r.code,
+      );
+    }
+    const doc = JSON.parse(r.stdout) as {
+      nftables?: { set?: { name: string; table: string; elem?: unknown[] } }[];
+    };
+    const out: BanEntry[] = [];
+    for (const o of doc.nftables ?? []) {
+      const s = o.set;
+      if (!s || s.table !== c.table || !(NFT_SETS as readonly string[]).includes(s.name)) continue;
+      for (const e of s.elem ?? []) {
+        let text: string | undefined;
+        let expires = Infinity;
+        if (e && typeof e === "object" && "elem" in e) {
+          const inner = (e as { elem: { val: unknown; timeout?: number; expires?: number } }).elem;
+          text = elementText(inner.val);
+          const left = inner.expires ?? inner.timeout;
+          if (typeof left === "number") expires = now + left * 1000;
+        } else text = elementText(e);
+        const t = text === undefined ? undefined : parseTarget(text, { min_prefix_v4: 0, min_prefix_v6: 0 });
+        if (!t || typeof t === "string") {
+          this.#logger.warn({ set: s.name, element: JSON.stringify(e) }, "element not written by portcullis");
+          continue;
+        }
+        out.push({ target: t.key, expires });
+      }
+    }
+    return out;
+  }
+
+  async healthcheck(): Promise<Health> {
+    try {
+      const chains = await this.#chains();
+      if (!chains) return { ok: false, detail: `table ${this.#t} missing (setup not run, or flushed)` };
+      const missing = ["ban", ...this.#config.hooks].filter((h) => !chains.has(h));
+      if (missing.length)
+        return { ok: false, detail: `table ${this.#t}: chains missing: ${missing.join(", ")}` };
+      return { ok: true, detail: `table ${this.#t} present, hooked into ${this.#config.hooks.join(", ")}` };
+    } catch (e) {
+      return { ok: false, detail: `nft not usable: ${(e as Error).message}` };
+    }
+  }
+
+  teardown(): Promise<void> {
+    return this.#serial.run(async () => {
+      const outcome = await this.#transaction(`add table ${this.#t}\ndelete table ${this.#t}\n`);
+      if (outcome !== undefined) {
+        const msg = typeof outcome === "string" ? outcome : outcome.all;
+        throw new ResponderError(
+          `nftables teardown of ${this.#t} failed: ${msg}`,
+          [this.#config.nft_path],
+          1,
+        );
+      }
+    });
+  }
+}
+
+export const nftables = {
+  type: "nftables",
+  description:
+    "Local nftables: own inet table, IPv4/IPv6 sets with per-element timeouts and interval sets for prefixes, " +
+    "one rule per set in input and forward hooks, atomic `nft -f` batches",
+  schema: nftablesConfig,
+  create: (config: NftablesConfig, ctx: PluginContext): Responder => new NftablesResponder(config, ctx),
+} satisfies PluginDefinition<NftablesConfig, Responder>;
