@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { EXTRACTORS, extractorByKind } from "./registry.ts";
+import { extractConfigSchema } from "./types.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+test("every extractor folder is in the registry, under its own kind, and the registry is sorted", () => {
+  const folders = readdirSync(here)
+    .filter((f) => statSync(join(here, f)).isDirectory())
+    .sort();
+  const kinds = Object.keys(EXTRACTORS);
+  assert.deepEqual(kinds, folders);
+  assert.deepEqual(kinds, [...kinds].sort());
+  for (const [k, d] of Object.entries(EXTRACTORS)) {
+    assert.equal(d.kind, k);
+    assert.ok(d.description.length > 10, k);
+  }
+});
+
+test("an unknown kind is a clear error", () => {
+  assert.throws(() => extractorByKind("nope"), /unknown SIEM kind "nope" \(known: elastalert, /);
+  assert.throws(() => extractorByKind("constructor"), /unknown SIEM kind/);
+  assert.equal(extractorByKind("splunk").kind, "splunk");
+});
+
+test("the webhook config part is strict", () => {
+  assert.ok(extractConfigSchema.safeParse({ ip_fields: ["src", "result.client"] }).success);
+  assert.ok(!extractConfigSchema.safeParse({ ip_fields: [] }).success);
+  assert.ok(!extractConfigSchema.safeParse({ ip_fields: ["a..b"] }).success);
+  assert.ok(!extractConfigSchema.safeParse({ ipfields: ["src"] }).success);
+  assert.ok(!extractConfigSchema.safeParse({ max_alerts: 0 }).success);
+});
