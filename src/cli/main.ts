@@ -7,6 +7,8 @@ import { isPortcullisError } from "../core/errors.ts";
 import { registerParse } from "./commands/parse.ts";
 import { registerReplay } from "./commands/replay.ts";
 import { registerRules } from "./commands/rules.ts";
+import { registerRun } from "./commands/run.ts";
+import { registerAdmin } from "./commands/admin.ts";
 import { VERSION } from "../version.ts";
 
 export interface CliIO {
@@ -30,6 +32,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
   registerParse(program, io, setExit);
   registerReplay(program, io, setExit);
   registerRules(program, io, setExit);
+  registerRun(program, io, setExit);
+  registerAdmin(program, io, setExit);
   return program;
 }
 

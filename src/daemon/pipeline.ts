@@ -40,6 +40,7 @@ export class Pipeline implements LineSink {
   readonly #opts: PipelineOptions;
   readonly #streams = new Map<string, Stream>();
   readonly #events: SecurityEvent[] = [];
+  #latest = 0;
   counters = { lines: 0, events: 0, suppressed: 0, alerts: 0 };
 
   constructor(opts: PipelineOptions) {
@@ -104,11 +105,13 @@ export class Pipeline implements LineSink {
             continue;
           }
         }
+        if (e["@timestamp"] > this.#latest) this.#latest = e["@timestamp"];
         engine.process(e, alerts);
       }
       events.length = 0;
     }
-    engine.sweep(now);
+    // Windows are in event time: sweep with the latest event time seen.
+    if (this.#latest) engine.sweep(this.#latest);
     o.metrics?.lines.inc({ source: batch.stream }, batch.lines.length);
     if (alerts.length) {
       this.counters.alerts += alerts.length;

@@ -1,0 +1,88 @@
+/**
+ * How the CLI reaches Portcullis' state on this host: the config (for the data directory and the policy) and
+ * the store. Reads work whether or not the daemon runs (SQLite WAL allows concurrent readers); a ban or unban
+ * made here goes through the same policy and is picked up by a running daemon within seconds (it syncs
+ * decisions made by other processes), or enforced at its next start.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfigFile, validateConfig, type LoadedConfig } from "../config/load.ts";
+import { SystemClock } from "../core/clock.ts";
+import { parseDuration } from "../core/duration.ts";
+import { REGISTRIES } from "../daemon/plugins.ts";
+import { Allowlist } from "../policy/allowlist.ts";
+import { BanTable } from "../policy/bans.ts";
+import { ownAddresses } from "../policy/guards.ts";
+import { Policy } from "../policy/policy.ts";
+import { openSqliteStore } from "../store/sqlite.ts";
+import type { Store } from "../store/store.ts";
+
+export const DEFAULT_CONFIG = "/etc/portcullis/portcullis.yaml";
+
+export interface LocalOptions {
+  config?: string;
+  dataDir?: string;
+}
+
+export function localConfig(opts: LocalOptions): LoadedConfig {
+  if (opts.config) return loadConfigFile(opts.config, REGISTRIES);
+  if (existsSync(DEFAULT_CONFIG)) return loadConfigFile(DEFAULT_CONFIG, REGISTRIES);
+  return validateConfig({}, "(defaults)", REGISTRIES);
+}
+
+export function dataDirOf(opts: LocalOptions, config: LoadedConfig): string {
+  return opts.dataDir ?? config.raw.data_dir;
+}
+
+export async function openLocalStore(dataDir: string, config: LoadedConfig): Promise<Store> {
+  return openSqliteStore(config.raw.store.path ?? join(dataDir, "portcullis.db"), {
+    clock: () => SystemClock.now(),
+  });
+}
+
+/** The daemon's pid if it is running with this data directory. */
+export function runningPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dataDir, "portcullis.pid"), "utf8").trim());
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A policy equal to the daemon's (same config), with the store's active bans, for CLI bans. */
+export async function localPolicy(config: LoadedConfig, store: Store): Promise<Policy> {
+  const p = config.raw.policy;
+  const allow = new Allowlist([
+    { cidrs: p.allowlist, why: "configured allowlist" },
+    ...(p.allow_own_addresses ? [{ cidrs: ownAddresses(), why: "own interface address" }] : []),
+  ]);
+  const bans = new BanTable();
+  const now = SystemClock.now();
+  for (const d of await store.activeDecisions(now)) {
+    bans.set(
+      { target: d.target, decisionId: d.id, expires: d.expires, escalation: d.escalation },
+      d["@timestamp"],
+    );
+  }
+  for (const h of await store.banHistory(now - parseDuration(p.escalation.lookback)))
+    bans.remember(h.target, h.at);
+  return new Policy(
+    {
+      defaultDuration: parseDuration(p.default_duration),
+      escalation: {
+        enabled: p.escalation.enabled,
+        factor: p.escalation.factor,
+        max: parseDuration(p.escalation.max),
+        lookback: parseDuration(p.escalation.lookback),
+      },
+      onDuplicate: p.on_duplicate,
+      maxPrefix: p.max_prefix,
+      dryRun: p.dry_run,
+    },
+    allow,
+    bans,
+  );
+}

@@ -1,0 +1,308 @@
+/**
+ * The daemon end to end, without privileges: a real file source on a temp log, the real pipeline, policy and
+ * SQLite store, and the `command` responder driving a stand-in firewall script (test/support/fake-firewall.mjs)
+ * through argument arrays. Real firewalls are covered by the responders' namespace suite and the demo test.
+ */
+import assert from "node:assert/strict";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { validateConfig } from "../../src/config/load.ts";
+import { SystemClock } from "../../src/core/clock.ts";
+import { memoryLogger } from "../../src/core/logger.ts";
+import { Daemon } from "../../src/daemon/daemon.ts";
+import { FACTORIES, REGISTRIES } from "../../src/daemon/plugins.ts";
+import { repoRoot } from "../support/shared.ts";
+
+const root = mkdtempSync(join(tmpdir(), "portcullis-daemon-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+const fake = join(repoRoot, "test", "support", "fake-firewall.mjs");
+
+function stamp(d = new Date()): string {
+  const mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][
+    d.getMonth()
+  ];
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${mon} ${String(d.getDate()).padStart(2, " ")} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+const fail = (ip: string, pid = 100, user = "root") =>
+  `${stamp()} srv sshd[${pid}]: Failed password for ${user} from ${ip} port 4242 ssh2\n`;
+
+async function until<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 15_000,
+): Promise<T> {
+  const end = performance.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function setup(name: string, extra: Record<string, unknown> = {}, policy: Record<string, unknown> = {}) {
+  const dir = join(root, name);
+  const log = join(dir, "auth.log");
+  const fw = join(dir, "fw.json");
+  const dataDir = join(dir, "data");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(log, "");
+  const raw = {
+    data_dir: dataDir,
+    timezone: "local",
+    sources: [{ type: "file", paths: [log], start: "beginning", poll_interval: "100ms" }],
+    responders: [
+      {
+        type: "command",
+        name: "fakefw",
+        apply: [process.execPath, fake, fw, "apply", "{target}", "{expires_s}"],
+        remove: [process.execPath, fake, fw, "remove", "{target}"],
+        list: [process.execPath, fake, fw, "list"],
+      },
+    ],
+    policy: { allow_admin_sessions: false, ...policy },
+    ...extra,
+  };
+  const config = validateConfig(raw, `${name}.yaml`, REGISTRIES);
+  const logger = memoryLogger();
+  const make = () => new Daemon({ config, clock: SystemClock, logger, plugins: FACTORIES });
+  const firewall = () =>
+    existsSync(fw) ? (JSON.parse(readFileSync(fw, "utf8")) as Record<string, number>) : {};
+  const calls = () =>
+    existsSync(`${fw}.calls`) ? readFileSync(`${fw}.calls`, "utf8").trim().split("\n") : [];
+  return { dir, log, fw, dataDir, config, logger, make, firewall, calls };
+}
+
+test("five failures ban the address on the firewall; the decision, status and audit are recorded", async () => {
+  const t = setup("ban");
+  const d = t.make();
+  await d.start();
+  try {
+    for (let i = 0; i < 5; i++) appendFileSync(t.log, fail("203.0.113.7"));
+    await until("the ban on the firewall", () => t.firewall()["203.0.113.7"]);
+    const [dec] = await until("an applied decision", async () => {
+      const list = await d.store.activeDecisions(SystemClock.now());
+      return list.length && list[0]!.status.fakefw === "applied" ? list : undefined;
+    });
+    assert.equal(dec!.target, "203.0.113.7");
+    assert.equal(dec!.rule?.id, "ssh-brute-force");
+    assert.equal(dec!.duration, 600_000);
+    const audit = await d.store.auditFor("203.0.113.7");
+    assert.ok(audit.some((a) => a.action === "ban"));
+    const [alert] = await d.store.listAlerts({ sourceIp: "203.0.113.7" });
+    assert.equal(alert?.outcome, "banned");
+    assert.equal(alert?.events.length, 5);
+    const explained = await d.explain("203.0.113.7");
+    assert.equal(explained.decisions.length, 1);
+    // A sixth failure during the ban is ignored (no second alert).
+    appendFileSync(t.log, fail("203.0.113.7"));
+    await until("the line to be read", () => d.pipeline.counters.lines >= 6);
+    assert.equal((await d.store.listAlerts({ sourceIp: "203.0.113.7" })).length, 1);
+  } finally {
+    await d.stop();
+  }
+});
+
+test("a forged-log flood never bans loopback, own addresses or the allowlist; refusals are recorded", async () => {
+  const t = setup("allowlist", {}, { allowlist: ["198.51.100.0/24"] });
+  const d = t.make();
+  await d.start();
+  try {
+    const lines: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      lines.push(fail("127.0.0.1", i), fail("::1", i), fail("198.51.100.9", i), fail("::ffff:127.0.0.5", i));
+      lines.push(
+        `${stamp()} srv sshd[${i}]: Failed password for invalid user x from 203.0.113.99 port 22 ssh2 from 198.51.100.77 port 1 ssh2\n`,
+      );
+    }
+    appendFileSync(t.log, lines.join(""));
+    await until("every line processed", () => d.pipeline.counters.lines >= 1000);
+    await d.sync.idle();
+    assert.deepEqual(t.firewall(), {});
+    assert.deepEqual(await d.store.activeDecisions(SystemClock.now()), []);
+    const refusals = await d.store.listAudit({ limit: 100 });
+    const why = new Set(
+      refusals
+        .filter((a) => a.action === "refuse")
+        .map((a) => String((a.detail as { reason: string }).reason).split(" (")[1]),
+    );
+    assert.ok(
+      [...why].some((w) => w?.startsWith("loopback")),
+      JSON.stringify([...why]),
+    );
+    assert.ok(
+      [...why].some((w) => w?.startsWith("configured allowlist")),
+      JSON.stringify([...why]),
+    );
+    assert.ok(d.policy.counts.refused_allowlisted >= 4);
+  } finally {
+    await d.stop();
+  }
+});
+
+test("the circuit breaker caps new bans per minute and says so loudly", async () => {
+  const t = setup("breaker", {}, { circuit_breaker: { max_bans_per_minute: 3 } });
+  const d = t.make();
+  await d.start();
+  try {
+    const lines: string[] = [];
+    for (let a = 1; a <= 10; a++) for (let i = 0; i < 5; i++) lines.push(fail(`203.0.113.${a}`, a));
+    appendFileSync(t.log, lines.join(""));
+    await until(
+      "all alerts decided",
+      () => d.policy.counts.banned + d.policy.counts.refused_circuit_breaker >= 10,
+    );
+    await d.sync.idle();
+    await until("3 bans applied", () => Object.keys(t.firewall()).length === 3);
+    assert.equal(d.policy.counts.banned, 3);
+    assert.equal(d.policy.counts.refused_circuit_breaker, 7);
+    assert.ok(t.logger.records.some((r) => r.level === "warn" && String(r.msg).includes("CIRCUIT BREAKER")));
+  } finally {
+    await d.stop();
+  }
+});
+
+test("restart: no lost or duplicated bans, no missed or re-read lines; escalation history survives", async () => {
+  const t = setup("restart");
+  let d = t.make();
+  await d.start();
+  for (let i = 0; i < 5; i++) appendFileSync(t.log, fail("203.0.113.50", 1));
+  await until("first ban", () => t.firewall()["203.0.113.50"]);
+  await d.stop();
+  // While down: the firewall is flushed (e.g. a ufw reload), and new lines arrive.
+  writeFileSync(t.fw, "{}");
+  for (let i = 0; i < 5; i++) appendFileSync(t.log, fail("203.0.113.51", 2));
+  d = t.make();
+  await d.start();
+  try {
+    // Reconcile restored the first ban; the lines written while down were read once and banned once.
+    await until("both bans", () => t.firewall()["203.0.113.50"] && t.firewall()["203.0.113.51"]);
+    await until("lines after restart", () => d.pipeline.counters.lines >= 5);
+    assert.equal(d.pipeline.counters.lines, 5, "only the 5 new lines are read after the restart");
+    const all = await d.store.listDecisions({ limit: 100 });
+    assert.deepEqual(all.map((x) => x.target).sort(), ["203.0.113.50", "203.0.113.51"]);
+    // Unban by hand, then the same address offends again: its second ban is escalated (history in the store).
+    await d.unban("203.0.113.50", { type: "cli", name: "tester" });
+    await until("removed from the firewall", () => !t.firewall()["203.0.113.50"]);
+    for (let i = 0; i < 5; i++) appendFileSync(t.log, fail("203.0.113.50", 3));
+    const again = await until("second ban", async () =>
+      (await d.store.decisionsFor("203.0.113.50")).find((x) => x.state === "active"),
+    );
+    assert.equal(again.escalation, 1);
+    assert.equal(again.duration, 1_200_000);
+  } finally {
+    await d.stop();
+  }
+});
+
+test("manual ban and unban by another process (the CLI) are enforced by the running daemon", async () => {
+  const t = setup("manual");
+  const d = t.make();
+  await d.start();
+  try {
+    const { main } = await import("../../src/cli/main.ts");
+    const io = { stdout: sink(), stderr: sink(), stdin: process.stdin };
+    const cfg = join(t.dir, "portcullis.yaml");
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        ...JSON.parse(JSON.stringify(t.config.raw)),
+        sources: [],
+        responders: [{ type: "command", name: "fakefw", apply: ["/bin/true"] }],
+      }),
+    );
+    assert.equal(
+      await main(
+        ["ban", "198.51.100.200", "--duration", "1h", "--reason", "seen in honeypot", "-c", cfg],
+        io,
+      ),
+      0,
+      io.stderr.text(),
+    );
+    await until("enforced by the daemon", () => t.firewall()["198.51.100.200"]);
+    assert.equal(await main(["ban", "127.0.0.1", "-c", cfg], io), 1);
+    assert.match(io.stderr.text(), /allowlisted \(loopback/);
+    assert.equal(await main(["ban", "10.0.0.0/8", "-c", cfg], io), 1);
+    assert.match(io.stderr.text(), /wider than the allowed \/16/);
+    assert.equal(await main(["ban", "1.2.3.4; rm -rf /", "-c", cfg], io), 64);
+    assert.equal(await main(["unban", "198.51.100.200", "-c", cfg], io), 0);
+    await until("removed by the daemon", () => !t.firewall()["198.51.100.200"]);
+    const audit = await d.store.auditFor("198.51.100.200");
+    assert.deepEqual(
+      audit.map((a) => a.action).filter((a) => a === "ban" || a === "unban"),
+      ["unban", "ban"],
+    );
+    assert.equal(audit.find((a) => a.action === "ban")?.actor.type, "cli");
+  } finally {
+    await d.stop();
+  }
+});
+
+test("SIGHUP-style reload keeps windows of unchanged rules and the bans", async () => {
+  const t = setup("reload");
+  const d = t.make();
+  await d.start();
+  try {
+    for (let i = 0; i < 4; i++) appendFileSync(t.log, fail("192.0.2.200", 9));
+    await until("4 lines", () => d.pipeline.counters.lines >= 4);
+    const next = validateConfig(
+      { ...t.config.raw, rules: { builtin: true, paths: [], disable: ["ssh-slow-brute-force"] } },
+      "reload.yaml",
+      REGISTRIES,
+    );
+    await d.reload(next);
+    assert.ok(!d.listRules().some((r) => r.id === "ssh-slow-brute-force"));
+    appendFileSync(t.log, fail("192.0.2.200", 9));
+    await until("ban after reload", () => t.firewall()["192.0.2.200"]);
+  } finally {
+    await d.stop();
+  }
+});
+
+test("expired bans are removed from the firewall and marked expired", async () => {
+  const t = setup("expiry", {}, { default_duration: "1s", escalation: { enabled: false } });
+  // The rule's own 10m duration wins over the default: override it per rule.
+  const raw = {
+    ...t.config.raw,
+    policy: { ...t.config.raw.policy, rules: { "ssh-brute-force": { duration: "1s" } } },
+  };
+  const config = validateConfig(raw, "expiry.yaml", REGISTRIES);
+  const d = new Daemon({ config, clock: SystemClock, logger: t.logger, plugins: FACTORIES });
+  await d.start();
+  try {
+    for (let i = 0; i < 5; i++) appendFileSync(t.log, fail("198.51.100.66", 4));
+    await until("ban", () => t.firewall()["198.51.100.66"]);
+    await until("removal at expiry", () => !t.firewall()["198.51.100.66"]);
+    const [dec] = await d.store.decisionsFor("198.51.100.66");
+    assert.equal(dec?.state, "expired");
+    assert.equal(dec?.status.fakefw, "removed");
+  } finally {
+    await d.stop();
+  }
+});
+
+function sink() {
+  let buf = "";
+  return Object.assign(
+    {
+      write(s: string) {
+        buf += s;
+        return true;
+      },
+      text: () => buf,
+    },
+    {},
+  ) as unknown as NodeJS.WritableStream & { text(): string };
+}
