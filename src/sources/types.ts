@@ -11,10 +11,13 @@
  * - a source does not retry on its own forever: transient errors are logged and retried with backoff, and
  *   surface in `healthcheck`.
  */
-import type { Health } from "../core/plugin.ts";
+import type { Health, PluginContext, PluginDefinition } from "../core/plugin.ts";
 
 export interface SourceBatch {
-  /** Raw lines (no trailing newline), framed by the pipeline's LineFramer. */
+  /**
+   * Raw lines (no trailing newline), framed by the pipeline's LineFramer. May be empty: a batch that only
+   * carries a checkpoint (the start position of a newly tracked file, a file that was retired).
+   */
   lines: string[];
   /** Identifies the stream the lines belong to (one framer/parser state per stream): e.g. the file path. */
   stream: string;
@@ -43,4 +46,39 @@ export interface Source {
 export interface CheckpointStore {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
+}
+
+/** What a source receives in `create`: the plugin context plus the store its positions are committed to. */
+export interface SourceContext extends PluginContext {
+  checkpoints: CheckpointStore;
+}
+
+/**
+ * Counters every source keeps (monotonic since `create`, except gauges a source documents as such), read by the
+ * metrics exporter as `portcullis_source_<counter>` with the source's name and type as labels.
+ */
+export interface SourceStats {
+  /** Lines (messages, journal entries) handed to the sink. */
+  lines: number;
+  /** Bytes read from the input (files, pipes, sockets), delimiters included. */
+  bytes: number;
+  /** Lines lost by policy (e.g. a full UDP queue, an unusable oversized journal entry); never silent. */
+  drops: number;
+  /** Files rotated or truncated away from under the source (file), child restarts (journald). */
+  rotations: number;
+  /** Read, spawn, protocol and checkpoint errors. */
+  errors: number;
+  /** Source-specific counters, documented in the source's README. */
+  [counter: string]: number;
+}
+
+/** A source with counters. */
+export interface InstrumentedSource extends Source {
+  stats(): SourceStats;
+}
+
+/** A source plugin: `create` receives the {@link SourceContext}. */
+export interface SourceDefinition<Config>
+  extends Omit<PluginDefinition<Config, InstrumentedSource>, "create"> {
+  create(config: Config, ctx: SourceContext): InstrumentedSource;
 }

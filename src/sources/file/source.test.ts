@@ -1,0 +1,449 @@
+import assert from "node:assert/strict";
+import {
+  appendFileSync,
+  copyFileSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { open } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
+import { ManualClock } from "../../core/clock.ts";
+import { MemoryCheckpointStore } from "../checkpoints.ts";
+import { RecordingSink, sourceContext, start, waitFor } from "../testing.ts";
+import type { CheckpointStore } from "../types.ts";
+import { fileConfig } from "./config.ts";
+import { FileSource } from "./source.ts";
+
+const root = mkdtempSync(join(tmpdir(), "portcullis-file-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+const dir = () => mkdtempSync(join(root, "t"));
+
+function source(
+  paths: string[],
+  opts: Record<string, unknown> = {},
+  ctx: { checkpoints?: CheckpointStore; clock?: ManualClock } = {},
+) {
+  const cfg = fileConfig.parse({ type: "file", paths, poll_interval: "20ms", rotate_wait: 0, ...opts });
+  return new FileSource(cfg, sourceContext(ctx));
+}
+
+const lines = (prefix: string, count: number, from = 1) =>
+  Array.from({ length: count }, (_, i) => `${prefix} ${i + from}`);
+const text = (ls: string[]) => ls.map((l) => l + "\n").join("");
+
+describe("file source", () => {
+  test("reads a file from the beginning and follows appends, with line numbers", async () => {
+    const p = join(dir(), "auth.log");
+    writeFileSync(p, text(lines("a", 3)));
+    const src = source([p], { start: "beginning" });
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    await waitFor(() => sink.lines.length === 3, "first lines");
+    appendFileSync(p, text(lines("a", 2, 4)));
+    await waitFor(() => sink.lines.length === 5, "appended lines");
+    await run.stop();
+    assert.deepEqual(sink.lines, lines("a", 5));
+    const nums = sink.lineBatches.map((b) => b.firstLine);
+    assert.equal(nums[0], 1);
+    assert.equal(nums.at(-1), 6 - sink.lineBatches.at(-1)!.lines.length);
+    assert.ok(sink.lineBatches.every((b) => b.stream === p && b.path === p));
+    assert.equal(src.stats().lines, 5);
+    assert.equal(src.stats().bytes, Buffer.byteLength(text(lines("a", 5))));
+  });
+
+  test("start: end skips existing content (from the last complete line) and reads what follows", async () => {
+    const p = join(dir(), "auth.log");
+    writeFileSync(p, text(lines("old", 3)) + "unfinished ");
+    const sink = new RecordingSink();
+    const run = start(source([p]), sink);
+    await waitFor(() => sink.batches.length > 0, "start checkpoint");
+    appendFileSync(p, "line\n" + text(lines("new", 2)));
+    await waitFor(() => sink.lines.length === 3, "new lines");
+    await run.stop();
+    assert.deepEqual(sink.lines, ["unfinished line", "new 1", "new 2"]);
+    assert.equal(sink.lineBatches[0]!.firstLine, undefined, "line numbers are unknown after start: end");
+  });
+
+  test("rename rotation: the old file is read to its end (late writes included), then the new one", async () => {
+    const d = dir();
+    const p = join(d, "auth.log");
+    writeFileSync(p, text(lines("a", 3)));
+    const clock = new ManualClock(1000);
+    const src = source([p], { start: "beginning", rotate_wait: "10s" }, { clock });
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    await waitFor(() => sink.lines.length === 3, "before rotation");
+    const old = await open(p, "a"); // the writer's descriptor survives the rename
+    renameSync(p, `${p}.1`);
+    writeFileSync(p, text(lines("b", 2)));
+    await waitFor(
+      () => sink.lines.length === 5,
+      "new file",
+      () => sink.lines,
+    );
+    await old.write("a late\n");
+    await old.close();
+    await waitFor(
+      () => sink.lines.length === 6,
+      "late line in the rotated file",
+      () => sink.lines,
+    );
+    assert.equal(src.stats().files_open, 2, "rotated file still open within rotate_wait");
+    clock.advanceBy(10_000);
+    await waitFor(() => src.stats().files_open === 1, "rotated file closed after rotate_wait");
+    appendFileSync(p, "b 3\n");
+    await waitFor(() => sink.lines.length === 7, "after close");
+    await run.stop();
+    assert.deepEqual(sink.lines, [...lines("a", 3), ...lines("b", 2), "a late", "b 3"]);
+    assert.equal(src.stats().rotations, 1);
+  });
+
+  test("copytruncate: the truncated file is read again from its start, nothing twice", async () => {
+    const d = dir();
+    const p = join(d, "app.log");
+    writeFileSync(p, text(lines("a", 4)));
+    const src = source([p], { start: "beginning" });
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    await waitFor(() => sink.lines.length === 4, "before truncation");
+    copyFileSync(p, `${p}.1`);
+    truncateSync(p, 0);
+    appendFileSync(p, "b 1\n");
+    await waitFor(
+      () => sink.lines.length === 5,
+      "after truncation",
+      () => sink.lines,
+    );
+    await run.stop();
+    assert.deepEqual(sink.lines, [...lines("a", 4), "b 1"]);
+    assert.equal(src.stats().truncations, 1);
+  });
+
+  test("copytruncate while the pipeline is slow: the unread rest is taken from the copy", async () => {
+    const d = dir();
+    const p = join(d, "app.log");
+    writeFileSync(p, text(lines("a", 2)));
+    const src = source([p], { start: "beginning" });
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    await waitFor(() => sink.lines.length === 2, "first lines");
+    sink.block();
+    const calls = sink.calls;
+    appendFileSync(p, "a 3\n");
+    await waitFor(() => sink.calls === calls + 1, "blocked on the push of a 3");
+    appendFileSync(p, text(lines("a", 2, 4))); // written before the copy, not read yet
+    copyFileSync(p, `${p}.1`);
+    truncateSync(p, 0);
+    appendFileSync(p, "b\n");
+    sink.release();
+    await waitFor(
+      () => sink.lines.length === 6,
+      "all lines",
+      () => sink.lines,
+    );
+    await run.stop();
+    assert.deepEqual(sink.lines, [...lines("a", 5), "b"]);
+    assert.equal(src.stats().truncations, 1);
+  });
+
+  test("a file that appears later is read from its beginning, even with start: end", async () => {
+    const d = dir();
+    const p = join(d, "later.log");
+    const sink = new RecordingSink();
+    const src = source([p]);
+    const run = start(src, sink);
+    await waitFor(() => sink.batches.length > 0, "started");
+    assert.equal((await src.healthcheck()).ok, true);
+    writeFileSync(p, text(lines("x", 2)));
+    await waitFor(() => sink.lines.length === 2, "new file");
+    await run.stop();
+    assert.deepEqual(sink.lines, lines("x", 2));
+  });
+
+  test("globs: files matching later are picked up; rotated and compressed names are not", async () => {
+    const d = dir();
+    writeFileSync(join(d, "a.log"), "a 1\n");
+    writeFileSync(join(d, "a.log.1"), "rotated\n");
+    writeFileSync(join(d, "old.log.gz"), gzipSync("compressed\n"));
+    writeFileSync(join(d, "notes.txt"), "other\n");
+    const sink = new RecordingSink();
+    const src = source([join(d, "*.log*")], { start: "beginning" });
+    const run = start(src, sink);
+    await waitFor(() => sink.lines.length === 1, "a.log");
+    writeFileSync(join(d, "b.log"), "b 1\n");
+    await waitFor(
+      () => sink.lines.length === 2,
+      "b.log",
+      () => sink.lines,
+    );
+    await run.stop();
+    assert.deepEqual(sink.lines.sort(), ["a 1", "b 1"]);
+  });
+
+  test("an explicitly configured .gz file is skipped and counted (gzip is read by replay only)", async () => {
+    const d = dir();
+    const p = join(d, "auth.log.2.gz");
+    writeFileSync(p, gzipSync("x\n"));
+    const sink = new RecordingSink();
+    const src = source([p], { start: "beginning" });
+    const run = start(src, sink);
+    await waitFor(() => src.stats().skipped_files === 1, "skipped");
+    await run.stop();
+    assert.deepEqual(sink.lines, []);
+  });
+
+  test("polling only (watch: false) sees appends and rotations", async () => {
+    const d = dir();
+    const p = join(d, "poll.log");
+    writeFileSync(p, "a 1\n");
+    const sink = new RecordingSink();
+    const run = start(source([p], { start: "beginning", watch: false }), sink);
+    await waitFor(() => sink.lines.length === 1, "first");
+    appendFileSync(p, "a 2\n");
+    await waitFor(() => sink.lines.length === 2, "append");
+    renameSync(p, `${p}.1`);
+    writeFileSync(p, "b 1\n");
+    await waitFor(() => sink.lines.length === 3, "rotation");
+    await run.stop();
+    assert.deepEqual(sink.lines, ["a 1", "a 2", "b 1"]);
+  });
+
+  describe("restart with the same checkpoint store", () => {
+    test("neither re-reads nor misses lines (including lines written while stopped)", async () => {
+      const p = join(dir(), "auth.log");
+      writeFileSync(p, text(lines("a", 3)));
+      const store = new MemoryCheckpointStore();
+      const sink1 = new RecordingSink();
+      const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink1);
+      await waitFor(() => sink1.lines.length === 3, "first run");
+      await run1.stop();
+      appendFileSync(p, text(lines("a", 2, 4)));
+      const sink2 = new RecordingSink();
+      const run2 = start(source([p], { start: "end" }, { checkpoints: store }), sink2);
+      await waitFor(() => sink2.lines.length === 2, "second run");
+      appendFileSync(p, "a 6\n");
+      await waitFor(() => sink2.lines.length === 3, "second run, live");
+      await run2.stop();
+      assert.deepEqual(sink2.lines, lines("a", 3, 4));
+      assert.equal(sink2.lineBatches[0]!.firstLine, 4, "line numbers continue");
+    });
+
+    test("start: end is remembered: lines written while stopped are read after the restart", async () => {
+      const p = join(dir(), "auth.log");
+      writeFileSync(p, text(lines("old", 2)));
+      const store = new MemoryCheckpointStore();
+      const run1 = start(source([p], {}, { checkpoints: store }), new RecordingSink());
+      await waitFor(() => store.writes > 0, "initial position saved");
+      await run1.stop();
+      appendFileSync(p, "while down\n");
+      const sink2 = new RecordingSink();
+      const run2 = start(source([p], {}, { checkpoints: store }), sink2);
+      await waitFor(() => sink2.lines.length === 1, "line written while down");
+      await run2.stop();
+      assert.deepEqual(sink2.lines, ["while down"]);
+    });
+
+    test("rotation while stopped: the rest of auth.log.1 from the saved offset, then auth.log from 0", async () => {
+      const d = dir();
+      const p = join(d, "auth.log");
+      writeFileSync(p, text(lines("a", 3)));
+      const store = new MemoryCheckpointStore();
+      const sink1 = new RecordingSink();
+      const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink1);
+      await waitFor(() => sink1.lines.length === 3, "first run");
+      await run1.stop();
+      appendFileSync(p, text(lines("a", 2, 4)));
+      renameSync(p, `${p}.1`);
+      writeFileSync(p, text(lines("b", 2)));
+      const sink2 = new RecordingSink();
+      const src2 = source([p], { start: "end" }, { checkpoints: store });
+      const run2 = start(src2, sink2);
+      await waitFor(
+        () => sink2.lines.length === 4,
+        "second run",
+        () => sink2.lines,
+      );
+      await waitFor(() => src2.stats().files_open === 1, "rotated file retired");
+      await run2.stop();
+      assert.deepEqual(sink2.lines, [...lines("a", 2, 4), ...lines("b", 2)]);
+      assert.equal(sink2.lineBatches[0]!.firstLine, 4);
+      // A third start reads nothing again.
+      const sink3 = new RecordingSink();
+      const run3 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink3);
+      await waitFor(() => sink3.batches.length > 0, "third run");
+      await run3.stop();
+      assert.deepEqual(sink3.lines, []);
+    });
+
+    test("copytruncate while stopped (file regrown past the old offset): rest of the copy, then from 0", async () => {
+      const d = dir();
+      const p = join(d, "app.log");
+      writeFileSync(p, text(lines("a", 2)));
+      const store = new MemoryCheckpointStore();
+      const sink1 = new RecordingSink();
+      const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink1);
+      await waitFor(() => sink1.lines.length === 2, "first run");
+      await run1.stop();
+      appendFileSync(p, "a 3\n");
+      copyFileSync(p, `${p}-20251123`);
+      truncateSync(p, 0);
+      appendFileSync(p, text(lines("b", 5))); // longer than the old offset: only the first line tells
+      const sink2 = new RecordingSink();
+      const src2 = source([p], { start: "end" }, { checkpoints: store });
+      const run2 = start(src2, sink2);
+      await waitFor(
+        () => sink2.lines.length === 6,
+        "second run",
+        () => sink2.lines,
+      );
+      await run2.stop();
+      assert.deepEqual(sink2.lines, ["a 3", ...lines("b", 5)]);
+    });
+
+    test("a rotated file that cannot be found (compressed) is counted and the new file read from 0", async () => {
+      const d = dir();
+      const p = join(d, "auth.log");
+      writeFileSync(p, "a 1\n");
+      const store = new MemoryCheckpointStore();
+      const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), new RecordingSink());
+      await waitFor(() => store.writes > 1, "first run");
+      await run1.stop();
+      rmSync(p);
+      writeFileSync(`${p}.1.gz`, gzipSync("a 1\na 2\n"));
+      writeFileSync(p, "b 1\n");
+      const sink2 = new RecordingSink();
+      const src2 = source([p], {}, { checkpoints: store });
+      const run2 = start(src2, sink2);
+      await waitFor(() => sink2.lines.length === 1, "new file");
+      await run2.stop();
+      assert.deepEqual(sink2.lines, ["b 1"]);
+      assert.equal(src2.stats().missed_files, 1);
+    });
+  });
+
+  describe("partial and long lines", () => {
+    test("a partial last line is held until its newline arrives", async () => {
+      const p = join(dir(), "p.log");
+      writeFileSync(p, "one\ntw");
+      const sink = new RecordingSink();
+      const run = start(source([p], { start: "beginning" }), sink);
+      await waitFor(() => sink.lines.length === 1, "complete line");
+      appendFileSync(p, "o\nthr");
+      await waitFor(() => sink.lines.length === 2, "completed line");
+      await run.stop();
+      assert.deepEqual(sink.lines, ["one", "two"]);
+    });
+
+    test("a partial line is not committed: after a restart it is read whole", async () => {
+      const p = join(dir(), "p.log");
+      writeFileSync(p, "one\nhalf");
+      const store = new MemoryCheckpointStore();
+      const sink1 = new RecordingSink();
+      const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink1);
+      await waitFor(() => sink1.lines.length === 1, "first run");
+      await run1.stop();
+      appendFileSync(p, " done\n");
+      const sink2 = new RecordingSink();
+      const run2 = start(source([p], {}, { checkpoints: store }), sink2);
+      await waitFor(() => sink2.lines.length === 1, "second run");
+      await run2.stop();
+      assert.deepEqual(sink2.lines, ["half done"]);
+    });
+
+    test("a partial line in a rotated-away file is emitted when that file is retired", async () => {
+      const d = dir();
+      const p = join(d, "p.log");
+      writeFileSync(p, "one\nno newline");
+      const src = source([p], { start: "beginning" });
+      const sink = new RecordingSink();
+      const run = start(src, sink);
+      await waitFor(() => sink.lines.length === 1, "first line");
+      renameSync(p, `${p}.1`);
+      writeFileSync(p, "next\n");
+      await waitFor(
+        () => sink.lines.length === 3,
+        "rotation",
+        () => sink.lines,
+      );
+      await run.stop();
+      assert.deepEqual(sink.lines, ["one", "no newline", "next"]);
+      assert.equal(src.stats().partial_lines, 1);
+    });
+
+    test("a 1 MB line keeps its first max_line_bytes; the rest is discarded and counted", async () => {
+      const p = join(dir(), "long.log");
+      const big = "x".repeat(1024 * 1024);
+      writeFileSync(p, `before\n${big}\nafter\n`);
+      const src = source([p], { start: "beginning", max_line_bytes: 65536 });
+      const sink = new RecordingSink();
+      const run = start(src, sink);
+      await waitFor(() => sink.lines.length === 3, "three lines");
+      await run.stop();
+      assert.equal(sink.lines[0], "before");
+      assert.equal(sink.lines[1], "x".repeat(65536));
+      assert.equal(sink.lines[2], "after");
+      assert.equal(src.stats().truncated_lines, 1);
+      assert.equal(src.stats().discarded_bytes, 1024 * 1024 - 65536);
+    });
+  });
+
+  test("back-pressure: a blocked sink stops the reading; nothing is lost or repeated", async () => {
+    const p = join(dir(), "bp.log");
+    writeFileSync(p, text(lines("a", 10)));
+    const src = source([p], { start: "beginning", batch_lines: 100 });
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    await waitFor(() => sink.lines.length === 10, "first lines");
+    sink.block();
+    const calls = sink.calls;
+    const more = lines("b", 50_000);
+    appendFileSync(p, text(more));
+    await waitFor(() => sink.calls === calls + 1, "blocked on a push");
+    const bytesAtBlock = src.stats().bytes;
+    // Give the loop every chance to (wrongly) read on: inotify events and poll ticks happen meanwhile.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(sink.calls, calls + 1, "no further push while one is pending");
+    assert.equal(src.stats().bytes, bytesAtBlock, "no reading while blocked");
+    assert.ok(bytesAtBlock < Buffer.byteLength(text([...lines("a", 10), ...more])), "stopped before the end");
+    sink.release();
+    await waitFor(
+      () => sink.lines.length === 50_010,
+      "everything after release",
+      () => sink.lines.length,
+    );
+    await run.stop();
+    assert.deepEqual(sink.lines, [...lines("a", 10), ...more]);
+    assert.ok(sink.lineBatches.every((b) => b.lines.length <= 100));
+  });
+
+  test("a crash re-reads at most the batches whose checkpoint was not committed", async () => {
+    const p = join(dir(), "c.log");
+    writeFileSync(p, text(lines("a", 5)));
+    const store = new MemoryCheckpointStore();
+    const src = source([p], { start: "beginning", batch_lines: 2 }, { checkpoints: store });
+    // A sink that processes but never commits the third line batch (the pipeline "crashed" on it).
+    const got: string[] = [];
+    let lineBatches = 0;
+    const sink = {
+      async push(b: { lines: string[]; checkpoint?: () => void | Promise<void> }) {
+        if (b.lines.length) lineBatches++;
+        got.push(...b.lines);
+        if (lineBatches < 3) await b.checkpoint?.();
+      },
+    };
+    const run = start(src, sink);
+    await waitFor(() => got.length === 5, "all lines");
+    await run.stop();
+    const sink2 = new RecordingSink();
+    const run2 = start(source([p], {}, { checkpoints: store }), sink2);
+    await waitFor(() => sink2.lines.length === 1, "uncommitted batch re-read");
+    await run2.stop();
+    assert.deepEqual(sink2.lines, ["a 5"]);
+  });
+});

@@ -1,0 +1,622 @@
+/**
+ * The `file` source: follows log files as `tail -F` does, and never loses or repeats a line across rotations
+ * and restarts. See README.md for the decisions (start position, partial lines, caps, rotation handling).
+ *
+ * One loop serves every followed path: it wakes on inotify events (fs.watch on the directories) or on the poll
+ * timer, and for each path (1) notices rotation (another file at the path, or none) and truncation (size below
+ * the read position, or a changed first line), (2) reads rotated-away files to their end, (3) reads the live
+ * file. Each batch carries a checkpoint of every file of its path, committed by the pipeline after processing.
+ */
+import { watch, type FSWatcher } from "node:fs";
+import { access, open } from "node:fs/promises";
+import { constants } from "node:fs";
+import { basename, dirname } from "node:path";
+import { z } from "zod";
+import type { Logger } from "../../core/logger.ts";
+import type { Health } from "../../core/plugin.ts";
+import type { SplitLine } from "../splitter.ts";
+import type { InstrumentedSource, LineSink, SourceBatch, SourceContext, SourceStats } from "../types.ts";
+import { Waker } from "../waker.ts";
+import type { FileConfig } from "./config.ts";
+import { compileSegment, expandGlob, hasMagic } from "./glob.ts";
+import {
+  findRotated,
+  readHead,
+  readHeadOf,
+  sameId,
+  statFile,
+  statHandle,
+  type FileId,
+  type FilePos,
+  type FileState,
+} from "./identity.ts";
+import { TrackedFile } from "./tracked.ts";
+
+const READ_CHUNK = 256 * 1024;
+/** Most bytes read from one file per pass, so one big backlog does not starve the other files. */
+const READ_BUDGET = 4 * 1024 * 1024;
+
+const savedSchema = z.object({
+  v: z.literal(1),
+  files: z.array(
+    z.object({
+      path: z.string(),
+      dev: z.string(),
+      ino: z.string(),
+      offset: z.number().int().nonnegative(),
+      size: z.number().nonnegative(),
+      fingerprint: z.string().optional(),
+      line: z.number().int().positive().optional(),
+    }),
+  ),
+});
+
+interface Tail {
+  /** The live path (configured, or matched by a glob). */
+  path: string;
+  key: string;
+  fromGlob: boolean;
+  /** Start position for a file without a saved position (`end` only for files present at startup). */
+  start: "end" | "beginning";
+  restored: boolean;
+  /** The file now at the path. */
+  current: TrackedFile | undefined;
+  /** Files rotated away (renamed, deleted, copies), read to their end, oldest first. */
+  draining: TrackedFile[];
+  /** Copies found after a copytruncate: closed as soon as they are read to their end. */
+  finished: Set<TrackedFile>;
+  /** A gzip file at the path, skipped. */
+  skipped: FileId | undefined;
+  error: string | undefined;
+}
+
+export interface FileStats extends SourceStats {
+  /** Copytruncate rotations (also counted in `rotations`). */
+  truncations: number;
+  /** Lines longer than max_line_bytes, cut to it. */
+  truncated_lines: number;
+  /** Bytes discarded from those lines. */
+  discarded_bytes: number;
+  /** Unfinished last lines of rotated-away files, emitted as lines. */
+  partial_lines: number;
+  /** Open files (a gauge): live files plus rotated ones still being read. */
+  files_open: number;
+  /** gzip files at a followed path, not read. */
+  skipped_files: number;
+  /** Saved positions whose file was not found after a restart (their unread lines are skipped). */
+  missed_files: number;
+}
+
+/** Errors of the sink are not file errors: they end `run`. */
+class SinkError extends Error {}
+
+interface Pattern {
+  pattern: string;
+  /** Directory to watch for this pattern. */
+  dir: string;
+  /** Matches entry names in `dir` that concern the pattern (undefined: every entry). */
+  name: RegExp | undefined;
+}
+
+export class FileSource implements InstrumentedSource {
+  readonly type = "file";
+  readonly name: string;
+  readonly #cfg: FileConfig;
+  readonly #ctx: SourceContext;
+  readonly #log: Logger;
+  readonly #tails = new Map<string, Tail>();
+  readonly #waker = new Waker();
+  readonly #watchers = new Map<string, FSWatcher>();
+  readonly #patterns: Pattern[];
+  readonly #buf = Buffer.allocUnsafe(READ_CHUNK);
+  #rescan = false;
+  #running = false;
+  #sink: LineSink | undefined;
+  #signal: AbortSignal | undefined;
+  readonly #stats: FileStats = {
+    lines: 0,
+    bytes: 0,
+    drops: 0,
+    rotations: 0,
+    errors: 0,
+    truncations: 0,
+    truncated_lines: 0,
+    discarded_bytes: 0,
+    partial_lines: 0,
+    files_open: 0,
+    skipped_files: 0,
+    missed_files: 0,
+  };
+
+  constructor(cfg: FileConfig, ctx: SourceContext) {
+    this.#cfg = cfg;
+    this.#ctx = ctx;
+    this.name = cfg.name ?? "file";
+    this.#log = ctx.logger.child({ source: this.name, type: this.type });
+    this.#patterns = cfg.paths.map((p) => patternOf(p));
+  }
+
+  stats(): FileStats {
+    return { ...this.#stats };
+  }
+
+  async healthcheck(): Promise<Health> {
+    if (!this.#running) {
+      const problems: string[] = [];
+      for (const p of this.#cfg.paths) {
+        const target = hasMagic(p) ? patternOf(p).dir : p;
+        try {
+          await access(target, constants.R_OK);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === "ENOENT" && !hasMagic(p)) continue; // followed once it appears
+          problems.push(`${target}: ${code ?? (e as Error).message}`);
+        }
+      }
+      return problems.length
+        ? { ok: false, detail: `not readable: ${problems.join("; ")}` }
+        : { ok: true, detail: `ready to follow ${this.#cfg.paths.join(", ")}` };
+    }
+    const tails = [...this.#tails.values()];
+    const broken = tails.filter((t) => t.error !== undefined);
+    const following = tails.filter((t) => t.current).length;
+    const waiting = tails.length - following;
+    const detail =
+      `${following} file(s) followed, ${waiting} path(s) waiting for a file` +
+      (broken.length ? `; errors: ${broken.map((t) => `${t.path}: ${t.error}`).join("; ")}` : "");
+    return { ok: broken.length === 0, detail };
+  }
+
+  async run(sink: LineSink, signal: AbortSignal): Promise<void> {
+    if (this.#running) throw new Error(`source ${this.name} is already running`);
+    this.#running = true;
+    this.#sink = sink;
+    this.#signal = signal;
+    try {
+      await this.#discover(true);
+      while (!signal.aborted) {
+        let more = false;
+        for (const tail of [...this.#tails.values()]) {
+          if (signal.aborted) break;
+          try {
+            if (await this.#service(tail)) more = true;
+            tail.error = undefined;
+          } catch (e) {
+            if (e instanceof SinkError) throw e;
+            this.#fail(tail, e);
+          }
+        }
+        if (more) this.#waker.wake();
+        const why = await this.#waker.wait(this.#cfg.poll_interval, signal);
+        if (why === "abort") break;
+        if (why === "timer" || this.#rescan) {
+          this.#rescan = false;
+          await this.#discover(false);
+        }
+      }
+    } catch (e) {
+      throw e instanceof SinkError ? (e.cause as Error) : e;
+    } finally {
+      for (const w of this.#watchers.values()) w.close();
+      this.#watchers.clear();
+      for (const tail of this.#tails.values()) {
+        for (const f of [...tail.draining, ...(tail.current ? [tail.current] : [])]) await this.#close(f);
+      }
+      this.#tails.clear();
+      this.#running = false;
+    }
+  }
+
+  // ---- discovery and restore -------------------------------------------------------------------------------
+
+  async #discover(initial: boolean): Promise<void> {
+    const start = initial ? this.#cfg.start : "beginning";
+    const explicit = new Set(this.#cfg.paths.filter((p) => !hasMagic(p)));
+    for (const p of this.#cfg.paths) {
+      if (!hasMagic(p)) {
+        if (!this.#tails.has(p)) await this.#addTail(p, false, start);
+        continue;
+      }
+      for (const m of await expandGlob(p)) {
+        if (this.#tails.has(m) || explicit.has(m)) continue;
+        const st = await statFile(m).catch(() => undefined);
+        if (st && this.#isTracked(st)) continue; // a rotated name of a file we follow
+        await this.#addTail(m, true, start);
+      }
+    }
+    if (this.#cfg.watch) this.#ensureWatchers();
+  }
+
+  #isTracked(id: FileId): boolean {
+    for (const t of this.#tails.values()) {
+      if (t.current && sameId(t.current.id, id)) return true;
+      if (t.draining.some((f) => sameId(f.id, id))) return true;
+    }
+    return false;
+  }
+
+  async #addTail(path: string, fromGlob: boolean, start: "end" | "beginning"): Promise<void> {
+    const tail: Tail = {
+      path,
+      key: `file:${this.name}:${path}`,
+      fromGlob,
+      start,
+      restored: false,
+      current: undefined,
+      draining: [],
+      finished: new Set(),
+      skipped: undefined,
+      error: undefined,
+    };
+    this.#tails.set(path, tail);
+    try {
+      await this.#restore(tail);
+    } catch (e) {
+      if (e instanceof SinkError) throw e;
+      this.#fail(tail, e);
+    }
+  }
+
+  async #loadSaved(tail: Tail): Promise<FilePos[] | undefined> {
+    const text = await this.#ctx.checkpoints.get(tail.key);
+    if (text === undefined) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const r = savedSchema.safeParse(parsed);
+    if (!r.success) {
+      this.#stats.errors++;
+      this.#log.warn({ path: tail.path }, "unusable saved position ignored");
+      return undefined;
+    }
+    return r.data.files;
+  }
+
+  /**
+   * Finds where to continue after a restart. Each saved file is either the file now at the path (same inode
+   * and first line: continue at the saved offset) or was rotated while we were down: its rest is read from
+   * the sibling it became (`auth.log.1`), then the new file at the path from its beginning.
+   */
+  async #restore(tail: Tail): Promise<void> {
+    for (const f of [...tail.draining, ...(tail.current ? [tail.current] : [])]) await this.#close(f);
+    tail.draining = [];
+    tail.current = undefined;
+    tail.finished.clear();
+    const saved = await this.#loadSaved(tail);
+    const st = await statFile(tail.path);
+    const head = st ? await readHeadOf(tail.path) : undefined;
+    let resume: FilePos | undefined;
+    for (const pos of saved ?? []) {
+      if (st && sameId(st, pos) && (pos.fingerprint === undefined || head?.fingerprint === pos.fingerprint)) {
+        resume = pos;
+        continue;
+      }
+      await this.#continueRotated(tail, pos, st);
+    }
+    if (st && head?.gzip) this.#skip(tail, st);
+    else if (st && resume && st.size >= resume.offset) {
+      tail.current = await this.#openAt(tail.path, resume.offset, resume.line);
+    } else if (st && resume) {
+      // Truncated while we were down (copytruncate): finish the copy, then the file from its start.
+      this.#stats.rotations++;
+      this.#stats.truncations++;
+      await this.#continueRotated(tail, resume, st);
+      tail.current = await this.#openAt(tail.path, 0, 1);
+    } else if (st && (saved || tail.start === "beginning")) {
+      tail.current = await this.#openAt(tail.path, 0, 1); // appeared after the checkpoint, or backfill
+    } else if (st) {
+      tail.current = await this.#openAtEnd(tail.path);
+    }
+    tail.restored = true;
+    await this.#commit(tail);
+  }
+
+  async #continueRotated(tail: Tail, pos: FilePos, live: FileState | undefined): Promise<void> {
+    const found = await findRotated(tail.path, pos, live);
+    if (!found) {
+      this.#stats.missed_files++;
+      this.#log.warn(
+        { path: tail.path, offset: pos.offset, was: pos.path },
+        "the file a saved position belongs to was not found (rotated more than once, compressed or deleted " +
+          "while stopped); its unread lines are skipped: run `portcullis replay` on the rotated file",
+      );
+      return;
+    }
+    const f = await this.#openAt(found.path, pos.offset, pos.line);
+    if (!f) return;
+    this.#stats.rotations++;
+    f.fingerprint = pos.fingerprint;
+    tail.draining.push(f);
+    if (!sameId(found.state, pos)) tail.finished.add(f); // a copy: nobody writes to it
+    this.#log.info({ path: tail.path, rotated: found.path, offset: pos.offset }, "continuing a rotated file");
+  }
+
+  // ---- the read loop --------------------------------------------------------------------------------------
+
+  /** One pass over a path. Returns true when data is left to read (the read budget ran out). */
+  async #service(tail: Tail): Promise<boolean> {
+    if (!tail.restored) await this.#restore(tail);
+    const st = await statFile(tail.path);
+    const cur = tail.current;
+    if (cur && (!st || !sameId(st, cur.id))) {
+      // Renamed, deleted or replaced: read what is left (and what the writer adds until it reopens).
+      tail.current = undefined;
+      cur.lastDataAt = this.#ctx.clock.now();
+      tail.draining.push(cur);
+      this.#stats.rotations++;
+      this.#log.info({ path: tail.path }, st ? "file rotated" : "file moved away or deleted");
+    } else if (cur && st) {
+      const changed = st.size !== cur.size || st.size > cur.readPos;
+      cur.size = st.size;
+      if (st.size < cur.readPos) await this.#truncated(tail, cur, st);
+      else if (changed || cur.fingerprint === undefined) {
+        const fp = await cur.refreshFingerprint();
+        if (cur.fingerprint === undefined) cur.fingerprint = fp;
+        else if (fp !== undefined && fp !== cur.fingerprint) await this.#truncated(tail, cur, st);
+      }
+    }
+
+    let more = false;
+    for (const f of [...tail.draining]) {
+      const eof = await this.#read(tail, f);
+      if (!eof) more = true;
+      else if (tail.finished.has(f) || this.#ctx.clock.now() - f.lastDataAt >= this.#cfg.rotate_wait) {
+        await this.#retire(tail, f);
+      }
+    }
+
+    if (!tail.current && st && !(tail.skipped && sameId(tail.skipped, st)) && !this.#isTracked(st)) {
+      const head = await readHeadOf(tail.path);
+      if (head?.gzip) this.#skip(tail, st);
+      else if (head) {
+        tail.current = await this.#openAt(tail.path, 0, 1);
+        this.#log.info({ path: tail.path }, "following new file");
+        await this.#commit(tail);
+      }
+    }
+    if (tail.current && !(await this.#read(tail, tail.current))) more = true;
+
+    if (tail.fromGlob && !st && !tail.current && !tail.draining.length) {
+      this.#tails.delete(tail.path);
+      await this.#commit(tail);
+    }
+    return more;
+  }
+
+  /**
+   * The file at the path was truncated (size below our position, or a different first line: copytruncate).
+   * The lines between our position and the truncation are in the copy, if one was made: read them from it,
+   * then the file from its start.
+   */
+  async #truncated(tail: Tail, cur: TrackedFile, st: FileState): Promise<void> {
+    this.#stats.rotations++;
+    this.#stats.truncations++;
+    const before = cur.pos();
+    const partial = cur.readPos > cur.pushedPos;
+    cur.seek(0, 1);
+    cur.size = st.size;
+    cur.fingerprint = (await readHead(cur.fh)).fingerprint;
+    this.#log.info(
+      { path: tail.path, offset: before.offset },
+      "file truncated; reading it again from its start",
+    );
+    const found = await findRotated(tail.path, before, cur.id);
+    if (found) {
+      const copy = await this.#openAt(found.path, before.offset, before.line);
+      if (copy) {
+        copy.fingerprint = before.fingerprint;
+        tail.draining.push(copy);
+        tail.finished.add(copy);
+        this.#log.info(
+          { path: tail.path, copy: found.path },
+          "reading the rest of the truncated file's copy",
+        );
+      }
+    } else if (partial) {
+      this.#log.warn({ path: tail.path, offset: before.offset }, "partial last line lost in truncation");
+    }
+    await this.#commit(tail);
+  }
+
+  /** Reads `f` from its position to its end, handing over complete lines. Returns false if the budget ran out. */
+  async #read(tail: Tail, f: TrackedFile): Promise<boolean> {
+    let budget = READ_BUDGET;
+    while (budget > 0) {
+      if (this.#signal?.aborted) return true;
+      const { bytesRead } = await f.fh.read(this.#buf, 0, READ_CHUNK, f.readPos);
+      if (bytesRead === 0) return true;
+      budget -= bytesRead;
+      this.#stats.bytes += bytesRead;
+      f.lastDataAt = this.#ctx.clock.now();
+      const lines = f.feed(this.#buf.subarray(0, bytesRead));
+      this.#countDiscards(f);
+      if (lines.length) await this.#emit(tail, f, lines);
+    }
+    return false;
+  }
+
+  async #emit(tail: Tail, f: TrackedFile, lines: SplitLine[]): Promise<void> {
+    const size = this.#cfg.batch_lines;
+    for (let i = 0; i < lines.length; i += size) {
+      const slice = lines.length <= size ? lines : lines.slice(i, i + size);
+      const texts = new Array<string>(slice.length);
+      let truncated = 0;
+      for (let k = 0; k < slice.length; k++) {
+        texts[k] = slice[k]!.text;
+        if (slice[k]!.truncated) truncated++;
+      }
+      const firstLine = f.line;
+      if (f.line !== undefined) f.line += slice.length;
+      f.pushedPos = f.offsetAfter(slice[slice.length - 1]!);
+      this.#stats.lines += slice.length;
+      this.#stats.truncated_lines += truncated;
+      const batch: SourceBatch = { lines: texts, stream: tail.path, path: tail.path };
+      if (firstLine !== undefined) batch.firstLine = firstLine;
+      batch.checkpoint = this.#checkpointOf(tail);
+      await this.#push(batch);
+    }
+  }
+
+  /** A rotated-away file is done: its partial last line (if any) is emitted as a line, then it is closed. */
+  async #retire(tail: Tail, f: TrackedFile): Promise<void> {
+    const last = f.splitter.flush();
+    this.#countDiscards(f);
+    if (last) {
+      this.#stats.partial_lines++;
+      await this.#emit(tail, f, [last]);
+    }
+    tail.draining = tail.draining.filter((x) => x !== f);
+    tail.finished.delete(f);
+    await this.#close(f);
+    await this.#commit(tail);
+  }
+
+  #countDiscards(f: TrackedFile): void {
+    const d = f.splitter.discardedBytes;
+    if (d !== f.discardedSeen) {
+      this.#stats.discarded_bytes += d - f.discardedSeen;
+      f.discardedSeen = d;
+    }
+  }
+
+  // ---- files ----------------------------------------------------------------------------------------------
+
+  async #openAt(path: string, offset: number, line: number | undefined, midLine = false) {
+    const fh = await open(path, "r");
+    try {
+      const st = await statHandle(fh);
+      const head = await readHead(fh);
+      if (head.gzip) {
+        await fh.close();
+        return undefined;
+      }
+      const f = new TrackedFile(fh, path, st, this.#cfg.max_line_bytes);
+      f.seek(Math.min(offset, st.size), line, midLine);
+      f.size = st.size;
+      f.fingerprint = head.fingerprint;
+      f.lastDataAt = this.#ctx.clock.now();
+      this.#stats.files_open++;
+      return f;
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  /** Opens at the start of the line after the last complete one (`start: end`). */
+  async #openAtEnd(path: string): Promise<TrackedFile | undefined> {
+    const f = await this.#openAt(path, 0, 1);
+    if (!f) return undefined;
+    const window = Math.min(f.size, this.#cfg.max_line_bytes + 1);
+    const buf = Buffer.alloc(window);
+    const { bytesRead } = await f.fh.read(buf, 0, window, f.size - window);
+    const nl = buf.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (nl >= 0) f.seek(f.size - window + nl + 1, undefined);
+    else if (window < f.size) f.seek(f.size, undefined, true); // inside a giant line: skip its rest
+    // else: the whole file is one unfinished line, which is read once completed
+    return f;
+  }
+
+  async #close(f: TrackedFile): Promise<void> {
+    this.#stats.files_open--;
+    await f.fh.close().catch(() => {});
+  }
+
+  #skip(tail: Tail, st: FileState): void {
+    tail.skipped = st;
+    this.#stats.skipped_files++;
+    this.#log.warn({ path: tail.path }, "gzip data is not followed (use `portcullis replay` for old files)");
+  }
+
+  // ---- checkpoints and the sink ---------------------------------------------------------------------------
+
+  #checkpointOf(tail: Tail): () => Promise<void> {
+    const files = [...tail.draining, ...(tail.current ? [tail.current] : [])].map((f) => f.pos());
+    const value = JSON.stringify({ v: 1, files });
+    return async () => {
+      try {
+        await this.#ctx.checkpoints.set(tail.key, value);
+      } catch (e) {
+        this.#stats.errors++;
+        this.#log.error({ path: tail.path, err: (e as Error).message }, "cannot save position");
+        throw e;
+      }
+    };
+  }
+
+  /** Hands over a batch without lines whose checkpoint records a change of position. */
+  async #commit(tail: Tail): Promise<void> {
+    await this.#push({ lines: [], stream: tail.path, path: tail.path, checkpoint: this.#checkpointOf(tail) });
+  }
+
+  async #push(batch: SourceBatch): Promise<void> {
+    try {
+      await this.#sink!.push(batch);
+    } catch (e) {
+      throw new SinkError("sink failed", { cause: e });
+    }
+  }
+
+  // ---- watching -------------------------------------------------------------------------------------------
+
+  #ensureWatchers(): void {
+    const dirs = new Set(this.#patterns.map((p) => p.dir));
+    for (const t of this.#tails.values()) dirs.add(dirname(t.path));
+    for (const dir of dirs) {
+      if (this.#watchers.has(dir)) continue;
+      try {
+        const w = watch(dir, { persistent: false }, (event, name) => this.#onEvent(dir, event, name));
+        w.on("error", (e) => {
+          this.#stats.errors++;
+          this.#log.warn({ dir, err: e.message }, "watch failed; polling");
+          w.close();
+          this.#watchers.delete(dir);
+        });
+        this.#watchers.set(dir, w);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "ENOENT" && code !== "ENOTDIR") {
+          this.#stats.errors++;
+          this.#log.warn({ dir, err: (e as Error).message }, "cannot watch; polling");
+        }
+      }
+    }
+  }
+
+  #onEvent(dir: string, event: string, name: string | Buffer | null): void {
+    const n = name === null ? undefined : String(name);
+    let relevant = n === undefined;
+    if (!relevant) {
+      for (const t of this.#tails.values()) {
+        if (basename(t.path) === n && dirname(t.path) === dir) relevant = true;
+      }
+      for (const p of this.#patterns) if (p.dir === dir && (!p.name || p.name.test(n!))) relevant = true;
+    }
+    if (!relevant) return;
+    if (event === "rename") this.#rescan = true;
+    this.#waker.wake();
+  }
+
+  #fail(tail: Tail, e: unknown): void {
+    this.#stats.errors++;
+    const msg = (e as Error).message ?? String(e);
+    if (tail.error !== msg) this.#log.warn({ path: tail.path, err: msg }, "cannot read file; retrying");
+    tail.error = msg;
+  }
+}
+
+function patternOf(p: string): Pattern {
+  if (!hasMagic(p)) return { pattern: p, dir: dirname(p), name: compileExact(basename(p)) };
+  const segments = p.split("/");
+  const first = segments.findIndex((s) => hasMagic(s));
+  const dir = segments.slice(0, first).join("/") || "/";
+  const name = first === segments.length - 1 ? compileSegment(segments[first]!) : undefined;
+  return { pattern: p, dir, name };
+}
+
+function compileExact(name: string): RegExp {
+  return new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+}

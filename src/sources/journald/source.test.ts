@@ -1,0 +1,330 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { LineFramer } from "../../framing/framer.ts";
+import { Zone } from "../../framing/zone.ts";
+import { MemoryCheckpointStore } from "../checkpoints.ts";
+import { RecordingSink, sourceContext, start, waitFor } from "../testing.ts";
+import type { CheckpointStore } from "../types.ts";
+import { journalctlArgs } from "./args.ts";
+import { journaldConfig } from "./config.ts";
+import { cursorOf, JournaldSource } from "./source.ts";
+
+/** Debian package systemd-journal-remote: turns journal export format into real journal files. */
+const JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote";
+const root = mkdtempSync(join(tmpdir(), "portcullis-journald-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+const BOOT = "0123456789abcdef0123456789abcdef";
+let seq = 0;
+
+interface Entry {
+  ident: string;
+  message: string;
+  unit?: string;
+}
+
+/** Appends entries to `file` (created if missing) through systemd-journal-remote. */
+function writeJournal(file: string, entries: Entry[]): void {
+  assert.ok(
+    existsSync(JOURNAL_REMOTE),
+    `${JOURNAL_REMOTE} is missing: apt-get install systemd-journal-remote (needed to build journal files)`,
+  );
+  const text = entries
+    .map((e) => {
+      seq++;
+      const fields = [
+        `__REALTIME_TIMESTAMP=${1_700_000_000_000_000 + seq * 1_000_000}`,
+        `__MONOTONIC_TIMESTAMP=${seq}`,
+        `_BOOT_ID=${BOOT}`,
+        `_HOSTNAME=testhost`,
+        `SYSLOG_IDENTIFIER=${e.ident}`,
+        `_PID=${4000 + seq}`,
+        `PRIORITY=6`,
+        `MESSAGE=${e.message}`,
+      ];
+      if (e.unit) fields.push(`_SYSTEMD_UNIT=${e.unit}`);
+      return fields.join("\n") + "\n\n";
+    })
+    .join("");
+  const r = spawnSync(JOURNAL_REMOTE, ["-o", file, "-"], { input: text });
+  assert.equal(r.status, 0, `systemd-journal-remote failed: ${String(r.stderr)}`);
+}
+
+function journalDir(): string {
+  return mkdtempSync(join(root, "j"));
+}
+
+function source(opts: Record<string, unknown>, checkpoints: CheckpointStore = new MemoryCheckpointStore()) {
+  const cfg = journaldConfig.parse({ type: "journald", journalctl: "/usr/bin/journalctl", ...opts });
+  return new JournaldSource(cfg, sourceContext({ checkpoints }));
+}
+
+const messages = (sink: RecordingSink) =>
+  sink.lines.map((l) => (JSON.parse(l) as { MESSAGE: string }).MESSAGE);
+
+const ssh = (n: number, from = 1): Entry[] =>
+  Array.from({ length: n }, (_, i) => ({
+    ident: "sshd",
+    message: `Failed password for root from 203.0.113.${i + from} port 22 ssh2`,
+  }));
+
+describe("journalctl arguments", () => {
+  const cfg = (o: Record<string, unknown>) => journaldConfig.parse({ type: "journald", ...o });
+
+  test("follow JSON from the end by default; units OR identifiers", () => {
+    assert.deepEqual(
+      journalctlArgs(cfg({ units: ["ssh", "cron.service"], identifiers: ["sudo"] }), undefined),
+      [
+        "--follow",
+        "--output=json",
+        "--all",
+        "--no-pager",
+        "--quiet",
+        "--lines=0",
+        "_SYSTEMD_UNIT=ssh.service",
+        "_SYSTEMD_UNIT=cron.service",
+        "+",
+        "SYSLOG_IDENTIFIER=sudo",
+      ],
+    );
+  });
+
+  test("a cursor wins over start and since; files and directory pass through", () => {
+    const a = journalctlArgs(cfg({ start: "beginning", since: "-1h", files: ["/x/a.journal"] }), "s=1;i=2");
+    assert.ok(a.includes("--after-cursor=s=1;i=2"));
+    assert.ok(a.includes("--file=/x/a.journal"));
+    assert.ok(!a.some((x) => x.startsWith("--since") || x === "--no-tail"));
+    assert.ok(journalctlArgs(cfg({ start: "beginning" }), undefined).includes("--no-tail"));
+    const s = journalctlArgs(cfg({ since: "2025-11-23 10:00:00", directory: "/j" }), undefined);
+    assert.ok(
+      s.includes("--since=2025-11-23 10:00:00") && s.includes("--no-tail") && s.includes("--directory=/j"),
+    );
+  });
+
+  test("config: unknown keys, relative paths and both directory and files are rejected", () => {
+    assert.equal(journaldConfig.safeParse({ type: "journald", follow: true }).success, false);
+    assert.equal(journaldConfig.safeParse({ type: "journald", directory: "j" }).success, false);
+    const both = journaldConfig.safeParse({ type: "journald", directory: "/j", files: ["/j/a.journal"] });
+    assert.equal(both.success, false);
+    assert.equal(journaldConfig.safeParse({ type: "journald", units: ["a b"] }).success, false);
+  });
+
+  test("cursorOf reads __CURSOR anywhere in the line", () => {
+    assert.equal(cursorOf('{"MESSAGE":"x","__CURSOR":"s=ab;i=3;b=cd","_PID":"1"}'), "s=ab;i=3;b=cd");
+    assert.equal(cursorOf('{"MESSAGE":"x"}'), undefined);
+  });
+});
+
+describe("journald source (real journal files from systemd-journal-remote)", () => {
+  test("reads entries as JSON lines the framer understands, and saves the last cursor", async () => {
+    const d = journalDir();
+    writeJournal(join(d, "remote.journal"), [
+      ...ssh(2),
+      { ident: "CRON", message: "pam_unix(cron:session): session opened", unit: "cron.service" },
+    ]);
+    const store = new MemoryCheckpointStore();
+    const src = source({ directory: d, start: "beginning" }, store);
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    await waitFor(
+      () => sink.lines.length === 3,
+      "three entries",
+      () => sink.lines,
+    );
+    await run.stop();
+    const frame = new LineFramer({ zone: new Zone("UTC"), reference: () => 0 }).frame(sink.lines[0]!)!;
+    assert.equal(frame.format, "journal-json");
+    assert.equal(frame.program, "sshd");
+    assert.equal(frame.host, "testhost");
+    assert.equal(frame.message, "Failed password for root from 203.0.113.1 port 22 ssh2");
+    assert.equal(store.entries()["journald:journald"], cursorOf(sink.lines[2]!));
+    assert.equal(src.stats().lines, 3);
+    assert.equal(src.stats().starts, 1);
+  });
+
+  test("follows entries appended while running", async () => {
+    const d = journalDir();
+    const file = join(d, "remote.journal");
+    writeJournal(file, ssh(2));
+    const src = source({ files: [file], start: "beginning" });
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    await waitFor(() => sink.lines.length === 2, "existing entries");
+    writeJournal(file, ssh(2, 10));
+    await waitFor(
+      () => sink.lines.length === 4,
+      "appended entries",
+      () => sink.lines,
+    );
+    await run.stop();
+    assert.deepEqual(messages(sink).slice(2), [
+      "Failed password for root from 203.0.113.10 port 22 ssh2",
+      "Failed password for root from 203.0.113.11 port 22 ssh2",
+    ]);
+  });
+
+  test("start: end reads only entries written after the start", async () => {
+    const d = journalDir();
+    const file = join(d, "remote.journal");
+    writeJournal(file, ssh(2));
+    const src = source({ files: [file] });
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    // journalctl positions itself at the end at some point after its start: write probes until one arrives.
+    for (let i = 1; sink.lines.length === 0; i++) {
+      writeJournal(file, [{ ident: "probe", message: `probe ${i}` }]);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(i < 200, "no probe arrived");
+    }
+    await run.stop();
+    assert.ok(
+      messages(sink).every((m) => m.startsWith("probe ")),
+      "old entries are not read",
+    );
+  });
+
+  test("a restarted source resumes after the saved cursor: no entry twice, none missed", async () => {
+    const d = journalDir();
+    const file = join(d, "remote.journal");
+    writeJournal(file, ssh(3));
+    const store = new MemoryCheckpointStore();
+    const sink1 = new RecordingSink();
+    const run1 = start(source({ directory: d, start: "beginning" }, store), sink1);
+    await waitFor(() => sink1.lines.length === 3, "first run");
+    await run1.stop();
+    writeJournal(file, ssh(2, 4));
+    const sink2 = new RecordingSink();
+    const src2 = source({ directory: d, start: "beginning" }, store);
+    const run2 = start(src2, sink2);
+    await waitFor(
+      () => sink2.lines.length === 2,
+      "second run",
+      () => sink2.lines,
+    );
+    await run2.stop();
+    assert.deepEqual(messages(sink2), [
+      "Failed password for root from 203.0.113.4 port 22 ssh2",
+      "Failed password for root from 203.0.113.5 port 22 ssh2",
+    ]);
+    assert.ok(src2.argv().some((a) => a.startsWith("--after-cursor=")));
+  });
+
+  test("unit and identifier matches: entries of either are read, others not", async () => {
+    const d = journalDir();
+    writeJournal(join(d, "remote.journal"), [
+      { ident: "sshd", message: "ssh entry" },
+      { ident: "CRON", message: "cron entry", unit: "cron.service" },
+      { ident: "kernel", message: "kernel entry" },
+      { ident: "sudo", message: "sudo entry" },
+    ]);
+    const sink = new RecordingSink();
+    const run = start(
+      source({ directory: d, start: "beginning", units: ["cron"], identifiers: ["sshd", "sudo"] }),
+      sink,
+    );
+    await waitFor(
+      () => sink.lines.length === 3,
+      "matching entries",
+      () => sink.lines,
+    );
+    await run.stop();
+    assert.deepEqual(messages(sink), ["ssh entry", "cron entry", "sudo entry"]);
+  });
+
+  test("a cursor journalctl rejects is reset (logged, counted) and reading starts per `start`", async () => {
+    const d = journalDir();
+    writeJournal(join(d, "remote.journal"), ssh(2));
+    const store = new MemoryCheckpointStore({ "journald:journald": "not-a-cursor" });
+    const src = source({ directory: d, start: "beginning", restart_backoff: "10ms" }, store);
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    await waitFor(
+      () => sink.lines.length === 2,
+      "entries after the reset",
+      () => src.stats(),
+    );
+    await run.stop();
+    assert.equal(src.stats().cursor_resets, 1);
+  });
+
+  test("back-pressure: while the sink blocks nothing more is pushed; everything arrives once", async () => {
+    const d = journalDir();
+    writeJournal(join(d, "remote.journal"), ssh(3000));
+    const src = source({ directory: d, start: "beginning", batch_lines: 100 });
+    const sink = new RecordingSink();
+    sink.block();
+    const run = start(src, sink);
+    await waitFor(() => sink.calls === 1, "first push blocked");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(sink.calls, 1);
+    sink.release();
+    await waitFor(
+      () => sink.lines.length === 3000,
+      "all entries",
+      () => sink.lines.length,
+    );
+    await run.stop();
+    assert.equal(new Set(sink.lines.map((l) => cursorOf(l))).size, 3000);
+    assert.equal(src.stats().drops, 0);
+  });
+
+  test("an entry longer than max_line_bytes is dropped and counted; the others pass", async () => {
+    const d = journalDir();
+    writeJournal(join(d, "remote.journal"), [
+      { ident: "sshd", message: "short" },
+      { ident: "sshd", message: "x".repeat(5000) },
+      { ident: "sshd", message: "after" },
+    ]);
+    const src = source({ directory: d, start: "beginning", max_line_bytes: 1024 });
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    await waitFor(
+      () => sink.lines.length === 2,
+      "short entries",
+      () => sink.lines,
+    );
+    await run.stop();
+    assert.deepEqual(messages(sink), ["short", "after"]);
+    assert.equal(src.stats().drops, 1);
+  });
+});
+
+describe("journald source restarts journalctl when it exits", () => {
+  test("with backoff, after the cursor of the last entry handed over", async () => {
+    const d = mkdtempSync(join(root, "fake"));
+    const log = join(d, "argv.log");
+    const fake = join(d, "journalctl");
+    // A stand-in that records its arguments, prints two entries (numbered per run) and exits.
+    writeFileSync(
+      fake,
+      `#!/bin/sh
+echo "$*" >> ${log}
+n=$(wc -l < ${log})
+echo "{\\"__CURSOR\\":\\"c$n-1\\",\\"MESSAGE\\":\\"run $n a\\"}"
+echo "{\\"__CURSOR\\":\\"c$n-2\\",\\"MESSAGE\\":\\"run $n b\\"}"
+exit 3
+`,
+    );
+    chmodSync(fake, 0o755);
+    const store = new MemoryCheckpointStore();
+    const src = source({ journalctl: fake, restart_backoff: "5ms", restart_backoff_max: "20ms" }, store);
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    await waitFor(
+      () => sink.lines.length >= 6,
+      "three runs",
+      () => sink.lines,
+    );
+    await run.stop();
+    const argv = readFileSync(log, "utf8").trim().split("\n");
+    assert.ok(argv[0]!.includes("--lines=0") && !argv[0]!.includes("--after-cursor"));
+    assert.ok(argv[1]!.includes("--after-cursor=c1-2"), argv[1]);
+    assert.ok(argv[2]!.includes("--after-cursor=c2-2"), argv[2]);
+    assert.deepEqual(messages(sink).slice(0, 4), ["run 1 a", "run 1 b", "run 2 a", "run 2 b"]);
+    assert.ok(src.stats().starts >= 3);
+    assert.ok(src.stats().errors >= 2);
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * The `journald` source: runs `journalctl --follow --output=json` (argument array, see args.ts) and hands
+ * every JSON entry over as one line (the framer understands `journalctl -o json`). Each batch's checkpoint
+ * saves the `__CURSOR` of its last entry; after a restart journalctl resumes with `--after-cursor`. If
+ * journalctl exits, it is started again after a backoff (doubling up to a limit, reset once entries flow),
+ * from the cursor of the last entry handed over, so nothing is read twice within one run.
+ *
+ * Back-pressure: stdout is read only while the sink keeps up; when it does not, the pipe fills and journalctl
+ * blocks in write(2). The journal itself is the buffer: nothing is dropped.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Logger } from "../../core/logger.ts";
+import type { Health } from "../../core/plugin.ts";
+import { LineSplitter } from "../splitter.ts";
+import type { InstrumentedSource, LineSink, SourceBatch, SourceContext, SourceStats } from "../types.ts";
+import { sleep } from "../waker.ts";
+import { journalctlArgs } from "./args.ts";
+import type { JournaldConfig } from "./config.ts";
+
+const CURSOR_KEY = '"__CURSOR":"';
+const STDERR_KEEP = 4096;
+
+/** The `__CURSOR` of one `journalctl -o json` line, without parsing the whole document. */
+export function cursorOf(line: string): string | undefined {
+  const at = line.indexOf(CURSOR_KEY);
+  if (at < 0) return undefined;
+  const from = at + CURSOR_KEY.length;
+  const end = line.indexOf('"', from);
+  if (end < 0) return undefined;
+  const cursor = line.slice(from, end);
+  return cursor.includes("\\") ? undefined : cursor;
+}
+
+class SinkError extends Error {}
+
+export interface JournaldStats extends SourceStats {
+  /** journalctl processes started (restarts also count in `rotations`). */
+  starts: number;
+  /** Saved cursors journalctl rejected (reading then began at the configured start). */
+  cursor_resets: number;
+}
+
+export class JournaldSource implements InstrumentedSource {
+  readonly type = "journald";
+  readonly name: string;
+  readonly #cfg: JournaldConfig;
+  readonly #ctx: SourceContext;
+  readonly #log: Logger;
+  readonly #key: string;
+  /** Cursor of the last entry handed to the sink (restarts of journalctl resume after it). */
+  #cursor: string | undefined;
+  #child: ChildProcess | undefined;
+  #lastExit: string | undefined;
+  #running = false;
+  readonly #stats: JournaldStats = {
+    lines: 0,
+    bytes: 0,
+    drops: 0,
+    rotations: 0,
+    errors: 0,
+    starts: 0,
+    cursor_resets: 0,
+  };
+
+  constructor(cfg: JournaldConfig, ctx: SourceContext) {
+    this.#cfg = cfg;
+    this.#ctx = ctx;
+    this.name = cfg.name ?? "journald";
+    this.#log = ctx.logger.child({ source: this.name, type: this.type });
+    this.#key = `journald:${this.name}`;
+  }
+
+  stats(): JournaldStats {
+    return { ...this.#stats };
+  }
+
+  /** The command line journalctl is (or would now be) started with. */
+  argv(): string[] {
+    return [this.#cfg.journalctl, ...journalctlArgs(this.#cfg, this.#cursor)];
+  }
+
+  async healthcheck(): Promise<Health> {
+    const r = await this.#ctx.exec.run([this.#cfg.journalctl, "--version"], undefined, { timeoutMs: 10_000 });
+    if (r.code !== 0) {
+      return { ok: false, detail: `${this.#cfg.journalctl} --version failed: ${r.stderr.trim() || r.code}` };
+    }
+    const version = r.stdout.split("\n")[0] ?? "";
+    if (!this.#running) return { ok: true, detail: `${version}; not started` };
+    if (this.#child && this.#child.exitCode === null) return { ok: true, detail: `${version}; following` };
+    return {
+      ok: false,
+      detail: `journalctl is not running (last exit: ${this.#lastExit ?? "none"}); restarting`,
+    };
+  }
+
+  async run(sink: LineSink, signal: AbortSignal): Promise<void> {
+    if (this.#running) throw new Error(`source ${this.name} is already running`);
+    this.#running = true;
+    try {
+      this.#cursor = await this.#ctx.checkpoints.get(this.#key);
+      let backoff = this.#cfg.restart_backoff;
+      while (!signal.aborted) {
+        const { lines, exit, stderr } = await this.#once(sink, signal);
+        if (signal.aborted) break;
+        this.#stats.errors++;
+        this.#lastExit = `${exit}${stderr ? `: ${stderr.trim().split("\n").at(-1)}` : ""}`;
+        if (this.#cursor !== undefined && /cursor/i.test(stderr) && lines === 0) {
+          this.#stats.cursor_resets++;
+          this.#log.error(
+            { cursor: this.#cursor, stderr: stderr.trim(), start: this.#cfg.since ?? this.#cfg.start },
+            "journalctl rejected the saved cursor; starting from the configured start position instead",
+          );
+          this.#cursor = undefined;
+        } else {
+          this.#log.warn({ exit, stderr: stderr.trim(), retryMs: backoff }, "journalctl exited; restarting");
+        }
+        if (lines > 0) backoff = this.#cfg.restart_backoff;
+        if (!(await sleep(backoff, signal))) break;
+        backoff = Math.min(backoff * 2, this.#cfg.restart_backoff_max);
+        this.#stats.rotations++;
+      }
+    } catch (e) {
+      throw e instanceof SinkError ? (e.cause as Error) : e;
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Runs journalctl once, until it exits or `signal` aborts. */
+  async #once(sink: LineSink, signal: AbortSignal): Promise<{ lines: number; exit: string; stderr: string }> {
+    const [cmd, ...args] = this.argv();
+    this.#stats.starts++;
+    this.#log.info({ argv: [cmd, ...args] }, "starting journalctl");
+    const child = spawn(cmd!, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+        LANG: "C.UTF-8",
+        SYSTEMD_COLORS: "0",
+      },
+    });
+    this.#child = child;
+    let stderr = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (s: string) => {
+      stderr = (stderr + s).slice(-STDERR_KEEP);
+    });
+    const exited = new Promise<string>((resolve) => {
+      child.on("error", (e) => resolve(`spawn error: ${e.message}`));
+      child.on("close", (code, sig) => resolve(sig ? `killed by ${sig}` : `exit code ${code}`));
+    });
+    const kill = () => child.kill("SIGTERM");
+    signal.addEventListener("abort", kill, { once: true });
+    let count = 0;
+    try {
+      const splitter = new LineSplitter({ maxBytes: this.#cfg.max_line_bytes });
+      for await (const chunk of child.stdout) {
+        if (signal.aborted) break;
+        const buf = chunk as Buffer;
+        this.#stats.bytes += buf.length;
+        const out: string[] = [];
+        let cursor: string | undefined;
+        for (const l of splitter.push(buf)) {
+          if (l.truncated) {
+            this.#stats.drops++;
+            this.#log.warn(
+              { bytes: this.#cfg.max_line_bytes },
+              "journal entry longer than max_line_bytes dropped",
+            );
+            continue;
+          }
+          if (!l.text) continue;
+          out.push(l.text);
+          cursor = cursorOf(l.text) ?? cursor;
+          if (out.length >= this.#cfg.batch_lines) {
+            count += await this.#push(sink, out.splice(0), cursor);
+            cursor = undefined;
+          }
+        }
+        if (out.length) count += await this.#push(sink, out, cursor);
+      }
+    } finally {
+      signal.removeEventListener("abort", kill);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    }
+    const exit = await exited;
+    return { lines: count, exit, stderr };
+  }
+
+  async #push(sink: LineSink, lines: string[], cursor: string | undefined): Promise<number> {
+    const batch: SourceBatch = { lines, stream: `journald:${this.name}` };
+    if (cursor !== undefined) {
+      this.#cursor = cursor;
+      const key = this.#key;
+      batch.checkpoint = async () => {
+        try {
+          await this.#ctx.checkpoints.set(key, cursor);
+        } catch (e) {
+          this.#stats.errors++;
+          this.#log.error({ err: (e as Error).message }, "cannot save journal cursor");
+          throw e;
+        }
+      };
+    }
+    this.#stats.lines += lines.length;
+    try {
+      await sink.push(batch);
+    } catch (e) {
+      throw new SinkError("sink failed", { cause: e });
+    }
+    return lines.length;
+  }
+}

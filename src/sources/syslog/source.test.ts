@@ -1,0 +1,254 @@
+import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import { connect, type Socket } from "node:net";
+import { describe, test } from "node:test";
+import { LineFramer } from "../../framing/framer.ts";
+import { Zone } from "../../framing/zone.ts";
+import { RecordingSink, sourceContext, start, waitFor } from "../testing.ts";
+import { syslogConfig } from "./config.ts";
+import { SyslogSource } from "./source.ts";
+
+const RFC3164 = "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8";
+const RFC5424 =
+  '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3"] An event';
+
+async function listen(opts: Record<string, unknown> = {}) {
+  const cfg = syslogConfig.parse({ type: "syslog", udp: ["127.0.0.1:0"], tcp: ["127.0.0.1:0"], ...opts });
+  const src = new SyslogSource(cfg, sourceContext());
+  const sink = new RecordingSink();
+  const run = start(src, sink);
+  const addr = await src.listening();
+  return { src, sink, run, udpPort: addr.udp[0]?.port ?? 0, tcpPort: addr.tcp[0]?.port ?? 0 };
+}
+
+async function sendUdp(port: number, messages: (string | Buffer)[], host = "127.0.0.1"): Promise<void> {
+  const sock = createSocket(host.includes(":") ? "udp6" : "udp4");
+  for (let i = 0; i < messages.length; i++) {
+    await new Promise<void>((resolve, reject) =>
+      sock.send(messages[i]!, port, host, (e) => (e ? reject(e) : resolve())),
+    );
+    if (i % 20 === 19) await new Promise((r) => setImmediate(r)); // let the receiver read
+  }
+  sock.close();
+}
+
+function tcp(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: "127.0.0.1", port }, () => resolve(s));
+    s.on("error", reject);
+  });
+}
+
+async function sendTcp(port: number, pieces: (string | Buffer)[]): Promise<void> {
+  const s = await tcp(port);
+  for (const p of pieces) {
+    await new Promise<void>((resolve, reject) => s.write(p, (e) => (e ? reject(e) : resolve())));
+  }
+  await new Promise<void>((resolve) => s.end(resolve));
+}
+
+const octet = (m: string) => `${Buffer.byteLength(m)} ${m}`;
+const framer = () => new LineFramer({ zone: new Zone("UTC"), reference: () => Date.UTC(2003, 11, 1) });
+
+describe("syslog source (real sockets on loopback)", () => {
+  test("UDP: RFC 3164 and RFC 5424 messages, with the sender as peer", async () => {
+    const { src, sink, run, udpPort } = await listen();
+    await sendUdp(udpPort, [RFC3164 + "\n", RFC5424]);
+    await waitFor(() => sink.lines.length === 2, "two datagrams");
+    await run.stop();
+    assert.deepEqual(sink.lines, [RFC3164, RFC5424]);
+    assert.ok(sink.batches.every((b) => b.peer === "127.0.0.1" && b.stream === "syslog:127.0.0.1"));
+    const f1 = framer().frame(sink.lines[0]!)!;
+    assert.equal(f1.program, "su");
+    assert.equal(f1.host, "mymachine");
+    const f2 = framer().frame(sink.lines[1]!)!;
+    assert.equal(f2.format, "rfc5424");
+    assert.equal(f2.program, "evntslog");
+    assert.equal(f2.message, "An event");
+    assert.equal(src.stats().lines, 2);
+  });
+
+  test("UDP over IPv6 loopback: the peer is ::1", async () => {
+    const { sink, run, udpPort } = await listen({ udp: ["[::1]:0"], tcp: [] });
+    await sendUdp(udpPort, [RFC3164], "::1");
+    await waitFor(() => sink.lines.length === 1, "datagram");
+    await run.stop();
+    assert.equal(sink.batches[0]!.peer, "::1");
+  });
+
+  test("TCP octet counting: frames split anywhere, several per write", async () => {
+    const { sink, run, tcpPort } = await listen();
+    const all = octet(RFC5424) + octet(RFC3164) + octet("<13>multi\nline");
+    const bytes = Buffer.from(all);
+    await sendTcp(tcpPort, [bytes.subarray(0, 5), bytes.subarray(5, 90), bytes.subarray(90)]);
+    await waitFor(
+      () => sink.lines.length === 3,
+      "three frames",
+      () => sink.lines,
+    );
+    await run.stop();
+    assert.deepEqual(sink.lines, [RFC5424, RFC3164, "<13>multi\nline"]);
+    assert.equal(sink.batches[0]!.peer, "127.0.0.1");
+  });
+
+  test("TCP newline framing (rsyslog's default), CRLF and NUL, concurrent with an octet-counted connection", async () => {
+    const { sink, run, tcpPort } = await listen();
+    await Promise.all([
+      sendTcp(tcpPort, [`${RFC3164}\n<13>second\r\n<13>thi`, "rd\0<13>last without newline"]),
+      sendTcp(tcpPort, [octet("<13>octet a"), octet("<13>octet b")]),
+    ]);
+    await waitFor(
+      () => sink.lines.length === 6,
+      "all messages",
+      () => sink.lines,
+    );
+    await run.stop();
+    const got = [...sink.lines].sort();
+    assert.deepEqual(
+      got,
+      [RFC3164, "<13>second", "<13>third", "<13>last without newline", "<13>octet a", "<13>octet b"].sort(),
+    );
+  });
+
+  test("a flood over TCP with a slow pipeline: the sender is slowed down, nothing is lost", async () => {
+    const { src, sink, run, tcpPort } = await listen({ batch_lines: 200 });
+    sink.block();
+    const count = 20_000;
+    const msgs = Array.from(
+      { length: count },
+      (_, i) => `<38>Oct 11 22:14:15 h sshd[1]: Failed password ${i}`,
+    );
+    const sending = sendTcp(tcpPort, [msgs.join("\n") + "\n"]);
+    await waitFor(() => sink.calls === 1, "blocked on a push");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(sink.calls, 1, "no second push while the first is pending");
+    sink.release();
+    await sending;
+    await waitFor(
+      () => sink.lines.length === count,
+      "everything",
+      () => sink.lines.length,
+    );
+    await run.stop();
+    assert.deepEqual(sink.lines, msgs);
+    assert.equal(src.stats().drops, 0);
+  });
+
+  test("a flood over UDP with a blocked pipeline: the bounded queue drops and counts, never silently", async () => {
+    const { src, sink, run, udpPort } = await listen({ udp_queue_bytes: 65536, tcp: [] });
+    sink.block();
+    const msgs = Array.from(
+      { length: 3000 },
+      (_, i) => `<38>Oct 11 22:14:15 h sshd[1]: Failed password ${i}`,
+    );
+    await sendUdp(udpPort, msgs);
+    await waitFor(
+      () => src.stats().drops > 0,
+      "drops counted",
+      () => src.stats(),
+    );
+    sink.release();
+    await waitFor(() => src.stats().udp_queue_bytes === 0, "queue drained");
+    await run.stop();
+    const s = src.stats();
+    // The kernel may drop some datagrams before we see them; everything we saw is delivered or counted.
+    assert.equal(sink.lines.length, s.lines);
+    assert.ok(sink.lines.length > 0);
+    assert.ok(sink.lines.length + s.drops <= msgs.length);
+    const idx = sink.lines.map((l) => Number(l.split(" ").at(-1)));
+    assert.deepEqual(
+      idx,
+      [...idx].sort((a, b) => a - b),
+      "in order, no duplicates",
+    );
+    assert.equal(new Set(idx).size, idx.length);
+  });
+
+  test("oversized messages keep their head and are counted (UDP and TCP)", async () => {
+    const { src, sink, run, udpPort, tcpPort } = await listen({ max_message_bytes: 1024 });
+    const big = "<13>" + "y".repeat(4000);
+    await sendUdp(udpPort, [big]);
+    await waitFor(() => sink.lines.length === 1, "udp");
+    await sendTcp(tcpPort, [octet(big) + octet("<13>after")]);
+    await waitFor(
+      () => sink.lines.length === 3,
+      "tcp",
+      () => sink.lines,
+    );
+    await run.stop();
+    assert.deepEqual(sink.lines, [big.slice(0, 1024), big.slice(0, 1024), "<13>after"]);
+    assert.equal(src.stats().truncated, 2);
+  });
+
+  test("senders outside `allow` are rejected and counted; nothing of theirs gets through", async () => {
+    const { src, sink, run, udpPort, tcpPort } = await listen({ allow: ["192.0.2.0/24"] });
+    await sendUdp(udpPort, ["<13>forged: Accepted password for root from 203.0.113.9"]);
+    const s = await tcp(tcpPort);
+    const closed = new Promise((r) => s.on("close", r));
+    s.on("error", () => {});
+    s.write("<13>forged\n");
+    await closed;
+    await waitFor(
+      () => src.stats().rejected === 2,
+      "rejections counted",
+      () => src.stats(),
+    );
+    await run.stop();
+    assert.deepEqual(sink.lines, []);
+  });
+
+  test("max_connections: a connection beyond it is closed and counted", async () => {
+    const { src, sink, run, tcpPort } = await listen({ max_connections: 1 });
+    const first = await tcp(tcpPort);
+    first.write("<13>one\n");
+    await waitFor(() => sink.lines.length === 1, "first connection works");
+    const second = await tcp(tcpPort);
+    second.on("error", () => {});
+    await new Promise((r) => second.on("close", r));
+    assert.equal(src.stats().rejected_connections, 1);
+    first.end("<13>two\n");
+    await waitFor(() => sink.lines.length === 2, "first connection still works");
+    await run.stop();
+  });
+
+  test("a malformed octet-counting header closes the connection (counted); others continue", async () => {
+    const { src, sink, run, tcpPort } = await listen();
+    const s = await tcp(tcpPort);
+    s.on("error", () => {});
+    const closed = new Promise((r) => s.on("close", r));
+    s.write(octet("<13>good") + "12x garbage");
+    await closed;
+    await sendTcp(tcpPort, ["<13>other\n"]);
+    await waitFor(
+      () => sink.lines.length === 2,
+      "messages",
+      () => sink.lines,
+    );
+    await run.stop();
+    assert.deepEqual(sink.lines, ["<13>good", "<13>other"]);
+    assert.equal(src.stats().errors, 1);
+  });
+
+  test("a port in use is a clear error from run", async () => {
+    const a = await listen({ udp: [] });
+    const cfg = syslogConfig.parse({ type: "syslog", udp: [], tcp: [`127.0.0.1:${a.tcpPort}`] });
+    const b = new SyslogSource(cfg, sourceContext());
+    await assert.rejects(
+      b.run(new RecordingSink(), new AbortController().signal),
+      /cannot listen on tcp .*EADDRINUSE/,
+    );
+    await a.run.stop();
+  });
+
+  test("config: listen addresses and CIDRs are validated; unknown keys rejected", () => {
+    assert.equal(syslogConfig.safeParse({ type: "syslog", udp: ["localhost:514"] }).success, false);
+    assert.equal(syslogConfig.safeParse({ type: "syslog", allow: ["10.0.0.0/33"] }).success, false);
+    assert.equal(syslogConfig.safeParse({ type: "syslog", port: 514 }).success, false);
+    assert.equal(syslogConfig.safeParse({ type: "syslog", udp: [], tcp: [] }).success, false);
+    const d = syslogConfig.parse({ type: "syslog" });
+    assert.deepEqual(
+      [d.udp, d.tcp, d.allow],
+      [["127.0.0.1:5514"], ["127.0.0.1:5514"], ["127.0.0.0/8", "::1/128"]],
+    );
+  });
+});
