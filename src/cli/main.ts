@@ -9,6 +9,7 @@ import { registerReplay } from "./commands/replay.ts";
 import { registerRules } from "./commands/rules.ts";
 import { registerRun } from "./commands/run.ts";
 import { registerAdmin } from "./commands/admin.ts";
+import { registerDemo } from "./commands/demo.ts";
 import { VERSION } from "../version.ts";
 
 export interface CliIO {
@@ -34,6 +35,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
   registerRules(program, io, setExit);
   registerRun(program, io, setExit);
   registerAdmin(program, io, setExit);
+  registerDemo(program, io, setExit);
   return program;
 }
 

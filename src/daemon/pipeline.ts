@@ -39,7 +39,6 @@ export interface PipelineOptions {
 export class Pipeline implements LineSink {
   readonly #opts: PipelineOptions;
   readonly #streams = new Map<string, Stream>();
-  readonly #events: SecurityEvent[] = [];
   #latest = 0;
   counters = { lines: 0, events: 0, suppressed: 0, alerts: 0 };
 
@@ -80,7 +79,8 @@ export class Pipeline implements LineSink {
     const engine = o.engine();
     const policy = o.policy();
     const alerts: Alert[] = [];
-    const events = this.#events;
+    // Per call: alerts are awaited inside the loop, while other sources may push.
+    const events: SecurityEvent[] = [];
     const now = o.now();
     for (const line of batch.lines) {
       s.line++;
@@ -107,16 +107,17 @@ export class Pipeline implements LineSink {
         }
         if (e["@timestamp"] > this.#latest) this.#latest = e["@timestamp"];
         engine.process(e, alerts);
+        if (alerts.length) {
+          // Decided at once, as in replay: later events of this batch from an address just banned are suppressed.
+          this.counters.alerts += alerts.length;
+          await o.onAlerts(alerts.splice(0));
+        }
       }
       events.length = 0;
     }
     // Windows are in event time: sweep with the latest event time seen.
     if (this.#latest) engine.sweep(this.#latest);
     o.metrics?.lines.inc({ source: batch.stream }, batch.lines.length);
-    if (alerts.length) {
-      this.counters.alerts += alerts.length;
-      await o.onAlerts(alerts);
-    }
     o.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
     if (batch.checkpoint) {
       try {
