@@ -3,7 +3,7 @@ import { readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { EXTRACTORS, extractorByKind } from "./registry.ts";
+import { EXTRACTORS, PULLS, extractorByKind } from "./registry.ts";
 import { extractConfigSchema } from "./types.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -13,8 +13,11 @@ test("every extractor folder is in the registry, under its own kind, and the reg
     .filter((f) => statSync(join(here, f)).isDirectory())
     .sort();
   const kinds = Object.keys(EXTRACTORS);
-  assert.deepEqual(kinds, folders);
+  const pulls = Object.keys(PULLS);
+  assert.deepEqual([...kinds, ...pulls.map((t) => `${t}-pull`)].sort(), folders);
   assert.deepEqual(kinds, [...kinds].sort());
+  assert.deepEqual(pulls, [...pulls].sort());
+  for (const [t, d] of Object.entries(PULLS)) assert.equal(d.type, t);
   for (const [k, d] of Object.entries(EXTRACTORS)) {
     assert.equal(d.kind, k);
     assert.ok(d.description.length > 10, k);

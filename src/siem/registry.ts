@@ -10,6 +10,8 @@ import { graylog } from "./graylog/extractor.ts";
 import { kibana } from "./kibana/extractor.ts";
 import { ossim } from "./ossim/extractor.ts";
 import { splunk } from "./splunk/extractor.ts";
+import { splunkPull } from "./splunk-pull/index.ts";
+import type { AlertSourceDefinition } from "./splunk-pull/types.ts";
 import type { ExtractorDefinition } from "./types.ts";
 import { wazuh } from "./wazuh/extractor.ts";
 
@@ -21,6 +23,15 @@ export const EXTRACTORS: Readonly<Record<string, ExtractorDefinition>> = Object.
   ossim,
   splunk,
   wazuh,
+});
+
+/**
+ * SIEM pulls: alert sources that fetch a SIEM's verdicts on a schedule (`sources:` entries of these types),
+ * in folders named `<type>-pull`. Their output is alerts for `Control.ingestAlert`, not log lines
+ * (docs/adr/0009-splunk-pull.md).
+ */
+export const PULLS: Readonly<Record<string, AlertSourceDefinition<unknown>>> = Object.freeze({
+  splunk: splunkPull,
 });
 
 export function extractorByKind(kind: string): ExtractorDefinition {
