@@ -10,6 +10,7 @@ import { registerRules } from "./commands/rules.ts";
 import { registerRun } from "./commands/run.ts";
 import { registerAdmin } from "./commands/admin.ts";
 import { registerDemo } from "./commands/demo.ts";
+import { registerEnforcer } from "./commands/enforcer.ts";
 import { VERSION } from "../version.ts";
 
 export interface CliIO {
@@ -36,6 +37,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
   registerRun(program, io, setExit);
   registerAdmin(program, io, setExit);
   registerDemo(program, io, setExit);
+  registerEnforcer(program, io, setExit);
   return program;
 }
 

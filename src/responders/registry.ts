@@ -6,6 +6,7 @@
 import { PortcullisError } from "../core/errors.ts";
 import type { PluginContext, PluginDefinition } from "../core/plugin.ts";
 import { command } from "./command/responder.ts";
+import { enforcer } from "./enforcer/responder.ts";
 import { ipset } from "./ipset/responder.ts";
 import { iptables } from "./iptables/responder.ts";
 import { nftables } from "./nftables/responder.ts";
@@ -16,6 +17,7 @@ export type ResponderDefinition = PluginDefinition<unknown, Responder>;
 
 export const RESPONDERS: Readonly<Record<string, ResponderDefinition>> = {
   command,
+  enforcer,
   ipset,
   iptables,
   nftables,

@@ -1,0 +1,195 @@
+/**
+ * The enforcer's own config file (YAML, strict, every problem with file:line), separate from the daemon's:
+ * it is read by root and names the only firewall responders the socket can reach.
+ *
+ *   socket: /run/portcullis/enforcer.sock
+ *   group: portcullis
+ *   responders:
+ *     - type: nftables
+ *       name: nft
+ *
+ * Responder entries use the same schemas as the daemon's `responders:` (src/responders/registry.ts); the type
+ * `enforcer` itself is refused here (an enforcer forwarding to another socket would only widen the door).
+ */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { PortcullisError, type Issue } from "../core/errors.ts";
+import { formatPath, keyLineOf, parseYamlDocs, type LocatedDoc } from "../core/yaml.ts";
+import { RESPONDERS } from "../responders/registry.ts";
+import { DEFAULT_SOCKET, socketPath } from "./protocol.ts";
+
+export const DEFAULT_ENFORCER_CONFIG = "/etc/portcullis/enforcer.yaml";
+
+export const enforcerConfig = z.strictObject({
+  socket: socketPath
+    .default(DEFAULT_SOCKET)
+    .describe(
+      "Unix socket to listen on; created with mode 0660 (its directory is created 0750 when missing)",
+    ),
+  group: z
+    .union([
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, "a group name"),
+      z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 32 - 2),
+    ])
+    .default("portcullis")
+    .describe(
+      "Group owning the socket (a name or a numeric gid): its members (the daemon's user) may connect and " +
+        "change bans; nobody else can (mode 0660)",
+    ),
+  max_connections: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .default(16)
+    .describe("Connections served at once; more get a BUSY reply and are closed"),
+  max_message_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(4 * 1024 * 1024)
+    .describe("Longest request line; a longer one gets a TOO_LARGE reply and the connection is closed"),
+  max_entries: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(50_000)
+    .describe("Most entries (apply) or targets (remove) in one request; clients split bigger batches"),
+  idle_timeout_ms: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(86_400_000)
+    .default(900_000)
+    .describe("A connection with no traffic for this long is closed (clients reconnect)"),
+  line_timeout_ms: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(30_000)
+    .describe("A request line must be complete within this long after its first byte"),
+  allow_teardown: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Accept the `teardown` verb (removes the responder's tables/sets/rules, lifting every ban); for tests " +
+        "and cleanup only",
+    ),
+  log_level: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Log level (stderr)"),
+  responders: z
+    .array(z.looseObject({ type: z.string().describe("Responder type") }))
+    .min(1)
+    .describe("The firewall responders the socket reaches, by name; same schemas as the daemon's responders"),
+});
+
+export type RawEnforcerConfig = z.infer<typeof enforcerConfig>;
+
+export interface LoadedEnforcerConfig {
+  raw: RawEnforcerConfig;
+  /** Validated responder configs (defaults applied), with their names. */
+  responders: { name: string; type: string; config: unknown }[];
+  file: string;
+}
+
+function issuesOf(
+  issues: readonly z.core.$ZodIssue[],
+  base: (string | number)[],
+  file: string,
+  located: LocatedDoc | undefined,
+): Issue[] {
+  const at = (p: (string | number)[]) => (located ? `${file}:${keyLineOf(located, p)}` : file);
+  const out: Issue[] = [];
+  for (const iss of issues) {
+    const p = [...base, ...(iss.path as (string | number)[])];
+    if (iss.code === "unrecognized_keys") {
+      for (const k of iss.keys)
+        out.push({ path: `${at([...p, k])} ${formatPath([...p, k])}`, message: "unknown key" });
+    } else out.push({ path: `${at(p)}${p.length ? ` ${formatPath(p)}` : ""}`, message: iss.message });
+  }
+  return out;
+}
+
+/** Validates an enforcer config object; every problem is reported at once. */
+export function validateEnforcerConfig(
+  value: unknown,
+  file: string,
+  located?: LocatedDoc,
+): LoadedEnforcerConfig {
+  const fail = (issues: Issue[]) =>
+    new PortcullisError(
+      "CONFIG_INVALID",
+      `invalid enforcer configuration ${file} (${issues.length} problem${issues.length > 1 ? "s" : ""}):`,
+      { issues },
+    );
+  const res = enforcerConfig.safeParse(value ?? {});
+  if (!res.success) throw fail(issuesOf(res.error.issues, [], file, located));
+  const raw = res.data;
+  const issues: Issue[] = [];
+  const responders: LoadedEnforcerConfig["responders"] = [];
+  const names = new Set<string>();
+  raw.responders.forEach((entry, i) => {
+    const at = located ? `${file}:${keyLineOf(located, ["responders", i, "type"])}` : file;
+    const known = Object.keys(RESPONDERS).filter((t) => t !== "enforcer");
+    if (entry.type === "enforcer" || !Object.hasOwn(RESPONDERS, entry.type)) {
+      issues.push({
+        path: `${at} responders[${i}].type`,
+        message:
+          entry.type === "enforcer"
+            ? "an enforcer cannot host an `enforcer` responder (it would forward to another socket)"
+            : `unknown responder type "${entry.type}" (known: ${known.join(", ")})`,
+      });
+      return;
+    }
+    const r = RESPONDERS[entry.type]!.schema.safeParse(entry);
+    if (!r.success) {
+      issues.push(...issuesOf(r.error.issues, ["responders", i], file, located));
+      return;
+    }
+    const name = (r.data as { name?: string }).name ?? entry.type;
+    if (names.has(name)) {
+      issues.push({
+        path: `${at} responders[${i}]`,
+        message: `two responders are named "${name}": give each a distinct \`name\``,
+      });
+      return;
+    }
+    names.add(name);
+    responders.push({ name, type: entry.type, config: r.data });
+  });
+  if (issues.length) throw fail(issues);
+  return { raw, responders, file };
+}
+
+export function loadEnforcerConfig(file: string): LoadedEnforcerConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new PortcullisError(
+      "CONFIG_INVALID",
+      `cannot read enforcer configuration ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
+      { cause: e },
+    );
+  }
+  const { docs, errors } = parseYamlDocs(text);
+  if (errors.length) {
+    throw new PortcullisError("CONFIG_INVALID", `invalid enforcer configuration ${file}: YAML syntax`, {
+      issues: errors.map((e) => ({ path: `${file}:${e.line}`, message: e.message })),
+    });
+  }
+  if (docs.length > 1)
+    throw new PortcullisError(
+      "CONFIG_INVALID",
+      `invalid enforcer configuration ${file}: one YAML document expected`,
+    );
+  const located = docs[0];
+  return validateEnforcerConfig(located?.doc.toJS() ?? {}, file, located);
+}
