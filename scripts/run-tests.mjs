@@ -27,7 +27,18 @@ if (!files.length) {
 }
 const res = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...flags, ...files],
+  [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=2",
+    // A test file that leaves a handle open must not hang the run; a single test may take at most 3 minutes.
+    "--test-force-exit",
+    "--test-timeout=180000",
+    "--test-reporter=spec",
+    ...flags,
+    ...files,
+  ],
   { stdio: "inherit" },
 );
 process.exit(res.status ?? 1);

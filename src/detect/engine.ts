@@ -8,7 +8,6 @@ import { eventWeight, type SecurityEvent } from "../core/event.ts";
 import { groupKey } from "../core/ip.ts";
 import { fieldAccessor } from "../kql/index.ts";
 import { DETECTORS, type Detector } from "./detectors/index.ts";
-import type { GroupRef } from "./detectors/types.ts";
 import type { CompiledRule } from "./rule.ts";
 
 /** Datasets of events about bans themselves (ours and fail2ban's). */
@@ -21,7 +20,10 @@ export interface RuleStats {
   alerts: number;
 }
 
-type Grouper = (e: SecurityEvent) => GroupRef | undefined;
+interface Grouper {
+  key(e: SecurityEvent): string | undefined;
+  values(key: string): Record<string, string>;
+}
 
 /** IPv6 address -> its prefix key, cached (bounded): computing a prefix is the costly part of grouping. */
 const prefixCache = new Map<string, string>();
@@ -40,27 +42,36 @@ export function ipGroupKey(ip: string, prefix: number): string {
 function grouperFor(rule: CompiledRule): Grouper {
   const fields = rule.spec.group_by;
   const prefix = rule.spec.ipv6_prefix;
-  const keyOfIp = (ip: string) => ipGroupKey(ip, prefix);
-  const accessors = fields.map((f) => fieldAccessor(f));
   if (fields.length === 1 && fields[0] === "source.ip") {
-    return (e) => {
-      const ip = e.source?.ip;
-      if (typeof ip !== "string") return undefined;
-      const key = keyOfIp(ip);
-      return { key, values: () => ({ "source.ip": key }) };
+    return {
+      key: (e) => {
+        const ip = e.source?.ip;
+        return typeof ip === "string" ? ipGroupKey(ip, prefix) : undefined;
+      },
+      values: (key) => ({ "source.ip": key }),
     };
   }
-  return (e) => {
-    const vals: string[] = [];
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i]!;
-      const v = accessors[i]!(e);
-      if (typeof v === "string") vals.push(f === "source.ip" ? keyOfIp(v) : v);
-      else if (typeof v === "number" || typeof v === "boolean") vals.push(String(v));
-      else return undefined;
-    }
-    const key = vals.join("\u0001");
-    return { key, values: () => Object.fromEntries(fields.map((f, i) => [f, vals[i]!])) };
+  const accessors = fields.map((f) => fieldAccessor(f));
+  const isIp = fields.map((f) => f === "source.ip");
+  return {
+    key: (e) => {
+      let key = "";
+      for (let i = 0; i < accessors.length; i++) {
+        const v = accessors[i]!(e);
+        let s: string;
+        if (typeof v === "string") s = isIp[i] ? ipGroupKey(v, prefix) : v;
+        else if (typeof v === "number" || typeof v === "boolean") s = String(v);
+        else return undefined;
+        // The separator never occurs inside a value (a hostile user name could otherwise merge two groups).
+        if (s.indexOf("\u0001") >= 0) s = s.replaceAll("\u0001", "\ufffd");
+        key = i === 0 ? s : `${key}\u0001${s}`;
+      }
+      return key;
+    },
+    values: (key) => {
+      const parts = key.split("\u0001");
+      return Object.fromEntries(fields.map((f, i) => [f, parts[i] ?? ""]));
+    },
   };
 }
 
@@ -117,20 +128,64 @@ export class DetectionEngine {
     );
   }
 
+  /**
+   * Candidate rules per (dataset, action, outcome), built lazily from each rule's required equalities: a rule
+   * whose KQL forces `event.action: (a or b)` is never evaluated on other actions. Bounded: the vocabulary of
+   * datasets, actions and outcomes is small; the cache is cleared if it ever grows past 10,000 combinations.
+   */
+  readonly #candidates = new Map<unknown, Map<unknown, Map<unknown, Entry[]>>>();
+  #cached = 0;
+
+  #candidatesFor(ds: unknown, action: unknown, outcome: unknown): Entry[] {
+    // Keys are the values themselves (strings in practice); non-primitive values are not cached.
+    const cacheable = [ds, action, outcome].every((v) => v === undefined || typeof v === "string");
+    let byAction = this.#candidates.get(ds);
+    let byOutcome = byAction?.get(action);
+    let list = byOutcome?.get(outcome);
+    if (list) return list;
+    const base = (typeof ds === "string" ? this.#byDataset.get(ds) : undefined) ?? this.#anyDataset;
+    const admits = (rule: CompiledRule, field: string, v: unknown) => {
+      const sets = [rule.query.required.get(field), rule.then?.required.get(field)];
+      // A sequence needs either of its conditions; each condition's set is a necessary condition for it.
+      // Missing value: an equality cannot hold. Non-string values (arrays, numbers): keep the rule (the
+      // predicate decides).
+      const ok = (set: Set<string> | undefined) =>
+        set === undefined || (v !== undefined && (typeof v !== "string" || set.has(v)));
+      return rule.then ? sets.some(ok) : ok(sets[0]);
+    };
+    list = base.filter(
+      (en) =>
+        admits(en.detector.rule, "event.action", action) &&
+        admits(en.detector.rule, "event.outcome", outcome),
+    );
+    if (!cacheable) return list;
+    if (++this.#cached > 10_000) {
+      this.#candidates.clear();
+      this.#cached = 1;
+      byAction = undefined;
+      byOutcome = undefined;
+    }
+    if (!byAction) this.#candidates.set(ds, (byAction = new Map()));
+    if (!byOutcome) byAction.set(action, (byOutcome = new Map()));
+    byOutcome.set(outcome, list);
+    return list;
+  }
+
   /** Runs every applicable rule on `e`; appends alerts to `out`. */
   process(e: SecurityEvent, out: Alert[]): void {
-    const ds = e.event?.dataset;
-    const entries = (typeof ds === "string" ? this.#byDataset.get(ds) : undefined) ?? this.#anyDataset;
+    const ev = e.event;
+    const entries = this.#candidatesFor(ev?.dataset, ev?.action, ev?.outcome);
     if (!entries.length) return;
     const t = e["@timestamp"];
     const w = eventWeight(e);
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       if (!entry.detector.accepts(e)) continue;
-      const g = entry.group(e);
-      if (!g) continue;
-      const a = entry.detector.observe(e, g, t, w);
+      const key = entry.group.key(e);
+      if (key === undefined) continue;
+      const a = entry.detector.observe(e, key, t, w);
       if (a) {
+        a.group = entry.group.values(key);
         entry.alerts++;
         out.push(a);
       }

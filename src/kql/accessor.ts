@@ -27,11 +27,49 @@ function isRecord(v: unknown): v is Rec {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+/**
+ * Whether an object tree needs the slow path at all: only objects with dotted keys or arrays of objects
+ * somewhere can answer a path the nested walk did not find. Computed once per top-level object (events are
+ * evaluated against many fields), so a miss on an ordinary nested event costs one WeakMap lookup.
+ */
+const needsSlow = new WeakMap<object, boolean>();
+
+/**
+ * Set (to true) on events known to be plain nested objects with no dotted keys and no arrays of objects (every
+ * event Portcullis' own parsers build): a miss then costs nothing more.
+ */
+export const NESTED_ONLY: unique symbol = Symbol.for("portcullis.nestedOnly");
+
+function mayNeedSlowPath(o: unknown): boolean {
+  if (o === null || typeof o !== "object") return false;
+  if ((o as { [NESTED_ONLY]?: boolean })[NESTED_ONLY] === true) return false;
+  let v = needsSlow.get(o);
+  if (v === undefined) {
+    v = scanForSlow(o, 0);
+    needsSlow.set(o, v);
+  }
+  return v;
+}
+function scanForSlow(o: object, depth: number): boolean {
+  if (depth > 16) return true;
+  if (Array.isArray(o)) {
+    for (const el of o) if (el !== null && typeof el === "object") return true;
+    return false;
+  }
+  for (const k of Object.keys(o)) {
+    if (k.indexOf(".") >= 0) return true;
+    const v = (o as Rec)[k];
+    if (v !== null && typeof v === "object" && scanForSlow(v, depth + 1)) return true;
+  }
+  return false;
+}
+
 /** Compiles the accessor for a dotted path. */
 export function fieldAccessor(path: string): Accessor {
   const segs = path.split(".");
-  const slow = compileResolver(path);
-  if (segs.some(isUnsafeSegment)) return slow;
+  const resolver = compileResolver(path);
+  const slow: Accessor = (o) => (mayNeedSlowPath(o) ? resolver(o) : undefined);
+  if (segs.some(isUnsafeSegment)) return resolver;
   if (segs.length === 1) {
     const [a] = segs as [string];
     return (o) => {

@@ -9,7 +9,7 @@
  */
 export type { KqlField, KqlNode, KqlNodeType, KqlValue, RangeOp } from "./ast.ts";
 export { FREE_TEXT_FIELD, referencedFields } from "./ast.ts";
-export { fieldAccessor, resolvePath } from "./accessor.ts";
+export { fieldAccessor, NESTED_ONLY, resolvePath } from "./accessor.ts";
 export type { Accessor } from "./accessor.ts";
 export { compileAst, compileKql } from "./compile.ts";
 export type { KqlPredicate } from "./compile.ts";

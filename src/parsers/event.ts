@@ -2,6 +2,7 @@
 import type { Outcome, SecurityEvent } from "../core/event.ts";
 import { canonicalIp } from "../core/ip.ts";
 import type { Frame } from "../framing/frame.ts";
+import { NESTED_ONLY } from "../kql/accessor.ts";
 
 /**
  * A new event for `frame`. `@timestamp` is the frame's time (NaN when the line carries none; the dispatcher then
@@ -13,6 +14,8 @@ export function newEvent(frame: Frame, dataset: string, action: string, outcome:
     event: { dataset, action, outcome },
     message: frame.message,
   };
+  // Parsers build plain nested objects: field lookups never need the flattened-key fallback.
+  (e as { [NESTED_ONLY]?: boolean })[NESTED_ONLY] = true;
   if (frame.host !== undefined) e.host = { name: frame.host };
   if (frame.program !== undefined) {
     e.process = frame.pid === undefined ? { name: frame.program } : { name: frame.program, pid: frame.pid };

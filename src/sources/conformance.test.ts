@@ -25,7 +25,13 @@ const fixtures: Record<SourceType, () => Fixture> = {
   file() {
     const d = mkdtempSync(join(root, "file"));
     const p = join(d, "a.log");
-    const cfg = SOURCES.file.schema.parse({ type: "file", paths: [p], poll_interval: "20ms" });
+    // `beginning`: with the default `end`, a line written while the first scan runs could be skipped, as tail -F would.
+    const cfg = SOURCES.file.schema.parse({
+      type: "file",
+      paths: [p],
+      start: "beginning",
+      poll_interval: "20ms",
+    });
     return {
       source: SOURCES.file.create(cfg, sourceContext()),
       feed: () => Promise.resolve(writeFileSync(p, "hello\n")),

@@ -1,5 +1,6 @@
 /** `distinct`: at least N distinct values of a field per group within a sliding window (password spraying). */
-import { getField, type SecurityEvent } from "../../core/event.ts";
+import type { SecurityEvent } from "../../core/event.ts";
+import { fieldAccessor } from "../../kql/index.ts";
 import { severityFor, type CompiledRule } from "../rule.ts";
 import { KeyedState } from "../window.ts";
 import { makeAlert, pushSample, type Detector } from "./types.ts";
@@ -15,15 +16,16 @@ export function distinctDetector(rule: CompiledRule): Detector {
   if (rule.spec.type !== "distinct") throw new Error("not a distinct rule");
   const { threshold, field } = rule.spec;
   const state = new KeyedState<State>(rule.spec.max_keys);
+  const read = fieldAccessor(field);
   const make = (): State => ({ seen: new Map(), alerted: -1, sample: [] });
   return {
     rule,
     accepts: rule.query,
-    observe(e, group, t) {
-      const raw = getField(e, field);
+    observe(e, key, t) {
+      const raw = read(e);
       if (raw === undefined || raw === null) return undefined;
       const value = typeof raw === "string" ? raw : JSON.stringify(raw);
-      const s = state.touch(group.key, make);
+      const s = state.touch(key, make);
       const min = t - rule.window;
       for (const [v, at] of s.seen) {
         if (at >= min) break;
@@ -42,7 +44,7 @@ export function distinctDetector(rule: CompiledRule): Detector {
       if (tier.index <= s.alerted) return undefined;
       s.alerted = tier.index;
       const first = s.seen.values().next().value ?? t;
-      return makeAlert(rule, group, t, {
+      return makeAlert(rule, key, t, {
         severity: tier.severity,
         count,
         distinct: count,

@@ -11,21 +11,21 @@ export function matchDetector(rule: CompiledRule): Detector {
   return {
     rule,
     accepts: rule.query,
-    observe(e, group, t) {
+    observe(e, key, t) {
       let severity: Severity = rule.tiers[0]!.severity;
       if (rule.severityBy) {
         const hit = rule.severityBy.find((s) => s.query(e));
         if (hit) severity = hit.severity;
       }
       const rank = order.indexOf(severity);
-      const prev = last.get(group.key);
+      const prev = last.get(key);
       // Suppressed unless the window has passed or this match is more severe than the one alerted.
       if (prev && t - prev.at < rule.suppress && rank <= prev.severity) return undefined;
-      last.touch(group.key, () => ({ at: t, severity: rank }));
-      const s = last.get(group.key)!;
+      last.touch(key, () => ({ at: t, severity: rank }));
+      const s = last.get(key)!;
       s.at = t;
       s.severity = rank;
-      return makeAlert(rule, group, t, { severity, count: 1, first: t, events: [e] });
+      return makeAlert(rule, key, t, { severity, count: 1, first: t, events: [e] });
     },
     forget(key) {
       last.delete(key);

@@ -18,24 +18,24 @@ export function sequenceDetector(rule: CompiledRule): Detector {
   return {
     rule,
     accepts: (e) => then(e) || rule.query(e),
-    observe(e, group, t, weight) {
+    observe(e, key, t, weight) {
       if (then(e)) {
-        const s = state.get(group.key);
+        const s = state.get(key);
         if (!s) return undefined;
         s.firsts.expire(t, rule.window);
         const count = s.firsts.sum;
         if (count < need) return undefined;
         pushSample(s.sample, e);
-        const alert = makeAlert(rule, group, t, {
+        const alert = makeAlert(rule, key, t, {
           severity: severityFor(rule.tiers, count).severity,
           count,
           first: s.firsts.first ?? t,
           events: s.sample,
         });
-        state.delete(group.key);
+        state.delete(key);
         return alert;
       }
-      const s = state.touch(group.key, make);
+      const s = state.touch(key, make);
       s.firsts.expire(t, rule.window);
       s.firsts.add(t, weight, rule.cap);
       pushSample(s.sample, e);

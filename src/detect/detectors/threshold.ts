@@ -2,7 +2,7 @@
 import type { SecurityEvent } from "../../core/event.ts";
 import { severityFor, type CompiledRule } from "../rule.ts";
 import { KeyedState, SlidingCount } from "../window.ts";
-import { makeAlert, pushSample, type Detector, type GroupRef } from "./types.ts";
+import { makeAlert, pushSample, type Detector } from "./types.ts";
 
 interface State {
   win: SlidingCount;
@@ -19,8 +19,8 @@ export function thresholdDetector(rule: CompiledRule): Detector {
   return {
     rule,
     accepts: rule.query,
-    observe(e, group: GroupRef, t, weight) {
-      const s = state.touch(group.key, make);
+    observe(e, key, t, weight) {
+      const s = state.touch(key, make);
       s.win.expire(t, rule.window);
       s.win.add(t, weight, rule.cap);
       pushSample(s.sample, e);
@@ -32,7 +32,7 @@ export function thresholdDetector(rule: CompiledRule): Detector {
       const tier = severityFor(rule.tiers, count);
       if (tier.index <= s.alerted) return undefined;
       s.alerted = tier.index;
-      return makeAlert(rule, group, t, {
+      return makeAlert(rule, key, t, {
         severity: tier.severity,
         count,
         first: s.win.first ?? t,

@@ -7,18 +7,15 @@ import type { Alert } from "../../core/alert.ts";
 import type { SecurityEvent } from "../../core/event.ts";
 import type { CompiledRule } from "../rule.ts";
 
-export interface GroupRef {
-  key: string;
-  /** Builds the group object (only called when an alert is made). */
-  values(): Record<string, string>;
-}
+/** The group-by values of an alert, rebuilt from its key only when an alert is made. */
+export type GroupValues = (key: string) => Record<string, string>;
 
 export interface Detector {
   readonly rule: CompiledRule;
   /** Whether the event matches one of the rule's conditions (evaluated before grouping, which costs more). */
   accepts(e: SecurityEvent): boolean;
   /** Feeds an event that {@link accepts} returned true for. */
-  observe(e: SecurityEvent, group: GroupRef, t: number, weight: number): Alert | undefined;
+  observe(e: SecurityEvent, key: string, t: number, weight: number): Alert | undefined;
   /** Forgets a group (after a ban: counting starts afresh). */
   forget(key: string): void;
   /** Drops groups whose window holds nothing at time `t` (memory stays flat over long runs). */
@@ -37,7 +34,7 @@ export function pushSample(sample: SecurityEvent[], e: SecurityEvent): void {
 
 export function makeAlert(
   rule: CompiledRule,
-  group: GroupRef,
+  key: string,
   t: number,
   fields: {
     severity: Alert["severity"];
@@ -48,11 +45,11 @@ export function makeAlert(
   },
 ): Alert {
   const a: Alert = {
-    id: `${rule.id}:${group.key}:${t}`,
+    id: `${rule.id}:${key.replaceAll("\u0001", ",")}:${t}`,
     "@timestamp": t,
     rule: { id: rule.id, name: rule.name, type: rule.spec.type },
     severity: fields.severity,
-    group: group.values(),
+    group: {}, // filled in by the engine (it knows how keys are made)
     count: fields.count,
     first_seen: fields.first,
     last_seen: t,

@@ -22,6 +22,7 @@
  * import this file before the registry (tests take the definition from `parserById("ecs")`).
  */
 import type { SecurityEvent } from "../../core/event.ts";
+import { NESTED_ONLY } from "../../kql/accessor.ts";
 import type { Frame } from "../../framing/frame.ts";
 import { LineFramer } from "../../framing/framer.ts";
 import type { TimeContext } from "../../framing/zone.ts";
@@ -151,7 +152,11 @@ class EcsParser implements LineParser {
     this.#nested.set.parse(inner, buf);
     for (const ev of buf) {
       for (const k of ["log", "agent", "host"] as const) {
-        if (ev[k] === undefined && isObject(e[k])) ev[k] = e[k];
+        if (ev[k] === undefined && isObject(e[k])) {
+          ev[k] = e[k];
+          // The document's objects may hold dotted keys: field lookups must not assume plain nesting.
+          delete (ev as { [NESTED_ONLY]?: boolean })[NESTED_ONLY];
+        }
       }
       out.push(ev);
     }
