@@ -18,7 +18,7 @@
 import type { FastifyRequest } from "fastify";
 import { scopeAllows, type Scope, type TokenVerifier, type VerifiedToken } from "../auth/tokens.ts";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, type SignatureVerifier } from "../auth/signatures.ts";
-import type { CidrSet } from "../core/ip.ts";
+import { groupKey, type CidrSet } from "../core/ip.ts";
 import { ApiError, type ApiErrorCode } from "./errors.ts";
 import type { ApiMetrics } from "./metrics.ts";
 
@@ -109,9 +109,18 @@ export function routeAuth(req: FastifyRequest): RouteAuth {
   return req.routeOptions.config.auth ?? "admin";
 }
 
+/** Most sources remembered as having failed recently (beyond it the memory is reset; see below). */
+const MAX_FAILING = 50_000;
+
 export function authHook(deps: AuthDeps): (req: FastifyRequest) => Promise<void> {
+  // Sources with failed authentications in the current window: only these pay for a look-up in the failure
+  // limiter before their token is checked. If the set overflows it is cleared; a cleared source is checked
+  // again after its next failure (the limiter itself keeps counting throughout).
+  const failing = new Set<string>();
   const fail = async (req: FastifyRequest, code: ApiErrorCode): Promise<never> => {
     deps.metrics.authFailures.inc({ code });
+    if (failing.size >= MAX_FAILING) failing.clear();
+    failing.add(groupKey(req.clientIp, 64));
     await deps.limiters.authFailures(req);
     throw new ApiError(code, undefined, {
       headers: { "www-authenticate": `${BEARER}, error="invalid_token"` },
@@ -141,10 +150,14 @@ export function authHook(deps: AuthDeps): (req: FastifyRequest) => Promise<void>
         { headers: { "www-authenticate": BEARER } },
       );
     }
-    const failures = await deps.limiters.authFailures(req, { increment: false });
-    if (!failures.isAllowed && failures.remaining === 0) {
-      deps.metrics.rateLimited.inc({ limit: "auth_failures" });
-      throw limited("AUTH_RATE_LIMITED", failures, "");
+    const source = groupKey(req.clientIp, 64);
+    if (failing.has(source)) {
+      const failures = await deps.limiters.authFailures(req, { increment: false });
+      if (!failures.isAllowed && failures.remaining === 0) {
+        deps.metrics.rateLimited.inc({ limit: "auth_failures" });
+        throw limited("AUTH_RATE_LIMITED", failures, "");
+      }
+      if (!failures.isAllowed && failures.remaining === failures.max) failing.delete(source);
     }
     const m = /^Bearer +(\S+) *$/i.exec(header);
     if (!m) return fail(req, "TOKEN_MALFORMED");

@@ -128,6 +128,20 @@ describe("decisions, alerts, rules, status, explain", () => {
     expectError(await get("/v1/explain/nope"), 422, "INVALID_IP");
   });
 
+  test("SIEM kinds go through the same plumbing: a Kibana connector body bans; an ungrouped rule is a 422", async () => {
+    const r = await t.post("/v1/webhooks/kibana", webhook, {
+      ip: "198.51.100.200",
+      rule_name: "SSH brute force",
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.results[0].outcome, "banned");
+    const call = t.control.calls.findLast((c) => c.op === "ingestAlert");
+    assert.equal(call?.op === "ingestAlert" && call.alert.origin, "kibana");
+    const bad = await t.post("/v1/webhooks/kibana", webhook, { ip: "all documents" });
+    expectError(bad, 422, "PAYLOAD_INVALID");
+    assert.match(bad.json.error.message, /not grouped/);
+  });
+
   test("unknown routes -> 404 NOT_FOUND in the JSON error format", async () => {
     const r = await t.call("/v2/anything");
     expectError(r, 404, "NOT_FOUND");
@@ -196,6 +210,12 @@ describe("metrics and docs", () => {
       const ui = await t.call("/docs");
       assert.equal(ui.status, 200);
       assert.match(ui.text, /Swagger UI/);
+      // Docs pages get helmet's browser policy; API responses the REST set (nothing may run or be framed).
+      assert.match(String(ui.headers["content-security-policy"]), /script-src 'self'/);
+      const api = await t.call("/v1/health");
+      assert.equal(api.headers["content-security-policy"], "default-src 'none';frame-ancestors 'none'");
+      assert.equal(api.headers["cache-control"], "no-store");
+      assert.equal(api.headers["x-frame-options"], "DENY");
     } finally {
       await t.close();
     }

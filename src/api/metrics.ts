@@ -48,6 +48,26 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  readonly #requestChildren = new Map<
+    string,
+    { count: Counter.Internal; seconds: Histogram.Internal<string> }
+  >();
+
+  /** Counts one request; the labelled children are cached (label hashing is the costly part of prom-client). */
+  observeRequest(route: string, method: string, status: number, seconds: number): void {
+    const key = `${route} ${method} ${status}`;
+    let c = this.#requestChildren.get(key);
+    if (!c) {
+      c = {
+        count: this.requests.labels(route, method, String(status)),
+        seconds: this.seconds.labels(route),
+      };
+      this.#requestChildren.set(key, c);
+    }
+    c.count.inc();
+    c.seconds.observe(seconds);
+  }
+
   text(): Promise<string> {
     return this.registry.metrics();
   }

@@ -1,5 +1,6 @@
 /**
- * The HTTPS API: fastify over TLS 1.2+ (or plain HTTP on loopback when configured), bearer tokens with scopes
+ * The HTTPS API: fastify over TLS 1.2+ (or plain HTTP on loopback when configured), helmet's security headers
+ * (precomputed, see headers.ts), bearer tokens with scopes
  * and per-token source allowlists, optional HMAC signatures and mTLS, rate limits per source and per token,
  * JSON-only bodies with size and depth limits, one error handler with stable codes, OpenAPI at /docs, SSE at
  * /v1/stream and Prometheus at /metrics. It talks to the daemon only through {@link Control}.
@@ -7,17 +8,11 @@
  * Lifecycle: `createApiServer` builds everything (no socket yet); `listen()` binds; `close()` ends the streams,
  * stops accepting, and waits for requests in flight.
  */
-import helmet from "@fastify/helmet";
 import rateLimit, { type RateLimitOptions } from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from "fastify-type-provider-zod";
+import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { ServerOptions as HttpsServerOptions } from "node:https";
 import type { AddressInfo } from "node:net";
 import { SignatureVerifier, readSecrets } from "../auth/signatures.ts";
@@ -32,6 +27,7 @@ import type { Certificates } from "./certs.ts";
 import type { ApiSettings } from "./config.ts";
 import type { Control } from "./control.ts";
 import { ApiError, toApiError } from "./errors.ts";
+import { API_HEADERS, DOCS_HEADERS } from "./headers.ts";
 import { parseJsonBody } from "./json.ts";
 import { ApiMetrics } from "./metrics.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
@@ -110,7 +106,9 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   ) as FastifyInstance;
   const app = base.withTypeProvider<ZodTypeProvider>() as unknown as ApiApp;
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  // Response schemas document the API (OpenAPI); the handlers build exactly those shapes, and the tests check
+  // them, so responses are serialised without a second validation pass on the hot path.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.decorateRequest("auth", null);
   app.decorateRequest("clientIp", "");
   app.decorateRequest("rawBody", null);
@@ -122,7 +120,6 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     metrics,
   );
 
-  await app.register(helmet, { global: true });
   await app.register(rateLimit, { global: false });
   const window = s.rateLimit.window;
   const limiter = (max: number, key: (r: FastifyRequest) => string): Limiter =>
@@ -161,11 +158,12 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
     if (route.url.startsWith("/docs")) route.config = { ...(route.config ?? {}), auth: "none" };
   });
   const metricsAllow = new CidrSet(s.metricsAllow);
-  app.addHook("onRequest", (req, _reply, done) => {
+  const authenticate = authHook({ tokens: opts.tokens, metricsAllow, limiters, metrics });
+  app.addHook("onRequest", (req, reply) => {
     req.clientIp = canonicalIp(req.ip) ?? req.ip;
-    done();
+    void reply.headers(req.url.startsWith("/docs") ? DOCS_HEADERS : API_HEADERS);
+    return authenticate(req);
   });
-  app.addHook("onRequest", authHook({ tokens: opts.tokens, metricsAllow, limiters, metrics }));
   app.addHook("preValidation", (req, _reply, done) => {
     try {
       if (req.method === "POST" && req.body === undefined) throw new ApiError("BODY_EMPTY");
@@ -175,10 +173,10 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
       done(e as Error);
     }
   });
-  app.addHook("onResponse", async (req, reply) => {
+  app.addHook("onResponse", (req, reply, done) => {
     const route = req.is404 ? "unmatched" : (req.routeOptions.url ?? "unmatched");
-    metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });
-    metrics.seconds.observe({ route }, reply.elapsedTime / 1000);
+    metrics.observeRequest(route, req.method, reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
   app.addHook("preClose", () => hub.closeAll());
 
