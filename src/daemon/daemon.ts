@@ -42,6 +42,7 @@ import { normalizeTarget, Policy, type PolicyConfig, type PolicyResult } from ".
 import type { Responder } from "../responders/types.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import type { AuditRecord, Store, StoredDecision } from "../store/store.ts";
+import type { AlertSourceDefinition } from "../siem/splunk-pull/types.ts";
 import type { InstrumentedSource, SourceDefinition } from "../sources/types.ts";
 import { VERSION } from "../version.ts";
 import { Metrics } from "./metrics.ts";
@@ -50,6 +51,8 @@ import { DecisionSync } from "./sync.ts";
 
 export interface PluginFactories {
   sources: Record<string, SourceDefinition<unknown>>;
+  /** Sources of alerts rather than lines (scheduled SIEM searches): they feed the policy like webhooks. */
+  alertSources?: Readonly<Record<string, AlertSourceDefinition<unknown>>>;
   responders: Record<string, { create(config: never, ctx: never): Responder }>;
 }
 
@@ -370,16 +373,29 @@ export class Daemon implements Control {
     for (const entry of this.#config.sources) {
       const key = JSON.stringify(entry);
       if (running.has(key)) continue;
-      const def = this.#o.plugins.sources[entry.type];
-      if (!def) throw new PortcullisError("UNKNOWN_PLUGIN", `unknown source type "${entry.type}"`);
-      const source = def.create(entry.config, {
+      const ctx = {
         clock: this.#clock,
         logger: this.#log.child({ stage: "source", source: entry.type }),
         dataDir: this.#dataDir,
         exec: new ProcessExec(),
         checkpoints: this.store.checkpoints,
-      });
+      };
       const abort = new AbortController();
+      const alertDef = this.#o.plugins.alertSources?.[entry.type];
+      if (alertDef) {
+        const source = alertDef.create(entry.config, ctx);
+        const run = source.run(this, abort.signal).catch((e: unknown) => {
+          this.#log.error(
+            { source: source.name, err: (e as Error).message },
+            "alert source stopped with an error",
+          );
+        });
+        this.#sources.push({ source: source as unknown as InstrumentedSource, run, abort, key });
+        continue;
+      }
+      const def = this.#o.plugins.sources[entry.type];
+      if (!def) throw new PortcullisError("UNKNOWN_PLUGIN", `unknown source type "${entry.type}"`);
+      const source = def.create(entry.config, ctx);
       const run = source.run(this.#pipeline, abort.signal).catch((e: unknown) => {
         this.#log.error({ source: source.name, err: (e as Error).message }, "source stopped with an error");
       });
