@@ -3,7 +3,15 @@ import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { durationMs, maxLineBytes, sourceName } from "../config.ts";
 
-export const fileConfig = z
+/** `path: X` (one file, as most configs say) is accepted as `paths: [X]`. */
+function pathAlias(v: unknown): unknown {
+  if (v === null || typeof v !== "object" || Array.isArray(v) || !("path" in v)) return v;
+  const { path, ...rest } = v as Record<string, unknown>;
+  if ("paths" in rest) return v; // both given: the strict schema reports `path` as unknown
+  return { ...rest, paths: [path] };
+}
+
+const fileObject = z
   .strictObject({
     type: z.literal("file"),
     name: sourceName,
@@ -51,4 +59,6 @@ export const fileConfig = z
   })
   .describe("Follows log files: rotation (rename and copytruncate), globs, persisted offsets");
 
-export type FileConfig = z.output<typeof fileConfig>;
+export const fileConfig = z.preprocess(pathAlias, fileObject);
+
+export type FileConfig = z.output<typeof fileObject>;
