@@ -27,6 +27,19 @@ export interface LoadedConfig {
   file: string;
 }
 
+/** `path: X` is read as `paths: [X]`: point errors about `paths[0]` at the `path` line the user wrote. */
+function aliasPath(located: LocatedDoc | undefined, p: (string | number)[]): (string | number)[] {
+  const i = p.indexOf("paths");
+  if (
+    !located ||
+    i < 0 ||
+    located.doc.hasIn(p.slice(0, i + 1)) ||
+    !located.doc.hasIn([...p.slice(0, i), "path"])
+  )
+    return p;
+  return [...p.slice(0, i), "path"];
+}
+
 function zodIssues(
   issues: readonly z.core.$ZodIssue[],
   base: (string | number)[],
@@ -35,10 +48,11 @@ function zodIssues(
 ): Issue[] {
   const out: Issue[] = [];
   for (const iss of issues) {
-    const p = [...base, ...(iss.path as (string | number)[])];
+    const p = aliasPath(located, [...base, ...(iss.path as (string | number)[])]);
     const line = (q: (string | number)[]) => (located ? `${file}:${keyLineOf(located, q)}` : file);
     if (iss.code === "unrecognized_keys") {
-      for (const k of iss.keys) out.push({ path: `${line([...p, k])} ${formatPath([...p, k])}`, message: "unknown key" });
+      for (const k of iss.keys)
+        out.push({ path: `${line([...p, k])} ${formatPath([...p, k])}`, message: "unknown key" });
     } else {
       out.push({ path: `${line(p)}${p.length ? ` ${formatPath(p)}` : ""}`, message: iss.message });
     }
@@ -47,24 +61,28 @@ function zodIssues(
 }
 
 /** Validates a config object (already parsed from YAML/JSON); `located` maps paths to lines. */
-export function validateConfig(value: unknown, file: string, registries: Registries, located?: LocatedDoc): LoadedConfig {
+export function validateConfig(
+  value: unknown,
+  file: string,
+  registries: Registries,
+  located?: LocatedDoc,
+): LoadedConfig {
   const issues: Issue[] = [];
   const res = configSchema.safeParse(value ?? {});
-  if (!res.success) {
-    issues.push(...zodIssues(res.error.issues, [], file, located));
-    throw new PortcullisError("CONFIG_INVALID", `invalid configuration ${file} (${issues.length} problem${issues.length > 1 ? "s" : ""}):`, {
-      issues,
-    });
-  }
-  const raw = res.data;
-  const plugins = (kind: "sources" | "responders") =>
-    raw[kind].flatMap((entry, i) => {
-      const def = registries[kind][entry.type];
+  if (!res.success) issues.push(...zodIssues(res.error.issues, [], file, located));
+  // Plugin entries and the time zone are checked even when the top level has problems: every error at once.
+  const input = (value ?? {}) as Record<string, unknown>;
+  const plugins = (kind: "sources" | "responders") => {
+    const list = Array.isArray(input[kind]) ? (input[kind] as unknown[]) : [];
+    return list.flatMap((entry, i) => {
+      const type = (entry as { type?: unknown } | null)?.type;
+      if (typeof type !== "string") return []; // reported by the top-level schema
+      const def = Object.hasOwn(registries[kind], type) ? registries[kind][type] : undefined;
       if (!def) {
         const line = located ? `${file}:${keyLineOf(located, [kind, i, "type"])}` : file;
         issues.push({
           path: `${line} ${kind}[${i}].type`,
-          message: `unknown ${kind === "sources" ? "source" : "responder"} type "${entry.type}" (known: ${Object.keys(registries[kind]).sort().join(", ")})`,
+          message: `unknown ${kind === "sources" ? "source" : "responder"} type "${type}" (known: ${Object.keys(registries[kind]).sort().join(", ")})`,
         });
         return [];
       }
@@ -73,17 +91,25 @@ export function validateConfig(value: unknown, file: string, registries: Registr
         issues.push(...zodIssues(r.error.issues, [kind, i], file, located));
         return [];
       }
-      return [{ type: entry.type, config: r.data }];
+      return [{ type, config: r.data }];
     });
+  };
   const sources = plugins("sources");
   const responders = plugins("responders");
+  const tz = typeof input.timezone === "string" ? input.timezone : "local";
   try {
-    new Zone(raw.timezone);
+    new Zone(tz);
   } catch (e) {
-    issues.push({ path: `${located ? `${file}:${keyLineOf(located, ["timezone"])}` : file} timezone`, message: (e as Error).message });
+    issues.push({
+      path: `${located ? `${file}:${keyLineOf(located, ["timezone"])}` : file} timezone`,
+      message: (e as Error).message,
+    });
   }
   const names = new Map<string, number>();
-  for (const [kind, list] of [["sources", sources], ["responders", responders]] as const) {
+  for (const [kind, list] of [
+    ["sources", sources],
+    ["responders", responders],
+  ] as const) {
     list.forEach((p, i) => {
       const name = (p.config as { name?: string }).name ?? p.type;
       const key = `${kind}:${name}`;
@@ -96,12 +122,16 @@ export function validateConfig(value: unknown, file: string, registries: Registr
       names.set(key, i);
     });
   }
-  if (issues.length) {
-    throw new PortcullisError("CONFIG_INVALID", `invalid configuration ${file} (${issues.length} problem${issues.length > 1 ? "s" : ""}):`, {
-      issues,
-    });
+  if (issues.length || !res.success) {
+    throw new PortcullisError(
+      "CONFIG_INVALID",
+      `invalid configuration ${file} (${issues.length} problem${issues.length > 1 ? "s" : ""}):`,
+      {
+        issues,
+      },
+    );
   }
-  return { raw, sources, responders, file };
+  return { raw: res.data, sources, responders, file };
 }
 
 export function loadConfigFile(file: string, registries: Registries): LoadedConfig {
@@ -110,9 +140,13 @@ export function loadConfigFile(file: string, registries: Registries): LoadedConf
     text = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new PortcullisError("CONFIG_INVALID", `cannot read configuration ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, {
-      cause: e,
-    });
+    throw new PortcullisError(
+      "CONFIG_INVALID",
+      `cannot read configuration ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
   const { docs, errors } = parseYamlDocs(text);
   if (errors.length) {
@@ -121,7 +155,10 @@ export function loadConfigFile(file: string, registries: Registries): LoadedConf
     });
   }
   if (docs.length > 1) {
-    throw new PortcullisError("CONFIG_INVALID", `invalid configuration ${file}: one YAML document expected, found ${docs.length}`);
+    throw new PortcullisError(
+      "CONFIG_INVALID",
+      `invalid configuration ${file}: one YAML document expected, found ${docs.length}`,
+    );
   }
   const located = docs[0];
   return validateConfig(located?.doc.toJS() ?? {}, file, registries, located);

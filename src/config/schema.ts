@@ -16,8 +16,12 @@ import { parseCidr } from "../core/ip.ts";
 
 const duration = z
   .union([z.string(), z.number().nonnegative()])
-  .refine((v) => typeof v === "number" || isDuration(v), { message: "expected a duration such as 90s, 10m, 1h, 2d" });
-const cidr = z.string().refine((v) => parseCidr(v) !== undefined, { message: "expected an IP address or CIDR" });
+  .refine((v) => typeof v === "number" || isDuration(v), {
+    message: "expected a duration such as 90s, 10m, 1h, 2d",
+  });
+const cidr = z
+  .string()
+  .refine((v) => parseCidr(v) !== undefined, { message: "expected an IP address or CIDR" });
 const plugin = z.looseObject({ type: z.string().describe("Plugin type") });
 
 export const rulePolicySchema = z.strictObject({
@@ -42,9 +46,14 @@ export const policySchema = z
     on_duplicate: z
       .enum(["extend", "noop"])
       .default("extend")
-      .describe("An alert about an address already banned: extend the ban, or leave it (recorded once either way)"),
+      .describe(
+        "An alert about an address already banned: extend the ban, or leave it (recorded once either way)",
+      ),
     max_prefix: z
-      .strictObject({ v4: z.number().int().min(0).max(32).default(16), v6: z.number().int().min(0).max(128).default(48) })
+      .strictObject({
+        v4: z.number().int().min(0).max(32).default(16),
+        v6: z.number().int().min(0).max(128).default(48),
+      })
       .prefault({})
       .describe("Refuse bans of ranges wider than these prefixes"),
     circuit_breaker: z
@@ -58,13 +67,22 @@ export const policySchema = z
       })
       .prefault({}),
     dry_run: z.boolean().default(false).describe("Decide and record everything, enforce nothing"),
-    allowlist: z.array(cidr).default([]).describe("Addresses and ranges that are never banned (loopback always is)"),
+    allowlist: z
+      .array(cidr)
+      .default([])
+      .describe("Addresses and ranges that are never banned (loopback always is)"),
     allow_own_addresses: z.boolean().default(true).describe("Never ban the host's own interface addresses"),
     allow_admin_sessions: z
       .boolean()
       .default(true)
       .describe("Never ban addresses of currently logged-in users (from utmp, `who`)"),
-    ipv6_prefix: z.number().int().min(1).max(128).default(64).describe("IPv6 sources are banned per prefix of this length"),
+    ipv6_prefix: z
+      .number()
+      .int()
+      .min(1)
+      .max(128)
+      .default(64)
+      .describe("IPv6 sources are banned per prefix of this length"),
   })
   .prefault({});
 
@@ -97,12 +115,16 @@ export const configSchema = z.strictObject({
   timezone: z.string().default("local").describe("Zone of log timestamps without an offset"),
   sources: z.array(plugin).default([]).describe("Where logs come from (file, journald, syslog, ...)"),
   parsers: z
-    .strictObject({ modes: z.record(z.string(), z.string()).default({}).describe("Parser mode per parser id") })
+    .strictObject({
+      modes: z.record(z.string(), z.string()).default({}).describe("Parser mode per parser id"),
+    })
     .prefault({}),
   rules: rulesSchema,
   policy: policySchema,
   responders: z.array(plugin).default([]).describe("Where bans are enforced (nftables, ipset, ufw, ...)"),
-  reconcile_interval: duration.default("5m").describe("How often responders are compared with the store and repaired"),
+  reconcile_interval: duration
+    .default("5m")
+    .describe("How often responders are compared with the store and repaired"),
   store: storeSchema,
   max_tracked_keys: z
     .number()

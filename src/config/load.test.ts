@@ -1,0 +1,90 @@
+/**
+ * Config files as fixtures: test/fixtures/config/valid/*.yaml load; each invalid/<case>.yaml states its expected
+ * error in a header comment (`# expect: :<line> <path>: <message part>`), and every problem is reported with its
+ * file:line and path before anything starts.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { PortcullisError } from "../core/errors.ts";
+import { REGISTRIES } from "../daemon/plugins.ts";
+import { repoRoot } from "../../test/support/shared.ts";
+import { loadConfigFile } from "./load.ts";
+
+const fixtures = join(repoRoot, "test", "fixtures", "config");
+
+for (const f of readdirSync(join(fixtures, "valid")).sort()) {
+  test(`valid config ${f} loads`, () => {
+    const c = loadConfigFile(join(fixtures, "valid", f), REGISTRIES);
+    assert.ok(c.sources.length >= 1);
+  });
+}
+
+test("the minimal config gets the built-in defaults", () => {
+  const c = loadConfigFile(join(fixtures, "valid", "minimal.yaml"), REGISTRIES);
+  assert.deepEqual((c.sources[0]!.config as { paths: string[] }).paths, ["/var/log/auth.log"]);
+  assert.equal(c.raw.rules.builtin, true);
+  assert.equal(c.raw.policy.default_duration, "10m");
+  assert.equal(c.raw.policy.allow_own_addresses, true);
+  assert.equal(c.raw.policy.max_prefix.v4, 16);
+  assert.equal(c.raw.policy.max_prefix.v6, 48);
+});
+
+for (const f of readdirSync(join(fixtures, "invalid")).sort()) {
+  test(`invalid config ${f} reports its error with file:line`, () => {
+    const path = join(fixtures, "invalid", f);
+    const expect = /^# expect: (.*)$/m.exec(readFileSync(path, "utf8"))?.[1];
+    assert.ok(expect, `${f} lacks an "# expect:" header`);
+    const [, line, where, message] = /^:(\d+) ([^:]*): (.*)$/.exec(expect)!;
+    try {
+      loadConfigFile(path, REGISTRIES);
+      assert.fail("loaded without error");
+    } catch (e) {
+      assert.ok(e instanceof PortcullisError && e.code === "CONFIG_INVALID", String(e));
+      const hit = e.issues.find(
+        (i) =>
+          i.path.startsWith(`${path}:${line}`) &&
+          i.path.includes(where!.trim()) &&
+          i.message.includes(message!),
+      );
+      assert.ok(hit, `expected ${expect}, got:\n${e.describe()}`);
+    }
+  });
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "portcullis-config-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test("every problem of a file is reported at once", () => {
+  const p = join(tmp, "many.yaml");
+  writeFileSync(
+    p,
+    [
+      "timezone: Nowhere/Never",
+      "policy:",
+      "  dry_run: maybe",
+      "sources:",
+      "  - type: nope",
+      "responders:",
+      "  - type: ufw",
+      "    wat: 1",
+      "",
+    ].join("\n"),
+  );
+  try {
+    loadConfigFile(p, REGISTRIES);
+    assert.fail("loaded");
+  } catch (e) {
+    assert.ok(e instanceof PortcullisError);
+    assert.equal(e.issues.length, 4, e.describe());
+  }
+});
+
+test("a missing file is a clear error", () => {
+  assert.throws(
+    () => loadConfigFile(join(tmp, "absent.yaml"), REGISTRIES),
+    /cannot read configuration .*absent\.yaml: no such file/,
+  );
+});
