@@ -195,13 +195,21 @@ export class DetectionEngine {
   #lastSweep = 0;
 
   /**
-   * Drops groups with nothing left in their windows. Cheap to call often: it runs at most once per minute of
-   * event time.
+   * Drops groups with nothing left in their windows. Cheap to call often: it runs at most every 5 minutes of
+   * event time while few groups are tracked (under 10,000), and every minute above that.
    */
   sweep(t: number): void {
-    if (t - this.#lastSweep < 60_000) return;
+    const since = t - this.#lastSweep;
+    if (since < 60_000) return;
+    if (since < 300_000 && this.#trackedKeys() < 10_000) return;
     this.#lastSweep = t;
     for (const e of this.#entries) e.detector.sweep(t);
+  }
+
+  #trackedKeys(): number {
+    let n = 0;
+    for (const e of this.#entries) n += e.detector.keys;
+    return n;
   }
 
   /** After a ban of `key` (an address or IPv6 prefix): forget its counts, so counting starts afresh. */
