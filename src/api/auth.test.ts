@@ -142,6 +142,23 @@ describe("authentication", () => {
     assert.equal(ok.status, 200, ok.text);
   });
 
+  test("X-Forwarded-For is ignored unless the peer is a configured proxy", async () => {
+    const tok = await token("webhook");
+    const xff = { "x-forwarded-for": "203.0.113.99" };
+    const r = await t.post("/blockip", tok, { ip: "203.0.113.99" }, xff);
+    assert.equal(r.json.results[0].outcome, "banned", "the header did not make 203.0.113.99 the caller");
+    const p = await startTestServer({ api: { trust_proxy: ["127.0.0.1"] } });
+    try {
+      const k = await p.token("webhook", ["203.0.113.0/24"]);
+      const own = await p.post("/blockip", k, { ip: "203.0.113.98" }, { "x-forwarded-for": "203.0.113.98" });
+      expectError(own, 422, "REFUSED_OWN_ADDRESS");
+      const outside = await p.post("/blockip", k, { ip: "198.51.100.1" }, { "x-forwarded-for": "192.0.2.1" });
+      expectError(outside, 403, "SOURCE_NOT_ALLOWED");
+    } finally {
+      await p.close();
+    }
+  });
+
   test("every state-changing request is audited with the token's name", async () => {
     const tok = (await t.tokens.create({ scopes: ["admin"], name: "ops-alice" })).token;
     issued.push(tok);

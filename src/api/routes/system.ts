@@ -38,6 +38,7 @@ export function systemRoutes(app: ApiApp, deps: RouteDeps): void {
   app.get(
     "/v1/stream",
     {
+      exposeHeadRoute: false,
       config: { auth: "read" },
       schema: {
         tags: ["system"],
