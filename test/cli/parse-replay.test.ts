@@ -1,0 +1,179 @@
+/**
+ * The offline CLI as users run it: `portcullis parse` and `portcullis replay` (in-process through main(), with
+ * captured stdout/stderr), on plain, gzip and stdin input, with the errors a user can make.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
+import { after, test } from "node:test";
+import { main } from "../../src/cli/main.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "portcullis-cli-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function io(stdin = "") {
+  let out = "";
+  let err = "";
+  return {
+    io: {
+      stdout: {
+        write: (s: string) => ((out += s), true),
+        once: () => undefined,
+        isTTY: false,
+      } as unknown as NodeJS.WritableStream,
+      stderr: { write: (s: string) => ((err += s), true), isTTY: false } as unknown as NodeJS.WritableStream,
+      stdin: Readable.from([Buffer.from(stdin)]) as unknown as NodeJS.ReadableStream,
+    },
+    out: () => out,
+    err: () => err,
+  };
+}
+
+const TZ = ["--timezone", "UTC", "--reference-time", "2026-03-03T00:00:00Z"];
+const fails = (ip: string, n: number, start = 0) =>
+  Array.from(
+    { length: n },
+    (_, i) =>
+      `Mar  2 10:0${start + i}:00 srv sshd[${40 + i}]: Failed password for root from ${ip} port 5${i} ssh2`,
+  );
+
+test("parse prints one ECS event per recognised line, with file path and 1-based line numbers (comments counted)", async () => {
+  const p = join(dir, "auth.log");
+  writeFileSync(
+    p,
+    [
+      "# a comment line",
+      "Mar  2 10:00:00 srv sshd[1]: Failed password for invalid user admin from 203.0.113.7 port 4242 ssh2",
+      "Mar  2 10:00:01 srv sshd[1]: Connection closed by 203.0.113.8 port 1 [preauth]",
+      "Mar  2 10:00:02 srv CRON[9]: (root) CMD (true)",
+      "Mar  2 10:00:03 srv sshd[2]: Accepted publickey for alice from ::ffff:198.51.100.4 port 5 ssh2",
+      "",
+    ].join("\n"),
+  );
+  const c = io();
+  assert.equal(await main(["parse", ...TZ, p], c.io), 0, c.err());
+  const events = c
+    .out()
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, any>);
+  assert.deepEqual(
+    events.map((e) => [e.event.action, e.event.outcome, e.source?.ip, e.user?.name, e.log.file.line]),
+    [
+      ["ssh_auth_failed", "failure", "203.0.113.7", "admin", 2],
+      ["ssh_login", "success", "198.51.100.4", "alice", 5],
+    ],
+  );
+  assert.equal(events[0].log.file.path, p);
+  assert.equal(events[0]["@timestamp"], "2026-03-02T10:00:00.000Z");
+  // In ddos mode the pre-auth close is a failure too.
+  const d = io();
+  assert.equal(await main(["parse", "--mode", "ddos", ...TZ, p], d.io), 0);
+  assert.ok(d.out().includes('"ssh_preauth_disconnect"'), d.out());
+});
+
+test("parse: mode errors name the known modes; a mode can target one parser", async () => {
+  const p = join(dir, "one.log");
+  writeFileSync(p, `${fails("203.0.113.9", 1).join("\n")}\n`);
+  const c = io();
+  assert.equal(await main(["parse", "--mode", "turbo", p], c.io), 64);
+  assert.match(c.err(), /--mode turbo: no parser has this mode \(modes: .*aggressive.*\)/);
+  const d = io();
+  assert.equal(await main(["parse", "--mode", "sshd=nope", p], d.io), 64);
+  assert.match(d.err(), /parser sshd has modes normal, ddos, extra, aggressive/);
+  const e = io();
+  assert.equal(await main(["parse", "--mode", "sshd=aggressive", ...TZ, p], e.io), 0);
+  assert.equal(e.out().trim().split("\n").length, 1);
+});
+
+test("replay --json: alerts and decisions with source.ip, @timestamp and rule.id; gzip and stdin inputs", async () => {
+  const lines = [...fails("203.0.113.20", 5), ...fails("203.0.113.21", 3)];
+  const gz = join(dir, "auth.log.2.gz");
+  writeFileSync(gz, gzipSync(`${lines.join("\n")}\n`));
+  for (const [args, stdin] of [
+    [[gz], ""],
+    [["-"], `${lines.join("\n")}\n`],
+  ] as const) {
+    const c = io(stdin);
+    assert.equal(await main(["replay", "--json", ...TZ, ...args], c.io), 0, c.err());
+    const out = c
+      .out()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, any>);
+    const decisions = out.filter((o) => o.kind === "decision");
+    assert.deepEqual(
+      decisions.map((d) => [d.source.ip, d["@timestamp"], d.rule.id, d.duration]),
+      [["203.0.113.20", "2026-03-02T10:04:00.000Z", "ssh-brute-force", "10m"]],
+    );
+    assert.ok(
+      out.some((o) => o.kind === "alert" && o.rule.id === "ssh-brute-force" && o.events.length === 5),
+    );
+    const summary = JSON.parse(c.err().trim().split("\n").at(-1)!) as Record<string, number>;
+    assert.equal(summary.lines, 8);
+    assert.equal(summary.decisions, 1);
+  }
+});
+
+test("replay prints a summary table; rotated files are replayed oldest first", async () => {
+  const older = join(dir, "auth.log.1");
+  const newer = join(dir, "auth.log");
+  writeFileSync(older, `${fails("203.0.113.30", 3).join("\n")}\n`);
+  writeFileSync(newer, `${fails("203.0.113.30", 2, 3).join("\n")}\n`);
+  const c = io();
+  assert.equal(await main(["replay", ...TZ, newer, older], c.io), 0, c.err());
+  assert.match(c.out(), /BAN {4}203\.0\.113\.30 {2}for 10m {2}by ssh-brute-force/);
+  assert.match(c.out(), /replay summary/);
+  assert.match(c.out(), /lines\/s/);
+  assert.match(c.out(), /bans\s+1/);
+});
+
+test("unreadable input: a clear message and a non-zero exit", async () => {
+  const c = io();
+  assert.equal(await main(["replay", join(dir, "nope.log")], c.io), 66);
+  assert.match(c.err(), /cannot read .*nope\.log: no such file/);
+  const bad = join(dir, "broken.gz");
+  writeFileSync(
+    bad,
+    Buffer.concat([gzipSync("Mar  2 10:00:00 srv sshd[1]: x\n".repeat(1000)).subarray(0, 40)]),
+  );
+  const d = io();
+  assert.equal(await main(["replay", ...TZ, bad], d.io), 66);
+  assert.match(d.err(), /cannot read .*broken\.gz: corrupt or truncated gzip data/);
+  const e = io();
+  assert.equal(await main(["parse", dir], e.io), 66);
+  assert.match(e.err(), /cannot read .*: is a directory/);
+});
+
+test("replay --rules: rule errors say file:line; rules test runs case files", async () => {
+  const rules = join(dir, "rules.yaml");
+  writeFileSync(
+    rules,
+    "id: x\ntype: threshold\nquery: 'event.outcome: failure'\nthreshold: many\nwindow: 1m\n",
+  );
+  const c = io();
+  assert.equal(await main(["replay", "--rules", rules, join(dir, "auth.log")], c.io), 65);
+  assert.match(c.err(), /rules\.yaml:4 threshold: /);
+  const t = io();
+  assert.equal(await main(["rules", "test"], t.io), 0, t.out());
+  assert.match(t.out(), /\d+ passed, 0 failed/);
+});
+
+test("a 1 MB hostile line is parsed without error or delay", async () => {
+  const p = join(dir, "hostile.log");
+  writeFileSync(
+    p,
+    `Mar  2 10:00:00 srv sshd[1]: Failed password for ${"from 1.2.3.4 port 1 ".repeat(50_000)} from 203.0.113.77 port 22 ssh2\n`,
+  );
+  const c = io();
+  assert.equal(await main(["parse", ...TZ, p], c.io), 0, c.err());
+  const [e] = c
+    .out()
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, any>);
+  assert.equal(e?.source.ip, "203.0.113.77");
+});
