@@ -12,6 +12,23 @@ import { join } from "node:path";
 import { crowdsecReplay } from "./peers/crowdsec.ts";
 import { repoRoot, sharedDir } from "../test/support/shared.ts";
 
+// `npm run bench -- --daemon [options]` (or `npm run bench:daemon`): the daemon benchmarks instead, each a child
+// script printing its own tables: bench/ttb/run.ts (time to ban, vs fail2ban) and bench/daemon-load/run.ts.
+if (process.argv.includes("--daemon")) {
+  const rest = process.argv.slice(2).filter((a) => a !== "--daemon");
+  for (const script of ["ttb", "daemon-load"]) {
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot, "bench", script, "run.ts"), ...rest],
+      {
+        stdio: "inherit",
+      },
+    );
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  }
+  process.exit(0);
+}
+
 interface Measure {
   tool: string;
   task: string;
