@@ -85,6 +85,8 @@ export interface StatusReport {
   counters: Record<string, number>;
   /** TLS certificate fingerprint of the API (SHA-256, colon-separated hex), when the API runs. */
   tlsFingerprint?: string;
+  /** Base URL of the API, when it runs. */
+  apiUrl?: string;
 }
 
 export type StreamEvent =

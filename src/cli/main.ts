@@ -11,6 +11,7 @@ import { registerRun } from "./commands/run.ts";
 import { registerAdmin } from "./commands/admin.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerEnforcer } from "./commands/enforcer.ts";
+import { registerToken } from "./commands/token.ts";
 import { VERSION } from "../version.ts";
 
 export interface CliIO {
@@ -38,6 +39,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
   registerAdmin(program, io, setExit);
   registerDemo(program, io, setExit);
   registerEnforcer(program, io, setExit);
+  registerToken(program, io, setExit);
   return program;
 }
 

@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import { isDuration } from "../core/duration.ts";
+import { apiConfigSchema } from "../api/config.ts";
 import { parseCidr } from "../core/ip.ts";
 
 const duration = z
@@ -126,6 +127,7 @@ export const configSchema = z.strictObject({
     .default("5m")
     .describe("How often responders are compared with the store and repaired"),
   store: storeSchema,
+  api: apiConfigSchema.describe("The HTTPS API: SIEM webhooks, decisions, alerts, stream, metrics (on by default)"),
   max_tracked_keys: z
     .number()
     .int()

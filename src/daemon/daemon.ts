@@ -6,7 +6,7 @@
  * asked to enforce it; expiry and revocation are committed before removal. So after a crash, the store is the
  * truth and the start-up reconcile repairs the firewalls.
  */
-import { mkdirSync, writeFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type {
   BanOutcome,
@@ -21,6 +21,10 @@ import type {
   BanRequest as ControlBanRequest,
 } from "../api/control.ts";
 import type { LoadedConfig } from "../config/load.ts";
+import { resolveApiConfig } from "../api/config.ts";
+import { loadCertificates } from "../api/certs.ts";
+import { createApiServer, type ApiServer } from "../api/server.ts";
+import { TokenStore } from "../auth/tokens.ts";
 import type { Alert } from "../core/alert.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Actor, Decision } from "../core/decision.ts";
@@ -133,6 +137,10 @@ export class Daemon implements Control {
   /** Serialises decisions so de-duplication and escalation see each other's effects. */
   #decide: Promise<unknown> = Promise.resolve();
   tlsFingerprint: string | undefined;
+  #api: ApiServer | undefined;
+  #tokens: TokenStore | undefined;
+  /** Base URL of the API once it listens (`https://127.0.0.1:8443`). */
+  apiUrl: string | undefined;
 
   constructor(o: DaemonOptions) {
     this.#o = o;
@@ -191,6 +199,7 @@ export class Daemon implements Control {
       metrics: this.telemetry,
     });
     await this.#refreshGuards();
+    await this.#startApi();
     this.#startSources();
     this.#every(1000, () => this.#expire());
     this.#every(2000, () => this.#syncExternal());
@@ -220,6 +229,8 @@ export class Daemon implements Control {
     await this.#stopSources(this.#sources);
     this.#sources = [];
     await this.#decide.catch(() => undefined);
+    await this.#api?.close().catch(() => undefined);
+    await this.#tokens?.flush().catch(() => undefined);
     await this.#sync?.idle();
     await this.#writeStatus(false);
     rmSync(join(this.#dataDir, "portcullis.pid"), { force: true });
@@ -257,6 +268,41 @@ export class Daemon implements Control {
       },
     ]);
     this.#log.info({ rules: this.#rules.length }, "configuration reloaded");
+  }
+
+  /**
+   * The HTTPS API (on by default): webhooks, decisions, stream, metrics. The CLI on this host reaches it with
+   * an admin token kept in <data_dir>/cli.token (mode 0600), created on first start.
+   */
+  async #startApi(): Promise<void> {
+    const s = resolveApiConfig(this.#config.raw.api);
+    if (!s.enabled) return;
+    const certificates = s.plainHttp
+      ? undefined
+      : await loadCertificates({
+          dataDir: this.#dataDir,
+          ...(s.tls.cert ? { cert: s.tls.cert } : {}),
+          ...(s.tls.key ? { key: s.tls.key } : {}),
+          ...(s.tls.clientCa ? { clientCa: s.tls.clientCa } : {}),
+          listenHost: s.host,
+          clock: this.#clock,
+          logger: this.#log,
+        });
+    this.#tokens = new TokenStore(this.store.db, this.#clock, {
+      onError: (e) => this.#log.warn({ error: String(e) }, "token last_used_at"),
+    });
+    await ensureCliToken(this.#tokens, this.#dataDir);
+    this.#api = await createApiServer({
+      control: this,
+      tokens: this.#tokens,
+      config: s,
+      logger: this.#log,
+      clock: this.#clock,
+      ...(certificates ? { certificates } : {}),
+    });
+    this.apiUrl = await this.#api.listen();
+    this.tlsFingerprint = certificates?.fingerprint;
+    this.#log.info({ url: this.apiUrl, fingerprint: this.tlsFingerprint }, "API listening");
   }
 
   #every(ms: number, fn: () => Promise<void>): void {
@@ -639,6 +685,7 @@ export class Daemon implements Control {
       rules: this.#rules.filter((r) => r.spec.enabled).length,
       counters: { ...this.#pipeline.counters, ...this.#policy.counts },
       ...(this.tlsFingerprint ? { tlsFingerprint: this.tlsFingerprint } : {}),
+      ...(this.apiUrl ? { apiUrl: this.apiUrl } : {}),
     };
   }
 
@@ -715,6 +762,19 @@ export class Daemon implements Control {
   metrics(): Promise<string> {
     return this.telemetry.text();
   }
+}
+
+/** The CLI's local admin token: created once, kept in <data_dir>/cli.token readable by root only. */
+async function ensureCliToken(tokens: TokenStore, dataDir: string): Promise<void> {
+  const path = join(dataDir, "cli.token");
+  if (existsSync(path)) {
+    const secret = readFileSync(path, "utf8").trim();
+    const v = await tokens.verify(secret).catch(() => undefined);
+    if (v?.ok && v.token.scopes.includes("admin")) return;
+  }
+  const created = await tokens.create({ name: "local-cli", scopes: ["admin"], allow: ["127.0.0.0/8", "::1/128"] });
+  writeFileSync(`${path}.tmp`, `${created.token}\n`, { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
 }
 
 /** The explain trail from a store (used by the daemon and by the CLI when no daemon runs). */

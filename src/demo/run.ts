@@ -272,6 +272,8 @@ export async function runDemo(opts: DemoOptions = {}, hooks: DemoHooks = {}): Pr
         timezone: "UTC",
         sources: [{ type: "file", name: "demo", paths: [log], start: "beginning", poll_interval: "100ms" }],
         policy: { allow_admin_sessions: false },
+        // No API: the demo must not take (or collide on) port 8443 of a real installation.
+        api: { enabled: false },
         responders: net ? [{ type: "nftables", netns: net.server, hooks: ["input"], verdict: "reject" }] : [],
       },
       "(demo)",

@@ -73,6 +73,7 @@ function setup(name: string, extra: Record<string, unknown> = {}, policy: Record
       },
     ],
     policy: { allow_admin_sessions: false, ...policy },
+    api: { listen: "127.0.0.1:0" },
     ...extra,
   };
   const config = validateConfig(raw, `${name}.yaml`, REGISTRIES);
@@ -207,7 +208,7 @@ test("restart: no lost or duplicated bans, no missed or re-read lines; escalatio
   }
 });
 
-test("manual ban and unban by another process (the CLI) are enforced by the running daemon", async () => {
+test("the CLI's ban and unban go through the running daemon's HTTPS API, audited with who asked", async () => {
   const t = setup("manual");
   const d = t.make();
   await d.start();
@@ -233,7 +234,7 @@ test("manual ban and unban by another process (the CLI) are enforced by the runn
     );
     await until("enforced by the daemon", () => t.firewall()["198.51.100.200"]);
     assert.equal(await main(["ban", "127.0.0.1", "-c", cfg], io), 1);
-    assert.match(io.stderr.text(), /allowlisted \(loopback/);
+    assert.match(io.stderr.text(), /covers the caller's own address|allowlisted \(loopback/);
     assert.equal(await main(["ban", "10.0.0.0/8", "-c", cfg], io), 1);
     assert.match(io.stderr.text(), /wider than the allowed \/16/);
     assert.equal(await main(["ban", "1.2.3.4; rm -rf /", "-c", cfg], io), 64);
@@ -244,7 +245,34 @@ test("manual ban and unban by another process (the CLI) are enforced by the runn
       audit.map((a) => a.action).filter((a) => a === "ban" || a === "unban"),
       ["unban", "ban"],
     );
-    assert.equal(audit.find((a) => a.action === "ban")?.actor.type, "cli");
+    const ban = audit.find((a) => a.action === "ban");
+    assert.deepEqual(ban?.actor, { type: "api", name: "local-cli" });
+    assert.match(String((ban?.detail as { reason?: string }).reason), /seen in honeypot \(by .+\)/);
+  } finally {
+    await d.stop();
+  }
+});
+
+test("without a running daemon the CLI bans through the same policy; the next start enforces it", async () => {
+  const t = setup("offline");
+  const { main } = await import("../../src/cli/main.ts");
+  const io = { stdout: sink(), stderr: sink(), stdin: process.stdin };
+  const cfg = join(t.dir, "portcullis.yaml");
+  writeFileSync(cfg, JSON.stringify(t.config.raw));
+  assert.equal(
+    await main(["ban", "198.51.100.201", "--reason", "from the CLI", "-c", cfg], io),
+    0,
+    io.stderr.text(),
+  );
+  assert.match(io.stdout.text(), /the daemon is not running: enforced at its next start/);
+  assert.equal(await main(["ban", "127.0.0.1", "-c", cfg], io), 1);
+  assert.match(io.stderr.text(), /allowlisted \(loopback/);
+  const d = t.make();
+  await d.start();
+  try {
+    await until("enforced at start", () => t.firewall()["198.51.100.201"]);
+    const [dec] = await d.store.decisionsFor("198.51.100.201");
+    assert.equal(dec?.actor.type, "cli");
   } finally {
     await d.stop();
   }

@@ -64,6 +64,7 @@ test("a scheduled Splunk search bans the addresses it returns, once, through the
         },
       ],
       policy: { allow_admin_sessions: false },
+      api: { enabled: false },
     },
     "splunk.yaml",
     REGISTRIES,

@@ -21,6 +21,7 @@ import {
   type LocalOptions,
 } from "../local.ts";
 import { table } from "../table.ts";
+import { ApiClient, ApiError, localApi } from "../client.ts";
 
 const iso = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
 const left = (t: number, now: number) => (t > now ? formatDuration(t - now) : "expired");
@@ -82,6 +83,36 @@ function alertRow(a: StoredAlert): string[] {
   ];
 }
 
+async function banViaApi(
+  client: ApiClient,
+  target: string,
+  opts: { duration?: string; reason: string; json?: boolean },
+  out: (s: string) => void,
+  io: CliIO,
+): Promise<number> {
+  const duration = opts.duration ? parseDuration(opts.duration, "--duration") / 1000 : undefined;
+  const r = await client.call("POST", "/v1/decisions", {
+    target,
+    ...(duration !== undefined ? { duration } : {}),
+    reason: `${opts.reason} (by ${whoami()})`,
+  });
+  const result = (r.body.result ?? (r.body.error as { result?: unknown } | undefined)?.result) as
+    | { target: string; outcome: string; reason: string; expires?: string }
+    | undefined;
+  if (!result) throw new ApiError(r.status, r.body);
+  if (opts.json) out(JSON.stringify({ ...result, daemon: true }));
+  else if (result.outcome === "banned")
+    out(`banned ${result.target} until ${result.expires} (enforced by the running daemon)`);
+  else if (result.outcome === "already_banned" || result.outcome === "extended")
+    out(`${result.target}: ${result.reason}`);
+  else io.stderr.write(`portcullis: not banned: ${result.reason}\n`);
+  return ["banned", "already_banned", "extended"].includes(result.outcome)
+    ? 0
+    : result.outcome === "refused_invalid"
+      ? 64
+      : 1;
+}
+
 export function registerAdmin(program: Command, io: CliIO, setExit: (code: number) => void): void {
   const out = (s: string) => io.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
 
@@ -126,6 +157,8 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
             counters?: Record<string, number>;
           };
           if (r.dryRun) out("DRY RUN: decisions are recorded, nothing is enforced");
+          const api = (report as { apiUrl?: string }).apiUrl;
+          if (api) out(`API: ${api}`);
           if (r.tlsFingerprint) out(`API certificate SHA-256: ${r.tlsFingerprint}`);
           out(`rules: ${r.rules ?? "?"}`);
           const rows = [
@@ -183,12 +216,18 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
     .option("--ip <address>", "only alerts about this address")
     .option("--rule <id>", "only this rule's alerts")
     .action(async (opts: LocalOptions & { json?: boolean; limit: string; ip?: string; rule?: string }) => {
-      await withStore(opts, async ({ store }) => {
-        const list = await store.listAlerts({
-          limit: Number(opts.limit),
-          ...(opts.ip ? { sourceIp: normalizeTarget(opts.ip) ?? opts.ip } : {}),
-          ...(opts.rule ? { ruleId: opts.rule } : {}),
-        });
+      await withStore(opts, async ({ store, dataDir }) => {
+        const api = localApi(dataDir);
+        const q = new URLSearchParams({ limit: String(Math.min(Number(opts.limit), 1000)) });
+        if (opts.ip) q.set("source_ip", opts.ip);
+        if (opts.rule) q.set("rule_id", opts.rule);
+        const list = api
+          ? await new ApiClient(api).alerts(q.toString())
+          : await store.listAlerts({
+              limit: Number(opts.limit),
+              ...(opts.ip ? { sourceIp: normalizeTarget(opts.ip) ?? opts.ip } : {}),
+              ...(opts.rule ? { ruleId: opts.rule } : {}),
+            });
         if (opts.json) {
           for (const a of list)
             out(
@@ -215,6 +254,8 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
     .action(
       async (target: string, opts: LocalOptions & { duration?: string; reason: string; json?: boolean }) => {
         const code = await withStore(opts, async ({ config, store, dataDir }) => {
+          const api = localApi(dataDir);
+          if (api) return banViaApi(new ApiClient(api), target, opts, out, io);
           const policy = await localPolicy(config, store);
           const now = SystemClock.now();
           const actor = { type: "cli" as const, name: whoami() };
@@ -291,7 +332,17 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
     .action(async (target: string, opts: LocalOptions & { reason: string; json?: boolean }) => {
       const t = normalizeTarget(target);
       if (!t) throw new PortcullisError("USAGE", `not an IP address or CIDR: ${target}`);
-      const n = await withStore(opts, async ({ store }) => {
+      const n = await withStore(opts, async ({ store, dataDir }) => {
+        const api = localApi(dataDir);
+        if (api) {
+          const r = await new ApiClient(api).call(
+            "DELETE",
+            `/v1/decisions/${encodeURIComponent(t)}?reason=${encodeURIComponent(`${opts.reason} (by ${whoami()})`)}`,
+          );
+          if (r.status === 404) return 0;
+          if (r.status !== 200) throw new ApiError(r.status, r.body);
+          return Number(r.body.revoked ?? 0);
+        }
         const revoked = await store.revoke(
           t,
           { type: "cli", name: whoami() },
@@ -315,9 +366,11 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
     .action(async (target: string, opts: LocalOptions & { json?: boolean }) => {
       const t = normalizeTarget(target);
       if (!t) throw new PortcullisError("USAGE", `not an IP address or CIDR: ${target}`);
-      await withStore(opts, async ({ config, store }) => {
-        const policy = await localPolicy(config, store);
-        const e = await explainFrom(store, t, policy.allowlist);
+      await withStore(opts, async ({ config, store, dataDir }) => {
+        const api = localApi(dataDir);
+        const e = api
+          ? { target: t, ...(await new ApiClient(api).explain(t)) }
+          : await explainFrom(store, t, (await localPolicy(config, store)).allowlist);
         if (opts.json) return out(JSON.stringify(e));
         const now = SystemClock.now();
         out(`${t}`);
