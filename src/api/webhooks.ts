@@ -192,6 +192,41 @@ export const generic: WebhookDefinition = {
   },
 };
 
+/** Origins the CLI hooks forward for (their SIEM's name is kept as the alert's origin). */
+export const HOOK_ORIGINS: ReadonlySet<string> = new Set(["ossim", "wazuh"]);
+
+/**
+ * `hook`: an alert already extracted by one of Portcullis' own CLI hooks (`portcullis wazuh-ar`, `portcullis
+ * block`), forwarded to the daemon: `{ "origin": "wazuh" | "ossim", "ip", "reason"?, "rule"?: {id, name},
+ * "severity"?, "count"? }`. The origin is kept (the audit says the ban came from Wazuh or OSSIM).
+ */
+export const hook: WebhookDefinition = {
+  kind: "hook",
+  origin: "hook",
+  description: "An alert forwarded by `portcullis wazuh-ar` or `portcullis block` (origin wazuh or ossim)",
+  handle(body, ctx) {
+    if (!isRecord(body)) return { error: { message: "expected a JSON object" } };
+    if (typeof body.origin !== "string" || !HOOK_ORIGINS.has(body.origin)) {
+      return { error: { path: "origin", message: `expected one of ${[...HOOK_ORIGINS].join(", ")}` } };
+    }
+    if (typeof body.ip !== "string") return { error: { path: "ip", message: "expected a string" } };
+    const item: WebhookItem = { ip: body.ip };
+    if (typeof body.reason === "string") item.reason = body.reason.slice(0, 1000);
+    const rule = body.rule;
+    if (isRecord(rule) && typeof rule.id === "string" && typeof rule.name === "string") {
+      item.rule = { id: rule.id, name: rule.name };
+    }
+    if (typeof body.severity === "string" && (SEVERITIES as readonly string[]).includes(body.severity)) {
+      item.severity = body.severity as Severity;
+    }
+    if (typeof body.count === "number" && Number.isInteger(body.count) && body.count > 0)
+      item.count = body.count;
+    const alert = ctx.alert(item);
+    alert.origin = body.origin;
+    return [alert];
+  },
+};
+
 /**
  * Every webhook kind, sorted by kind. OSSIM is not here: it calls a program with arguments
  * (`portcullis block`), not a webhook.
@@ -201,6 +236,7 @@ export const WEBHOOKS: Readonly<Record<string, WebhookDefinition>> = {
   "elastic-security": siemWebhook("elastic-security"),
   generic,
   graylog: siemWebhook("graylog"),
+  hook,
   kibana: siemWebhook("kibana"),
   splunk: siemWebhook("splunk"),
   wazuh: siemWebhook("wazuh"),

@@ -119,9 +119,7 @@ export class ApiClient {
     return this.get(`/v1/alerts?${q}`, "items");
   }
 
-  async explain(
-    target: string,
-  ): Promise<{
+  async explain(target: string): Promise<{
     decisions: StoredDecision[];
     alerts: StoredAlert[];
     audit: StoredAudit[];

@@ -12,6 +12,7 @@ import { registerAdmin } from "./commands/admin.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerEnforcer } from "./commands/enforcer.ts";
 import { registerToken } from "./commands/token.ts";
+import { registerHooks } from "./commands/hooks.ts";
 import { VERSION } from "../version.ts";
 
 export interface CliIO {
@@ -27,6 +28,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     )
     .version(VERSION)
     .showHelpAfterError()
+    // Global options only before the command: a hook's hostile argument (`block -h`) is never read as one.
+    .enablePositionalOptions()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
@@ -40,6 +43,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
   registerDemo(program, io, setExit);
   registerEnforcer(program, io, setExit);
   registerToken(program, io, setExit);
+  registerHooks(program, io, setExit);
   return program;
 }
 

@@ -35,7 +35,7 @@ import { ProcessExec, type Exec } from "../core/exec.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Health } from "../core/plugin.ts";
 import { builtinRules } from "../detect/builtin.ts";
-import { DetectionEngine } from "../detect/engine.ts";
+import { DetectionEngine, ipGroupKey } from "../detect/engine.ts";
 import { loadRules } from "../detect/load.ts";
 import type { CompiledRule } from "../detect/rule.ts";
 import { Zone } from "../framing/zone.ts";
@@ -751,6 +751,11 @@ export class Daemon implements Control {
   }
 
   ingestAlert(alert: Alert, actor: Actor): Promise<BanOutcome> {
+    // A SIEM's IPv6 attacker is banned per prefix, like a native detection: both land on the same decision.
+    const ip = alert.group["source.ip"];
+    if (ip !== undefined && ip.indexOf(":") >= 0 && ip.indexOf("/") < 0) {
+      alert.group = { ...alert.group, "source.ip": ipGroupKey(ip, this.#config.raw.policy.ipv6_prefix) };
+    }
     return this.#serial(() => this.#handleAlert(alert, actor));
   }
 
@@ -772,7 +777,11 @@ async function ensureCliToken(tokens: TokenStore, dataDir: string): Promise<void
     const v = await tokens.verify(secret).catch(() => undefined);
     if (v?.ok && v.token.scopes.includes("admin")) return;
   }
-  const created = await tokens.create({ name: "local-cli", scopes: ["admin"], allow: ["127.0.0.0/8", "::1/128"] });
+  const created = await tokens.create({
+    name: "local-cli",
+    scopes: ["admin"],
+    allow: ["127.0.0.0/8", "::1/128"],
+  });
   writeFileSync(`${path}.tmp`, `${created.token}\n`, { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
 }

@@ -1,0 +1,318 @@
+/**
+ * The SIEM response tier end to end: a running daemon with its HTTPS API (real TLS on 127.0.0.1, its generated
+ * self-signed certificate pinned as the CA), real bearer tokens, the real policy and store, and the stand-in
+ * firewall of the daemon tests. Every payload in ../shared/conformance/siem-payloads/ goes through its endpoint
+ * (or its CLI hook: `portcullis wazuh-ar` on stdin with the check_keys handshake, `portcullis block` with the
+ * OSSIM arguments) and must produce the right ban; de-duplication across sources and the bad-input answers are
+ * checked against the same daemon.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { after, before, test } from "node:test";
+import { ApiClient } from "../../src/cli/client.ts";
+import { main } from "../../src/cli/main.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import { SystemClock } from "../../src/core/clock.ts";
+import { memoryLogger } from "../../src/core/logger.ts";
+import { Daemon } from "../../src/daemon/daemon.ts";
+import { FACTORIES, REGISTRIES } from "../../src/daemon/plugins.ts";
+import { repoRoot, SHARED_MISSING, sharedDir } from "../support/shared.ts";
+
+const shared = sharedDir();
+if (!shared && process.env.PORTCULLIS_REQUIRE_SHARED) throw new Error(SHARED_MISSING);
+const payloads = shared ? join(shared, "conformance", "siem-payloads") : "";
+const dir = mkdtempSync(join(tmpdir(), "portcullis-siem-"));
+const dataDir = join(dir, "data");
+const fw = join(dir, "fw.json");
+let daemon: Daemon;
+let webhook: ApiClient;
+let admin: ApiClient;
+
+const firewall = () =>
+  existsSync(fw) ? (JSON.parse(readFileSync(fw, "utf8")) as Record<string, number>) : {};
+const read = (f: string) => JSON.parse(readFileSync(join(payloads, f), "utf8")) as unknown;
+
+function capture(stdin?: NodeJS.ReadableStream) {
+  let out = "";
+  let err = "";
+  const stdout = new PassThrough();
+  stdout.on("data", (b: Buffer) => (out += b.toString()));
+  return {
+    io: {
+      stdout: stdout as unknown as NodeJS.WritableStream,
+      stderr: { write: (s: string) => ((err += s), true) } as unknown as NodeJS.WritableStream,
+      stdin: stdin ?? new PassThrough(),
+    },
+    out: () => out,
+    err: () => err,
+  };
+}
+
+async function token(scope: string): Promise<string> {
+  const c = capture();
+  assert.equal(
+    await main(["token", "create", "--scope", scope, "--name", `e2e-${scope}`, "--data-dir", dataDir], c.io),
+    0,
+    c.err(),
+  );
+  return c.out().trim().split("\n").at(-1)!;
+}
+
+async function until<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+): Promise<T> {
+  const end = performance.now() + 15_000;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function unbanAll(): Promise<void> {
+  for (const t of Object.keys(firewall()))
+    await admin.call("DELETE", `/v1/decisions/${encodeURIComponent(t)}`);
+  await until("firewall emptied", () => Object.keys(firewall()).length === 0);
+}
+
+before(async () => {
+  mkdirSync(dataDir, { recursive: true });
+  const fake = join(repoRoot, "test", "support", "fake-firewall.mjs");
+  const config = validateConfig(
+    {
+      data_dir: dataDir,
+      sources: [],
+      responders: [
+        {
+          type: "command",
+          name: "fakefw",
+          apply: [process.execPath, fake, fw, "apply", "{target}", "{expires_s}"],
+          remove: [process.execPath, fake, fw, "remove", "{target}"],
+          list: [process.execPath, fake, fw, "list"],
+        },
+      ],
+      policy: { allow_admin_sessions: false, allowlist: ["198.51.100.0/24"] },
+      api: { listen: "127.0.0.1:0" },
+    },
+    "siem.yaml",
+    REGISTRIES,
+  );
+  daemon = new Daemon({ config, clock: SystemClock, logger: memoryLogger(), plugins: FACTORIES });
+  await daemon.start();
+  const ca = readFileSync(join(dataDir, "tls", "api.crt"), "utf8");
+  webhook = new ApiClient({ url: daemon.apiUrl!, token: await token("webhook"), ca });
+  admin = new ApiClient({ url: daemon.apiUrl!, token: await token("admin"), ca });
+});
+after(async () => {
+  await daemon?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const WEBHOOK_CASES: { file: string; kind: string; banned: string[] }[] = [
+  { file: "kibana-webhook-index-threshold.json", kind: "kibana", banned: ["203.0.113.45"] },
+  { file: "kibana-webhook-es-query.json", kind: "kibana", banned: ["203.0.113.45", "2001:db8:a::/64"] },
+  { file: "elastic-security-alerts-query-rule.json", kind: "elastic-security", banned: ["203.0.113.45"] },
+  {
+    file: "elastic-security-alerts-threshold-rule.json",
+    kind: "elastic-security",
+    banned: ["203.0.113.45", "2001:db8:a::/64"],
+  },
+  { file: "elastalert2-post.json", kind: "elastalert", banned: ["203.0.113.45"] },
+  { file: "elastalert2-post2.json", kind: "elastalert", banned: ["203.0.113.45"] },
+  { file: "splunk-webhook.json", kind: "splunk", banned: ["203.0.113.45"] },
+  { file: "graylog-http-notification.json", kind: "graylog", banned: ["203.0.113.45"] },
+  { file: "wazuh-ar-4x-add.json", kind: "wazuh", banned: ["203.0.113.45"] },
+  { file: "wazuh-ar-5x-enable.json", kind: "wazuh", banned: ["203.0.113.45"] },
+];
+
+const skip = shared ? false : SHARED_MISSING;
+
+test("every payload fixture is covered by this test", { skip }, async () => {
+  const { readdirSync } = await import("node:fs");
+  const covered = new Set([
+    ...WEBHOOK_CASES.map((c) => c.file),
+    "wazuh-ar-4x-delete.json", // the unban of the Wazuh AR test
+    "wazuh-ar-check-keys.json", // the handshake messages of the Wazuh AR test
+    "wazuh-ar-check-keys-continue.json",
+    "wazuh-ar-check-keys-abort.json",
+    "ossim-exec-action.json", // the `portcullis block` test
+    "ecs-filebeat-system-auth.json", // an event, not an alert: judged by the rule engine (test/api/kibana-query.test.ts)
+  ]);
+  const files = readdirSync(payloads).filter((f) => f.endsWith(".json"));
+  assert.deepEqual(
+    files.filter((f) => !covered.has(f)),
+    [],
+  );
+});
+
+for (const c of WEBHOOK_CASES) {
+  test(`${c.file} through POST /v1/webhooks/${c.kind} bans ${c.banned.join(", ")}`, { skip }, async () => {
+    await unbanAll();
+    const r = await webhook.call("POST", `/v1/webhooks/${c.kind}`, read(c.file));
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const results = r.body.results as { target: string; outcome: string }[];
+    assert.deepEqual(
+      results.map((x) => [x.target, x.outcome]).sort(),
+      c.banned.map((t) => [t, "banned"]).sort(),
+    );
+    await until(`${c.banned.join(", ")} on the firewall`, () => c.banned.every((t) => firewall()[t]));
+    const [decision] = await admin.get<{ origin: string }[]>(
+      `/v1/decisions?state=active&target=${encodeURIComponent(c.banned[0]!)}`,
+      "items",
+    );
+    assert.equal(decision?.origin, c.kind);
+  });
+}
+
+test("POST /blockip takes the ufw story's Kibana connector body unchanged", { skip }, async () => {
+  await unbanAll();
+  const r = await webhook.call("POST", "/blockip", { ip: "203.0.113.45" });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  await until("banned", () => firewall()["203.0.113.45"]);
+  const again = await webhook.call("POST", "/blockip", { ip: "203.0.113.45" });
+  assert.equal((again.body.results as { outcome: string }[])[0]?.outcome, "already_banned");
+});
+
+test(
+  "one IP reported by Kibana and then by Splunk is one ban and one ban audit record",
+  { skip },
+  async () => {
+    await unbanAll();
+    await webhook.call("POST", "/v1/webhooks/kibana", read("kibana-webhook-index-threshold.json"));
+    const r = await webhook.call("POST", "/v1/webhooks/splunk", read("splunk-webhook.json"));
+    assert.equal((r.body.results as { outcome: string }[])[0]?.outcome, "already_banned");
+    const active = (
+      await admin.get<{ target: string; state: string }[]>("/v1/decisions?state=active", "items")
+    ).filter((d) => d.target === "203.0.113.45");
+    assert.equal(active.length, 1);
+    const audit = await daemon.store.auditFor("203.0.113.45");
+    const sinceLastUnban = audit.slice(
+      0,
+      audit.findIndex((a) => a.action === "unban"),
+    );
+    assert.deepEqual(
+      sinceLastUnban
+        .map((a) => a.action)
+        .filter((a) => a === "ban" || a === "duplicate")
+        .sort(),
+      ["ban", "duplicate"],
+    );
+  },
+);
+
+test("bad input gets a precise 4xx and bans nothing", { skip }, async () => {
+  await unbanAll();
+  const cases: [unknown, number, string][] = [
+    [{ ip: "0.0.0.0/0" }, 422, "0.0.0.0/0"],
+    [{ ip: "::/0" }, 422, "::/0"],
+    [{ ip: "999.1.1.1" }, 422, "999.1.1.1"],
+    [{ ip: "1.2.3.4; rm -rf /" }, 422, "rm"],
+    [{ ip: "attacker.example.com" }, 422, "example"],
+    [{ ip: ["203.0.113.45"] }, 422, "array"],
+    [{ reason: "no ip" }, 422, "ip"],
+    [{ ip: "127.0.0.1" }, 422, "127.0.0.1"],
+    [{ ip: "198.51.100.7" }, 422, "allowlisted"],
+  ];
+  for (const [body, status, hint] of cases) {
+    const r = await webhook.call("POST", "/blockip", body);
+    assert.equal(r.status, status, `${JSON.stringify(body)} -> ${r.status} ${JSON.stringify(r.body)}`);
+    assert.ok(JSON.stringify(r.body).includes(hint), `${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+    assert.ok((r.body.error as { code?: string } | undefined)?.code, "a stable error code");
+  }
+  // The webhook scope cannot read the ban list, and a wrong token is refused.
+  assert.equal((await webhook.call("GET", "/v1/decisions")).status, 403);
+  const bad = new ApiClient({ ...admin.target, token: `pcl_${"0".repeat(12)}_${"A".repeat(43)}` });
+  assert.equal((await bad.call("POST", "/blockip", { ip: "203.0.113.45" })).status, 401);
+  assert.deepEqual(firewall(), {});
+  // The daemon is still up.
+  assert.equal((await admin.call("GET", "/v1/health")).status, 200);
+});
+
+test(
+  "portcullis wazuh-ar: check_keys handshake, then the ban; delete lifts it; abort does nothing",
+  { skip },
+  async () => {
+    await unbanAll();
+    const env = { PORTCULLIS_URL: daemon.apiUrl!, PORTCULLIS_TOKEN: admin.target.token };
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      for (const [file, expectBan] of [
+        ["wazuh-ar-4x-add.json", true],
+        ["wazuh-ar-5x-enable.json", true],
+      ] as const) {
+        await unbanAll();
+        const stdin = new PassThrough();
+        const c = capture(stdin);
+        const done = main(["wazuh-ar", "--ca", join(dataDir, "tls", "api.crt")], c.io);
+        stdin.write(`${JSON.stringify(read(file))}\n`);
+        const handshake = await until("check_keys on stdout", () => c.out().includes("\n") && c.out());
+        const msg = JSON.parse(handshake.trim()) as { command: string; parameters: { keys: string[] } };
+        assert.equal(msg.command, "check_keys");
+        assert.deepEqual(msg.parameters.keys, ["203.0.113.45"]);
+        stdin.write(`${JSON.stringify(read("wazuh-ar-check-keys-continue.json"))}\n`);
+        assert.equal(await done, 0, c.err());
+        if (expectBan) await until("banned by wazuh-ar", () => firewall()["203.0.113.45"]);
+      }
+      // abort: the response is already active, nothing is forwarded.
+      const stdin = new PassThrough();
+      const a = capture(stdin);
+      const done = main(["wazuh-ar", "--ca", join(dataDir, "tls", "api.crt")], a.io);
+      stdin.write(`${JSON.stringify(read("wazuh-ar-4x-add.json"))}\n`);
+      await until("check_keys", () => a.out().includes("\n"));
+      stdin.write(`${JSON.stringify(read("wazuh-ar-check-keys-abort.json"))}\n`);
+      assert.equal(await done, 0, a.err());
+      // delete: the unban.
+      const del = new PassThrough();
+      const d = capture(del);
+      const delDone = main(["wazuh-ar", "--ca", join(dataDir, "tls", "api.crt")], d.io);
+      del.end(`${JSON.stringify(read("wazuh-ar-4x-delete.json"))}\n`);
+      assert.equal(await delDone, 0, d.err());
+      await until("unbanned by wazuh-ar delete", () => !firewall()["203.0.113.45"]);
+      const [alert] = await daemon.store.listAlerts({ sourceIp: "203.0.113.45", limit: 1 });
+      assert.equal(alert?.origin, "wazuh");
+    } finally {
+      process.env = saved;
+    }
+  },
+);
+
+test(
+  "portcullis block SRC_IP DST_IP DST_PORT (OSSIM): exit 0 banned, 1 bad input, 3 refused",
+  { skip },
+  async () => {
+    await unbanAll();
+    const o = read("ossim-exec-action.json") as {
+      event: { src_ip: string; dst_ip: string; dst_port: string };
+    };
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      PORTCULLIS_URL: daemon.apiUrl!,
+      PORTCULLIS_TOKEN: webhook.target.token,
+      PORTCULLIS_CA: join(dataDir, "tls", "api.crt"),
+    });
+    try {
+      const c = capture();
+      assert.equal(await main(["block", o.event.src_ip, o.event.dst_ip, o.event.dst_port], c.io), 0, c.err());
+      await until("banned by block", () => firewall()[o.event.src_ip]);
+      const again = capture();
+      assert.equal(await main(["block", o.event.src_ip], again.io), 0);
+      assert.match(again.out(), /already_banned/);
+      for (const args of [["1.2.3.4;reboot"], ["-h"], ["$(id)"], []]) {
+        const b = capture();
+        assert.equal(await main(["block", ...args], b.io), 1, `${args.join(" ")}: ${b.err()}`);
+      }
+      const refused = capture();
+      assert.equal(await main(["block", "198.51.100.9"], refused.io), 3, refused.err());
+      const [alert] = await daemon.store.listAlerts({ sourceIp: o.event.src_ip, limit: 1 });
+      assert.equal(alert?.origin, "ossim");
+    } finally {
+      process.env = saved;
+    }
+  },
+);
