@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Alert } from "../core/alert.ts";
+import { Allowlist } from "./allowlist.ts";
+import { Policy } from "./policy.ts";
+
+const T = Date.UTC(2026, 2, 2, 10);
+const actor = { type: "cli" as const, name: "tester" };
+const alert = (ip: string, rule = "ssh-brute-force", response: "ban" | "alert" = "ban"): Alert => ({
+  id: `a-${ip}-${rule}`,
+  "@timestamp": T,
+  rule: { id: rule, name: rule, type: "threshold" },
+  severity: "medium",
+  group: { "source.ip": ip },
+  count: 5,
+  first_seen: T,
+  last_seen: T,
+  events: [],
+  attack: [],
+  origin: "native",
+  response,
+});
+
+test("a ban, then the same target again: extended to the later expiry (or left, with noop), recorded once", () => {
+  const p = new Policy({ defaultDuration: 600_000 });
+  const first = p.onAlert(alert("203.0.113.1"), T);
+  assert.equal(first.outcome, "banned");
+  assert.equal(first.decision?.expires, T + 600_000);
+  const again = p.onAlert(alert("203.0.113.1"), T + 60_000);
+  assert.deepEqual(
+    [again.outcome, again.expires, again.decisionId],
+    ["extended", T + 660_000, first.decision!.id],
+  );
+  const noop = new Policy({ onDuplicate: "noop" });
+  noop.onAlert(alert("203.0.113.1"), T);
+  assert.equal(noop.onAlert(alert("203.0.113.1"), T + 1).outcome, "already_banned");
+});
+
+test("escalation multiplies the duration for repeat offenders, capped", () => {
+  const p = new Policy({
+    defaultDuration: 600_000,
+    escalation: { enabled: true, factor: 3, max: 3_600_000, lookback: 86_400_000 },
+  });
+  const durations: number[] = [];
+  let t = T;
+  for (let i = 0; i < 4; i++) {
+    const r = p.ban({ target: "198.51.100.5", reason: "x", actor, origin: "cli" }, t);
+    durations.push(r.decision!.duration);
+    t = r.decision!.expires + 1;
+  }
+  assert.deepEqual(durations, [600_000, 1_800_000, 3_600_000, 3_600_000]);
+});
+
+test("refusals: allowlisted (also a range overlapping it), loopback, too wide, invalid", () => {
+  const p = new Policy({}, new Allowlist([{ cidrs: ["10.1.0.0/16"], why: "office" }]));
+  assert.match(
+    p.ban({ target: "10.1.2.3", reason: "", actor, origin: "cli" }, T).reason,
+    /allowlisted \(office: 10\.1\.0\.0\/16\)/,
+  );
+  assert.equal(p.ban({ target: "10.0.0.0/16", reason: "", actor, origin: "cli" }, T).outcome, "banned");
+  assert.equal(
+    p.ban({ target: "10.0.0.0/15", reason: "", actor, origin: "cli" }, T).outcome,
+    "refused_too_wide",
+  );
+  const overlapping = new Policy(
+    { maxPrefix: { v4: 8, v6: 48 } },
+    new Allowlist([{ cidrs: ["10.1.0.0/16"], why: "office" }]),
+  );
+  assert.equal(
+    overlapping.ban({ target: "10.0.0.0/8", reason: "", actor, origin: "cli" }, T).outcome,
+    "refused_allowlisted",
+  );
+  assert.equal(p.ban({ target: "::1", reason: "", actor, origin: "cli" }, T).outcome, "refused_allowlisted");
+  assert.equal(
+    p.ban({ target: "::ffff:127.0.0.9", reason: "", actor, origin: "cli" }, T).outcome,
+    "refused_allowlisted",
+  );
+  assert.equal(
+    p.ban({ target: "2001:db8::/32", reason: "", actor, origin: "cli" }, T).outcome,
+    "refused_too_wide",
+  );
+  assert.equal(
+    p.ban({ target: "1.2.3.4 OR 1=1", reason: "", actor, origin: "cli" }, T).outcome,
+    "refused_invalid",
+  );
+  assert.equal(p.counts.refused_allowlisted, 3);
+});
+
+test("circuit breaker: at most N new bans per minute, a warning once per opening, then it closes", () => {
+  const p = new Policy({ maxBansPerMinute: 2 });
+  const opened: number[] = [];
+  p.onBreakerOpen = (at) => opened.push(at);
+  const out = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"].map(
+    (ip, i) => p.onAlert(alert(ip), T + i).outcome,
+  );
+  assert.deepEqual(out, ["banned", "banned", "refused_circuit_breaker", "refused_circuit_breaker"]);
+  assert.deepEqual(opened, [T + 2]);
+  assert.equal(p.onAlert(alert("203.0.113.5"), T + 61_000).outcome, "banned");
+});
+
+test("per-rule overrides: alert-only rules, durations, shadow mode; dry run simulates everything", () => {
+  const p = new Policy({
+    rules: {
+      "ssh-slow-brute-force": { response: "ban", duration: 3_600_000 },
+      "ssh-brute-force": { shadow: true },
+    },
+  });
+  const slow = p.onAlert(alert("203.0.113.10", "ssh-slow-brute-force", "alert"), T);
+  assert.deepEqual(
+    [slow.outcome, slow.decision?.duration, slow.decision?.simulated],
+    ["banned", 3_600_000, false],
+  );
+  const shadow = p.onAlert(alert("203.0.113.11"), T);
+  assert.deepEqual([shadow.outcome, shadow.decision?.simulated], ["banned", true]);
+  assert.equal(p.onAlert(alert("203.0.113.12", "ssh-password-spraying", "alert"), T).outcome, "alert_only");
+  const dry = new Policy({ dryRun: true });
+  assert.equal(dry.onAlert(alert("203.0.113.13"), T).decision?.simulated, true);
+});
+
+test("an expired ban is no longer in force: the next offence bans anew", () => {
+  const p = new Policy({ defaultDuration: 1000 });
+  p.onAlert(alert("203.0.113.20"), T);
+  assert.equal(p.bans.active("203.0.113.20", T + 999)?.target, "203.0.113.20");
+  assert.equal(p.bans.active("203.0.113.20", T + 1000), undefined);
+  assert.equal(p.onAlert(alert("203.0.113.20"), T + 1000).outcome, "banned");
+});
