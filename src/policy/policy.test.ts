@@ -29,7 +29,7 @@ test("a ban, then the same target again: extended to the later expiry (or left, 
   const again = p.onAlert(alert("203.0.113.1"), T + 60_000);
   assert.deepEqual(
     [again.outcome, again.expires, again.decisionId],
-    ["extended", T + 660_000, first.decision!.id],
+    ["extended", T + 660_000, first.decision.id],
   );
   const noop = new Policy({ onDuplicate: "noop" });
   noop.onAlert(alert("203.0.113.1"), T);
