@@ -127,7 +127,9 @@ export const configSchema = z.strictObject({
     .default("5m")
     .describe("How often responders are compared with the store and repaired"),
   store: storeSchema,
-  api: apiConfigSchema.describe("The HTTPS API: SIEM webhooks, decisions, alerts, stream, metrics (on by default)"),
+  api: apiConfigSchema.describe(
+    "The HTTPS API: SIEM webhooks, decisions, alerts, stream, metrics (on by default)",
+  ),
   max_tracked_keys: z
     .number()
     .int()

@@ -11,7 +11,10 @@ export interface LocatedDoc {
   counter: LineCounter;
 }
 
-export function parseYamlDocs(text: string): { docs: LocatedDoc[]; errors: { line: number; message: string }[] } {
+export function parseYamlDocs(text: string): {
+  docs: LocatedDoc[];
+  errors: { line: number; message: string }[];
+} {
   const counter = new LineCounter();
   const parsed = parseAllDocuments(text, { lineCounter: counter, prettyErrors: false });
   const list = Array.isArray(parsed) ? parsed : [];
@@ -44,5 +47,7 @@ export function keyLineOf(located: LocatedDoc, path: Path): number {
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
+  return path
+    .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join("");
 }

@@ -165,8 +165,8 @@ export class DetectionEngine {
       byAction = undefined;
       byOutcome = undefined;
     }
-    if (!byAction) this.#candidates.set(ds, (byAction = new Map()));
-    if (!byOutcome) byAction.set(action, (byOutcome = new Map()));
+    if (!byAction) this.#candidates.set(ds, (byAction = new Map<unknown, Map<unknown, Entry[]>>()));
+    if (!byOutcome) byAction.set(action, (byOutcome = new Map<unknown, Entry[]>()));
     byOutcome.set(outcome, list);
     return list;
   }

@@ -7,7 +7,7 @@
  * decision is enforced, so a crash at any moment loses nothing that was applied: on restart, reconcile
  * re-applies what the store says is active.
  */
-import type { Kysely} from "kysely";
+import type { Kysely } from "kysely";
 import { Migrator, sql, type Transaction } from "kysely";
 import type { Alert } from "../core/alert.ts";
 import type { Actor, Decision, DecisionStatus } from "../core/decision.ts";
@@ -311,7 +311,10 @@ export class Store {
    * (pending, failed, or no status row yet: a decision made by another process), and ended decisions still
    * `applied` somewhere (to remove).
    */
-  async pendingWork(responders: readonly string[], now: number): Promise<{ apply: StoredDecision[]; remove: StoredDecision[] }> {
+  async pendingWork(
+    responders: readonly string[],
+    now: number,
+  ): Promise<{ apply: StoredDecision[]; remove: StoredDecision[] }> {
     if (!responders.length) return { apply: [], remove: [] };
     const applyRows = await this.db
       .selectFrom("decisions")
