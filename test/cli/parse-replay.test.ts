@@ -67,8 +67,8 @@ test("parse prints one ECS event per recognised line, with file path and 1-based
       ["ssh_login", "success", "198.51.100.4", "alice", 5],
     ],
   );
-  assert.equal(events[0].log.file.path, p);
-  assert.equal(events[0]["@timestamp"], "2026-03-02T10:00:00.000Z");
+  assert.equal(events[0]!.log.file.path, p);
+  assert.equal(events[0]!["@timestamp"], "2026-03-02T10:00:00.000Z");
   // In ddos mode the pre-auth close is a failure too.
   const d = io();
   assert.equal(await main(["parse", "--mode", "ddos", ...TZ, p], d.io), 0);
