@@ -18,7 +18,6 @@ export type { Frame } from "./frame.ts";
 
 const IDENT = /^([^\s[\]:]+|\[[^\s[\]:]+\])(?:\[(\d+)\])?:?$/;
 const PAREN_PID = /^(.*)\((\d+)\)$/;
-const HOSTNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$|^[0-9a-fA-F:]+$/;
 
 interface Envelope {
   host: string | undefined;
@@ -30,23 +29,73 @@ interface Envelope {
 /** Splits `host prog[pid]: msg` (or `prog[pid]: msg`, `[prog]: msg`, `[prog] msg`) starting at `at`. */
 export function readEnvelope(s: string, at: number, requireIdent = false): Envelope | undefined {
   const sp1 = s.indexOf(" ", at);
-  const tok1 = sp1 < 0 ? s.slice(at) : s.slice(at, sp1);
-  const id1 = identOf(tok1);
+  const end1 = sp1 < 0 ? s.length : sp1;
+  const id1 = identAt(s, at, end1);
   if (id1) return { host: undefined, program: id1.program, pid: id1.pid, msgStart: skipSpace(s, sp1) };
-  if (sp1 < 0 || !HOSTNAME.test(tok1)) return undefined;
+  if (sp1 < 0 || !isHostToken(s, at, end1)) return undefined;
   const start2 = skipSpace(s, sp1);
   const sp2 = s.indexOf(" ", start2);
-  const tok2 = sp2 < 0 ? s.slice(start2) : s.slice(start2, sp2);
-  const id2 = identOf(tok2);
+  const id2 = identAt(s, start2, sp2 < 0 ? s.length : sp2);
   if (id2)
     return {
-      host: tok1,
+      host: s.slice(at, end1),
       program: id2.program,
       pid: id2.pid,
       msgStart: sp2 < 0 ? s.length : skipSpace(s, sp2),
     };
   if (requireIdent) return undefined;
-  return { host: tok1, program: undefined, pid: undefined, msgStart: start2 };
+  return { host: s.slice(at, end1), program: undefined, pid: undefined, msgStart: start2 };
+}
+
+/** A host name token (`srv01`, `mail.example.com`, `fe80::1`): checked with a character loop, no regex. */
+function isHostToken(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  let name = true;
+  let hex = true;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+    const isHex = (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 58;
+    if (!(alnum || ((c === 46 || c === 45) && i > from))) name = false;
+    if (!isHex) hex = false;
+    if (!name && !hex) return false;
+  }
+  return true;
+}
+
+/**
+ * The identifier token `s[from..to)`: `name[pid]:` or `name:` read with a character scan (the common case);
+ * other shapes (`[sshd]`, `pop(pam_unix)[4920]:`, `auth-worker(22401):`) through {@link identOf}.
+ */
+function identAt(
+  s: string,
+  from: number,
+  to: number,
+): { program: string; pid: number | undefined } | undefined {
+  if (to <= from) return undefined;
+  const last = s.charCodeAt(to - 1);
+  const first = s.charCodeAt(from);
+  if (last !== 58 /* : */ && first !== 91 /* [ */) return undefined;
+  if (first !== 91) {
+    let i = from;
+    for (; i < to; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 91 || c === 58 || c === 40 || c === 93) break; // [ : ( ]
+    }
+    if (i > from && s.charCodeAt(i) === 58 && i === to - 1)
+      return { program: s.slice(from, i), pid: undefined };
+    if (i > from && s.charCodeAt(i) === 91 && s.charCodeAt(to - 2) === 93 /* ] */) {
+      let pid = 0;
+      let j = i + 1;
+      for (; j < to - 2; j++) {
+        const d = s.charCodeAt(j) - 48;
+        if (d < 0 || d > 9) break;
+        pid = pid * 10 + d;
+      }
+      if (j === to - 2 && j > i + 1) return { program: s.slice(from, i), pid };
+    }
+  }
+  return identOf(s.slice(from, to));
 }
 
 function skipSpace(s: string, i: number): number {
