@@ -31,6 +31,7 @@ export interface ParserSetOptions {
 export class ParserSet {
   readonly #byProgram = new Map<string, Slot[]>();
   readonly #prefixed: { prefix: string; slot: Slot }[] = [];
+  readonly #byPrefix = new Map<string, Slot[]>();
   readonly #byFormat = new Map<string, Slot[]>();
   readonly #probes: Slot[] = [];
   readonly #time: TimeContext;
@@ -87,13 +88,16 @@ export class ParserSet {
     return out.length - before;
   }
 
+  /** Slots for a program matched by prefix; cached, including "none" (an empty list), per program name. */
   #prefix(program: string): Slot[] | undefined {
-    let found: Slot[] | undefined;
-    for (const { prefix, slot } of this.#prefixed) {
-      if (program.startsWith(prefix)) (found ??= []).push(slot);
+    let found = this.#byPrefix.get(program);
+    if (found === undefined) {
+      found = [];
+      for (const { prefix, slot } of this.#prefixed) if (program.startsWith(prefix)) found.push(slot);
+      if (this.#byPrefix.size >= 10_000) this.#byPrefix.clear();
+      this.#byPrefix.set(program, found);
     }
-    if (found) this.#byProgram.set(program, found);
-    return found;
+    return found.length ? found : undefined;
   }
 
   #run(slot: Slot, frame: Frame, out: SecurityEvent[]): void {

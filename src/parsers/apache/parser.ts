@@ -278,7 +278,8 @@ export const apache: ParserDefinition = {
   probe(frame) {
     const s = frame.message;
     if (s.charCodeAt(0) === 91) return s.charCodeAt(4) === 32 && s.charCodeAt(8) === 32; // `[Sat Jun 01 `
-    return looksLikeAccessLine(s) && !hasTraefikTail(s);
+    // An access log has no syslog envelope (one that has is claimed by program name).
+    return frame.program === undefined && looksLikeAccessLine(s) && !hasTraefikTail(s);
   },
   modes: {
     normal: [...AUTH, A.modsec, A.evasive, HTTP.authFailed, HTTP.probe],

@@ -271,7 +271,7 @@ export const nginx: ParserDefinition = {
   probe(frame) {
     const s = frame.message;
     if (s.charCodeAt(4) === 47 && s.charCodeAt(20) === 91) return true; // `2012/04/09 11:53:29 [`
-    return looksLikeAccessLine(s) && !hasTraefikTail(s);
+    return frame.program === undefined && looksLikeAccessLine(s) && !hasTraefikTail(s);
   },
   modes: {
     normal: [A.auth, A.limitReq, A.limitConn, HTTP.authFailed, HTTP.probe],

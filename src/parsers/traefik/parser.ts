@@ -19,7 +19,7 @@ export const traefik: ParserDefinition = {
   programs: ["traefik"],
   probe(frame) {
     const s = frame.message;
-    return hasTraefikTail(s) && looksLikeAccessLine(s);
+    return frame.program === undefined && hasTraefikTail(s) && looksLikeAccessLine(s);
   },
   modes: {
     normal: [HTTP.authFailed, HTTP.probe],
