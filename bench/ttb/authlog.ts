@@ -20,13 +20,6 @@ export function failedPassword(ip: string, pid: number, port: number, user = "ro
   return `${stamp()} bench sshd[${pid}]: Failed password for ${user} from ${ip} port ${port} ssh2\n`;
 }
 
-export function invalidUser(ip: string, pid: number, port: number, user: string): string {
-  return (
-    `${stamp()} bench sshd[${pid}]: Invalid user ${user} from ${ip} port ${port}\n` +
-    `${stamp()} bench sshd[${pid}]: Failed password for invalid user ${user} from ${ip} port ${port} ssh2\n`
-  );
-}
-
 /** Lines that match nothing to ban: accepted logins, session bookkeeping, cron. */
 export function benign(i: number): string {
   const ip = `10.99.${(i >> 8) & 255}.${i & 255}`;

@@ -98,13 +98,16 @@ export function portcullisCli(impl: Impl, log: (s: string) => void = () => {}): 
  * A preload module for the breakdown pass (`--import` before the CLI): it wraps `fs.watch` listeners and
  * `child_process.spawn` (through syncBuiltinESMExports, so the daemon's own named imports see the wrappers)
  * and appends one JSON line per event to $PCL_BENCH_TRACE, with CLOCK_MONOTONIC ms: when inotify woke the file
- * source, when the responder started `nft`, and when it exited. Nothing in src/ changes; the overhead is one
- * small synchronous write per event.
+ * source, when a FileHandle read completed (the file source's reads), when each better-sqlite3 statement ran
+ * (start and duration), when the responder called spawn for `nft` and when that call returned (libuv forks
+ * and waits for the exec), and when nft exited. Nothing in src/ changes; the
+ * overhead is one small synchronous write per event.
  */
 const TRACE_PRELOAD = `
 import cp from "node:child_process";
 import fs from "node:fs";
-import { syncBuiltinESMExports } from "node:module";
+import fsp from "node:fs/promises";
+import { createRequire, syncBuiltinESMExports } from "node:module";
 const fd = fs.openSync(process.env.PCL_BENCH_TRACE, "a");
 const mono = () => Number(process.hrtime.bigint() / 1000n) / 1000;
 const rec = (o) => fs.writeSync(fd, JSON.stringify({ at: mono(), ...o }) + "\\n");
@@ -122,6 +125,7 @@ fs.watch = function (path, ...rest) {
 };
 const spawn = cp.spawn;
 cp.spawn = function (cmd, args, opts) {
+  rec({ ev: "spawncall", cmd: String(cmd) });
   const child = spawn.call(this, cmd, args, opts);
   const id = child.pid;
   rec({ ev: "spawn", cmd: String(cmd), pid: id });
@@ -129,6 +133,37 @@ cp.spawn = function (cmd, args, opts) {
   return child;
 };
 syncBuiltinESMExports();
+{
+  const fh = await fsp.open(process.execPath);
+  const P = Object.getPrototypeOf(fh);
+  await fh.close();
+  const read = P.read;
+  P.read = async function (...a) {
+    const r = await read.apply(this, a);
+    rec({ ev: "read", bytes: r.bytesRead });
+    return r;
+  };
+}
+try {
+  // the daemon's better-sqlite3 (same CommonJS module instance: resolved from the repository)
+  const Database = createRequire(process.cwd() + "/")("better-sqlite3");
+  const db = new Database(":memory:");
+  const S = Object.getPrototypeOf(db.prepare("select 1"));
+  db.close();
+  for (const m of ["run", "get", "all"]) {
+    const orig = S[m];
+    S[m] = function (...a) {
+      const t = mono();
+      try {
+        return orig.apply(this, a);
+      } finally {
+        fs.writeSync(fd, JSON.stringify({ at: t, ev: "sql", dur: mono() - t, sql: String(this.source).slice(0, 40) }) + "\\n");
+      }
+    };
+  }
+} catch (e) {
+  rec({ ev: "note", msg: "better-sqlite3 not traced: " + e.message });
+}
 `;
 
 /** The CLI argv with the tracing preload inserted after the node executable. */

@@ -103,6 +103,16 @@ export interface Breakdown {
   n: number;
   wake: number[];
   decide: number[];
+  /** wake -> the last file read before the decision's first SQL statement (stat, identity checks, read). */
+  read: number[];
+  /** that read -> the first SQL statement (framing, parsing, detection, policy). */
+  detect: number[];
+  /** first SQL statement -> spawn called for nft (the decision's SQLite writes and audit, the responder's preparation). */
+  record: number[];
+  /** the spawn call itself (fork + exec of nft, synchronous in libuv). */
+  spawnCall: number[];
+  /** time inside SQLite statements in that last step. */
+  sql: number[];
   /** nft started -> the element event (nft's start-up, parse, netlink commit). */
   nft: number[];
   /** nft started -> its exit seen by the daemon (the whole process lifetime). */
@@ -270,8 +280,31 @@ function breakdown(trace: string, trials: ToolResult["trials"], logName: string)
   const events = readFileSync(trace, "utf8")
     .split("\n")
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as { at: number; ev: string; name?: string; cmd?: string; pid?: number });
-  const out: Breakdown = { n: 0, wake: [], decide: [], nft: [], nftExit: [], total: [] };
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          at: number;
+          ev: string;
+          name?: string;
+          cmd?: string;
+          pid?: number;
+          bytes?: number;
+          dur?: number;
+        },
+    );
+  const out: Breakdown = {
+    n: 0,
+    wake: [],
+    decide: [],
+    read: [],
+    detect: [],
+    record: [],
+    spawnCall: [],
+    sql: [],
+    nft: [],
+    nftExit: [],
+    total: [],
+  };
   for (const t of trials) {
     const wake = events.find((e) => e.ev === "watch" && e.name === logName && e.at >= t.t0);
     const spawn = events.find((e) => e.ev === "spawn" && e.cmd === "nft" && e.at >= t.t0);
@@ -280,6 +313,20 @@ function breakdown(trace: string, trials: ToolResult["trials"], logName: string)
     out.n++;
     out.wake.push(wake.at - t.t0);
     out.decide.push(spawn.at - wake.at);
+    const between = events.filter((e) => e.at >= wake.at && e.at <= spawn.at);
+    const firstSql = between.find((e) => e.ev === "sql");
+    const lastRead =
+      firstSql && between.filter((e) => e.ev === "read" && e.at <= firstSql.at && e.bytes).pop();
+    if (firstSql && lastRead) {
+      out.read.push(lastRead.at - wake.at);
+      out.detect.push(firstSql.at - lastRead.at);
+      const call = between.filter((e) => e.ev === "spawncall" && e.cmd === "nft").pop();
+      out.record.push((call?.at ?? spawn.at) - firstSql.at);
+      if (call) out.spawnCall.push(spawn.at - call.at);
+      out.sql.push(
+        between.filter((e) => e.ev === "sql" && e.at >= firstSql.at).reduce((a, e) => a + (e.dur ?? 0), 0),
+      );
+    }
     out.nft.push(t.inSet - spawn.at);
     out.nftExit.push(exit.at - spawn.at);
     out.total.push(t.inSet - t.t0);
@@ -507,7 +554,16 @@ function report(
       table(h2, [
         r("line written -> inotify wakes the daemon", split.wake),
         r("wake -> nft started (read, parse, detect, decide, SQLite)", split.decide),
-        r("nft started -> in the set (exec, parse, netlink commit)", split.nft),
+        ...(split.read.length
+          ? [
+              r("  wake -> file read done (stat, identity check, read)", split.read),
+              r("  read -> first SQL statement (frame, parse, detect, policy)", split.detect),
+              r("  first SQL -> spawn(nft) called (decision + audit in SQLite, ...)", split.record),
+              r("    of which inside SQLite statements", split.sql),
+              r("  the spawn call (fork + exec of nft; blocks the daemon)", split.spawnCall),
+            ]
+          : []),
+        r("spawn returned -> in the set (nft start-up, parse, netlink commit)", split.nft),
         r("total: line written -> in the set", split.total),
         r("(nft started -> its exit seen by the daemon)", split.nftExit),
       ]),
