@@ -32,6 +32,7 @@ export class ParserSet {
   readonly #byProgram = new Map<string, Slot[]>();
   readonly #prefixed: { prefix: string; slot: Slot }[] = [];
   readonly #byPrefix = new Map<string, Slot[]>();
+  readonly #probesByProgram = new Map<string, Slot[]>();
   readonly #byFormat = new Map<string, Slot[]>();
   readonly #probes: Slot[] = [];
   readonly #time: TimeContext;
@@ -76,8 +77,9 @@ export class ParserSet {
         }
       }
       if (out.length === before) {
-        for (const s of this.#probes) {
-          if (claimed && s.def.programs?.includes(frame.program!)) continue;
+        const probes = claimed ? this.#probesFor(frame.program!) : this.#probes;
+        for (let i = 0; i < probes.length; i++) {
+          const s = probes[i]!;
           if (s.def.probe!(frame)) {
             this.#run(s, frame, out);
             if (out.length > before) break;
@@ -86,6 +88,17 @@ export class ParserSet {
       }
     }
     return out.length - before;
+  }
+
+  /** The probes to try for a claimed program's frame (its own parsers excluded), cached per program name. */
+  #probesFor(program: string): Slot[] {
+    let list = this.#probesByProgram.get(program);
+    if (!list) {
+      list = this.#probes.filter((s) => !s.def.programs?.includes(program));
+      if (this.#probesByProgram.size >= 10_000) this.#probesByProgram.clear();
+      this.#probesByProgram.set(program, list);
+    }
+    return list;
   }
 
   /** Slots for a program matched by prefix; cached, including "none" (an empty list), per program name. */
