@@ -13,6 +13,7 @@ import { registerDemo } from "./commands/demo.ts";
 import { registerEnforcer } from "./commands/enforcer.ts";
 import { registerToken } from "./commands/token.ts";
 import { registerHooks } from "./commands/hooks.ts";
+import { registerConfig } from "./commands/config.ts";
 import { VERSION } from "../version.ts";
 
 export interface CliIO {
@@ -44,6 +45,7 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
   registerEnforcer(program, io, setExit);
   registerToken(program, io, setExit);
   registerHooks(program, io, setExit);
+  registerConfig(program, io, setExit);
   return program;
 }
 
