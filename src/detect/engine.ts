@@ -6,7 +6,7 @@
 import type { Alert } from "../core/alert.ts";
 import { eventWeight, type SecurityEvent } from "../core/event.ts";
 import { groupKey } from "../core/ip.ts";
-import { fieldAccessor } from "../kql/index.ts";
+import { fieldAccessor, type KqlNode } from "../kql/index.ts";
 import { DETECTORS, type Detector } from "./detectors/index.ts";
 import type { CompiledRule } from "./rule.ts";
 
@@ -75,10 +75,88 @@ function grouperFor(rule: CompiledRule): Grouper {
   };
 }
 
+/** Field readers for the fields a rule's condition(s) need (a sequence: those both conditions need). */
+function needsOf(r: CompiledRule): ((e: unknown) => unknown)[] {
+  let fields = requiredFields(r.query.ast);
+  if (r.then) {
+    const other = requiredFields(r.then.ast);
+    fields = new Set([...fields].filter((f) => other.has(f)));
+  }
+  // The indexed fields are checked by the candidate index already.
+  return [...fields].filter((f) => !INDEXED_FIELDS.has(f)).map((f) => fieldAccessor(f));
+}
+
 interface Entry {
   detector: Detector;
   group: Grouper;
   alerts: number;
+  /** The rule's condition is only equalities on event.dataset/action/outcome (see {@link indexedOnly}). */
+  indexed: boolean;
+  /** Readers of the fields the condition needs (see {@link requiredFields}); all must find a value. */
+  needs: ((e: unknown) => unknown)[];
+}
+
+/**
+ * Fields that must be present for a condition to hold (`and`: any branch's; `or`: every branch's; a negation
+ * requires nothing). Checked with one accessor call each before the condition is evaluated: most events lack
+ * the fields of most rules (a command line, an HTTP method), and a miss is cheap.
+ */
+export function requiredFields(node: KqlNode): Set<string> {
+  switch (node.type) {
+    case "and": {
+      const out = new Set<string>();
+      for (const n of node.nodes) for (const f of requiredFields(n)) out.add(f);
+      return out;
+    }
+    case "or": {
+      const sets = node.nodes.map(requiredFields);
+      const first = sets[0] ?? new Set<string>();
+      return new Set([...first].filter((f) => sets.every((x) => x.has(f))));
+    }
+    case "match":
+    case "exists":
+    case "range":
+      return node.field && node.field.wildcard === undefined && node.field.name !== "message"
+        ? new Set([node.field.name])
+        : new Set();
+    case "nested":
+      return new Set([node.path]);
+    default:
+      return new Set();
+  }
+}
+
+/** A candidate rule for one (dataset, action, outcome) combination. */
+interface Candidate {
+  entry: Entry;
+  /** The combination alone decides the condition: it need not be evaluated. */
+  decided: boolean;
+}
+
+const INDEXED_FIELDS = new Set(["event.dataset", "event.action", "event.outcome"]);
+
+/**
+ * True when a condition is nothing but equalities (and value lists) on event.dataset, event.action and
+ * event.outcome: then the candidate index, built from the same equalities, decides it exactly for string values.
+ */
+export function indexedOnly(node: KqlNode): boolean {
+  switch (node.type) {
+    case "and":
+      return node.nodes.every(indexedOnly);
+    case "or": {
+      const fields = new Set(node.nodes.map((n) => (n.type === "match" ? n.field?.name : undefined)));
+      return fields.size === 1 && node.nodes.every(indexedOnly);
+    }
+    case "match":
+      return (
+        node.field !== null &&
+        node.field.wildcard === undefined &&
+        INDEXED_FIELDS.has(node.field.name) &&
+        node.value.kind === "text"
+      );
+    default:
+      return false;
+  }
 }
 
 export class DetectionEngine {
@@ -96,6 +174,14 @@ export class DetectionEngine {
   constructor(rules: readonly CompiledRule[], previous?: DetectionEngine) {
     this.rules = rules;
     const kept = new Map<string, Entry>();
+    // One grouper per distinct (group_by, ipv6_prefix): the engine computes each event's key once per grouper.
+    const groupers = new Map<string, Grouper>();
+    const grouperOf = (r: CompiledRule) => {
+      const sig = JSON.stringify([r.spec.group_by, r.spec.ipv6_prefix]);
+      let g = groupers.get(sig);
+      if (!g) groupers.set(sig, (g = grouperFor(r)));
+      return g;
+    };
     for (const e of previous ? previous.#entries : []) kept.set(JSON.stringify(e.detector.rule.spec), e);
     this.#entries = rules
       .filter((r) => r.spec.enabled)
@@ -103,8 +189,10 @@ export class DetectionEngine {
         (r) =>
           kept.get(JSON.stringify(r.spec)) ?? {
             detector: DETECTORS[r.spec.type](r),
-            group: grouperFor(r),
+            group: grouperOf(r),
             alerts: 0,
+            indexed: r.then === undefined && indexedOnly(r.query.ast),
+            needs: needsOf(r),
           },
       );
     this.#anyDataset = this.#entries.filter((e) => e.detector.rule.datasets === undefined);
@@ -133,10 +221,10 @@ export class DetectionEngine {
    * whose KQL forces `event.action: (a or b)` is never evaluated on other actions. Bounded: the vocabulary of
    * datasets, actions and outcomes is small; the cache is cleared if it ever grows past 10,000 combinations.
    */
-  readonly #candidates = new Map<unknown, Map<unknown, Map<unknown, Entry[]>>>();
+  readonly #candidates = new Map<unknown, Map<unknown, Map<unknown, Candidate[]>>>();
   #cached = 0;
 
-  #candidatesFor(ds: unknown, action: unknown, outcome: unknown): Entry[] {
+  #candidatesFor(ds: unknown, action: unknown, outcome: unknown): Candidate[] {
     // Keys are the values themselves (strings in practice); non-primitive values are not cached.
     const cacheable = [ds, action, outcome].every((v) => v === undefined || typeof v === "string");
     let byAction = this.#candidates.get(ds);
@@ -153,11 +241,15 @@ export class DetectionEngine {
         set === undefined || (v !== undefined && (typeof v !== "string" || set.has(v)));
       return rule.then ? sets.some(ok) : ok(sets[0]);
     };
-    list = base.filter(
-      (en) =>
-        admits(en.detector.rule, "event.action", action) &&
-        admits(en.detector.rule, "event.outcome", outcome),
-    );
+    // Decided without evaluation only when every indexed value is a string (what the index compared).
+    const strings = [ds, action, outcome].every((v) => typeof v === "string");
+    list = base
+      .filter(
+        (en) =>
+          admits(en.detector.rule, "event.action", action) &&
+          admits(en.detector.rule, "event.outcome", outcome),
+      )
+      .map((entry) => ({ entry, decided: strings && entry.indexed }));
     if (!cacheable) return list;
     if (++this.#cached > 10_000) {
       this.#candidates.clear();
@@ -165,8 +257,8 @@ export class DetectionEngine {
       byAction = undefined;
       byOutcome = undefined;
     }
-    if (!byAction) this.#candidates.set(ds, (byAction = new Map<unknown, Map<unknown, Entry[]>>()));
-    if (!byOutcome) byAction.set(action, (byOutcome = new Map<unknown, Entry[]>()));
+    if (!byAction) this.#candidates.set(ds, (byAction = new Map<unknown, Map<unknown, Candidate[]>>()));
+    if (!byOutcome) byAction.set(action, (byOutcome = new Map<unknown, Candidate[]>()));
     byOutcome.set(outcome, list);
     return list;
   }
@@ -174,13 +266,24 @@ export class DetectionEngine {
   /** Runs every applicable rule on `e`; appends alerts to `out`. */
   process(e: SecurityEvent, out: Alert[]): void {
     const ev = e.event;
-    const entries = this.#candidatesFor(ev?.dataset, ev?.action, ev?.outcome);
-    if (!entries.length) return;
+    const candidates = this.#candidatesFor(ev?.dataset, ev?.action, ev?.outcome);
+    if (!candidates.length) return;
     const t = e["@timestamp"];
     const w = eventWeight(e);
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      if (!entry.detector.accepts(e)) continue;
+    for (let i = 0; i < candidates.length; i++) {
+      const c = candidates[i]!;
+      const entry = c.entry;
+      if (!c.decided) {
+        const needs = entry.needs;
+        let missing = false;
+        for (let j = 0; j < needs.length; j++) {
+          if (needs[j]!(e) === undefined) {
+            missing = true;
+            break;
+          }
+        }
+        if (missing || !entry.detector.accepts(e)) continue;
+      }
       const key = entry.group.key(e);
       if (key === undefined) continue;
       const a = entry.detector.observe(e, key, t, w);

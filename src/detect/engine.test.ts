@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Alert } from "../core/alert.ts";
+import type { SecurityEvent } from "../core/event.ts";
+import { parseKql } from "../kql/index.ts";
+import { DetectionEngine, indexedOnly } from "./engine.ts";
+import { parseRules } from "./load.ts";
+
+test("indexedOnly: conditions the candidate index decides exactly", () => {
+  for (const q of [
+    "event.dataset: sshd",
+    "event.dataset: sshd and event.action: (a or b)",
+    'event.dataset: "system.auth" and event.outcome: failure',
+  ])
+    assert.equal(indexedOnly(parseKql(q)), true, q);
+  for (const q of [
+    "event.dataset: sshd and not event.action: a",
+    "event.dataset: sshd and source.ip: 10.0.0.0/8",
+    "event.action: a or event.dataset: b",
+    "event.action: ssh_*",
+    "event.*: x",
+  ])
+    assert.equal(indexedOnly(parseKql(q)), false, q);
+});
+
+const rules = parseRules(
+  [
+    "id: r",
+    "type: threshold",
+    "query: 'event.dataset: sshd and event.action: (fail or invalid)'",
+    "threshold: 2",
+    "window: 1m",
+  ].join("\n"),
+  "inline",
+).rules;
+
+function ev(action: unknown, t: number): SecurityEvent {
+  return {
+    "@timestamp": t,
+    event: { dataset: "sshd", action: action as string, outcome: "failure" },
+    source: { ip: "203.0.113.1" },
+  };
+}
+
+test("indexed conditions count matching events and skip the rest, whatever the value's type", () => {
+  const e = new DetectionEngine(rules);
+  const out: Alert[] = [];
+  e.process(ev("fail", 0), out);
+  e.process(ev("login", 1), out);
+  e.process(ev(["other"], 2), out); // an array value: the condition is evaluated (no match)
+  assert.equal(out.length, 0);
+  e.process(ev(["invalid"], 3), out); // an array holding a listed value matches, as in Elasticsearch
+  assert.equal(out.length, 1);
+  assert.equal(out[0]!.count, 2);
+});
+
+test("requiredFields: what must be present for a condition to hold", async () => {
+  const { requiredFields } = await import("./engine.ts");
+  const f = (q: string) => [...requiredFields(parseKql(q))].sort();
+  assert.deepEqual(f("process.command_line: (*wget* or *curl*)"), ["process.command_line"]);
+  assert.deepEqual(f("http.request.method: POST and url.path: *wp-login.php"), [
+    "http.request.method",
+    "url.path",
+  ]);
+  assert.deepEqual(f("a: 1 or b: 2"), []);
+  assert.deepEqual(f("not a: 1"), []);
+  assert.deepEqual(f("a: * and (b: 1 or (b: 2 and c: 3))"), ["a", "b"]);
+  assert.deepEqual(f("wget"), []);
+});
