@@ -45,7 +45,7 @@ import { loggedInSessions, ownAddresses } from "../policy/guards.ts";
 import { normalizeTarget, Policy, type PolicyConfig, type PolicyResult } from "../policy/policy.ts";
 import type { Responder } from "../responders/types.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
-import type { AuditRecord, Store, StoredDecision } from "../store/store.ts";
+import type { OutcomeRecord, Store, StoredDecision } from "../store/store.ts";
 import type { AlertSourceDefinition } from "../siem/splunk-pull/types.ts";
 import type { InstrumentedSource, SourceDefinition } from "../sources/types.ts";
 import { VERSION } from "../version.ts";
@@ -103,6 +103,12 @@ function policyConfig(c: LoadedConfig["raw"], dryRun: boolean): Partial<PolicyCo
     dryRun,
     scope: "host",
   };
+}
+
+interface Prepared {
+  result: PolicyResult;
+  record: OutcomeRecord;
+  alert: Alert | undefined;
 }
 
 interface RunningSource {
@@ -194,6 +200,7 @@ export class Daemon implements Control {
       policy: () => this.#policy,
       ipv6Prefix: c.policy.ipv6_prefix,
       onAlerts: (alerts) => this.#onAlerts(alerts),
+      flush: () => this.flushDecisions(),
       now: () => this.#clock.now(),
       logger: this.#log,
       metrics: this.telemetry,
@@ -462,111 +469,138 @@ export class Daemon implements Control {
     return p;
   }
 
-  async #onAlerts(alerts: Alert[]): Promise<void> {
+  /**
+   * Alerts from the live pipeline: decided at once, synchronously (the in-memory ban view changes before the
+   * next event is looked at, as in replay), and queued; {@link flushDecisions} commits the queue in one
+   * transaction and only then hands the new bans to the responders.
+   */
+  #onAlerts(alerts: Alert[]): void {
     for (let i = 0; i < alerts.length; i++) {
-      const outcome = await this.#serial(() =>
-        this.#handleAlert(alerts[i]!, { type: "rule", name: alerts[i]!.rule.id }),
-      );
-      if (outcome.decision) {
+      const alert = alerts[i]!;
+      const p = this.#prepare(alert, { type: "rule", name: alert.rule.id }, this.#clock.now());
+      this.#pending.push(p);
+      if (p.result.decision) {
         // Repeat-offender rules count bans: feed the ban back as an event (it may add alerts to this loop).
         const ban: SecurityEvent = {
-          "@timestamp": alerts[i]!["@timestamp"],
+          "@timestamp": alert["@timestamp"],
           event: {
             dataset: "portcullis",
             action: "portcullis_ban",
             outcome: "failure",
-            reason: outcome.decision.reason,
+            reason: p.result.decision.reason,
           },
-          source: { ip: outcome.decision.target },
-          rule: { id: alerts[i]!.rule.id, name: alerts[i]!.rule.name },
+          source: { ip: p.result.decision.target },
+          rule: { id: alert.rule.id, name: alert.rule.name },
         };
         this.#engine.process(ban, alerts);
       }
     }
   }
 
-  /** Applies the policy to an alert and records everything; enforcement is started, not awaited. */
-  async #handleAlert(alert: Alert, actor: Actor): Promise<BanOutcome> {
-    const now = this.#clock.now();
-    this.telemetry.alerts.inc({ rule: alert.rule.id, origin: alert.origin });
-    const result = this.#policy.onAlert(alert, now);
-    return this.#record(result, actor, alert, now);
+  readonly #pending: Prepared[] = [];
+
+  /** Commits queued decisions (one transaction), then enforces them. Called at the end of each line batch. */
+  async flushDecisions(): Promise<void> {
+    if (!this.#pending.length) return;
+    const batch = this.#pending.splice(0);
+    await this.#serial(() => this.#commit(batch));
   }
 
-  async #record(
-    result: PolicyResult,
-    actor: Actor,
-    alert: Alert | undefined,
-    now: number,
-  ): Promise<BanOutcome> {
+  /** Applies the policy to a SIEM or API alert, records it and starts enforcement; resolves with the outcome. */
+  async #handleAlert(alert: Alert, actor: Actor): Promise<BanOutcome> {
+    await this.flushDecisions();
+    return this.#serial(async () => {
+      const [out] = await this.#commit([this.#prepare(alert, actor, this.#clock.now())]);
+      return out!;
+    });
+  }
+
+  /** The policy's decision on an alert and everything to record about it; in-memory effects happen here. */
+  #prepare(alert: Alert | undefined, actor: Actor, now: number, given?: PolicyResult): Prepared {
+    if (alert) this.telemetry.alerts.inc({ rule: alert.rule.id, origin: alert.origin });
+    const result = given ?? this.#policy.onAlert(alert!, now);
     this.telemetry.outcomes.inc({ outcome: result.outcome });
-    const audit: AuditRecord[] = [];
     const base = {
       at: now,
       actor,
       ...(result.target ? { target: result.target } : {}),
       ...(alert ? { alertId: alert.id } : {}),
     };
-    let decision: StoredDecision | undefined;
+    const record: OutcomeRecord = { audit: [] };
+    if (alert) record.alert = { alert, result };
     switch (result.outcome) {
       case "banned": {
         const d = result.decision!;
-        audit.push({
+        record.audit.push({
           ...base,
           action: d.simulated ? "ban_simulated" : "ban",
           decisionId: d.id,
           detail: { reason: d.reason, duration: d.duration, escalation: d.escalation, origin: d.origin },
         });
-        await this.store.insertDecision(d, d.simulated ? [] : this.#sync.names, audit);
-        decision = {
-          ...d,
-          state: "active",
-          status: Object.fromEntries(
-            (d.simulated ? [] : this.#sync.names).map((n) => [n, "pending" as const]),
-          ),
-        };
+        record.decision = { d, responders: d.simulated ? [] : this.#sync.names };
         this.#engine.forgetSource(d.target);
         this.telemetry.activeBans.set(this.#bans.size);
-        void this.#sync.applyNow([d]);
         break;
       }
-      case "extended": {
-        audit.push({
+      case "extended":
+        record.extend = { id: result.decisionId!, expires: result.expires! };
+        record.audit.push({
           ...base,
           action: "extend",
           decisionId: result.decisionId,
           detail: { expires: result.expires, reason: result.reason },
         });
-        await this.store.extendDecision(result.decisionId!, result.expires!, audit[0]!);
-        decision = await this.store.getDecision(result.decisionId!);
-        if (decision && !decision.simulated) void this.#sync.applyNow([decision]);
         break;
-      }
       case "alert_only":
         break;
       default:
-        audit.push({
+        record.audit.push({
           ...base,
           action: result.outcome === "already_banned" ? "duplicate" : "refuse",
           decisionId: result.decisionId,
           detail: { outcome: result.outcome, reason: result.reason },
         });
-        await this.store.audit(audit);
-        if (result.outcome === "refused_circuit_breaker") break;
     }
-    if (alert) {
-      await this.store.insertAlert(alert, result);
-      this.#emit({
-        kind: "alert",
-        data: { ...alert, policy: { outcome: result.outcome, reason: result.reason } },
-      });
+    return { result, record, alert };
+  }
+
+  /** Writes prepared outcomes in one transaction, then enforces and announces them (in that order). */
+  async #commit(items: Prepared[]): Promise<BanOutcome[]> {
+    await this.store.recordOutcomes(items.map((i) => i.record));
+    const toApply: Decision[] = [];
+    const outcomes: BanOutcome[] = [];
+    const announce: StreamEvent[] = [];
+    for (const { result, record, alert } of items) {
+      let decision: StoredDecision | undefined;
+      if (record.decision) {
+        const d = record.decision.d;
+        decision = {
+          ...d,
+          state: "active",
+          status: Object.fromEntries(record.decision.responders.map((n) => [n, "pending" as const])),
+        };
+        if (!d.simulated) toApply.push(d);
+      } else if (record.extend) {
+        decision = await this.store.getDecision(record.extend.id);
+        if (decision && !decision.simulated) toApply.push(decision);
+      }
+      if (alert) {
+        announce.push({
+          kind: "alert",
+          data: { ...alert, policy: { outcome: result.outcome, reason: result.reason } },
+        });
+      }
+      if (decision && result.outcome === "banned") announce.push({ kind: "decision", data: decision });
+      const out: BanOutcome = { outcome: result.outcome, reason: result.reason };
+      if (result.target !== undefined) out.target = result.target;
+      if (result.expires !== undefined) out.expires = result.expires;
+      if (decision) out.decision = decision;
+      outcomes.push(out);
     }
-    if (decision && result.outcome === "banned") this.#emit({ kind: "decision", data: decision });
-    const out: BanOutcome = { outcome: result.outcome, reason: result.reason };
-    if (result.target !== undefined) out.target = result.target;
-    if (result.expires !== undefined) out.expires = result.expires;
-    if (decision) out.decision = decision;
-    return out;
+    // The responders get the decisions before anyone hears of them (a listener may wait for them to be applied).
+    if (toApply.length) void this.#sync.applyNow(toApply);
+    for (const e of announce) this.#emit(e);
+    return outcomes;
   }
 
   #seenUntil = 0;
@@ -722,7 +756,8 @@ export class Daemon implements Control {
         },
         now,
       );
-      return this.#record(result, req.actor, undefined, now);
+      const [out] = await this.#commit([this.#prepare(undefined, req.actor, now, result)]);
+      return out!;
     });
   }
 
@@ -756,7 +791,7 @@ export class Daemon implements Control {
     if (ip !== undefined && ip.indexOf(":") >= 0 && ip.indexOf("/") < 0) {
       alert.group = { ...alert.group, "source.ip": ipGroupKey(ip, this.#config.raw.policy.ipv6_prefix) };
     }
-    return this.#serial(() => this.#handleAlert(alert, actor));
+    return this.#handleAlert(alert, actor);
   }
 
   subscribe(listener: (e: StreamEvent) => void): () => void {

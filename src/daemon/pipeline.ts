@@ -27,8 +27,10 @@ export interface PipelineOptions {
   engine: () => DetectionEngine;
   policy: () => Policy;
   ipv6Prefix: number;
-  /** Called for every alert, in order; the pipeline waits for it (back-pressure). */
-  onAlerts: (alerts: Alert[]) => Promise<void>;
+  /** Called for every event's alerts, in order, synchronously: decisions are made at once. */
+  onAlerts: (alerts: Alert[]) => void;
+  /** Commits the decisions of the batch (one transaction) and starts their enforcement; awaited per batch. */
+  flush: () => Promise<void>;
   now: () => number;
   logger: Logger;
   metrics?: Metrics;
@@ -110,11 +112,13 @@ export class Pipeline implements LineSink {
         if (alerts.length) {
           // Decided at once, as in replay: later events of this batch from an address just banned are suppressed.
           this.counters.alerts += alerts.length;
-          await o.onAlerts(alerts.splice(0));
+          o.onAlerts(alerts.splice(0));
         }
       }
       events.length = 0;
     }
+    // The batch's decisions are committed before its checkpoint, and enforced after the commit.
+    await o.flush();
     // Windows are in event time: sweep with the latest event time seen.
     if (this.#latest) engine.sweep(this.#latest);
     o.metrics?.lines.inc({ source: batch.stream }, batch.lines.length);

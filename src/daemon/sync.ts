@@ -126,8 +126,17 @@ export class DecisionSync {
     }[] = [];
     const audit: AuditRecord[] = [];
     try {
+      // When a batch holds both an apply and a remove of the same target (a ban revoked before it was
+      // enforced), the later request wins: the earlier one is answered as superseded, not sent.
+      const lastOp = new Map<string, "apply" | "remove">();
+      for (const j of jobs) lastOp.set(j.decision.target, j.op);
+      for (const j of jobs) {
+        if (lastOp.get(j.decision.target) !== j.op) {
+          updates.push({ decisionId: j.decision.id, responder: r.name, status: "removed" });
+        }
+      }
       for (const op of ["remove", "apply"] as const) {
-        const batch = jobs.filter((j) => j.op === op);
+        const batch = jobs.filter((j) => j.op === op && lastOp.get(j.decision.target) === op);
         if (!batch.length) continue;
         // The latest decision per target wins within a batch.
         const byTarget = new Map<string, Decision[]>();

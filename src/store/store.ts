@@ -36,6 +36,17 @@ export interface AuditRecord {
   detail?: Record<string, unknown>;
 }
 
+/** Everything one policy outcome writes (see {@link Store.recordOutcomes}). */
+export interface OutcomeRecord {
+  /** A new decision, pending on these responders. */
+  decision?: { d: Decision; responders: readonly string[] };
+  /** An existing decision extended to a later expiry. */
+  extend?: { id: string; expires: number };
+  /** The alert behind the outcome, with the policy's result. */
+  alert?: { alert: Alert; result: PolicyResult | undefined };
+  audit: AuditRecord[];
+}
+
 export interface StoredAudit extends AuditRecord {
   id: number;
 }
@@ -98,6 +109,54 @@ function rowToDecision(r: DecisionsTable, status: Record<string, DecisionStatus>
   return d;
 }
 
+function decisionRow(d: Decision): DecisionsTable {
+  return {
+    id: d.id,
+    created_at: d["@timestamp"],
+    target: d.target,
+    action: d.action,
+    scope: d.scope,
+    duration: d.duration,
+    expires_at: d.expires,
+    reason: d.reason,
+    rule_id: d.rule?.id ?? null,
+    rule_name: d.rule?.name ?? null,
+    alert_id: d.alert_id ?? null,
+    origin: d.origin,
+    actor_type: d.actor.type,
+    actor_name: d.actor.name,
+    escalation: d.escalation,
+    simulated: d.simulated ? 1 : 0,
+    state: "active",
+    ended_at: null,
+    ended_by: null,
+  };
+}
+
+function alertRow(a: Alert, result: PolicyResult | undefined) {
+  return {
+    id: a.id,
+    created_at: a["@timestamp"],
+    rule_id: a.rule.id,
+    rule_name: a.rule.name,
+    rule_type: a.rule.type,
+    severity: a.severity,
+    group_key: JSON.stringify(a.group),
+    source_ip: a.group["source.ip"] ?? null,
+    count: a.count,
+    distinct_count: a.distinct ?? null,
+    first_seen: a.first_seen,
+    last_seen: a.last_seen,
+    attack: JSON.stringify(a.attack),
+    origin: a.origin,
+    response: a.response,
+    outcome: result?.outcome ?? null,
+    outcome_reason: result?.reason ?? null,
+    decision_id: result?.decision?.id ?? null,
+    events: JSON.stringify(a.events.map((e: SecurityEvent) => toJsonEvent(e))),
+  };
+}
+
 function auditRow(a: AuditRecord) {
   return {
     at: a.at,
@@ -155,46 +214,59 @@ export class Store {
 
   /** Records a new decision (pending for each responder) and its audit records, atomically. */
   async insertDecision(d: Decision, responders: readonly string[], audit: AuditRecord[]): Promise<void> {
+    await this.recordOutcomes([{ decision: { d, responders }, audit }]);
+  }
+
+  /**
+   * Records the outcomes of a batch of alerts (decisions, extensions, alerts, audit) in ONE transaction: the
+   * daemon commits a batch of log lines' decisions together, before any of them is enforced.
+   */
+  async recordOutcomes(items: readonly OutcomeRecord[]): Promise<void> {
+    if (!items.length) return;
     await this.db.transaction().execute(async (tx) => {
-      await tx
-        .insertInto("decisions")
-        .values({
-          id: d.id,
-          created_at: d["@timestamp"],
-          target: d.target,
-          action: d.action,
-          scope: d.scope,
-          duration: d.duration,
-          expires_at: d.expires,
-          reason: d.reason,
-          rule_id: d.rule?.id ?? null,
-          rule_name: d.rule?.name ?? null,
-          alert_id: d.alert_id ?? null,
-          origin: d.origin,
-          actor_type: d.actor.type,
-          actor_name: d.actor.name,
-          escalation: d.escalation,
-          simulated: d.simulated ? 1 : 0,
-          state: "active",
-          ended_at: null,
-          ended_by: null,
-        })
-        .execute();
-      if (responders.length) {
+      const decisions = items.flatMap((i) => (i.decision ? [i.decision] : []));
+      for (let k = 0; k < decisions.length; k += 200) {
+        const chunk = decisions.slice(k, k + 200);
         await tx
-          .insertInto("decision_status")
-          .values(
-            responders.map((r) => ({
-              decision_id: d.id,
-              responder: r,
-              status: "pending",
-              error: null,
-              updated_at: d["@timestamp"],
-            })),
-          )
+          .insertInto("decisions")
+          .values(chunk.map(({ d }) => decisionRow(d)))
+          .execute();
+        const status = chunk.flatMap(({ d, responders }) =>
+          responders.map((r) => ({
+            decision_id: d.id,
+            responder: r,
+            status: "pending",
+            error: null,
+            updated_at: d["@timestamp"],
+          })),
+        );
+        for (let j = 0; j < status.length; j += 300) {
+          await tx
+            .insertInto("decision_status")
+            .values(status.slice(j, j + 300))
+            .execute();
+        }
+      }
+      for (const i of items) {
+        if (!i.extend) continue;
+        await tx
+          .updateTable("decisions")
+          .set({ expires_at: i.extend.expires, duration: sql<number>`${i.extend.expires} - created_at` })
+          .where("id", "=", i.extend.id)
           .execute();
       }
-      await this.#audit(tx, audit);
+      const alerts = items.flatMap((i) => (i.alert ? [i.alert] : []));
+      for (let k = 0; k < alerts.length; k += 100) {
+        await tx
+          .insertInto("alerts")
+          .values(alerts.slice(k, k + 100).map(({ alert, result }) => alertRow(alert, result)))
+          .onConflict((oc) => oc.column("id").doNothing())
+          .execute();
+      }
+      await this.#audit(
+        tx,
+        items.flatMap((i) => i.audit),
+      );
     });
   }
 
@@ -227,14 +299,7 @@ export class Store {
   }
 
   async extendDecision(id: string, expires: number, audit: AuditRecord): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      await tx
-        .updateTable("decisions")
-        .set({ expires_at: expires, duration: sql<number>`${expires} - created_at` })
-        .where("id", "=", id)
-        .execute();
-      await this.#audit(tx, [audit]);
-    });
+    await this.recordOutcomes([{ extend: { id, expires }, audit: [audit] }]);
   }
 
   async #statusFor(ids: string[]): Promise<Map<string, Record<string, DecisionStatus>>> {
@@ -457,34 +522,7 @@ export class Store {
   // ---- alerts ---------------------------------------------------------------------------------------------
 
   async insertAlert(a: Alert, result: PolicyResult | undefined, audit: AuditRecord[] = []): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      await tx
-        .insertInto("alerts")
-        .values({
-          id: a.id,
-          created_at: a["@timestamp"],
-          rule_id: a.rule.id,
-          rule_name: a.rule.name,
-          rule_type: a.rule.type,
-          severity: a.severity,
-          group_key: JSON.stringify(a.group),
-          source_ip: a.group["source.ip"] ?? null,
-          count: a.count,
-          distinct_count: a.distinct ?? null,
-          first_seen: a.first_seen,
-          last_seen: a.last_seen,
-          attack: JSON.stringify(a.attack),
-          origin: a.origin,
-          response: a.response,
-          outcome: result?.outcome ?? null,
-          outcome_reason: result?.reason ?? null,
-          decision_id: result?.decision?.id ?? null,
-          events: JSON.stringify(a.events.map((e: SecurityEvent) => toJsonEvent(e))),
-        })
-        .onConflict((oc) => oc.column("id").doNothing())
-        .execute();
-      await this.#audit(tx, audit);
-    });
+    await this.recordOutcomes([{ alert: { alert: a, result }, audit }]);
   }
 
   async listAlerts(opts: ListOptions & { sourceIp?: string; ruleId?: string } = {}): Promise<StoredAlert[]> {

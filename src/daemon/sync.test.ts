@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { ManualClock } from "../core/clock.ts";
+import { silentLogger } from "../core/logger.ts";
+import type { BanEntry, EntryResult, Responder } from "../responders/types.ts";
+import { decision } from "../store/conformance.ts";
+import { openSqliteStore } from "../store/sqlite.ts";
+import { DecisionSync } from "./sync.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "portcullis-sync-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A responder in memory whose apply can be held, so that requests pile up into one batch. */
+class HeldResponder implements Responder {
+  readonly name = "mem";
+  readonly type = "mem";
+  readonly nativeExpiry = false;
+  readonly entries = new Map<string, number>();
+  readonly calls: string[] = [];
+  hold: Promise<void> | undefined;
+  async setup() {}
+  async apply(entries: readonly BanEntry[]): Promise<EntryResult[]> {
+    this.calls.push(`apply ${entries.map((e) => e.target).join(",")}`);
+    await this.hold;
+    for (const e of entries) this.entries.set(e.target, e.expires);
+    return entries.map((e) => ({ target: e.target, ok: true }));
+  }
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async remove(targets: readonly string[]): Promise<EntryResult[]> {
+    this.calls.push(`remove ${targets.join(",")}`);
+    for (const t of targets) this.entries.delete(t);
+    return targets.map((target) => ({ target, ok: true }));
+  }
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async list(): Promise<BanEntry[]> {
+    return [...this.entries].map(([target, expires]) => ({ target, expires }));
+  }
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async healthcheck() {
+    return { ok: true, detail: "" };
+  }
+}
+
+test("a ban revoked before it was enforced is never applied (the later request wins); queued requests batch", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 2, 2, 10));
+  const store = await openSqliteStore(join(dir, "a.db"), { clock: () => clock.now() });
+  const r = new HeldResponder();
+  const sync = new DecisionSync({ responders: [r], store, clock, logger: silentLogger });
+  try {
+    const t0 = clock.now();
+    const a = decision("a", "203.0.113.1", t0);
+    const b = decision("b", "203.0.113.2", t0);
+    const c = decision("c", "203.0.113.3", t0);
+    for (const d of [a, b, c]) await store.insertDecision(d, ["mem"], []);
+    let release!: () => void;
+    r.hold = new Promise((res) => (release = res));
+    const first = sync.applyNow([a]);
+    const rest = Promise.all([sync.applyNow([b]), sync.applyNow([c]), sync.removeNow([b])]);
+    release();
+    await Promise.all([first, rest]);
+    // The remove of .2 is still sent (idempotent: an earlier ban of the same target may be enforced).
+    assert.deepEqual(r.calls, ["apply 203.0.113.1", "remove 203.0.113.2", "apply 203.0.113.3"]);
+    assert.deepEqual([...r.entries.keys()].sort(), ["203.0.113.1", "203.0.113.3"]);
+    assert.equal((await store.getDecision("b"))?.status.mem, "removed");
+    assert.equal((await store.getDecision("c"))?.status.mem, "applied");
+  } finally {
+    await store.close();
+  }
+});
+
+test("reconcile restores what a flushed enforcement point lost and removes what is not wanted", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 2, 2, 10));
+  const store = await openSqliteStore(join(dir, "b.db"), { clock: () => clock.now() });
+  const r = new HeldResponder();
+  const sync = new DecisionSync({ responders: [r], store, clock, logger: silentLogger });
+  try {
+    await store.insertDecision(decision("x", "198.51.100.1", clock.now()), ["mem"], []);
+    r.entries.set("198.51.100.99", clock.now() + 1000);
+    await sync.reconcileAll();
+    assert.deepEqual([...r.entries.keys()], ["198.51.100.1"]);
+    assert.equal((await store.getDecision("x"))?.status.mem, "applied");
+    const audit = await store.listAudit({ limit: 5 });
+    assert.equal(audit[0]?.action, "reconcile");
+  } finally {
+    await store.close();
+  }
+});
