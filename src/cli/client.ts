@@ -8,7 +8,7 @@ import { request } from "node:https";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import type { StoredAlert, StoredDecision, StoredAudit } from "../store/store.ts";
-import { runningPid } from "./local.ts";
+import { runningPid } from "./pid.ts";
 
 export interface ApiTarget {
   url: string;

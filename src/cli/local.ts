@@ -4,7 +4,7 @@
  * made here goes through the same policy and is picked up by a running daemon within seconds (it syncs
  * decisions made by other processes), or enforced at its next start.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfigFile, validateConfig, type LoadedConfig } from "../config/load.ts";
 import { SystemClock } from "../core/clock.ts";
@@ -40,17 +40,7 @@ export async function openLocalStore(dataDir: string, config: LoadedConfig): Pro
   });
 }
 
-/** The daemon's pid if it is running with this data directory. */
-export function runningPid(dataDir: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(join(dataDir, "portcullis.pid"), "utf8").trim());
-    if (!Number.isInteger(pid) || pid <= 0) return undefined;
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
-}
+export { runningPid } from "./pid.ts";
 
 /** A policy equal to the daemon's (same config), with the store's active bans, for CLI bans. */
 export async function localPolicy(config: LoadedConfig, store: Store): Promise<Policy> {

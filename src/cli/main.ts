@@ -4,16 +4,6 @@
  */
 import { Command, CommanderError } from "commander";
 import { isPortcullisError } from "../core/errors.ts";
-import { registerParse } from "./commands/parse.ts";
-import { registerReplay } from "./commands/replay.ts";
-import { registerRules } from "./commands/rules.ts";
-import { registerRun } from "./commands/run.ts";
-import { registerAdmin } from "./commands/admin.ts";
-import { registerDemo } from "./commands/demo.ts";
-import { registerEnforcer } from "./commands/enforcer.ts";
-import { registerToken } from "./commands/token.ts";
-import { registerHooks } from "./commands/hooks.ts";
-import { registerConfig } from "./commands/config.ts";
 import { VERSION } from "../version.ts";
 
 export interface CliIO {
@@ -22,7 +12,34 @@ export interface CliIO {
   stdin: NodeJS.ReadableStream;
 }
 
-export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
+type Register = (program: Command, io: CliIO, setExit: (code: number) => void) => void;
+
+/**
+ * Command modules, loaded on demand: `portcullis block` (run by a SIEM for every alert) or `portcullis parse`
+ * should not pay for loading the daemon and the HTTPS server. Keys are the command names each module defines.
+ */
+const MODULES: { names: string[]; load: () => Promise<Register> }[] = [
+  { names: ["parse"], load: async () => (await import("./commands/parse.ts")).registerParse },
+  { names: ["replay"], load: async () => (await import("./commands/replay.ts")).registerReplay },
+  { names: ["rules"], load: async () => (await import("./commands/rules.ts")).registerRules },
+  { names: ["run"], load: async () => (await import("./commands/run.ts")).registerRun },
+  {
+    names: ["status", "bans", "alerts", "ban", "unban", "explain"],
+    load: async () => (await import("./commands/admin.ts")).registerAdmin,
+  },
+  { names: ["demo"], load: async () => (await import("./commands/demo.ts")).registerDemo },
+  { names: ["enforcer"], load: async () => (await import("./commands/enforcer.ts")).registerEnforcer },
+  { names: ["token"], load: async () => (await import("./commands/token.ts")).registerToken },
+  { names: ["wazuh-ar", "block"], load: async () => (await import("./commands/hooks.ts")).registerHooks },
+  { names: ["config"], load: async () => (await import("./commands/config.ts")).registerConfig },
+];
+
+/** The program with the command named in `argv` (or every command, for help and unknown names). */
+export async function buildProgram(
+  io: CliIO,
+  setExit: (code: number) => void,
+  argv: readonly string[] = [],
+): Promise<Command> {
   const program = new Command("portcullis")
     .description(
       "Detects brute-force and intrusion attempts in logs and SIEM alerts, and answers them:\ncollect -> detect -> verify -> respond -> audit.",
@@ -36,24 +53,22 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
       writeErr: (s) => io.stderr.write(s),
     })
     .exitOverride();
-  registerParse(program, io, setExit);
-  registerReplay(program, io, setExit);
-  registerRules(program, io, setExit);
-  registerRun(program, io, setExit);
-  registerAdmin(program, io, setExit);
-  registerDemo(program, io, setExit);
-  registerEnforcer(program, io, setExit);
-  registerToken(program, io, setExit);
-  registerHooks(program, io, setExit);
-  registerConfig(program, io, setExit);
+  // Global options come before the command (enablePositionalOptions), so the first word is the command.
+  const name = argv.find((a) => !a.startsWith("-"));
+  const wanted = MODULES.filter((m) => name !== undefined && m.names.includes(name));
+  for (const m of wanted.length ? wanted : MODULES) (await m.load())(program, io, setExit);
   return program;
 }
 
 export async function main(argv: string[], io: CliIO = process): Promise<number> {
   let code = 0;
-  const program = buildProgram(io, (c) => {
-    code = c;
-  });
+  const program = await buildProgram(
+    io,
+    (c) => {
+      code = c;
+    },
+    argv,
+  );
   try {
     await program.parseAsync(argv, { from: "user" });
     return code;

@@ -16,7 +16,6 @@ import type { Forward, ForwardReply } from "../../siem/forward.ts";
 import { runOssimBlock } from "../../siem/ossim/block.ts";
 import { runWazuhAr } from "../../siem/wazuh/ar.ts";
 import { ApiClient, localApi, type ApiTarget } from "../client.ts";
-import { dataDirOf, localConfig } from "../local.ts";
 import type { CliIO } from "../main.ts";
 
 interface HookOptions {
@@ -27,7 +26,7 @@ interface HookOptions {
   dataDir?: string;
 }
 
-function connection(opts: HookOptions): ApiTarget | undefined {
+async function connection(opts: HookOptions): Promise<ApiTarget | undefined> {
   const env = process.env;
   const url = opts.url ?? env.PORTCULLIS_URL;
   const tokenFile = opts.tokenFile ?? env.PORTCULLIS_TOKEN_FILE;
@@ -36,6 +35,7 @@ function connection(opts: HookOptions): ApiTarget | undefined {
   if (url && token) return { url, token, ...(opts.ca ? { ca: readFileSync(opts.ca, "utf8") } : {}) };
   // On the daemon's host: its status file and local token.
   try {
+    const { dataDirOf, localConfig } = await import("../local.ts");
     const local = localApi(dataDirOf(opts, localConfig(opts)));
     if (local) return { ...local, ...(url ? { url } : {}), ...(token ? { token } : {}) };
   } catch {
@@ -107,7 +107,7 @@ export function registerHooks(program: Command, io: CliIO, setExit: (code: numbe
       stdin: io.stdin,
       stdout: io.stdout,
       stderr: io.stderr,
-      forward: forwarder(connection(opts)),
+      forward: forwarder(await connection(opts)),
       now: SystemClock.now(),
     });
     setExit(code);
@@ -128,7 +128,7 @@ export function registerHooks(program: Command, io: CliIO, setExit: (code: numbe
     .action(async (args: string[]) => {
       const code = await runOssimBlock(args, {
         forward: forwarder(
-          connection({ ...(process.env.PORTCULLIS_CA ? { ca: process.env.PORTCULLIS_CA } : {}) }),
+          await connection({ ...(process.env.PORTCULLIS_CA ? { ca: process.env.PORTCULLIS_CA } : {}) }),
         ),
         now: SystemClock.now(),
         stdout: io.stdout,
