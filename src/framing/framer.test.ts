@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LineFramer } from "./framer.ts";
+import { readSyslogDate } from "./timestamps.ts";
 import { Zone } from "./zone.ts";
 
 const REF = Date.UTC(2005, 7, 14, 10, 0, 0);
@@ -134,5 +135,34 @@ test("hostile lines never throw and frame in linear time", () => {
     `<38>1 - - - - - ${"[a ".repeat(100000)}`,
   ]) {
     fr.frame(l);
+  }
+});
+
+test("the per-hour stamp cache gives readSyslogDate's time, across year boundaries, DST and reference changes", () => {
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const pad = (n: number) => String(n).padStart(2, "0");
+  for (const zone of ["UTC", "Europe/Paris", "America/New_York"]) {
+    let ref = Date.UTC(2025, 11, 31, 22, 0, 0);
+    const ctx = { zone: new Zone(zone), reference: () => ref };
+    const framer = new LineFramer(ctx);
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let i = 0; i < 20_000; i++) {
+      if (i % 500 === 0) ref += rand(4) * 12 * 3_600_000; // the daemon's reference moves
+      const mo = [0, 2, 9, 11][rand(4)]!;
+      const day = [1, 2, 25, 26, 29, 30, 31][rand(7)]!;
+      const dd = rand(3) === 0 ? ` ${day}`.slice(-2) : pad(day);
+      const stamp = `${months[mo]} ${dd} ${pad(rand(24))}:${pad(rand(60))}:${pad(rand(61))}`;
+      const line = `${stamp} host sshd[1]: x`;
+      const expected = readSyslogDate(line, 0, ctx);
+      assert.equal(
+        framer.frame(line)?.time,
+        expected?.time,
+        `${zone} ${stamp} ref ${new Date(ref).toISOString()}`,
+      );
+    }
   }
 });

@@ -12,7 +12,7 @@
  */
 import type { Frame, FrameFormat } from "./frame.ts";
 import { readIso, readSyslogDate, readTai64n } from "./timestamps.ts";
-import type { TimeContext } from "./zone.ts";
+import { monthNumber, type TimeContext } from "./zone.ts";
 
 export type { Frame } from "./frame.ts";
 
@@ -28,23 +28,67 @@ interface Envelope {
 
 /** Splits `host prog[pid]: msg` (or `prog[pid]: msg`, `[prog]: msg`, `[prog] msg`) starting at `at`. */
 export function readEnvelope(s: string, at: number, requireIdent = false): Envelope | undefined {
+  const env: Envelope = { host: undefined, program: undefined, pid: undefined, msgStart: 0 };
+  return scanEnvelope(s, at, requireIdent, env, undefined) ? env : undefined;
+}
+
+/**
+ * {@link readEnvelope} into a caller-owned `env` (the framer reuses one per instance, so that framing a line
+ * allocates only its Frame); returns false when there is no envelope. Host and program names go through
+ * `names` when given (see {@link RecentNames}).
+ */
+function scanEnvelope(
+  s: string,
+  at: number,
+  requireIdent: boolean,
+  env: Envelope,
+  names: RecentNames | undefined,
+): boolean {
   const sp1 = s.indexOf(" ", at);
   const end1 = sp1 < 0 ? s.length : sp1;
-  const id1 = identAt(s, at, end1);
-  if (id1) return { host: undefined, program: id1.program, pid: id1.pid, msgStart: skipSpace(s, sp1) };
-  if (sp1 < 0 || !isHostToken(s, at, end1)) return undefined;
+  if (identAt(s, at, end1, names)) {
+    env.host = undefined;
+    env.program = ID.program;
+    env.pid = ID.pid;
+    env.msgStart = skipSpace(s, sp1);
+    return true;
+  }
+  if (sp1 < 0 || !isHostToken(s, at, end1)) return false;
   const start2 = skipSpace(s, sp1);
   const sp2 = s.indexOf(" ", start2);
-  const id2 = identAt(s, start2, sp2 < 0 ? s.length : sp2);
-  if (id2)
-    return {
-      host: s.slice(at, end1),
-      program: id2.program,
-      pid: id2.pid,
-      msgStart: sp2 < 0 ? s.length : skipSpace(s, sp2),
-    };
-  if (requireIdent) return undefined;
-  return { host: s.slice(at, end1), program: undefined, pid: undefined, msgStart: start2 };
+  const host = names ? names.get(s, at, end1) : s.slice(at, end1);
+  if (identAt(s, start2, sp2 < 0 ? s.length : sp2, names)) {
+    env.host = host;
+    env.program = ID.program;
+    env.pid = ID.pid;
+    env.msgStart = sp2 < 0 ? s.length : skipSpace(s, sp2);
+    return true;
+  }
+  if (requireIdent) return false;
+  env.host = host;
+  env.program = undefined;
+  env.pid = undefined;
+  env.msgStart = start2;
+  return true;
+}
+
+/**
+ * A small cache of recently seen host and program names (direct-mapped on length and end characters): a log
+ * repeats a handful of them, so most lines reuse the same string instead of allocating a copy (and map
+ * lookups keyed by it reuse its cached hash).
+ */
+class RecentNames {
+  readonly #slots: string[] = new Array<string>(64).fill("");
+
+  get(s: string, from: number, to: number): string {
+    const n = to - from;
+    const h = (n * 31 + s.charCodeAt(from) * 7 + s.charCodeAt(to - 1)) & 63;
+    const c = this.#slots[h]!;
+    if (c.length === n && s.startsWith(c, from)) return c;
+    const name = s.slice(from, to);
+    this.#slots[h] = name;
+    return name;
+  }
 }
 
 /** A host name token (`srv01`, `mail.example.com`, `fe80::1`): checked with a character loop, no regex. */
@@ -63,27 +107,30 @@ function isHostToken(s: string, from: number, to: number): boolean {
   return true;
 }
 
+/** The identifier {@link identAt} read last (a module-level scratch: identifiers are read one at a time). */
+const ID: { program: string; pid: number | undefined } = { program: "", pid: undefined };
+
 /**
- * The identifier token `s[from..to)`: `name[pid]:` or `name:` read with a character scan (the common case);
- * other shapes (`[sshd]`, `pop(pam_unix)[4920]:`, `auth-worker(22401):`) through {@link identOf}.
+ * Reads the identifier token `s[from..to)` into {@link ID}: `name[pid]:` or `name:` with a character scan
+ * (the common case); other shapes (`[sshd]`, `pop(pam_unix)[4920]:`, `auth-worker(22401):`) through
+ * {@link identOf}. Returns false when the token is not an identifier.
  */
-function identAt(
-  s: string,
-  from: number,
-  to: number,
-): { program: string; pid: number | undefined } | undefined {
-  if (to <= from) return undefined;
+function identAt(s: string, from: number, to: number, names: RecentNames | undefined): boolean {
+  if (to <= from) return false;
   const last = s.charCodeAt(to - 1);
   const first = s.charCodeAt(from);
-  if (last !== 58 /* : */ && first !== 91 /* [ */) return undefined;
+  if (last !== 58 /* : */ && first !== 91 /* [ */) return false;
   if (first !== 91) {
     let i = from;
     for (; i < to; i++) {
       const c = s.charCodeAt(i);
       if (c === 91 || c === 58 || c === 40 || c === 93) break; // [ : ( ]
     }
-    if (i > from && s.charCodeAt(i) === 58 && i === to - 1)
-      return { program: s.slice(from, i), pid: undefined };
+    if (i > from && s.charCodeAt(i) === 58 && i === to - 1) {
+      ID.program = names ? names.get(s, from, i) : s.slice(from, i);
+      ID.pid = undefined;
+      return true;
+    }
     if (i > from && s.charCodeAt(i) === 91 && s.charCodeAt(to - 2) === 93 /* ] */) {
       let pid = 0;
       let j = i + 1;
@@ -92,10 +139,18 @@ function identAt(
         if (d < 0 || d > 9) break;
         pid = pid * 10 + d;
       }
-      if (j === to - 2 && j > i + 1) return { program: s.slice(from, i), pid };
+      if (j === to - 2 && j > i + 1) {
+        ID.program = names ? names.get(s, from, i) : s.slice(from, i);
+        ID.pid = pid;
+        return true;
+      }
     }
   }
-  return identOf(s.slice(from, to));
+  const id = identOf(s.slice(from, to));
+  if (id === undefined) return false;
+  ID.program = id.program;
+  ID.pid = id.pid;
+  return true;
 }
 
 function skipSpace(s: string, i: number): number {
@@ -162,12 +217,49 @@ function make(
   });
 }
 
+/**
+ * The start of one wall-clock hour of year-less syslog timestamps (`Mmm dd HH`), resolved for a range of
+ * reference times: every `MM:SS` of the hour then costs two multiplications.
+ */
+interface HourStamp {
+  /** The first 9 characters, `Mmm dd HH`. */
+  prefix: string;
+  /** Epoch ms of `HH:00:00` in the year `yearFor` (zone.ts) gives every second of this hour. */
+  base: number;
+  /** The reference times (epoch ms, [lo, hi)) for which that year holds. */
+  refLo: number;
+  refHi: number;
+}
+
+const NO_HOUR: HourStamp = { prefix: "\n", base: 0, refLo: 0, refHi: -1 };
+const DAY_MS = 86_400_000;
+
+/** The digit at `at`, or -1. */
+function digit(s: string, at: number): number {
+  const d = s.charCodeAt(at) - 48;
+  return d >= 0 && d <= 9 ? d : -1;
+}
+
+/** Two digits at `at`, or -1. */
+function two(s: string, at: number): number {
+  const a = digit(s, at);
+  const b = digit(s, at + 1);
+  return a >= 0 && b >= 0 ? a * 10 + b : -1;
+}
+
+/** Four digits at `at`, or -1. */
+function readYear(s: string, at: number): number {
+  const a = two(s, at);
+  const b = two(s, at + 2);
+  return a >= 0 && b >= 0 ? a * 100 + b : -1;
+}
+
 export class LineFramer {
   readonly ctx: TimeContext;
   #export: Map<string, string> | undefined;
-  #lastStamp = "";
-  #lastStampTime = 0;
-  #lastStampEnd = 0;
+  #hour: HourStamp = NO_HOUR;
+  readonly #env: Envelope = { host: undefined, program: undefined, pid: undefined, msgStart: 0 };
+  readonly #names = new RecentNames();
 
   constructor(ctx: TimeContext) {
     this.ctx = ctx;
@@ -182,32 +274,23 @@ export class LineFramer {
     const c0 = line.charCodeAt(0);
     // Classic syslog: `Mmm dd HH:MM:SS` (the most common case first).
     if (c0 >= 65 && c0 <= 90 && line.charCodeAt(3) === 32) {
-      const head = line.slice(0, 15);
-      let t: number | undefined;
-      let end = 0;
-      if (head === this.#lastStamp) {
-        t = this.#lastStampTime;
-        end = this.#lastStampEnd;
-      } else {
+      let t: number | undefined = this.#plainSyslogTime(line);
+      let end = 15;
+      if (Number.isNaN(t)) {
         const r = readSyslogDate(line, 0, this.ctx);
-        if (r) {
-          t = r.time;
-          end = r.end;
-          if (end === 15) {
-            this.#lastStamp = head;
-            this.#lastStampTime = t;
-            this.#lastStampEnd = end;
-          }
-        }
+        t = r?.time;
+        end = r?.end ?? 0;
       }
-      if (t !== undefined)
-        return make("syslog", t, readEnvelope(line, skipSpace(line, end)), line, skipSpace(line, end));
+      if (t !== undefined) {
+        const at = skipSpace(line, end);
+        return make("syslog", t, this.#envelope(line, at, false), line, at);
+      }
     }
     if (c0 >= 48 && c0 <= 57) {
       const r = readIso(line, 0, this.ctx);
       if (r) {
         const at = line.charCodeAt(r.end) === 32 ? skipSpace(line, r.end) : r.end;
-        return make("iso", r.time, at === r.end ? undefined : readEnvelope(line, at), line, at);
+        return make("iso", r.time, at === r.end ? undefined : this.#envelope(line, at, false), line, at);
       }
     }
     if (c0 === 60 /* < */) {
@@ -222,7 +305,7 @@ export class LineFramer {
       const r = readTai64n(line, 0);
       if (r) {
         const at = skipSpace(line, r.end);
-        return make("tai64n", r.time, readEnvelope(line, at), line, at);
+        return make("tai64n", r.time, this.#envelope(line, at, false), line, at);
       }
     }
     if (c0 === 95 /* _ */ && line.startsWith("__CURSOR=")) {
@@ -234,10 +317,65 @@ export class LineFramer {
       return this.#exportLine(line);
     }
     // Journal-style line without a timestamp: `host prog[pid]: msg`.
-    const env = readEnvelope(line, 0, true);
+    const env = this.#envelope(line, 0, true);
     if (env && env.program !== undefined && !line.startsWith("["))
       return make("journal", undefined, env, line, 0);
     return make("plain", undefined, undefined, line, 0);
+  }
+
+  /** The envelope at `at`, read into this framer's scratch object (valid until the next call). */
+  #envelope(line: string, at: number, requireIdent: boolean): Envelope | undefined {
+    return scanEnvelope(line, at, requireIdent, this.#env, this.#names) ? this.#env : undefined;
+  }
+
+  /**
+   * The time of the most common stamp, `Mmm dd HH:MM:SS ` with no year, fraction or offset, through the
+   * cached {@link HourStamp} of its hour; NaN for any other shape (and for the rare hour that straddles the
+   * year boundary of `yearFor`), which {@link readSyslogDate} then reads. Same result as it, by
+   * construction: within one wall-clock hour the zone offset is constant (Zone caches it per hour).
+   */
+  #plainSyslogTime(line: string): number {
+    if (line.charCodeAt(6) !== 32 || line.charCodeAt(9) !== 58 /* : */) return NaN;
+    if (line.charCodeAt(12) !== 58 || line.charCodeAt(15) !== 32) return NaN;
+    const min = two(line, 10);
+    const sec = two(line, 13);
+    // 59:60 (a leap second) rolls over into the next hour: left to the general reader.
+    if (min < 0 || min > 59 || sec < 0 || sec > 60 || (min === 59 && sec === 60)) return NaN;
+    // `Mmm dd HH:MM:SS yyyy`: a year after the time (see readSyslogDate).
+    const after = line.charCodeAt(20);
+    if ((after === 32 || after === 93 || Number.isNaN(after)) && readYear(line, 16) >= 1970) return NaN;
+    const ref = this.ctx.reference();
+    let h = this.#hour;
+    if (!line.startsWith(h.prefix) || !(ref >= h.refLo && ref < h.refHi)) {
+      const found = this.#hourOf(line, ref);
+      if (found === undefined) return NaN;
+      this.#hour = h = found;
+    }
+    return h.base + min * 60_000 + sec * 1000;
+  }
+
+  /** Resolves the hour `Mmm dd HH` of `line` for reference `ref`; undefined when malformed or ambiguous. */
+  #hourOf(line: string, ref: number): HourStamp | undefined {
+    const mo = monthNumber(line.slice(0, 3));
+    if (mo === undefined) return undefined;
+    // Day `dd`, `0d` or ` d` (readSyslogDate reads all three; here the time always starts at index 7).
+    const d = line.charCodeAt(4) === 32 ? digit(line, 5) : two(line, 4);
+    const hour = two(line, 7);
+    if (d < 1 || d > 31 || hour < 0 || hour > 23) return undefined;
+    const refYear = new Date(ref).getUTCFullYear();
+    const yearStart = Date.UTC(refYear, 0, 1);
+    const yearEnd = Date.UTC(refYear + 1, 0, 1);
+    // yearFor: the reference year, unless the time is more than a day after the reference. The latest
+    // second of the hour (59:59, or 58:60) is 3599 s after its start.
+    const base = this.ctx.zone.toEpoch(refYear, mo, d, hour, 0, 0);
+    const prefix = line.slice(0, 9);
+    if (ref >= base + 3_599_000 - DAY_MS)
+      return { prefix, base, refLo: Math.max(yearStart, base + 3_599_000 - DAY_MS), refHi: yearEnd };
+    if (ref < base - DAY_MS) {
+      const prev = this.ctx.zone.toEpoch(refYear - 1, mo, d, hour, 0, 0);
+      return { prefix, base: prev, refLo: yearStart, refHi: Math.min(yearEnd, base - DAY_MS) };
+    }
+    return undefined;
   }
 
   /** Ends the input: returns an export record that was not followed by a blank line. */
@@ -254,9 +392,9 @@ export class LineFramer {
     const at = close + 1;
     if (line.charCodeAt(at) === 49 && line.charCodeAt(at + 1) === 32) return this.#rfc5424(line, at + 2);
     const r = readSyslogDate(line, at, this.ctx) ?? readIso(line, at, this.ctx);
-    if (!r) return make("syslog", undefined, readEnvelope(line, at), line, at);
+    if (!r) return make("syslog", undefined, this.#envelope(line, at, false), line, at);
     const m = skipSpace(line, r.end);
-    return make("syslog", r.time, readEnvelope(line, m), line, m);
+    return make("syslog", r.time, this.#envelope(line, m, false), line, m);
   }
 
   #rfc5424(line: string, at: number): Frame | undefined {
