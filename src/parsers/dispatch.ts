@@ -36,7 +36,6 @@ export class ParserSet {
   readonly #byFormat = new Map<string, Slot[]>();
   readonly #probes: Slot[] = [];
   readonly #time: TimeContext;
-  readonly #buf: SecurityEvent[] = [];
 
   constructor(opts: ParserSetOptions) {
     this.#time = opts.time;
@@ -113,16 +112,22 @@ export class ParserSet {
     return found.length ? found : undefined;
   }
 
+  /**
+   * Runs one parser: it appends to `out` directly (no intermediate array), then its new events are completed
+   * in place, and those of failure actions its mode does not report are dropped.
+   */
   #run(slot: Slot, frame: Frame, out: SecurityEvent[]): void {
-    const buf = this.#buf;
-    buf.length = 0;
-    slot.parser.parse(frame, buf);
-    for (const e of buf) {
+    const start = out.length;
+    slot.parser.parse(frame, out);
+    let kept = start;
+    for (let i = start; i < out.length; i++) {
+      const e = out[i]!;
       if (slot.failures && e.event.outcome === "failure" && !slot.failures.has(e.event.action)) continue;
       if (Number.isNaN(e["@timestamp"])) e["@timestamp"] = frame.time ?? this.#time.reference();
       if (frame.repeat > 1 && e.event.count === undefined) e.event.count = frame.repeat;
-      out.push(e);
+      out[kept++] = e;
     }
+    if (kept < out.length) out.length = kept;
   }
 }
 
