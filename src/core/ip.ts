@@ -89,7 +89,11 @@ function parseV6(s: string): number[] | undefined {
   const n = head.length + tail.length;
   if (seenDouble) {
     if (n > 7) return undefined;
-    return [...head, ...new Array<number>(8 - n).fill(0), ...tail];
+    // head, then zeros, then tail: extend head in place (no spread of temporary arrays).
+    const t = tail.length;
+    while (head.length < 8 - t) head.push(0);
+    for (let k = 0; k < t; k++) head.push(tail[k]!);
+    return head;
   }
   return n === 8 ? head : undefined;
 }
@@ -138,23 +142,60 @@ export function formatIp(ip: ParsedIp): string {
     }
     i = j;
   }
-  const hex = (a: number, b: number) =>
-    g
-      .slice(a, b)
-      .map((x) => x.toString(16))
-      .join(":");
+  const hex = (a: number, b: number) => {
+    let out = "";
+    for (let i = a; i < b; i++) out += i === a ? g[i]!.toString(16) : `:${g[i]!.toString(16)}`;
+    return out;
+  };
   if (bestStart < 0) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
 }
 
-const V4_FAST = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/**
+ * Whether `s` is an IPv4 address in canonical form: four decimal octets 0-255 without leading zeros (what
+ * `/^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/` matches), checked with
+ * a character loop.
+ */
+function isCanonicalV4(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let i = 0;
+  for (;;) {
+    const start = i;
+    let v = 0;
+    for (; i < n && i - start < 4; i++) {
+      const d = s.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    const len = i - start;
+    if (len === 0 || len > 3 || v > 255 || (len > 1 && s.charCodeAt(start) === 48)) return false;
+    parts++;
+    if (i === n) return parts === 4;
+    if (parts === 4 || s.charCodeAt(i) !== 46 /* . */) return false;
+    i++;
+  }
+}
+
+/** The {@link canonicalIp} cache: 256 slots chosen by length and three characters of the text. */
+const RECENT_TEXT: string[] = new Array<string>(256).fill("");
+const RECENT_IP: (string | undefined)[] = new Array<string | undefined>(256).fill(undefined);
 
 /** The canonical text of an address, or undefined when `text` is not an IP address. */
 export function canonicalIp(text: string): string | undefined {
   // Fast path: already-canonical IPv4, the overwhelmingly common case in logs.
-  if (text.length <= 15 && V4_FAST.test(text)) return text;
+  if (isCanonicalV4(text)) return text;
+  // Other spellings (IPv6 above all) are parsed and formatted once, then served from a small cache: logs
+  // repeat the same addresses line after line.
+  const n = text.length;
+  const slot = (n * 31 + text.charCodeAt(0) * 7 + text.charCodeAt(n >> 1) * 3 + text.charCodeAt(n - 1)) & 255;
+  if (RECENT_TEXT[slot] === text) return RECENT_IP[slot];
   const ip = parseIp(text);
-  return ip ? formatIp(ip) : undefined;
+  const canonical = ip ? formatIp(ip) : undefined;
+  RECENT_TEXT[slot] = text;
+  RECENT_IP[slot] = canonical;
+  return canonical;
 }
 
 export function isIp(text: string): boolean {
