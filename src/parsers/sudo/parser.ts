@@ -21,26 +21,47 @@ const ACTIONS = [...FAILURES, "sudo_command", "su_session"] as const;
 // `user : [reason ; ]TTY=... ; PWD=... ; USER=... ; COMMAND=...` — the user name cannot contain spaces.
 const SUDO = /^\s*(\S+) : (.*)$/;
 
+/** A field name as sudo writes them (`TTY`, `PWD`, `USER`, `COMMAND`, `ENV`...): `[A-Z_]+`. */
+function isFieldName(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || c === 95)) return false;
+  }
+  return true;
+}
+
 function sudoLine(frame: Frame, out: SecurityEvent[]): void {
   const m = SUDO.exec(frame.message);
   if (!m) return;
   const user = m[1]!;
-  const fields = m[2]!.split(" ; ");
-  const kv = new Map<string, string>();
+  const rest = m[2]!;
+  // Fields separated by " ; " (read in place, no split): the last TTY/PWD/USER wins; COMMAND ends the list.
+  const kv = {
+    TTY: undefined as string | undefined,
+    PWD: undefined as string | undefined,
+    USER: undefined as string | undefined,
+    COMMAND: undefined as string | undefined,
+  };
   let reason: string | undefined;
-  for (let i = 0; i < fields.length; i++) {
-    const f = fields[i]!;
-    const eq = f.indexOf("=");
-    const key = eq > 0 ? f.slice(0, eq) : "";
-    if (key === "COMMAND") {
+  for (let i = 0, from = 0; ; i++) {
+    const sep = rest.indexOf(" ; ", from);
+    const end = sep < 0 ? rest.length : sep;
+    const eq = rest.indexOf("=", from);
+    const named = eq > from && eq < end && isFieldName(rest, from, eq);
+    if (named && eq - from === 7 && rest.startsWith("COMMAND", from)) {
       // The command is last and may itself contain " ; ".
-      kv.set(key, [f.slice(eq + 1), ...fields.slice(i + 1)].join(" ; "));
+      kv.COMMAND = rest.slice(eq + 1);
       break;
     }
-    if (/^[A-Z_]+$/.test(key)) kv.set(key, f.slice(eq + 1));
-    else if (i === 0) reason = f;
+    if (named) {
+      const key = rest.slice(from, eq);
+      if (key === "TTY" || key === "PWD" || key === "USER") kv[key] = rest.slice(eq + 1, end);
+    } else if (i === 0) reason = rest.slice(from, end);
+    if (sep < 0) break;
+    from = sep + 3;
   }
-  const command = kv.get("COMMAND");
+  const command = kv.COMMAND;
   if (command === undefined && reason === undefined) return;
   let action: (typeof ACTIONS)[number] = "sudo_command";
   let outcome: "success" | "failure" = "success";
@@ -57,14 +78,14 @@ function sudoLine(frame: Frame, out: SecurityEvent[]): void {
   e.event.category = ["process"];
   if (reason !== undefined) e.event.reason = reason;
   e.user = { name: user };
-  const target = kv.get("USER");
+  const target = kv.USER;
   if (target !== undefined) e.user.target = { name: target };
   if (command !== undefined) {
     e.process = { ...e.process, command_line: command };
-    const pwd = kv.get("PWD");
+    const pwd = kv.PWD;
     if (pwd !== undefined) e.process.working_directory = pwd;
   }
-  const tty = kv.get("TTY");
+  const tty = kv.TTY;
   if (tty !== undefined) e.process = { ...e.process, tty: { name: tty } };
   out.push(e);
 }
