@@ -18,6 +18,16 @@ interface Slot {
   failures: Set<string> | undefined;
 }
 
+/** Where the frames of one program go (see ParserSet's #route). */
+interface Route {
+  /** Its parsers, or undefined when none claims the program. */
+  slots: Slot[] | undefined;
+  /** The probes for its frames that its parsers left without an event (undefined: every probe). */
+  probes: Slot[] | undefined;
+}
+
+const UNCLAIMED: Route = { slots: undefined, probes: undefined };
+
 export interface ParserSetOptions {
   time: TimeContext;
   /** Mode per parser id; parsers not named use their default. */
@@ -35,6 +45,11 @@ export class ParserSet {
   readonly #probesByProgram = new Map<string, Slot[]>();
   readonly #byFormat = new Map<string, Slot[]>();
   readonly #probes: Slot[] = [];
+  readonly #routes = new Map<string, Route>();
+  #lastProgram: string | undefined;
+  #lastRoute: Route = UNCLAIMED;
+  #lastFormat: string | undefined;
+  #lastByFormat: Slot[] | undefined;
   readonly #time: TimeContext;
 
   constructor(opts: ParserSetOptions) {
@@ -63,20 +78,19 @@ export class ParserSet {
   /** Parses one frame; appends completed events to `out` and returns how many were added. */
   parse(frame: Frame, out: SecurityEvent[]): number {
     const before = out.length;
-    const byFormat = this.#byFormat.get(frame.format);
+    if (frame.format !== this.#lastFormat) {
+      this.#lastFormat = frame.format;
+      this.#lastByFormat = this.#byFormat.get(frame.format);
+    }
+    const byFormat = this.#lastByFormat;
     if (byFormat) {
       for (const s of byFormat) this.#run(s, frame, out);
     } else {
-      let claimed = false;
-      if (frame.program !== undefined) {
-        const slots = this.#byProgram.get(frame.program) ?? this.#prefix(frame.program);
-        if (slots) {
-          claimed = true;
-          for (const s of slots) this.#run(s, frame, out);
-        }
-      }
+      const route = frame.program === undefined ? UNCLAIMED : this.#route(frame.program);
+      const slots = route.slots;
+      if (slots) for (let i = 0; i < slots.length; i++) this.#run(slots[i]!, frame, out);
       if (out.length === before) {
-        const probes = claimed ? this.#probesFor(frame.program!) : this.#probes;
+        const probes = route.probes ?? this.#probes;
         for (let i = 0; i < probes.length; i++) {
           const s = probes[i]!;
           if (s.def.probe!(frame)) {
@@ -87,6 +101,25 @@ export class ParserSet {
       }
     }
     return out.length - before;
+  }
+
+  /**
+   * Where a program's frames go: its parsers (by name, then prefix) and the probes to try when they produce
+   * nothing. Cached per program name; the last one is remembered on its own, as consecutive frames often
+   * share their program (the framer reuses the same name string, so that check is one comparison).
+   */
+  #route(program: string): Route {
+    if (program === this.#lastProgram) return this.#lastRoute;
+    let route = this.#routes.get(program);
+    if (route === undefined) {
+      const slots = this.#byProgram.get(program) ?? this.#prefix(program);
+      route = { slots, probes: slots ? this.#probesFor(program) : undefined };
+      if (this.#routes.size >= 10_000) this.#routes.clear();
+      this.#routes.set(program, route);
+    }
+    this.#lastProgram = program;
+    this.#lastRoute = route;
+    return route;
   }
 
   /** The probes to try for a claimed program's frame (its own parsers excluded), cached per program name. */
