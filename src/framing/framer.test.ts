@@ -166,3 +166,19 @@ test("the per-hour stamp cache gives readSyslogDate's time, across year boundari
     }
   }
 });
+
+test("a repeated envelope is reused only when the line really has the same one", () => {
+  const fr = utc();
+  const read = (l: string) => {
+    const f = fr.frame(`Mar  3 00:17:22 ${l}`)!;
+    return [f.host, f.program, f.pid, f.message];
+  };
+  assert.deepEqual(read("srv sshd[1]: a"), ["srv", "sshd", 1, "a"]);
+  assert.deepEqual(read("srv sshd[1]:  b"), ["srv", "sshd", 1, "b"]);
+  assert.deepEqual(read("srv sshd[1]: c"), ["srv", "sshd", 1, "c"]);
+  assert.deepEqual(read("srv sshd[1]: "), ["srv", "sshd", 1, ""]);
+  assert.deepEqual(read("srv sshd[12]: d"), ["srv", "sshd", 12, "d"]);
+  assert.deepEqual(read("srv sshd[1]:x y"), ["srv", undefined, undefined, "sshd[1]:x y"]);
+  assert.deepEqual(read("sshd[1]: e"), [undefined, "sshd", 1, "e"]);
+  assert.deepEqual(read("sshd[1]: f"), [undefined, "sshd", 1, "f"]);
+});

@@ -260,6 +260,13 @@ export class LineFramer {
   #hour: HourStamp = NO_HOUR;
   readonly #env: Envelope = { host: undefined, program: undefined, pid: undefined, msgStart: 0 };
   readonly #names = new RecentNames();
+  /** The last envelope remembered by #envelope, with its text (`host prog[pid]: `); empty text: none. */
+  readonly #lastEnv = {
+    text: "",
+    host: undefined as string | undefined,
+    program: "",
+    pid: undefined as number | undefined,
+  };
 
   constructor(ctx: TimeContext) {
     this.ctx = ctx;
@@ -323,9 +330,32 @@ export class LineFramer {
     return make("plain", undefined, undefined, line, 0);
   }
 
-  /** The envelope at `at`, read into this framer's scratch object (valid until the next call). */
+  /**
+   * The envelope at `at`, read into this framer's scratch object (valid until the next call). Consecutive
+   * lines often carry the same envelope text (`srv01 systemd-logind[691]: `): when this line has exactly the
+   * text of the last envelope that named a program and ended with spaces, followed by a non-space, reading
+   * it again would give the same result, so the remembered one is used.
+   */
   #envelope(line: string, at: number, requireIdent: boolean): Envelope | undefined {
-    return scanEnvelope(line, at, requireIdent, this.#env, this.#names) ? this.#env : undefined;
+    const env = this.#env;
+    const last = this.#lastEnv;
+    const n = last.text.length;
+    if (n > 0 && line.startsWith(last.text, at) && line.charCodeAt(at + n) !== 32) {
+      env.host = last.host;
+      env.program = last.program;
+      env.pid = last.pid;
+      env.msgStart = at + n;
+      return env;
+    }
+    if (!scanEnvelope(line, at, requireIdent, env, this.#names)) return undefined;
+    // Only an envelope with a program is remembered: the result of one without depends on what follows it.
+    if (env.program !== undefined && env.msgStart > at && line.charCodeAt(env.msgStart - 1) === 32) {
+      last.text = line.slice(at, env.msgStart);
+      last.host = env.host;
+      last.program = env.program;
+      last.pid = env.pid;
+    }
+    return env;
   }
 
   /**
