@@ -80,13 +80,16 @@ function sudoLine(frame: Frame, out: SecurityEvent[]): void {
   e.user = { name: user };
   const target = kv.USER;
   if (target !== undefined) e.user.target = { name: target };
-  if (command !== undefined) {
-    e.process = { ...e.process, command_line: command };
-    const pwd = kv.PWD;
-    if (pwd !== undefined) e.process.working_directory = pwd;
-  }
   const tty = kv.TTY;
-  if (tty !== undefined) e.process = { ...e.process, tty: { name: tty } };
+  if (command !== undefined || tty !== undefined) {
+    // newEvent's process object is this event's own: completed in place (no copies).
+    const proc = (e.process ??= {});
+    if (command !== undefined) {
+      proc.command_line = command;
+      if (kv.PWD !== undefined) proc.working_directory = kv.PWD;
+    }
+    if (tty !== undefined) proc.tty = { name: tty };
+  }
   out.push(e);
 }
 
