@@ -25,16 +25,32 @@ interface Grouper {
   values(key: string): Record<string, string>;
 }
 
-/** IPv6 address -> its prefix key, cached (bounded): computing a prefix is the costly part of grouping. */
-const prefixCache = new Map<string, string>();
+/**
+ * IPv6 address -> its prefix key, cached per prefix length (bounded): computing a prefix is the costly part of
+ * grouping. One map per prefix keeps the lookup on the address string itself (its hash is computed once and
+ * kept by the string), with no key string to build per call.
+ */
+const prefixCaches = new Map<number, Map<string, string>>();
+let lastIp: string | undefined;
+let lastPrefix = 0;
+let lastKey = "";
 export function ipGroupKey(ip: string, prefix: number): string {
+  // The same address string is usually asked for several times in a row (the ban check, then each grouper).
+  if (ip === lastIp && prefix === lastPrefix) return lastKey;
+  lastIp = ip;
+  lastPrefix = prefix;
+  return (lastKey = computeGroupKey(ip, prefix));
+}
+
+function computeGroupKey(ip: string, prefix: number): string {
   if (ip.indexOf(":") < 0) return ip;
-  const k = `${prefix}/${ip}`;
-  let v = prefixCache.get(k);
+  let cache = prefixCaches.get(prefix);
+  if (cache === undefined) prefixCaches.set(prefix, (cache = new Map()));
+  let v = cache.get(ip);
   if (v === undefined) {
     v = groupKey(ip, prefix);
-    if (prefixCache.size >= 50_000) prefixCache.clear();
-    prefixCache.set(k, v);
+    if (cache.size >= 50_000) cache.clear();
+    cache.set(ip, v);
   }
   return v;
 }
