@@ -108,6 +108,11 @@ interface Entry {
   alerts: number;
   /** The rule's condition is only equalities on event.dataset/action/outcome (see {@link indexedOnly}). */
   indexed: boolean;
+  /**
+   * The rule's condition(s) read no field but event.dataset, event.action and event.outcome: their value for
+   * a (dataset, action, outcome) combination holds for every event with it, and is computed once per combination.
+   */
+  indexedFieldsOnly: boolean;
   /** Readers of the fields the condition needs (see {@link requiredFields}); all must find a value. */
   needs: ((e: unknown) => unknown)[];
 }
@@ -140,6 +145,12 @@ export function requiredFields(node: KqlNode): Set<string> {
     default:
       return new Set();
   }
+}
+
+/** True when every condition of the rule reads only the indexed fields (no free text, no wildcard field). */
+function readsIndexedFieldsOnly(r: CompiledRule): boolean {
+  const fields = r.then ? [...r.query.fields, ...r.then.fields] : r.query.fields;
+  return fields.every((f) => INDEXED_FIELDS.has(f));
 }
 
 /** A candidate rule for one (dataset, action, outcome) combination. */
@@ -208,6 +219,7 @@ export class DetectionEngine {
             group: grouperOf(r),
             alerts: 0,
             indexed: r.then === undefined && indexedOnly(r.query.ast),
+            indexedFieldsOnly: readsIndexedFieldsOnly(r),
             needs: needsOf(r),
           },
       );
@@ -259,13 +271,19 @@ export class DetectionEngine {
     };
     // Decided without evaluation only when every indexed value is a string (what the index compared).
     const strings = [ds, action, outcome].every((v) => typeof v === "string");
-    list = base
-      .filter(
-        (en) =>
-          admits(en.detector.rule, "event.action", action) &&
-          admits(en.detector.rule, "event.outcome", outcome),
-      )
-      .map((entry) => ({ entry, decided: strings && entry.indexed }));
+    // A condition reading only the indexed fields is evaluated here, once, on an event made of the
+    // combination alone: accessors read the same three strings from it as from any real event with them.
+    const probe = strings ? { event: { dataset: ds, action, outcome } } : undefined;
+    list = [];
+    for (const entry of base) {
+      const rule = entry.detector.rule;
+      if (!admits(rule, "event.action", action) || !admits(rule, "event.outcome", outcome)) continue;
+      if (probe && entry.indexedFieldsOnly) {
+        if (entry.detector.accepts(probe as unknown as SecurityEvent)) list.push({ entry, decided: true });
+        continue;
+      }
+      list.push({ entry, decided: strings && entry.indexed });
+    }
     if (!cacheable) return list;
     if (++this.#cached > 10_000) {
       this.#candidates.clear();
