@@ -45,7 +45,7 @@ export function ipGroupKey(ip: string, prefix: number): string {
 function computeGroupKey(ip: string, prefix: number): string {
   if (ip.indexOf(":") < 0) return ip;
   let cache = prefixCaches.get(prefix);
-  if (cache === undefined) prefixCaches.set(prefix, (cache = new Map()));
+  if (cache === undefined) prefixCaches.set(prefix, (cache = new Map<string, string>()));
   let v = cache.get(ip);
   if (v === undefined) {
     v = groupKey(ip, prefix);
