@@ -252,7 +252,24 @@ export class DetectionEngine {
   readonly #candidates = new Map<unknown, Map<unknown, Map<unknown, Candidate[]>>>();
   #cached = 0;
 
+  // The last combination looked up and its list: the replay asks for an event's list twice in a row.
+  #lastDs: unknown;
+  #lastAction: unknown;
+  #lastOutcome: unknown;
+  #lastList: Candidate[] | undefined;
+
   #candidatesFor(ds: unknown, action: unknown, outcome: unknown): Candidate[] {
+    if (this.#lastList && ds === this.#lastDs && action === this.#lastAction && outcome === this.#lastOutcome)
+      return this.#lastList;
+    const list = this.#lookupCandidates(ds, action, outcome);
+    this.#lastDs = ds;
+    this.#lastAction = action;
+    this.#lastOutcome = outcome;
+    this.#lastList = list;
+    return list;
+  }
+
+  #lookupCandidates(ds: unknown, action: unknown, outcome: unknown): Candidate[] {
     // Keys are the values themselves (strings in practice); non-primitive values are not cached.
     const cacheable = [ds, action, outcome].every((v) => v === undefined || typeof v === "string");
     let byAction = this.#candidates.get(ds);
@@ -295,6 +312,15 @@ export class DetectionEngine {
     if (!byOutcome) byAction.set(action, (byOutcome = new Map<unknown, Candidate[]>()));
     byOutcome.set(outcome, list);
     return list;
+  }
+
+  /**
+   * Whether any rule may be evaluated on `e` (from the candidate index only): when false, {@link process}
+   * does nothing with it and keeps no reference to it.
+   */
+  hasCandidates(e: SecurityEvent): boolean {
+    const ev = e.event;
+    return this.#candidatesFor(ev?.dataset, ev?.action, ev?.outcome).length > 0;
   }
 
   /** Runs every applicable rule on `e`; appends alerts to `out`. */
