@@ -3,7 +3,8 @@
  * start): a snapshot of the pack's validated specs (defaults applied) is kept in builtin-snapshot.generated.ts,
  * with a digest of the rule files it was made from. The snapshot is used only while the files are unchanged;
  * otherwise the files are loaded and validated as usual. builtin-snapshot.test.ts fails when the snapshot is
- * stale; `node --import tsx src/detect/builtin-snapshot.ts --write` regenerates it.
+ * stale; `node --import tsx src/detect/builtin-snapshot.ts --write` (then `npx prettier --write` on the
+ * generated file) regenerates it.
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
