@@ -25,16 +25,32 @@ interface Grouper {
   values(key: string): Record<string, string>;
 }
 
-/** IPv6 address -> its prefix key, cached (bounded): computing a prefix is the costly part of grouping. */
-const prefixCache = new Map<string, string>();
+/**
+ * IPv6 address -> its prefix key, cached per prefix length (bounded): computing a prefix is the costly part of
+ * grouping. One map per prefix keeps the lookup on the address string itself (its hash is computed once and
+ * kept by the string), with no key string to build per call.
+ */
+const prefixCaches = new Map<number, Map<string, string>>();
+let lastIp: string | undefined;
+let lastPrefix = 0;
+let lastKey = "";
 export function ipGroupKey(ip: string, prefix: number): string {
+  // The same address string is usually asked for several times in a row (the ban check, then each grouper).
+  if (ip === lastIp && prefix === lastPrefix) return lastKey;
+  lastIp = ip;
+  lastPrefix = prefix;
+  return (lastKey = computeGroupKey(ip, prefix));
+}
+
+function computeGroupKey(ip: string, prefix: number): string {
   if (ip.indexOf(":") < 0) return ip;
-  const k = `${prefix}/${ip}`;
-  let v = prefixCache.get(k);
+  let cache = prefixCaches.get(prefix);
+  if (cache === undefined) prefixCaches.set(prefix, (cache = new Map<string, string>()));
+  let v = cache.get(ip);
   if (v === undefined) {
     v = groupKey(ip, prefix);
-    if (prefixCache.size >= 50_000) prefixCache.clear();
-    prefixCache.set(k, v);
+    if (cache.size >= 50_000) cache.clear();
+    cache.set(ip, v);
   }
   return v;
 }
@@ -92,6 +108,11 @@ interface Entry {
   alerts: number;
   /** The rule's condition is only equalities on event.dataset/action/outcome (see {@link indexedOnly}). */
   indexed: boolean;
+  /**
+   * The rule's condition(s) read no field but event.dataset, event.action and event.outcome: their value for
+   * a (dataset, action, outcome) combination holds for every event with it, and is computed once per combination.
+   */
+  indexedFieldsOnly: boolean;
   /** Readers of the fields the condition needs (see {@link requiredFields}); all must find a value. */
   needs: ((e: unknown) => unknown)[];
 }
@@ -124,6 +145,12 @@ export function requiredFields(node: KqlNode): Set<string> {
     default:
       return new Set();
   }
+}
+
+/** True when every condition of the rule reads only the indexed fields (no free text, no wildcard field). */
+function readsIndexedFieldsOnly(r: CompiledRule): boolean {
+  const fields = r.then ? [...r.query.fields, ...r.then.fields] : r.query.fields;
+  return fields.every((f) => INDEXED_FIELDS.has(f));
 }
 
 /** A candidate rule for one (dataset, action, outcome) combination. */
@@ -192,6 +219,7 @@ export class DetectionEngine {
             group: grouperOf(r),
             alerts: 0,
             indexed: r.then === undefined && indexedOnly(r.query.ast),
+            indexedFieldsOnly: readsIndexedFieldsOnly(r),
             needs: needsOf(r),
           },
       );
@@ -224,7 +252,24 @@ export class DetectionEngine {
   readonly #candidates = new Map<unknown, Map<unknown, Map<unknown, Candidate[]>>>();
   #cached = 0;
 
+  // The last combination looked up and its list: the replay asks for an event's list twice in a row.
+  #lastDs: unknown;
+  #lastAction: unknown;
+  #lastOutcome: unknown;
+  #lastList: Candidate[] | undefined;
+
   #candidatesFor(ds: unknown, action: unknown, outcome: unknown): Candidate[] {
+    if (this.#lastList && ds === this.#lastDs && action === this.#lastAction && outcome === this.#lastOutcome)
+      return this.#lastList;
+    const list = this.#lookupCandidates(ds, action, outcome);
+    this.#lastDs = ds;
+    this.#lastAction = action;
+    this.#lastOutcome = outcome;
+    this.#lastList = list;
+    return list;
+  }
+
+  #lookupCandidates(ds: unknown, action: unknown, outcome: unknown): Candidate[] {
     // Keys are the values themselves (strings in practice); non-primitive values are not cached.
     const cacheable = [ds, action, outcome].every((v) => v === undefined || typeof v === "string");
     let byAction = this.#candidates.get(ds);
@@ -243,13 +288,19 @@ export class DetectionEngine {
     };
     // Decided without evaluation only when every indexed value is a string (what the index compared).
     const strings = [ds, action, outcome].every((v) => typeof v === "string");
-    list = base
-      .filter(
-        (en) =>
-          admits(en.detector.rule, "event.action", action) &&
-          admits(en.detector.rule, "event.outcome", outcome),
-      )
-      .map((entry) => ({ entry, decided: strings && entry.indexed }));
+    // A condition reading only the indexed fields is evaluated here, once, on an event made of the
+    // combination alone: accessors read the same three strings from it as from any real event with them.
+    const probe = strings ? { event: { dataset: ds, action, outcome } } : undefined;
+    list = [];
+    for (const entry of base) {
+      const rule = entry.detector.rule;
+      if (!admits(rule, "event.action", action) || !admits(rule, "event.outcome", outcome)) continue;
+      if (probe && entry.indexedFieldsOnly) {
+        if (entry.detector.accepts(probe as unknown as SecurityEvent)) list.push({ entry, decided: true });
+        continue;
+      }
+      list.push({ entry, decided: strings && entry.indexed });
+    }
     if (!cacheable) return list;
     if (++this.#cached > 10_000) {
       this.#candidates.clear();
@@ -261,6 +312,15 @@ export class DetectionEngine {
     if (!byOutcome) byAction.set(action, (byOutcome = new Map<unknown, Candidate[]>()));
     byOutcome.set(outcome, list);
     return list;
+  }
+
+  /**
+   * Whether any rule may be evaluated on `e` (from the candidate index only): when false, {@link process}
+   * does nothing with it and keeps no reference to it.
+   */
+  hasCandidates(e: SecurityEvent): boolean {
+    const ev = e.event;
+    return this.#candidatesFor(ev?.dataset, ev?.action, ev?.outcome).length > 0;
   }
 
   /** Runs every applicable rule on `e`; appends alerts to `out`. */

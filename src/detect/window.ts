@@ -5,10 +5,13 @@
  * while the rest still sums to at least `cap`, so counts stay exact up to `cap` (the highest tier a rule needs).
  */
 export class SlidingCount {
-  // Parallel ring buffers would be faster still; plain arrays with a head index are simple and amortised O(1).
-  #times: number[] = [];
-  #weights: number[] = [];
+  // A ring buffer of (time, weight) pairs: the oldest entry at #head, #len entries. It grows by doubling and
+  // never shrinks (`cap` bounds it: at most `cap` + 1 entries of weight >= 1 are kept). No allocation per
+  // entry, no copying as entries expire.
+  #times: number[] = [0, 0, 0, 0];
+  #weights: number[] = [0, 0, 0, 0];
   #head = 0;
+  #len = 0;
   #sum = 0;
 
   get sum(): number {
@@ -16,52 +19,56 @@ export class SlidingCount {
   }
 
   get first(): number | undefined {
-    return this.#times[this.#head];
+    return this.#len > 0 ? this.#times[this.#head] : undefined;
   }
 
   /** Drops entries older than `t - window`. */
   expire(t: number, window: number): void {
     const min = t - window;
     const times = this.#times;
-    while (this.#head < times.length && times[this.#head]! < min) {
-      this.#sum -= this.#weights[this.#head]!;
-      this.#head++;
-    }
-    this.#compact();
+    while (this.#len > 0 && times[this.#head]! < min) this.#dropOldest();
   }
 
   add(t: number, weight: number, cap: number): void {
-    this.#times.push(t);
-    this.#weights.push(weight);
+    if (this.#len === this.#times.length) this.#grow();
+    let at = this.#head + this.#len;
+    if (at >= this.#times.length) at -= this.#times.length;
+    this.#times[at] = t;
+    this.#weights[at] = weight;
+    this.#len++;
     this.#sum += weight;
-    while (this.#sum - this.#weights[this.#head]! >= cap && this.#head < this.#times.length - 1) {
-      this.#sum -= this.#weights[this.#head]!;
-      this.#head++;
-    }
-    this.#compact();
+    while (this.#len > 1 && this.#sum - this.#weights[this.#head]! >= cap) this.#dropOldest();
   }
 
   clear(): void {
-    this.#times = [];
-    this.#weights = [];
     this.#head = 0;
+    this.#len = 0;
     this.#sum = 0;
   }
 
   get length(): number {
-    return this.#times.length - this.#head;
+    return this.#len;
   }
 
-  #compact(): void {
-    if (this.#head > 32 && this.#head * 2 > this.#times.length) {
-      this.#times = this.#times.slice(this.#head);
-      this.#weights = this.#weights.slice(this.#head);
-      this.#head = 0;
-    } else if (this.#head === this.#times.length && this.#head > 0) {
-      this.#times.length = 0;
-      this.#weights.length = 0;
-      this.#head = 0;
+  #dropOldest(): void {
+    this.#sum -= this.#weights[this.#head]!;
+    this.#len--;
+    if (++this.#head === this.#times.length) this.#head = 0;
+  }
+
+  /** Doubles the capacity, unrolling the ring so the oldest entry is at index 0. */
+  #grow(): void {
+    const n = this.#times.length;
+    const times = new Array<number>(n * 2).fill(0);
+    const weights = new Array<number>(n * 2).fill(0);
+    for (let i = 0; i < this.#len; i++) {
+      const from = (this.#head + i) % n;
+      times[i] = this.#times[from]!;
+      weights[i] = this.#weights[from]!;
     }
+    this.#times = times;
+    this.#weights = weights;
+    this.#head = 0;
   }
 }
 
@@ -117,6 +124,7 @@ export class KeyedState<S> {
 
   /** Drops every group for which `idle(state)` is true (groups with nothing left in their window). */
   sweep(idle: (s: S) => boolean): number {
+    if (this.#map.size === 0) return 0;
     let n = 0;
     for (const [k, v] of this.#map) {
       if (idle(v.s)) {

@@ -8,16 +8,14 @@ import type { Alert } from "../../core/alert.ts";
 import type { Decision } from "../../core/decision.ts";
 import { formatDuration } from "../../core/duration.ts";
 import { toJsonEvent } from "../../core/event.ts";
-import { builtinRules } from "../../detect/builtin.ts";
+import { loadBuiltinRules } from "../../detect/builtin-snapshot.ts";
 import { DetectionEngine } from "../../detect/engine.ts";
-import { loadRules } from "../../detect/load.ts";
 import { replay, type ReplayInput } from "../../pipeline/replay.ts";
 import type { PolicyResult } from "../../policy/policy.ts";
 import { Policy } from "../../policy/policy.ts";
 import { Allowlist } from "../../policy/allowlist.ts";
 import type { CliIO } from "../main.ts";
 import { resolveModes, timeContextFor, type TimeOptions } from "../options.ts";
-import { progressBar } from "../progress.ts";
 import { table } from "../table.ts";
 
 interface ReplayOptions extends TimeOptions {
@@ -105,7 +103,11 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
     )
     .option("--no-progress", "no progress bar even on a terminal")
     .action(async (files: string[], opts: ReplayOptions) => {
-      const rules = opts.rules?.length ? loadRules(opts.rules) : builtinRules();
+      // The YAML parser and the schema library are loaded only for rule files of the user's (the built-in
+      // pack comes from its validated snapshot), the progress bar only on a terminal.
+      const rules = opts.rules?.length
+        ? (await import("../../detect/load.ts")).loadRules(opts.rules)
+        : await loadBuiltinRules();
       const engine = new DetectionEngine(rules);
       let allowlist: Allowlist;
       try {
@@ -132,7 +134,7 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
       };
       const bar =
         opts.progress && !opts.json && io.stderr.isTTY && totalBytes > 0
-          ? progressBar(io.stderr, totalBytes)
+          ? (await import("../progress.ts")).progressBar(io.stderr, totalBytes)
           : undefined;
       const summary = await replay({
         inputs,

@@ -8,6 +8,14 @@ import { makeAlert, pushSample, type Detector } from "./types.ts";
 interface State {
   /** value -> last time seen; Map order = order of last sighting (oldest first). */
   seen: Map<string, number>;
+  /**
+   * A lower bound of the times in `seen` (+Infinity when empty): while it is at least the window's start,
+   * nothing has expired and the map need not be walked (creating its iterator is the costly part).
+   */
+  floor: number;
+  /** Every sighting so far came no earlier than the one before: map order is then time order. */
+  ordered: boolean;
+  last: number;
   alerted: number;
   sample: SecurityEvent[];
 }
@@ -17,7 +25,30 @@ export function distinctDetector(rule: CompiledRule): Detector {
   const { threshold, field } = rule.spec;
   const state = new KeyedState<State>(rule.spec.max_keys);
   const read = fieldAccessor(field);
-  const make = (): State => ({ seen: new Map(), alerted: -1, sample: [] });
+  const make = (): State => ({
+    seen: new Map(),
+    floor: Infinity,
+    ordered: true,
+    last: -Infinity,
+    alerted: -1,
+    sample: [],
+  });
+  /** Drops the values last seen before `min` from the front of the map (oldest sighting first). */
+  const expire = (s: State, min: number) => {
+    if (s.floor >= min) return;
+    for (const [v, at] of s.seen) {
+      if (at >= min) {
+        // In time order the first value left is the oldest; otherwise keep the (still valid) bound.
+        if (s.ordered) s.floor = at;
+        return;
+      }
+      s.seen.delete(v);
+    }
+    // Empty: whatever comes next starts in time order.
+    s.floor = Infinity;
+    s.ordered = true;
+    s.last = -Infinity;
+  };
   return {
     rule,
     accepts: rule.query,
@@ -26,13 +57,12 @@ export function distinctDetector(rule: CompiledRule): Detector {
       if (raw === undefined || raw === null) return undefined;
       const value = typeof raw === "string" ? raw : JSON.stringify(raw);
       const s = state.touch(key, make);
-      const min = t - rule.window;
-      for (const [v, at] of s.seen) {
-        if (at >= min) break;
-        s.seen.delete(v);
-      }
+      expire(s, t - rule.window);
       s.seen.delete(value);
       s.seen.set(value, t);
+      if (t < s.last) s.ordered = false;
+      s.last = t;
+      if (t < s.floor) s.floor = t;
       if (s.seen.size > rule.cap) s.seen.delete(s.seen.keys().next().value as string);
       pushSample(s.sample, e);
       const count = s.seen.size;
@@ -58,10 +88,7 @@ export function distinctDetector(rule: CompiledRule): Detector {
     sweep(t) {
       const min = t - rule.window;
       state.sweep((s) => {
-        for (const [v, at] of s.seen) {
-          if (at >= min) break;
-          s.seen.delete(v);
-        }
+        expire(s, min);
         return s.seen.size === 0;
       });
     },

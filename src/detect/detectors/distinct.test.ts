@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SecurityEvent } from "../../core/event.ts";
+import { parseRules } from "../load.ts";
+import { severityFor, type CompiledRule } from "../rule.ts";
+import { distinctDetector } from "./distinct.ts";
+
+const [rule] = parseRules(
+  [
+    "id: spray",
+    "type: distinct",
+    "query: 'event.dataset: sshd'",
+    "field: user.name",
+    "threshold: 3",
+    "severity: { 3: medium, 5: high }",
+    "window: 1m",
+  ].join("\n"),
+  "inline",
+).rules as [CompiledRule];
+
+/** The detector's counting as first written: the map is walked from its front on every event and sweep. */
+function reference(r: CompiledRule) {
+  const groups = new Map<string, { seen: Map<string, number>; alerted: number }>();
+  const expire = (seen: Map<string, number>, min: number) => {
+    for (const [v, at] of seen) {
+      if (at >= min) break;
+      seen.delete(v);
+    }
+  };
+  return {
+    observe(key: string, value: string, t: number) {
+      let s = groups.get(key);
+      if (!s) groups.set(key, (s = { seen: new Map(), alerted: -1 }));
+      expire(s.seen, t - r.window);
+      s.seen.delete(value);
+      s.seen.set(value, t);
+      if (s.seen.size > r.cap) s.seen.delete(s.seen.keys().next().value as string);
+      const count = s.seen.size;
+      if (count < 3) {
+        s.alerted = -1;
+        return undefined;
+      }
+      const tier = severityFor(r.tiers, count);
+      if (tier.index <= s.alerted) return undefined;
+      s.alerted = tier.index;
+      return { count, first: s.seen.values().next().value };
+    },
+    sweep(t: number) {
+      for (const [k, s] of groups) {
+        expire(s.seen, t - r.window);
+        if (s.seen.size === 0) groups.delete(k);
+      }
+    },
+    get keys() {
+      return groups.size;
+    },
+  };
+}
+
+test("distinct: same alerts and groups as walking the map every time, timestamps out of order included", () => {
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  for (let round = 0; round < 20; round++) {
+    const d = distinctDetector(rule);
+    const ref = reference(rule);
+    let clock = 0;
+    for (let i = 0; i < 2000; i++) {
+      // Mostly forward in time, sometimes back (out-of-order lines), sometimes a long gap.
+      const step = rand(10);
+      clock += step < 7 ? rand(8_000) : step < 9 ? -rand(30_000) : rand(200_000);
+      const t = Math.max(0, clock);
+      const key = `10.0.0.${rand(3)}`;
+      const user = `u${rand(8)}`;
+      const e = { "@timestamp": t, event: { dataset: "sshd" }, user: { name: user } } as SecurityEvent;
+      const got = d.observe(e, key, t, 1);
+      const want = ref.observe(key, user, t);
+      assert.deepEqual(got && { count: got.count, first: got.first_seen }, want, `round ${round} event ${i}`);
+      if (i % 25 === 0) {
+        d.sweep(clock);
+        ref.sweep(clock);
+        assert.equal(d.keys, ref.keys);
+      }
+    }
+  }
+});
