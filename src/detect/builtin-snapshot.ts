@@ -3,8 +3,7 @@
  * start): a snapshot of the pack's validated specs (defaults applied) is kept in builtin-snapshot.generated.ts,
  * with a digest of the rule files it was made from. The snapshot is used only while the files are unchanged;
  * otherwise the files are loaded and validated as usual. builtin-snapshot.test.ts fails when the snapshot is
- * stale; `node --import tsx src/detect/builtin-snapshot.ts --write` (then `npx prettier --write` on the
- * generated file) regenerates it.
+ * stale; `npm run schema` regenerates it (with the JSON Schemas).
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";

@@ -15,7 +15,9 @@ export interface LineBatch {
   bytesRead: number;
 }
 
-const CHUNK = 1 << 20;
+// 64 KiB: as fast as 1 MiB chunks on a 1M-line replay, and peak RSS 125 MB instead of 165-175 MB (a batch's
+// line strings die young instead of being promoted while a big batch is processed; smaller stream buffers).
+const CHUNK = 1 << 16;
 
 async function isGzip(path: string): Promise<boolean> {
   const fh = await open(path, "r");

@@ -28,8 +28,11 @@ export interface ReplayInput {
 export interface ReplayHooks {
   onAlert?(alert: Alert, result: PolicyResult): void;
   onDecision?(decision: Decision, alert: Alert): void;
-  /** Called after each batch of lines with the bytes read so far across all inputs. */
-  onProgress?(bytesRead: number): void;
+  /**
+   * Called after each batch of lines with the bytes read so far across all inputs. A returned promise is
+   * awaited before the next batch (back-pressure: output written to a slow pipe does not pile up in memory).
+   */
+  onProgress?(bytesRead: number): void | Promise<void>;
 }
 
 export interface ReplaySummary {
@@ -193,7 +196,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         process(framer.frame(line));
       }
       lastBytes = batch.bytesRead;
-      hooks?.onProgress?.(bytesBefore + lastBytes);
+      await hooks?.onProgress?.(bytesBefore + lastBytes);
     }
     process(framer.flush());
     events.length = 0;

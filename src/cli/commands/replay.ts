@@ -164,7 +164,7 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
           },
           onProgress(bytes) {
             bar?.update(bytes);
-            void flush();
+            return flush();
           },
         },
       });
