@@ -118,6 +118,11 @@ interface RunningSource {
   key: string;
 }
 
+/** Checkpoint key of the detection windows saved at shutdown ("" once restored). */
+const WINDOWS_KEY = "detection.windows";
+/** At most this many groups (addresses, users) are saved, the most recent of each rule first. */
+const WINDOW_GROUPS_SAVED = 50_000;
+
 export class Daemon implements Control {
   readonly #o: DaemonOptions;
   #config: LoadedConfig;
@@ -192,6 +197,7 @@ export class Daemon implements Control {
     });
     this.#buildRulesAndPolicy(undefined);
     await this.#warmBans();
+    await this.#restoreWindows();
     await this.#buildResponders();
     this.#pipeline = new Pipeline({
       time: { zone: new Zone(c.timezone), reference: () => this.#clock.now() },
@@ -236,6 +242,7 @@ export class Daemon implements Control {
     await this.#stopSources(this.#sources);
     this.#sources = [];
     await this.#decide.catch(() => undefined);
+    await this.#saveWindows();
     await this.#api?.close().catch(() => undefined);
     await this.#tokens?.flush().catch(() => undefined);
     await this.#sync?.idle();
@@ -454,6 +461,39 @@ export class Daemon implements Control {
       });
       this.#sources.push({ source, run, abort, key });
     }
+  }
+
+  /**
+   * Detection windows survive a clean restart: saved at shutdown, after the sources have stopped and their last
+   * batch (decisions, then checkpoint) is committed, so the saved windows hold exactly the lines before the saved
+   * positions. Read back once at start and cleared: after a crash nothing stale is restored (the windows start
+   * empty, as they always did), and lines are never counted twice.
+   */
+  async #saveWindows(): Promise<void> {
+    if (!this.store || !this.#engine) return;
+    try {
+      const state = this.#engine.saveState(WINDOW_GROUPS_SAVED);
+      await this.store.checkpoints.set(WINDOWS_KEY, JSON.stringify(state));
+      const groups = state.rules.reduce((n, r) => n + r.groups.length, 0);
+      this.#log.info({ rules: state.rules.length, groups }, "detection windows saved");
+    } catch (e) {
+      this.#log.error({ err: (e as Error).message }, "detection windows could not be saved");
+    }
+  }
+
+  async #restoreWindows(): Promise<void> {
+    const saved = await this.store.checkpoints.get(WINDOWS_KEY);
+    if (!saved) return;
+    await this.store.checkpoints.set(WINDOWS_KEY, "");
+    let state: unknown;
+    try {
+      state = JSON.parse(saved);
+    } catch {
+      this.#log.warn({}, "saved detection windows are unreadable; starting with empty windows");
+      return;
+    }
+    const restored = this.#engine.restoreState(state);
+    this.#log.info(restored, "detection windows restored");
   }
 
   async #stopSources(list: RunningSource[]): Promise<void> {

@@ -13,6 +13,12 @@ import type { CompiledRule } from "./rule.ts";
 /** Datasets of events about bans themselves (ours and fail2ban's). */
 export const META_DATASETS: ReadonlySet<string> = new Set(["portcullis", "fail2ban"]);
 
+/** Saved windows (see {@link DetectionEngine.saveState}). */
+export interface EngineState {
+  version: 1;
+  rules: { spec: string; groups: [string, unknown][] }[];
+}
+
 export interface RuleStats {
   id: string;
   keys: number;
@@ -378,6 +384,46 @@ export class DetectionEngine {
   /** After a ban of `key` (an address or IPv6 prefix): forget its counts, so counting starts afresh. */
   forgetSource(key: string): void {
     for (const entry of this.#bySource) entry.detector.forget(key);
+  }
+
+  /**
+   * The windows of every rule as JSON-compatible data, for a restart (the daemon saves it at a clean
+   * shutdown). Each rule's groups are filed under its definition, so a rule changed in between starts empty.
+   * At most `limit` groups in all (the most recently created of each rule first).
+   */
+  saveState(limit = 100_000): EngineState {
+    const rules: EngineState["rules"] = [];
+    let left = limit;
+    for (const e of this.#entries) {
+      if (left <= 0) break;
+      const groups = e.detector.save(left);
+      left -= groups.length;
+      if (groups.length) rules.push({ spec: JSON.stringify(e.detector.rule.spec), groups });
+    }
+    return { version: 1, rules };
+  }
+
+  /**
+   * Restores windows {@link saveState} wrote: those of rules whose definition is unchanged; anything malformed
+   * is skipped (the state is only a head start: detection works without it).
+   */
+  restoreState(state: unknown): { rules: number; groups: number } {
+    const done = { rules: 0, groups: 0 };
+    if (typeof state !== "object" || state === null) return done;
+    const { version, rules } = state as Partial<EngineState>;
+    if (version !== 1 || !Array.isArray(rules)) return done;
+    const bySpec = new Map(this.#entries.map((e) => [JSON.stringify(e.detector.rule.spec), e]));
+    for (const r of rules as unknown[]) {
+      if (typeof r !== "object" || r === null) continue;
+      const { spec, groups } = r as { spec?: unknown; groups?: unknown };
+      const entry = typeof spec === "string" ? bySpec.get(spec) : undefined;
+      if (!entry || !Array.isArray(groups)) continue;
+      bySpec.delete(spec as string);
+      const n = entry.detector.restore(groups as [string, unknown][]);
+      if (n > 0) done.rules++;
+      done.groups += n;
+    }
+    return done;
   }
 
   stats(): RuleStats[] {

@@ -50,6 +50,39 @@ export class SlidingCount {
     return this.#len;
   }
 
+  /** The entries, oldest first, as `[times, weights]` (for saving a window across a restart). */
+  entries(): [number[], number[]] {
+    const times: number[] = [];
+    const weights: number[] = [];
+    for (let i = 0; i < this.#len; i++) {
+      const at = (this.#head + i) % this.#times.length;
+      times.push(this.#times[at]!);
+      weights.push(this.#weights[at]!);
+    }
+    return [times, weights];
+  }
+
+  /**
+   * A window holding saved entries (oldest first), re-added one by one so the `cap` bound holds as if they had
+   * just been seen; undefined when the saved data is not two equally long lists of finite numbers in time order.
+   */
+  static restore(saved: unknown, cap: number): SlidingCount | undefined {
+    if (!Array.isArray(saved) || saved.length !== 2) return undefined;
+    const [times, weights] = saved as unknown[];
+    if (!Array.isArray(times) || !Array.isArray(weights) || times.length !== weights.length) return undefined;
+    const w = new SlidingCount();
+    let last = -Infinity;
+    for (let i = 0; i < times.length; i++) {
+      const t: unknown = times[i];
+      const weight: unknown = weights[i];
+      if (typeof t !== "number" || !Number.isFinite(t) || t < last) return undefined;
+      if (typeof weight !== "number" || !Number.isFinite(weight) || weight < 0) return undefined;
+      w.add(t, weight, cap);
+      last = t;
+    }
+    return w;
+  }
+
   #dropOldest(): void {
     this.#sum -= this.#weights[this.#head]!;
     this.#len--;
@@ -145,5 +178,16 @@ export class KeyedState<S> {
 
   keys(): IterableIterator<string> {
     return this.#map.keys();
+  }
+
+  /** Every group with its state, least recently inserted first. */
+  *entries(): IterableIterator<[string, S]> {
+    for (const [k, v] of this.#map) yield [k, v.s];
+  }
+
+  /** Puts a restored group (counts towards the cap like any other). */
+  set(key: string, s: S): void {
+    if (!this.#map.has(key) && this.#map.size >= this.#cap) this.#evictOne();
+    this.#map.set(key, { s, hot: false });
   }
 }

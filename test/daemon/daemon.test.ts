@@ -208,6 +208,33 @@ test("restart: no lost or duplicated bans, no missed or re-read lines; escalatio
   }
 });
 
+test("a clean restart keeps the detection windows (4 failures before, 1 after: a ban); they are restored once", async () => {
+  const t = setup("windows");
+  let d = t.make();
+  await d.start();
+  for (let i = 0; i < 4; i++) appendFileSync(t.log, fail("203.0.113.60", 4));
+  await until("4 lines", () => d.pipeline.counters.lines >= 4);
+  await d.stop();
+  assert.ok(t.logger.records.some((r) => r.msg === "detection windows saved"));
+  d = t.make();
+  await d.start();
+  try {
+    assert.ok(
+      t.logger.records.some((r) => r.msg === "detection windows restored" && Number(r.groups) > 0),
+      "restored at start",
+    );
+    appendFileSync(t.log, fail("203.0.113.60", 5));
+    await until("the ban after the restart", () => t.firewall()["203.0.113.60"]);
+    const [alert] = await d.store.listAlerts({ sourceIp: "203.0.113.60" });
+    assert.equal(alert?.count, 5);
+    assert.equal(alert?.events.length, 5);
+    // Restored once: the saved state is cleared, so a crash after this point restores nothing stale.
+    assert.equal(await d.store.checkpoints.get("detection.windows"), "");
+  } finally {
+    await d.stop();
+  }
+});
+
 test("the CLI's ban and unban go through the running daemon's HTTPS API, audited with who asked", async () => {
   const t = setup("manual");
   const d = t.make();

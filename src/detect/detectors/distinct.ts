@@ -3,7 +3,15 @@ import type { SecurityEvent } from "../../core/event.ts";
 import { fieldAccessor } from "../../kql/index.ts";
 import { severityFor, type CompiledRule } from "../rule.ts";
 import { KeyedState } from "../window.ts";
-import { makeAlert, pushSample, type Detector } from "./types.ts";
+import {
+  lastGroups,
+  makeAlert,
+  pushSample,
+  restoreGroups,
+  restoreSample,
+  restoreTier,
+  type Detector,
+} from "./types.ts";
 
 interface State {
   /** value -> last time seen; Map order = order of last sighting (oldest first). */
@@ -48,6 +56,26 @@ export function distinctDetector(rule: CompiledRule): Detector {
     s.floor = Infinity;
     s.ordered = true;
     s.last = -Infinity;
+  };
+  /** A saved group: `seen` as [value, time] pairs in map order, bounded by the rule's cap. */
+  const decode = (v: Record<string, unknown>): State | undefined => {
+    if (!Array.isArray(v.seen)) return undefined;
+    const s = make();
+    for (const pair of v.seen as unknown[]) {
+      if (!Array.isArray(pair) || typeof pair[0] !== "string") return undefined;
+      const at: unknown = pair[1];
+      if (typeof at !== "number" || !Number.isFinite(at)) return undefined;
+      s.seen.delete(pair[0]);
+      s.seen.set(pair[0], at);
+      if (at < s.last) s.ordered = false;
+      s.last = at;
+      if (at < s.floor) s.floor = at;
+      if (s.seen.size > rule.cap) s.seen.delete(s.seen.keys().next().value as string);
+    }
+    if (s.seen.size === 0) return undefined;
+    s.alerted = Math.min(restoreTier(v.alerted), rule.tiers.length - 1);
+    s.sample = restoreSample(v.sample);
+    return s;
   };
   return {
     rule,
@@ -97,6 +125,16 @@ export function distinctDetector(rule: CompiledRule): Detector {
     },
     get evictions() {
       return state.evictions;
+    },
+    save(limit) {
+      return lastGroups(state.entries(), state.size, limit, (s) => ({
+        seen: [...s.seen],
+        alerted: s.alerted,
+        sample: s.sample,
+      }));
+    },
+    restore(groups) {
+      return restoreGroups(groups, decode, (k, s) => state.set(k, s));
     },
   };
 }

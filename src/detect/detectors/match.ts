@@ -2,7 +2,7 @@
 import type { Severity } from "../../core/alert.ts";
 import type { CompiledRule } from "../rule.ts";
 import { KeyedState } from "../window.ts";
-import { makeAlert, type Detector } from "./types.ts";
+import { lastGroups, makeAlert, restoreGroups, restoreTier, type Detector } from "./types.ts";
 
 export function matchDetector(rule: CompiledRule): Detector {
   if (rule.spec.type !== "match") throw new Error("not a match rule");
@@ -38,6 +38,19 @@ export function matchDetector(rule: CompiledRule): Detector {
     },
     get evictions() {
       return last.evictions;
+    },
+    save(limit) {
+      return lastGroups(last.entries(), last.size, limit, (s) => ({ at: s.at, severity: s.severity }));
+    },
+    restore(groups) {
+      return restoreGroups(
+        groups,
+        (v) =>
+          typeof v.at === "number" && Number.isFinite(v.at)
+            ? { at: v.at, severity: Math.min(restoreTier(v.severity), order.length - 1) }
+            : undefined,
+        (k, s) => last.set(k, s),
+      );
     },
   };
 }

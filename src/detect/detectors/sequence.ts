@@ -2,7 +2,7 @@
 import type { SecurityEvent } from "../../core/event.ts";
 import { severityFor, type CompiledRule } from "../rule.ts";
 import { KeyedState, SlidingCount } from "../window.ts";
-import { makeAlert, pushSample, type Detector } from "./types.ts";
+import { lastGroups, makeAlert, pushSample, restoreGroups, restoreSample, type Detector } from "./types.ts";
 
 interface State {
   firsts: SlidingCount;
@@ -55,6 +55,22 @@ export function sequenceDetector(rule: CompiledRule): Detector {
     },
     get evictions() {
       return state.evictions;
+    },
+    save(limit) {
+      return lastGroups(state.entries(), state.size, limit, (s) => ({
+        firsts: s.firsts.entries(),
+        sample: s.sample,
+      }));
+    },
+    restore(groups) {
+      return restoreGroups(
+        groups,
+        (v) => {
+          const firsts = SlidingCount.restore(v.firsts, rule.cap);
+          return firsts && { firsts, sample: restoreSample(v.sample) };
+        },
+        (k, s) => state.set(k, s),
+      );
     },
   };
 }

@@ -2,7 +2,15 @@
 import type { SecurityEvent } from "../../core/event.ts";
 import { severityFor, type CompiledRule } from "../rule.ts";
 import { KeyedState, SlidingCount } from "../window.ts";
-import { makeAlert, pushSample, type Detector } from "./types.ts";
+import {
+  lastGroups,
+  makeAlert,
+  pushSample,
+  restoreGroups,
+  restoreSample,
+  restoreTier,
+  type Detector,
+} from "./types.ts";
 
 interface State {
   win: SlidingCount;
@@ -53,6 +61,24 @@ export function thresholdDetector(rule: CompiledRule): Detector {
     },
     get evictions() {
       return state.evictions;
+    },
+    save(limit) {
+      return lastGroups(state.entries(), state.size, limit, (s) => ({
+        win: s.win.entries(),
+        alerted: s.alerted,
+        sample: s.sample,
+      }));
+    },
+    restore(groups) {
+      return restoreGroups(
+        groups,
+        (v) => {
+          const win = SlidingCount.restore(v.win, rule.cap);
+          const alerted = Math.min(restoreTier(v.alerted), rule.tiers.length - 1);
+          return win && { win, alerted, sample: restoreSample(v.sample) };
+        },
+        (k, s) => state.set(k, s),
+      );
     },
   };
 }

@@ -22,6 +22,69 @@ export interface Detector {
   sweep(t: number): void;
   readonly keys: number;
   readonly evictions: number;
+  /**
+   * The groups' state as JSON-compatible data (saved at shutdown so that windows survive a restart), at most
+   * `limit` groups: the most recently created ones.
+   */
+  save(limit: number): [string, unknown][];
+  /** Restores groups {@link save} wrote; malformed ones are skipped. Returns how many were restored. */
+  restore(groups: readonly [string, unknown][]): number;
+}
+
+/** The last `limit` entries of a group iterator (creation order), as `save` returns them. */
+export function lastGroups<S>(
+  entries: Iterable<[string, S]>,
+  size: number,
+  limit: number,
+  encode: (s: S) => unknown,
+): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  let skip = size - limit;
+  for (const [k, s] of entries) {
+    if (skip-- > 0) continue;
+    out.push([k, encode(s)]);
+  }
+  return out;
+}
+
+/**
+ * Restores each saved group with `decode` (undefined: malformed, skipped); keys must be strings. Returns the
+ * number restored.
+ */
+export function restoreGroups<S>(
+  groups: readonly [string, unknown][],
+  decode: (v: Record<string, unknown>) => S | undefined,
+  put: (key: string, s: S) => void,
+): number {
+  let n = 0;
+  for (const g of groups) {
+    if (!Array.isArray(g) || typeof g[0] !== "string" || typeof g[1] !== "object" || g[1] === null) continue;
+    const s = decode(g[1] as Record<string, unknown>);
+    if (s === undefined) continue;
+    put(g[0], s);
+    n++;
+  }
+  return n;
+}
+
+/** Sample events read back from saved state: objects with a numeric `@timestamp` and an `event` object. */
+export function restoreSample(v: unknown): SecurityEvent[] {
+  if (!Array.isArray(v)) return [];
+  return v
+    .filter(
+      (e): e is SecurityEvent =>
+        typeof e === "object" &&
+        e !== null &&
+        typeof (e as SecurityEvent)["@timestamp"] === "number" &&
+        typeof (e as SecurityEvent).event === "object" &&
+        (e as SecurityEvent).event !== null,
+    )
+    .slice(-SAMPLE_SIZE);
+}
+
+/** An integer tier index saved with a group (-1: none alerted). */
+export function restoreTier(v: unknown): number {
+  return typeof v === "number" && Number.isInteger(v) && v >= -1 ? v : -1;
 }
 
 export const SAMPLE_SIZE = 5;
