@@ -23,6 +23,10 @@ export interface Conn {
 }
 
 const MAX_USERS = 32;
+/** Linux pids are below 2^22 (pid_max's ceiling). */
+const PID_SPAN = 1 << 22;
+/** Keys of the small-integer form are below 255 * 2^22 + 2^22 <= 2^30. */
+const SMI_KEYS = 2 ** 30;
 
 export function addUser(c: Conn, user: string): void {
   if (c.users.length < MAX_USERS && !c.users.includes(user)) c.users.push(user);
@@ -60,7 +64,10 @@ export class ConnTable {
       id = this.#hostIds.size;
       this.#hostIds.set(host, id);
     }
-    return id * 4294967296 + (pid >>> 0);
+    // A small integer (a V8 "Smi": hashed and compared without a boxed number) for the usual case of few hosts
+    // and Linux pids (< 2^22); otherwise a larger key, above that range so the two never collide.
+    if (id < 255 && pid >= 0 && pid < PID_SPAN) return id * PID_SPAN + pid;
+    return SMI_KEYS + id * 4294967296 + (pid >>> 0);
   }
 
   #put(k: number, c: Conn): void {
