@@ -68,6 +68,23 @@ test("signatures: rotation: any configured secret, any of several signatures", (
   assert.ok(v.verify(ts(T0), both, b2).ok);
 });
 
+test("signatures: with two secrets, the same request signed by the other secret is still a replay", () => {
+  const next = Buffer.from("next-secret-0123456789");
+  const { v } = setup({ secrets: [SECRET, next] });
+  const code = (sig: string) => {
+    const r = v.verify(ts(T0), sig, body);
+    return r.ok ? "ok" : r.code;
+  };
+  assert.equal(code(sign(SECRET, ts(T0), body)), "ok");
+  assert.equal(code(sign(next, ts(T0), body)), "SIGNATURE_REPLAYED", "second secret's signature");
+  assert.equal(
+    code(`${sign(next, ts(T0), body)}, ${sign(SECRET, ts(T0), body)}`),
+    "SIGNATURE_REPLAYED",
+    "both signatures at once",
+  );
+  assert.equal(v.cached, 1);
+});
+
 test("signatures: a full replay cache shortens the window instead of forgetting a signature", () => {
   const { clock, v } = setup({ maxCache: 2 });
   const sigs: [string, string][] = [];

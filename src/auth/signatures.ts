@@ -7,15 +7,17 @@
  * Several `sha256=` values may be sent, separated by commas or spaces, and several secrets may be configured
  * (rotation): any match passes. The raw bytes received are verified, never re-serialised JSON.
  *
- * Replay protection: the timestamp must be within `window` of now (either direction), and a signature already
- * accepted within the window is refused. The cache of seen signatures is bounded; when it is full the oldest
+ * Replay protection: the timestamp must be within `window` of now (either direction), and a request whose
+ * timestamp and body were already accepted within the window is refused, whichever secret signed it and whichever
+ * of its signatures is sent again (the cache is keyed on SHA-256 of "<timestamp>.<body>", not on a signature, so
+ * a sender holding two secrets cannot be replayed once per secret). The cache of seen signatures is bounded; when it is full the oldest
  * entries are dropped and every timestamp not newer than the newest dropped one is refused as expired, so a
  * dropped signature can never be replayed (under a flood the effective window shrinks; it never opens).
  *
  * Identical bodies sent twice within the same second carry the same signature and the second is a replay: a
  * sender that may do so puts a unique id in its body.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Clock } from "../core/clock.ts";
 import { PortcullisError } from "../core/errors.ts";
@@ -54,7 +56,7 @@ export class SignatureVerifier {
   readonly #window: number;
   readonly #max: number;
   readonly #clock: Clock;
-  /** signature hex -> timestamp (ms), in insertion order. */
+  /** SHA-256 hex of "<timestamp>.<body>" -> timestamp (ms), in insertion order. */
   readonly #seen = new Map<string, number>();
   /** Timestamps at or below this are refused (their signatures may have been dropped from the cache). */
   #floor = Number.NEGATIVE_INFINITY;
@@ -101,17 +103,19 @@ export class SignatureVerifier {
         "timestamp too old for the replay cache (under load); send a fresh one",
       );
     }
-    let matched: Buffer | undefined;
+    let matched = false;
     for (const secret of this.#secrets) {
       const expected = createHmac("sha256", secret).update(`${timestamp}.`).update(body).digest();
       for (const c of candidates) {
-        if (timingSafeEqual(expected, c)) matched = c;
+        if (timingSafeEqual(expected, c)) matched = true;
       }
     }
     if (!matched) return fail("SIGNATURE_INVALID", "signature does not match the body and timestamp");
-    const key = matched.toString("hex");
+    const key = createHash("sha256").update(`${timestamp}.`).update(body).digest("hex");
     this.#prune(now);
-    if (this.#seen.has(key)) return fail("SIGNATURE_REPLAYED", "this signature was already used");
+    if (this.#seen.has(key)) {
+      return fail("SIGNATURE_REPLAYED", "this timestamp and body were already accepted");
+    }
     while (this.#seen.size >= this.#max) {
       const [oldKey, oldTs] = this.#seen.entries().next().value as [string, number];
       this.#seen.delete(oldKey);
