@@ -42,7 +42,13 @@ import { Zone } from "../framing/zone.ts";
 import { Allowlist } from "../policy/allowlist.ts";
 import { BanTable } from "../policy/bans.ts";
 import { loggedInSessions, ownAddresses } from "../policy/guards.ts";
-import { normalizeTarget, Policy, type PolicyConfig, type PolicyResult } from "../policy/policy.ts";
+import {
+  coveringTargets,
+  normalizeTarget,
+  Policy,
+  type PolicyConfig,
+  type PolicyResult,
+} from "../policy/policy.ts";
 import type { Responder } from "../responders/types.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import type { OutcomeRecord, Store, StoredDecision } from "../store/store.ts";
@@ -806,9 +812,17 @@ export class Daemon implements Control {
       const t = normalizeTarget(target);
       if (!t) throw new PortcullisError("INVALID_IP", `not an IP address or CIDR: ${target}`);
       const now = this.#clock.now();
-      const revoked = await this.store.revoke(t, actor, reason, now);
-      this.#bans.remove(t);
-      this.#engine.forgetSource(t);
+      // Unbanning an address also lifts the range bans that block it (IPv6 attackers are banned per /64).
+      const targets = coveringTargets(
+        t,
+        this.#bans.list().map((b) => b.target),
+      );
+      const revoked: StoredDecision[] = [];
+      for (const target of targets) {
+        revoked.push(...(await this.store.revoke(target, actor, reason, now)));
+        this.#bans.remove(target);
+        this.#engine.forgetSource(target);
+      }
       this.telemetry.activeBans.set(this.#bans.size);
       if (revoked.length) {
         const full = await Promise.all(revoked.map((d) => this.store.getDecision(d.id)));
@@ -822,7 +836,12 @@ export class Daemon implements Control {
   async explain(target: string): Promise<Explanation> {
     const t = normalizeTarget(target);
     if (!t) throw new PortcullisError("INVALID_IP", `not an IP address or CIDR: ${target}`);
-    return explainFrom(this.store, t, this.#allowlist);
+    return explainFrom(
+      this.store,
+      t,
+      this.#allowlist,
+      this.#bans.list().map((b) => b.target),
+    );
   }
 
   ingestAlert(alert: Alert, actor: Actor): Promise<BanOutcome> {
@@ -862,10 +881,27 @@ async function ensureCliToken(tokens: TokenStore, dataDir: string): Promise<void
 }
 
 /** The explain trail from a store (used by the daemon and by the CLI when no daemon runs). */
-export async function explainFrom(store: Store, target: string, allowlist?: Allowlist): Promise<Explanation> {
-  const decisions = await store.decisionsFor(target);
-  const alerts = await store.listAlerts({ sourceIp: target, limit: 50 });
-  const audit = await store.auditFor(target);
+export async function explainFrom(
+  store: Store,
+  target: string,
+  allowlist?: Allowlist,
+  banned: Iterable<string> = [],
+): Promise<Explanation> {
+  // An address's trail includes the range bans that block it (an IPv6 address is banned per /64).
+  const targets = coveringTargets(target, banned);
+  const decisions = [];
+  const alerts = [];
+  const audit = [];
+  for (const t of targets) {
+    decisions.push(...(await store.decisionsFor(t)));
+    alerts.push(...(await store.listAlerts({ sourceIp: t, limit: 50 })));
+    audit.push(...(await store.auditFor(t)));
+  }
+  if (targets.length > 1) {
+    // Newest first, as the store lists them.
+    decisions.sort((a, b) => b["@timestamp"] - a["@timestamp"]);
+    audit.sort((a, b) => b.id - a.id);
+  }
   const e: Explanation = { target, decisions, alerts, audit };
   const allowed = allowlist?.match(target);
   if (allowed) e.allowlisted = allowed;

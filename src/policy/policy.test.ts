@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Alert } from "../core/alert.ts";
 import { Allowlist } from "./allowlist.ts";
-import { Policy } from "./policy.ts";
+import { coveringTargets, Policy } from "./policy.ts";
 
 const T = Date.UTC(2026, 2, 2, 10);
 const actor = { type: "cli" as const, name: "tester" };
@@ -123,4 +123,23 @@ test("an expired ban is no longer in force: the next offence bans anew", () => {
   assert.equal(p.bans.active("203.0.113.20", T + 999)?.target, "203.0.113.20");
   assert.equal(p.bans.active("203.0.113.20", T + 1000), undefined);
   assert.equal(p.onAlert(alert("203.0.113.20"), T + 1000).outcome, "banned");
+});
+
+test("coveringTargets: an address is blocked by itself and by every banned range containing it", () => {
+  const banned = [
+    "2001:db8:7:7::/64",
+    "2001:db8:7::/48",
+    "2001:db8::/48",
+    "2001:db9::/64",
+    "198.51.100.0/24",
+    "198.51.100.9",
+  ];
+  assert.deepEqual(coveringTargets("2001:db8:7:7::3", banned), [
+    "2001:db8:7:7::3",
+    "2001:db8:7:7::/64",
+    "2001:db8:7::/48",
+  ]);
+  assert.deepEqual(coveringTargets("198.51.100.9", banned), ["198.51.100.9", "198.51.100.0/24"]);
+  assert.deepEqual(coveringTargets("203.0.113.1", banned), ["203.0.113.1"]);
+  assert.deepEqual(coveringTargets("198.51.100.0/24", banned), ["198.51.100.0/24"], "a range: only itself");
 });

@@ -8,7 +8,7 @@
  */
 import type { Alert } from "../core/alert.ts";
 import type { Actor, Decision } from "../core/decision.ts";
-import { canonicalIp, parseCidr } from "../core/ip.ts";
+import { canonicalIp, cidrContains, parseCidr, parseIp } from "../core/ip.ts";
 import { Allowlist } from "./allowlist.ts";
 import { BanTable } from "./bans.ts";
 
@@ -239,4 +239,22 @@ export function normalizeTarget(text: string): string | undefined {
   if (typeof text !== "string" || text.length > 64) return undefined;
   if (text.indexOf("/") < 0) return canonicalIp(text);
   return parseCidr(text)?.text;
+}
+
+/**
+ * The targets whose bans block `target`: itself, and when it is a single address, every banned range that
+ * contains it (an IPv6 attacker is banned per /64, so `unban 2001:db8::5` must lift `2001:db8::/64`).
+ * `banned` lists the targets currently banned; the result keeps `target` first.
+ */
+export function coveringTargets(target: string, banned: Iterable<string>): string[] {
+  const out = [target];
+  if (target.indexOf("/") >= 0) return out;
+  const ip = parseIp(target);
+  if (!ip) return out;
+  for (const b of banned) {
+    if (b === target || b.indexOf("/") < 0 || out.includes(b)) continue;
+    const c = parseCidr(b);
+    if (c && cidrContains(c, ip)) out.push(b);
+  }
+  return out;
 }

@@ -355,6 +355,18 @@ export class Store {
     return this.#hydrate(rows);
   }
 
+  /** Targets of active decisions that are ranges (CIDRs), to find the range bans blocking an address. */
+  async activeRanges(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("decisions")
+      .select("target")
+      .distinct()
+      .where("state", "=", "active")
+      .where("target", "like", "%/%")
+      .execute();
+    return rows.map((r) => r.target);
+  }
+
   async listDecisions(
     opts: ListOptions & { state?: DecisionState; target?: string } = {},
   ): Promise<StoredDecision[]> {

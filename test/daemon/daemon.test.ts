@@ -363,3 +363,28 @@ function sink() {
     {},
   ) as unknown as NodeJS.WritableStream & { text(): string };
 }
+
+test("an IPv6 attacker is banned per /64; unban and explain by the address itself reach that ban", async () => {
+  const t = setup("v6-unban");
+  const d = t.make();
+  await d.start();
+  try {
+    for (let i = 0; i < 5; i++) appendFileSync(t.log, fail(`2001:db8:7:7::${i + 1}`, 7));
+    await until("the /64 on the firewall", () => t.firewall()["2001:db8:7:7::/64"]);
+    const explained = await d.explain("2001:db8:7:7::3");
+    assert.deepEqual(
+      explained.decisions.map((x) => [x.target, x.state]),
+      [["2001:db8:7:7::/64", "active"]],
+    );
+    assert.ok(explained.audit.some((a) => a.action === "ban" && a.target === "2001:db8:7:7::/64"));
+    // A different /64 is not touched.
+    assert.equal((await d.unban("2001:db8:7:8::1", { type: "cli", name: "tester" })).revoked, 0);
+    const r = await d.unban("2001:db8:7:7::3", { type: "cli", name: "tester" });
+    assert.equal(r.revoked, 1);
+    await until("the /64 removed from the firewall", () => !t.firewall()["2001:db8:7:7::/64"]);
+    const [dec] = await d.store.decisionsFor("2001:db8:7:7::/64");
+    assert.equal(dec?.state, "revoked");
+  } finally {
+    await d.stop();
+  }
+});

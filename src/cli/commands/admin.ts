@@ -9,7 +9,7 @@ import { SystemClock } from "../../core/clock.ts";
 import { formatDuration, parseDuration } from "../../core/duration.ts";
 import { PortcullisError } from "../../core/errors.ts";
 import { explainFrom } from "../../daemon/daemon.ts";
-import { normalizeTarget } from "../../policy/policy.ts";
+import { coveringTargets, normalizeTarget } from "../../policy/policy.ts";
 import type { StoredAlert, StoredDecision } from "../../store/store.ts";
 import type { CliIO } from "../main.ts";
 import {
@@ -343,13 +343,12 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
           if (r.status !== 200) throw new ApiError(r.status, r.body);
           return Number(r.body.revoked ?? 0);
         }
-        const revoked = await store.revoke(
-          t,
-          { type: "cli", name: whoami() },
-          opts.reason,
-          SystemClock.now(),
-        );
-        return revoked.length;
+        let n = 0;
+        for (const target of coveringTargets(t, await store.activeRanges())) {
+          n += (await store.revoke(target, { type: "cli", name: whoami() }, opts.reason, SystemClock.now()))
+            .length;
+        }
+        return n;
       });
       if (opts.json) out(JSON.stringify({ target: t, revoked: n }));
       else out(n ? `unbanned ${t} (${n} decision${n > 1 ? "s" : ""} revoked)` : `${t} was not banned`);
@@ -370,7 +369,12 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
         const api = localApi(dataDir);
         const e = api
           ? { target: t, ...(await new ApiClient(api).explain(t)) }
-          : await explainFrom(store, t, (await localPolicy(config, store)).allowlist);
+          : await explainFrom(
+              store,
+              t,
+              (await localPolicy(config, store)).allowlist,
+              await store.activeRanges(),
+            );
         if (opts.json) return out(JSON.stringify(e));
         const now = SystemClock.now();
         out(`${t}`);
