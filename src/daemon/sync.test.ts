@@ -88,3 +88,35 @@ test("reconcile restores what a flushed enforcement point lost and removes what 
     await store.close();
   }
 });
+
+test("a target banned again right after its ban expired keeps its firewall entry when the old ban is removed", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 2, 2, 10));
+  const store = await openSqliteStore(join(dir, "c.db"), { clock: () => clock.now() });
+  const r = new HeldResponder();
+  const sync = new DecisionSync({ responders: [r], store, clock, logger: silentLogger });
+  try {
+    const old = decision("old", "203.0.113.9", clock.now(), 1000);
+    await store.insertDecision(old, ["mem"], []);
+    await sync.applyNow([old]);
+    clock.advanceBy(1500);
+    // The address attacks again and is banned before the expiry tick has run.
+    const again = decision("again", "203.0.113.9", clock.now(), 600_000);
+    await store.insertDecision(again, ["mem"], []);
+    await sync.applyNow([again]);
+    const ended = await store.expireDue(clock.now());
+    assert.deepEqual(
+      ended.map((d) => d.id),
+      ["old"],
+    );
+    await sync.removeEnded(
+      (await Promise.all(ended.map((d) => store.getDecision(d.id)))).filter((d) => d !== undefined),
+    );
+    assert.equal(r.entries.get("203.0.113.9"), again.expires, "the new ban is still enforced");
+    assert.ok(!r.calls.some((c) => c.startsWith("remove")), "no remove was sent");
+    assert.equal((await store.getDecision("old"))?.status.mem, "removed", "the old one is settled");
+    assert.equal((await store.getDecision("again"))?.status.mem, "applied");
+    assert.equal((await store.pendingWork(["mem"], clock.now())).remove.length, 0, "nothing left to remove");
+  } finally {
+    await store.close();
+  }
+});

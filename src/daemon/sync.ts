@@ -210,11 +210,27 @@ export class DecisionSync {
     return { applied: apply.length, removed: remove.length };
   }
 
-  /** Removes ended decisions; for native-expiry responders an expired entry is already gone. */
-  async #removeEnded(ended: StoredDecision[]): Promise<void> {
-    if (!ended.length) return;
+  /**
+   * Removes ended decisions; for native-expiry responders an expired entry is already gone. A target banned
+   * again since (a new decision is active) keeps its firewall entry: the new ban owns it, the ended decision is
+   * only marked removed.
+   */
+  async #removeEnded(all: StoredDecision[]): Promise<void> {
+    if (!all.length) return;
     const now = this.#clock.now();
     const native: { decisionId: string; responder: string; status: "removed" }[] = [];
+    const owned = await this.#store.enforcedTargets(
+      all.map((d) => d.target),
+      now,
+    );
+    const ended = all.filter((d) => !owned.has(d.target));
+    for (const d of all) {
+      if (!owned.has(d.target)) continue;
+      for (const r of this.responders) {
+        if (d.status[r.name] === "applied")
+          native.push({ decisionId: d.id, responder: r.name, status: "removed" });
+      }
+    }
     const jobs: Promise<void>[] = [];
     for (const q of this.#queues) {
       const r = q.responder;

@@ -93,6 +93,21 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
     assert.deepEqual(audit[0]?.detail, { responder: "nftables" });
   });
 
+  withStore("range bans and enforced targets are found for unban and removal", async (s) => {
+    await s.insertDecision(decision("r", "2001:db8:7:7::/64"), ["nftables"], []);
+    await s.insertDecision(decision("a", "192.0.2.1"), ["nftables"], []);
+    await s.insertDecision({ ...decision("sim", "192.0.2.2"), simulated: true }, ["nftables"], []);
+    await s.insertDecision(decision("old", "198.51.100.0/24", T0 - 3_600_000), ["nftables"], []);
+    await s.expireDue(T0);
+    assert.deepEqual(await s.activeRanges(), ["2001:db8:7:7::/64"]);
+    const enforced = await s.enforcedTargets(
+      ["192.0.2.1", "192.0.2.2", "198.51.100.0/24", "2001:db8:7:7::/64", "192.0.2.1"],
+      T0 + 1,
+    );
+    assert.deepEqual([...enforced].sort(), ["192.0.2.1", "2001:db8:7:7::/64"]);
+    assert.equal((await s.enforcedTargets(["192.0.2.1"], T0 + 600_000)).size, 0, "past its expiry");
+  });
+
   withStore("expiry and revocation end decisions once, with audit", async (s) => {
     await s.insertDecision(decision("a", "192.0.2.1"), ["nftables"], []);
     await s.insertDecision(decision("b", "192.0.2.2", T0, 3_600_000), ["nftables"], []);

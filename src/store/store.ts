@@ -338,6 +338,24 @@ export class Store {
     return this.#hydrate(rows);
   }
 
+  /** Which of `targets` have an active, enforced decision (a newer ban that owns the firewall entry). */
+  async enforcedTargets(targets: readonly string[], now: number): Promise<Set<string>> {
+    const out = new Set<string>();
+    const unique = [...new Set(targets)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const rows = await this.db
+        .selectFrom("decisions")
+        .select("target")
+        .where("state", "=", "active")
+        .where("expires_at", ">", now)
+        .where("simulated", "=", 0)
+        .where("target", "in", unique.slice(i, i + 500))
+        .execute();
+      for (const r of rows) out.add(r.target);
+    }
+    return out;
+  }
+
   async getDecision(id: string): Promise<StoredDecision | undefined> {
     const r = await this.db.selectFrom("decisions").selectAll().where("id", "=", id).executeTakeFirst();
     return r ? (await this.#hydrate([r]))[0] : undefined;
