@@ -62,6 +62,7 @@ function fastControl(): Control & { ingested: number } {
     listAlerts: never,
     listRules: () => [],
     explain: never,
+    enforcement: never,
     subscribe: () => () => {},
     metrics: () => Promise.resolve(""),
   };

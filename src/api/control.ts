@@ -28,6 +28,16 @@ export interface BanOutcome {
   decision?: StoredDecision;
 }
 
+/**
+ * Whether a decision is enforced: every responder applied it, one failed (it is retried), some are still
+ * pending when the wait ran out, or it is not meant to be enforced (dry-run or shadow: simulated).
+ */
+export interface Enforcement {
+  state: "applied" | "failed" | "pending" | "simulated";
+  failed: { responder: string; error: string }[];
+  pending: string[];
+}
+
 export interface UnbanOutcome {
   target: string;
   /** Decisions revoked (0: the target was not banned). */
@@ -106,6 +116,11 @@ export interface Control {
    * verification, de-duplication across sources, audit). The alert's `group["source.ip"]` is the attacker.
    */
   ingestAlert(alert: Alert, actor: Actor): Promise<BanOutcome>;
+  /**
+   * Waits up to `waitMs` for the decision's responders to report (applied or failed) and says how it stands:
+   * for callers that answer "banned" only once the firewall holds the ban (hooks, `Prefer: wait`).
+   */
+  enforcement(decisionId: string, waitMs: number): Promise<Enforcement>;
   /** Live alerts and decisions (Server-Sent Events); returns an unsubscribe function. */
   subscribe(listener: (e: StreamEvent) => void): () => void;
   /** Prometheus text exposition of the daemon's metrics. */

@@ -41,6 +41,8 @@ export interface TargetResult {
   /** Expiry of the ban in force (ISO-8601). */
   expires?: string;
   decision_id?: string;
+  /** With `Prefer: wait=N`: how enforcement stands (see enforcement.ts). */
+  enforcement?: "applied" | "failed" | "pending" | "simulated";
 }
 
 export function resultOf(target: string, o: BanOutcome): TargetResult {

@@ -31,12 +31,14 @@ import type {
   StatusReport,
   StreamEvent,
   UnbanOutcome,
+  Enforcement,
 } from "./control.ts";
 
 export type ControlCall =
   | { op: "ban"; req: BanRequest }
   | { op: "unban"; target: string; actor: Actor; reason?: string }
   | { op: "ingestAlert"; alert: Alert; actor: Actor }
+  | { op: "enforcement"; decisionId: string; waitMs: number }
   | { op: "listDecisions"; q: DecisionQuery }
   | { op: "listAlerts"; q: AlertQuery };
 
@@ -47,6 +49,8 @@ export class FakeControl implements Control {
   readonly alerts: StoredAlert[] = [];
   readonly #listeners = new Set<(e: StreamEvent) => void>();
   readonly #clock: Clock;
+  /** What {@link enforcement} answers (a responder failing, or still pending). */
+  enforcementResult: Enforcement = { state: "applied", failed: [], pending: [] };
   /** Make the next calls throw (a failing store). */
   failing = false;
 
@@ -169,6 +173,11 @@ export class FakeControl implements Control {
       alerts: [],
       audit: [],
     });
+  }
+
+  enforcement(decisionId: string, waitMs: number): Promise<Enforcement> {
+    this.calls.push({ op: "enforcement", decisionId, waitMs });
+    return Promise.resolve(structuredClone(this.enforcementResult));
   }
 
   ingestAlert(alert: Alert, actor: Actor): Promise<BanOutcome> {

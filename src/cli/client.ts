@@ -67,6 +67,7 @@ export class ApiClient {
     method: string,
     path: string,
     body?: unknown,
+    headers: Record<string, string> = {},
   ): Promise<{ status: number; body: Record<string, unknown> }> {
     const url = new URL(path, this.target.url);
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -80,6 +81,7 @@ export class ApiClient {
             authorization: `Bearer ${this.target.token}`,
             accept: "application/json",
             ...(payload !== undefined ? { "content-type": "application/json" } : {}),
+            ...headers,
           },
           ...(this.target.ca ? { ca: this.target.ca } : {}),
           timeout: 15_000,

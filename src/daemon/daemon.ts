@@ -18,6 +18,7 @@ import type {
   StatusReport,
   StreamEvent,
   UnbanOutcome,
+  Enforcement,
   BanRequest as ControlBanRequest,
 } from "../api/control.ts";
 import type { LoadedConfig } from "../config/load.ts";
@@ -853,6 +854,30 @@ export class Daemon implements Control {
     return this.#handleAlert(alert, actor);
   }
 
+  async enforcement(decisionId: string, waitMs: number): Promise<Enforcement> {
+    const end = performance.now() + Math.max(0, waitMs);
+    for (;;) {
+      const d = await this.store.getDecision(decisionId);
+      if (!d)
+        return { state: "failed", failed: [{ responder: "-", error: "no such decision" }], pending: [] };
+      const e = enforcementOf(d);
+      if (e.state !== "pending" || performance.now() >= end) {
+        if (e.failed.length) {
+          const audit = await this.store.auditFor(d.target, 50);
+          for (const f of e.failed) {
+            const rec = audit.find(
+              (a) =>
+                a.decisionId === d.id && a.action === "apply_failed" && a.detail?.responder === f.responder,
+            );
+            if (typeof rec?.detail?.error === "string") f.error = rec.detail.error;
+          }
+        }
+        return e;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   subscribe(listener: (e: StreamEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -861,6 +886,20 @@ export class Daemon implements Control {
   metrics(): Promise<string> {
     return this.telemetry.text();
   }
+}
+
+/** How a stored decision stands on its responders (see {@link Control.enforcement}). */
+export function enforcementOf(d: StoredDecision): Enforcement {
+  if (d.simulated) return { state: "simulated", failed: [], pending: [] };
+  const failed: Enforcement["failed"] = [];
+  const pending: string[] = [];
+  for (const [responder, st] of Object.entries(d.status)) {
+    if (st === "failed") failed.push({ responder, error: "failed" });
+    else if (st === "pending") pending.push(responder);
+  }
+  // A decision that ended meanwhile (revoked, expired) is not pending: nothing more will be applied.
+  const state = failed.length ? "failed" : pending.length && d.state === "active" ? "pending" : "applied";
+  return { state, failed, pending: state === "pending" ? pending : [] };
 }
 
 /** The CLI's local admin token: created once, kept in <data_dir>/cli.token readable by root only. */

@@ -7,7 +7,7 @@
  * checked against the same daemon.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -313,6 +313,61 @@ test(
       assert.equal(alert?.origin, "ossim");
     } finally {
       process.env = saved;
+    }
+  },
+);
+
+test(
+  "portcullis block and wazuh-ar answer 2 when the firewall refuses the ban, 0 only once it is enforced",
+  { skip },
+  async () => {
+    await unbanAll();
+    writeFileSync(`${fw}.fail`, "203.0.113.201\n203.0.113.202\n");
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      PORTCULLIS_URL: daemon.apiUrl!,
+      PORTCULLIS_TOKEN: webhook.target.token,
+      PORTCULLIS_CA: join(dataDir, "tls", "api.crt"),
+    });
+    try {
+      const b = capture();
+      assert.equal(await main(["block", "203.0.113.201"], b.io), 2, b.out() + b.err());
+      assert.match(b.out() + b.err(), /enforcement failed/);
+      const stdin = new PassThrough();
+      const w = capture(stdin);
+      const done = main(["wazuh-ar", "--ca", join(dataDir, "tls", "api.crt")], w.io);
+      const add = read("wazuh-ar-4x-add.json") as { parameters: { alert: { data: { srcip: string } } } };
+      add.parameters.alert.data.srcip = "203.0.113.202";
+      stdin.write(`${JSON.stringify(add)}\n`);
+      await until("check_keys", () => w.out().includes("\n"));
+      stdin.write(`${JSON.stringify(read("wazuh-ar-check-keys-continue.json"))}\n`);
+      assert.equal(await done, 2, w.out() + w.err());
+      assert.ok(!firewall()["203.0.113.201"] && !firewall()["203.0.113.202"]);
+      // The same hook with a working firewall: 0, and the firewall holds the ban when it answers.
+      const ok = capture();
+      assert.equal(await main(["block", "203.0.113.203"], ok.io), 0, ok.out() + ok.err());
+      assert.ok(firewall()["203.0.113.203"], "enforced before the hook answered");
+      // Through the API: Prefer: wait=N says how enforcement went; 503 when it failed.
+      const r = await webhook.call(
+        "POST",
+        "/v1/webhooks/generic",
+        { ip: "203.0.113.201" },
+        { prefer: "wait=5" },
+      );
+      assert.equal(r.status, 503, JSON.stringify(r.body));
+      const [res] = r.body.results as { outcome: string; enforcement: string }[];
+      assert.deepEqual([res?.outcome, res?.enforcement], ["failed", "failed"]);
+      const fine = await webhook.call(
+        "POST",
+        "/v1/webhooks/generic",
+        { ip: "203.0.113.204" },
+        { prefer: "wait=5" },
+      );
+      assert.equal(fine.status, 200, JSON.stringify(fine.body));
+      assert.equal((fine.body.results as { enforcement: string }[])[0]?.enforcement, "applied");
+    } finally {
+      process.env = saved;
+      rmSync(`${fw}.fail`, { force: true });
     }
   },
 );

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A stand-in firewall for daemon tests that need no privileges: keeps its "rules" in a JSON file.
 // Usage: fake-firewall.mjs STATE (apply|remove) TARGET EXPIRES_S | fake-firewall.mjs STATE list
-// Set FAKE_FIREWALL_FAIL=<target> to make applying that target fail.
+// Set FAKE_FIREWALL_FAIL=<target>, or list targets one per line in STATE.fail, to make applying them fail
+// (the daemon runs responders with a minimal environment, so tests against a daemon use the file).
 // Concurrent invocations are serialised with a lock file; the state is replaced atomically (readers never see
 // a half-written file).
 import {
@@ -37,7 +38,8 @@ try {
   if (verb === "list") {
     for (const [t, e] of Object.entries(rules)) process.stdout.write(`${t} ${e || "-"}\n`);
   } else if (verb === "apply") {
-    if (process.env.FAKE_FIREWALL_FAIL === target) {
+    const failing = existsSync(`${state}.fail`) ? readFileSync(`${state}.fail`, "utf8").split("\n") : [];
+    if (process.env.FAKE_FIREWALL_FAIL === target || failing.includes(target)) {
       process.stderr.write("simulated failure\n");
       process.exitCode = 2;
     } else rules[target] = Number(expires) || 0;

@@ -6,6 +6,7 @@ import { normalizeTarget } from "../../policy/policy.ts";
 import { ApiError, outcomeError } from "../errors.ts";
 import { echo, present, resultOf, type TargetResult } from "../present.ts";
 import { cleanText, readDuration } from "../webhooks.ts";
+import { awaitEnforcement, preferredWait } from "../enforcement.ts";
 import { sendError, type ApiApp, type RouteDeps } from "./deps.ts";
 import { hitsCaller } from "./webhooks.ts";
 import { listQuery, page, pageSchema } from "./paging.ts";
@@ -26,6 +27,7 @@ const resultBody = z.object({
     reason: z.string(),
     expires: z.string().optional(),
     decision_id: z.string().optional(),
+    enforcement: z.enum(["applied", "failed", "pending", "simulated"]).optional(),
   }),
 });
 
@@ -81,7 +83,9 @@ export function decisionRoutes(app: ApiApp, deps: RouteDeps): void {
         summary: "Ban an address or range",
         description:
           "200 with the outcome (banned, extended, already_banned); 422 when refused (allowlisted, too wide, " +
-          "invalid, the caller's own address); 503 with Retry-After when the circuit breaker is open.",
+          "invalid, the caller's own address); 503 with Retry-After when the circuit breaker is open. With " +
+          "`Prefer: wait=N` (seconds, at most 30) the answer waits for the firewall and says `enforcement`; " +
+          "a responder failure makes it `failed` (503).",
         security: [{ bearer: [] }],
         body: banBody,
         response: { 200: resultBody },
@@ -136,6 +140,8 @@ export function decisionRoutes(app: ApiApp, deps: RouteDeps): void {
           result = { target, outcome: "failed", reason: "the daemon could not record the ban; retry" };
         }
       }
+      const wait = preferredWait(req);
+      if (wait !== undefined) await awaitEnforcement(deps.control, [result], wait, reply);
       deps.logger.info(
         {
           audit: "ban",

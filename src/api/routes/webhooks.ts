@@ -9,6 +9,7 @@ import { canonicalIp, cidrContains, groupKey, parseCidr, parseIp } from "../../c
 import { ApiError, combinedError, type ResultOutcome } from "../errors.ts";
 import { echo, resultOf, type TargetResult } from "../present.ts";
 import { MAX_ALERTS_PER_REQUEST, isWebhookError, webhookContext } from "../webhooks.ts";
+import { awaitEnforcement, preferredWait } from "../enforcement.ts";
 import { sendError, type ApiApp, type RouteDeps } from "./deps.ts";
 
 const resultSchema = z.object({
@@ -17,6 +18,7 @@ const resultSchema = z.object({
   reason: z.string(),
   expires: z.string().optional(),
   decision_id: z.string().optional(),
+  enforcement: z.enum(["applied", "failed", "pending", "simulated"]).optional(),
 });
 export const resultsSchema = z.object({ results: z.array(resultSchema) });
 
@@ -88,6 +90,8 @@ export function webhookRoutes(app: ApiApp, deps: RouteDeps): void {
       deps.metrics.webhookAlerts.inc({ kind, outcome: r.outcome });
       results.push(r);
     }
+    const wait = preferredWait(req);
+    if (wait !== undefined) await awaitEnforcement(deps.control, results, wait, reply);
     // The audit trail of record is the daemon's (each alert is recorded with the token's name as actor); this
     // line is for debugging, not written at the default level (a SIEM may send thousands per second).
     deps.logger.debug(
@@ -128,7 +132,9 @@ export function webhookRoutes(app: ApiApp, deps: RouteDeps): void {
             .join("; ")}. ` +
           "Answers 200 with one result per address when any was accepted; 422 when every address was refused " +
           "(allowlisted, too wide, invalid, the sender's own); 503 with Retry-After when the circuit breaker is " +
-          "open or the daemon failed (retrying is safe: accepted addresses come back as already_banned).",
+          "open or the daemon failed (retrying is safe: accepted addresses come back as already_banned). " +
+          "With `Prefer: wait=N` (seconds, at most 30) the answer waits for the firewall: each accepted result " +
+          "says `enforcement` (applied, pending, simulated), and a responder failure makes it `failed` (503).",
         params: z.object({ kind: z.string().max(64) }),
       },
     },

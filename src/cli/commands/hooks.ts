@@ -26,13 +26,34 @@ interface HookOptions {
   dataDir?: string;
 }
 
-async function connection(opts: HookOptions): Promise<ApiTarget | undefined> {
+/** Where to forward, or why that cannot be known (an unreadable token or CA file is exit 2, not a crash). */
+type Connection = ApiTarget | { error: string } | undefined;
+
+function readSetting(path: string, what: string): string | { error: string } {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    return {
+      error: `cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    };
+  }
+}
+
+async function connection(opts: HookOptions): Promise<Connection> {
   const env = process.env;
   const url = opts.url ?? env.PORTCULLIS_URL;
   const tokenFile = opts.tokenFile ?? env.PORTCULLIS_TOKEN_FILE;
   let token = env.PORTCULLIS_TOKEN;
-  if (tokenFile) token = readFileSync(tokenFile, "utf8").trim();
-  if (url && token) return { url, token, ...(opts.ca ? { ca: readFileSync(opts.ca, "utf8") } : {}) };
+  if (tokenFile) {
+    const t = readSetting(tokenFile, "token file");
+    if (typeof t !== "string") return t;
+    token = t.trim();
+  }
+  if (url && token) {
+    if (!opts.ca) return { url, token };
+    const ca = readSetting(opts.ca, "CA certificate");
+    return typeof ca === "string" ? { url, token, ca } : ca;
+  }
   // On the daemon's host: its status file and local token.
   try {
     const { dataDirOf, localConfig } = await import("../local.ts");
@@ -44,7 +65,10 @@ async function connection(opts: HookOptions): Promise<ApiTarget | undefined> {
   return undefined;
 }
 
-function forwarder(target: ApiTarget | undefined): Forward {
+/** How long a hook waits for the firewall before it answers (exit 0 only once the ban is enforced). */
+const ENFORCEMENT_WAIT_S = 10;
+
+function forwarder(target: Connection): Forward {
   return async (req): Promise<ForwardReply> => {
     if (!target) {
       return {
@@ -53,21 +77,30 @@ function forwarder(target: ApiTarget | undefined): Forward {
           "no daemon to forward to: give --url and --token-file (or PORTCULLIS_URL and PORTCULLIS_TOKEN)",
       };
     }
+    if ("error" in target) return { outcome: "failed", reason: target.error };
     const client = new ApiClient(target);
     if (req.action === "ban") {
       const a = req.alert;
-      const r = await client.call("POST", "/v1/webhooks/hook", {
-        origin: a.origin,
-        ip: a.group["source.ip"],
-        reason: a.rule.description ?? a.rule.name,
-        rule: { id: a.rule.id, name: a.rule.name },
-        severity: a.severity,
-        count: a.count,
-      });
+      const r = await client.call(
+        "POST",
+        "/v1/webhooks/hook",
+        {
+          origin: a.origin,
+          ip: a.group["source.ip"],
+          reason: a.rule.description ?? a.rule.name,
+          rule: { id: a.rule.id, name: a.rule.name },
+          severity: a.severity,
+          count: a.count,
+        },
+        { prefer: `wait=${ENFORCEMENT_WAIT_S}` },
+      );
       const results = (r.body.results ?? (r.body.error as { results?: unknown } | undefined)?.results) as
-        | { outcome: ForwardReply["outcome"]; reason: string }[]
+        | { outcome: ForwardReply["outcome"]; reason: string; enforcement?: string }[]
         | undefined;
       const first = results?.[0];
+      if (first?.enforcement === "pending") {
+        return { outcome: "failed", reason: `not confirmed by the firewall: ${first.reason}` };
+      }
       if (first) return { outcome: first.outcome, reason: first.reason };
       const err = r.body.error as { message?: string } | undefined;
       return {
