@@ -87,6 +87,16 @@ describe("authentication", () => {
     expectError(await t.call(`/metrics?apikey=abc`), 400, "TOKEN_IN_QUERY");
     assert.equal((await t.call(`/v1/decisions?limit=5`, { headers: bearer(tok) })).status, 200);
     assert.ok(queryHasToken("/x?TOKEN=a"));
+    assert.ok(queryHasToken("/x?x=%70cl_abc"), "percent-encoded value");
+    assert.ok(queryHasToken("/x?%50CL_abc=1"), "percent-encoded name");
+    assert.ok(queryHasToken("/x?%74oken=abc"), "percent-encoded credential name");
+    expectError(
+      await t.call(`/v1/decisions?x=${encodeURIComponent(tok).replace("p", "%70")}`, {
+        headers: bearer(tok),
+      }),
+      400,
+      "TOKEN_IN_QUERY",
+    );
     assert.ok(!queryHasToken("/x?target=203.0.113.7&limit=2"));
   });
 

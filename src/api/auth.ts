@@ -81,7 +81,11 @@ export function queryHasToken(url: string): boolean {
   } catch {
     return false;
   }
-  for (const [k, v] of params) if (v && QUERY_TOKEN_NAMES.has(k.toLowerCase())) return true;
+  // Decoded too: `%70cl_...` is a token as well.
+  for (const [k, v] of params) {
+    if (v && QUERY_TOKEN_NAMES.has(k.toLowerCase())) return true;
+    if (/pcl_/i.test(k) || /pcl_/i.test(v)) return true;
+  }
   return false;
 }
 
