@@ -25,9 +25,7 @@ export class BanTable {
 
   set(ban: ActiveBan, at: number): void {
     this.#active.set(ban.target, ban);
-    const h = this.#history.get(ban.target);
-    if (h) h.push(at);
-    else this.#history.set(ban.target, [at]);
+    this.#record(ban.target, at);
   }
 
   remove(target: string): ActiveBan | undefined {
@@ -47,9 +45,19 @@ export class BanTable {
 
   /** Records a ban from elsewhere (restored history) without making it active. */
   remember(target: string, at: number): void {
+    this.#record(target, at);
+  }
+
+  /** Keeps each target's history in time order whatever order it is learnt in (restored after a restart). */
+  #record(target: string, at: number): void {
     const h = this.#history.get(target);
-    if (h) h.push(at);
-    else this.#history.set(target, [at]);
+    if (!h) {
+      this.#history.set(target, [at]);
+      return;
+    }
+    let i = h.length;
+    while (i > 0 && h[i - 1]! > at) i--;
+    h.splice(i, 0, at);
   }
 
   /** Drops expired bans; returns them (the caller removes them from responders). */
