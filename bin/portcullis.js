@@ -3,6 +3,12 @@
 // which `npm ci` runs through the `prepare` script).
 import { main } from "../dist/cli/main.js";
 
+// A reader that goes away (`portcullis bans --json | head`) is not an error: stop quietly, like other tools.
+process.stdout.on("error", (err) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

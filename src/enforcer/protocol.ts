@@ -160,6 +160,12 @@ export interface ValidationContext {
   /** The configured responders, by name. */
   responders: ReadonlyMap<string, PrefixLimits>;
   maxEntries: number;
+  /**
+   * Why a ban of this target (canonical) would cut off the host itself (loopback, its own addresses), or
+   * undefined. The daemon's policy refuses those first; this is the second line, should the daemon's
+   * account be abused.
+   */
+  protectedBy?: (target: string) => string | undefined;
 }
 
 /**
@@ -210,6 +216,10 @@ export function validateRequest(value: unknown, ctx: ValidationContext): Request
       }
       const t = checkTarget(e.target, limits);
       if ("error" in t) return errorReply(id, "INVALID_ARGUMENT", `${where}.target: ${t.error}`);
+      const guard = ctx.protectedBy?.(t.target);
+      if (guard) {
+        return errorReply(id, "NOT_ALLOWED", `${where}.target: ${t.target} would cut off ${guard}`);
+      }
       if (!checkExpires(e.expires))
         return errorReply(
           id,

@@ -197,6 +197,48 @@ describe("lifecycle", () => {
   });
 });
 
+describe("the host's own addresses", () => {
+  it("loopback, the host's interface addresses and ranges holding them are refused; others pass", async () => {
+    const socket = socketIn("own");
+    const { server, mem } = memoryServer(socket, {
+      interfaces: () => ["127.0.0.1", "192.0.2.10", "2001:db8:5::10", "fe80::1%eth0"],
+    });
+    await server.start();
+    const c = await rawClient(socket);
+    try {
+      const apply = async (target: string) => {
+        const r = (await c.request({
+          verb: "apply",
+          responder: "mem",
+          entries: [{ target, expires: null }],
+        })) as {
+          ok: boolean;
+          error?: { code: string; message: string };
+        };
+        return r.ok ? "ok" : `${r.error!.code} ${r.error!.message}`;
+      };
+      for (const t of [
+        "127.0.0.1",
+        "127.8.0.0/16",
+        "::1",
+        "192.0.2.10",
+        "192.0.2.0/24",
+        "2001:db8:5::/64",
+        "fe80::/64",
+      ]) {
+        assert.match(await apply(t), /^NOT_ALLOWED .*would cut off/, t);
+      }
+      assert.match(await apply("192.0.2.0/24"), /this host's address 192\.0\.2\.10/);
+      assert.equal(await apply("192.0.2.11"), "ok");
+      assert.equal(await apply("2001:db8:6::/64"), "ok");
+      assert.deepEqual([...mem.bans.keys()].sort(), ["192.0.2.11", "2001:db8:6::/64"]);
+    } finally {
+      c.close();
+      await server.stop();
+    }
+  });
+});
+
 describe("hostile clients against a real nftables responder (network namespace)", { skip }, () => {
   let pair!: NetPair;
   let server!: EnforcerServer;

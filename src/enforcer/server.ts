@@ -31,6 +31,7 @@ import {
   type Request,
   type WireResult,
 } from "./protocol.ts";
+import { HostProtector } from "./protect.ts";
 import { listenUnix, prepareSocketPath, removeSocketFile, resolveGroup } from "./socket-file.ts";
 
 export interface HostedResponder {
@@ -51,6 +52,8 @@ export interface EnforcerOptions {
   idleTimeoutMs?: number;
   lineTimeoutMs?: number;
   allowTeardown?: boolean;
+  /** The host's interface addresses (never banned); default: os.networkInterfaces(). For tests. */
+  interfaces?: () => string[];
 }
 
 /** At most this many targets of a change are written into its log record (the count is always there). */
@@ -91,9 +94,10 @@ export async function enforcerFromConfig(
 
 export class EnforcerServer {
   readonly socket: string;
-  readonly #o: Required<Omit<EnforcerOptions, "gid">> & { gid: number | undefined };
+  readonly #o: Required<Omit<EnforcerOptions, "gid" | "interfaces">> & { gid: number | undefined };
   readonly #byName = new Map<string, HostedResponder>();
   readonly #limitsByName = new Map<string, PrefixLimits>();
+  readonly #protector: HostProtector;
   readonly #log: Logger;
   readonly #conns = new Set<Connection>();
   #server: Server | undefined;
@@ -113,6 +117,7 @@ export class EnforcerServer {
       gid: opts.gid,
     };
     this.socket = opts.socket;
+    this.#protector = new HostProtector(opts.interfaces);
     this.#log = opts.logger.child({ component: "enforcer" });
     for (const h of opts.responders) {
       this.#byName.set(h.name, h);
@@ -195,7 +200,11 @@ export class EnforcerServer {
   }
 
   validate(value: unknown): Request | ErrorReply {
-    return validateRequest(value, { responders: this.#limitsByName, maxEntries: this.#o.maxEntries });
+    return validateRequest(value, {
+      responders: this.#limitsByName,
+      maxEntries: this.#o.maxEntries,
+      protectedBy: this.#protector.check,
+    });
   }
 
   /** Runs a validated request; never throws. */
