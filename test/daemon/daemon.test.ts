@@ -303,6 +303,18 @@ test("without a running daemon the CLI bans through the same policy; the next st
   } finally {
     await d.stop();
   }
+  // Stopped: status still shows the API certificate's fingerprint (to pin it in a connector).
+  const st = { stdout: sink(), stderr: sink(), stdin: process.stdin };
+  assert.equal(await main(["status", "--json", "-c", cfg], st), 0, st.stderr.text());
+  const report = JSON.parse(st.stdout.text()) as {
+    running: boolean;
+    tlsFingerprint?: string;
+    activeBans: number;
+  };
+  assert.equal(report.running, false);
+  assert.equal(report.activeBans, 1);
+  assert.ok(d.tlsFingerprint, "the daemon had a certificate");
+  assert.equal(report.tlsFingerprint, d.tlsFingerprint);
 });
 
 test("SIGHUP-style reload keeps windows of unchanged rules and the bans", async () => {

@@ -9,6 +9,7 @@ import { SystemClock } from "../../core/clock.ts";
 import { formatDuration, parseDuration } from "../../core/duration.ts";
 import { PortcullisError } from "../../core/errors.ts";
 import { explainFrom } from "../../daemon/daemon.ts";
+import { fingerprintOf } from "../../api/certs.ts";
 import { coveringTargets, normalizeTarget } from "../../policy/policy.ts";
 import type { StoredAlert, StoredDecision } from "../../store/store.ts";
 import type { CliIO } from "../main.ts";
@@ -130,17 +131,27 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
         const now = SystemClock.now();
         const active = await store.activeDecisions(now);
         const alerts24h = (await store.listAlerts({ since: now - 86_400_000, limit: 100_000 })).length;
+        // The generated certificate's fingerprint, also while the daemon is stopped (to set up a connector).
+        let certFingerprint: string | undefined;
+        try {
+          certFingerprint = fingerprintOf(readFileSync(join(dataDir, "tls", "api.crt"), "utf8"));
+        } catch {
+          certFingerprint = undefined;
+        }
         const summary = {
           running: pid !== undefined,
           pid,
           dataDir,
           activeBans: active.length,
           alerts24h,
+          ...(certFingerprint ? { tlsFingerprint: certFingerprint } : {}),
           daemon: pid ? report : undefined,
         };
         if (opts.json) return out(JSON.stringify(summary));
         out(`portcullis ${pid ? `running (pid ${pid})` : "not running"}   data: ${dataDir}`);
         out(`active bans: ${active.length}   alerts in the last 24h: ${alerts24h}`);
+        if (!pid && certFingerprint)
+          out(`API certificate SHA-256: ${certFingerprint} (${join(dataDir, "tls", "api.crt")})`);
         if (pid && report) {
           const r = report as {
             dryRun?: boolean;
