@@ -26,6 +26,8 @@ export interface BanOutcome {
   /** Expiry of the ban in force (banned, extended, already_banned). */
   expires?: number;
   decision?: StoredDecision;
+  /** The decision in force (also for already_banned, where `decision` is not loaded). */
+  decisionId?: string;
 }
 
 /**

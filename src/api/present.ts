@@ -48,7 +48,8 @@ export interface TargetResult {
 export function resultOf(target: string, o: BanOutcome): TargetResult {
   const r: TargetResult = { target: o.target ?? target, outcome: o.outcome, reason: o.reason };
   if (o.expires !== undefined) r.expires = String(iso(o.expires));
-  if (o.decision?.id !== undefined) r.decision_id = o.decision.id;
+  const id = o.decision?.id ?? o.decisionId;
+  if (id !== undefined) r.decision_id = id;
   return r;
 }
 

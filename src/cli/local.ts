@@ -69,6 +69,7 @@ export async function localPolicy(config: LoadedConfig, store: Store): Promise<P
         lookback: parseDuration(p.escalation.lookback),
       },
       onDuplicate: p.on_duplicate,
+      dedupWindow: parseDuration(p.dedup_window),
       maxPrefix: p.max_prefix,
       dryRun: p.dry_run,
     },

@@ -50,6 +50,12 @@ export const policySchema = z
       .describe(
         "An alert about an address already banned: extend the ban, or leave it (recorded once either way)",
       ),
+    dedup_window: duration
+      .default("1m")
+      .describe(
+        "Reports of a banned address that would extend its ban by no more than this are duplicates: one ban, " +
+          "one audit record (the reports are kept as alerts)",
+      ),
     max_prefix: z
       .strictObject({
         v4: z.number().int().min(0).max(32).default(16),

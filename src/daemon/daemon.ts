@@ -105,6 +105,7 @@ function policyConfig(c: LoadedConfig["raw"], dryRun: boolean): Partial<PolicyCo
       lookback: parseDuration(p.escalation.lookback),
     },
     onDuplicate: p.on_duplicate,
+    dedupWindow: parseDuration(p.dedup_window),
     maxPrefix: p.max_prefix,
     maxBansPerMinute: p.circuit_breaker.max_bans_per_minute,
     dryRun,
@@ -600,10 +601,14 @@ export class Daemon implements Control {
         break;
       case "alert_only":
         break;
+      case "already_banned":
+        // One ban, one audit record: a second report of a banned address (Kibana, then Splunk, then the
+        // native rule) changes nothing; it is kept as an alert linked to the decision, not as audit.
+        break;
       default:
         record.audit.push({
           ...base,
-          action: result.outcome === "already_banned" ? "duplicate" : "refuse",
+          action: "refuse",
           decisionId: result.decisionId,
           detail: { outcome: result.outcome, reason: result.reason },
         });
@@ -641,6 +646,7 @@ export class Daemon implements Control {
       const out: BanOutcome = { outcome: result.outcome, reason: result.reason };
       if (result.target !== undefined) out.target = result.target;
       if (result.expires !== undefined) out.expires = result.expires;
+      if (result.decisionId !== undefined) out.decisionId = result.decisionId;
       if (decision) out.decision = decision;
       outcomes.push(out);
     }

@@ -26,10 +26,16 @@ test("a ban, then the same target again: extended to the later expiry (or left, 
   const first = p.onAlert(alert("203.0.113.1"), T);
   assert.equal(first.outcome, "banned");
   assert.equal(first.decision?.expires, T + 600_000);
-  const again = p.onAlert(alert("203.0.113.1"), T + 60_000);
+  // Within the de-duplication window (1 minute by default) a report is a duplicate: nothing changes.
+  const dup = p.onAlert(alert("203.0.113.1"), T + 60_000);
+  assert.deepEqual(
+    [dup.outcome, dup.expires, dup.decisionId],
+    ["already_banned", T + 600_000, first.decision.id],
+  );
+  const again = p.onAlert(alert("203.0.113.1"), T + 60_001);
   assert.deepEqual(
     [again.outcome, again.expires, again.decisionId],
-    ["extended", T + 660_000, first.decision.id],
+    ["extended", T + 660_001, first.decision.id],
   );
   const noop = new Policy({ onDuplicate: "noop" });
   noop.onAlert(alert("203.0.113.1"), T);

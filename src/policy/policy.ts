@@ -28,6 +28,12 @@ export interface PolicyConfig {
   escalation: { enabled: boolean; factor: number; max: number; lookback: number };
   /** Already banned: extend the ban to the later expiry, or leave it. Either way it is recorded once. */
   onDuplicate: "extend" | "noop";
+  /**
+   * De-duplication window (ms): a report that would move the expiry later by no more than this is a duplicate
+   * (`already_banned`, nothing written or re-applied), so the same attack reported by several SIEMs and the
+   * native rule within a minute is one ban and one audit record.
+   */
+  dedupWindow: number;
   /** Widest prefix that may be banned. */
   maxPrefix: { v4: number; v6: number };
   /** At most this many new bans per minute; beyond it, alerts only (0 disables the breaker). */
@@ -41,6 +47,7 @@ export const DEFAULT_POLICY: PolicyConfig = {
   rules: {},
   escalation: { enabled: false, factor: 2, max: 7 * 86_400_000, lookback: 7 * 86_400_000 },
   onDuplicate: "extend",
+  dedupWindow: 60_000,
   maxPrefix: { v4: 16, v6: 48 },
   maxBansPerMinute: 0,
   dryRun: false,
@@ -158,7 +165,7 @@ export class Policy {
     const active = this.bans.active(target, now);
     if (active) {
       const wanted = now + base;
-      if (this.config.onDuplicate === "extend" && wanted > active.expires) {
+      if (this.config.onDuplicate === "extend" && wanted > active.expires + this.config.dedupWindow) {
         active.expires = wanted;
         return this.#count({
           outcome: "extended",

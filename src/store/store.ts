@@ -152,7 +152,7 @@ function alertRow(a: Alert, result: PolicyResult | undefined) {
     response: a.response,
     outcome: result?.outcome ?? null,
     outcome_reason: result?.reason ?? null,
-    decision_id: result?.decision?.id ?? null,
+    decision_id: result?.decision?.id ?? result?.decisionId ?? null,
     events: JSON.stringify(a.events.map((e: SecurityEvent) => toJsonEvent(e))),
   };
 }
