@@ -207,7 +207,9 @@ export class NftablesResponder implements Responder {
           const timed = items
             .map((i) => {
               const ms = remainingMs(i.expires, now);
-              return ms === undefined ? i.key : `${i.key} timeout ${ms}ms`;
+              // Whole seconds: nft 1.0.6 refuses a millisecond count above 99,999,999 ("value too large"),
+              // which is a ban with more than 27.8 h left.
+              return ms === undefined ? i.key : `${i.key} timeout ${Math.ceil(ms / 1000)}s`;
             })
             .join(", ");
           out += `add element ${T} ${set} { ${plain} }\n`;
