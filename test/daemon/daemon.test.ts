@@ -248,7 +248,7 @@ test("the CLI's ban and unban go through the running daemon's HTTPS API, audited
       JSON.stringify({
         ...JSON.parse(JSON.stringify(t.config.raw)),
         sources: [],
-        responders: [{ type: "command", name: "fakefw", apply: ["/bin/true"] }],
+        responders: [{ type: "command", name: "fakefw", apply: ["/bin/true"], remove: ["/bin/true"] }],
       }),
     );
     assert.equal(

@@ -100,6 +100,16 @@ export const commandConfig = z
       .describe("Exit codes meaning 'try again later' (75 = EX_TEMPFAIL); retried with the retry policy"),
   })
   .superRefine((c, ctx) => {
+    // Without `remove`, an unban runs `apply` with {action} = unban: an apply that cannot tell the two apart
+    // would ban again (with duration 0, which many scripts read as "forever") instead of unbanning.
+    if (!c.remove && !c.apply.some((a) => placeholdersIn(a).includes("action"))) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["remove"],
+        message:
+          "required when `apply` has no {action} placeholder (otherwise an unban would run the ban command)",
+      });
+    }
     if (!c.stdin_batch) return;
     for (const key of ["apply", "remove"] as const) {
       c[key]?.forEach((a, i) => {

@@ -72,7 +72,12 @@ const fakeCtx = (exec: Exec, clock = new ManualClock(1_700_000_000_000)): Plugin
 
 describe("command config and placeholders", () => {
   it("rejects unknown placeholders, a placeholder as the executable, and unknown keys", () => {
-    const r = commandConfig.safeParse({ type: "command", apply: ["{target}", "--ip={addr}"], shell: true });
+    const r = commandConfig.safeParse({
+      type: "command",
+      apply: ["{target}", "--ip={addr}"],
+      remove: ["/x"],
+      shell: true,
+    });
     assert.equal(r.success, false);
     const issues = r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).sort();
     assert.equal(issues.length, 3, issues.join("\n"));
@@ -81,9 +86,31 @@ describe("command config and placeholders", () => {
   });
 
   it("stdin_batch forbids per-entry placeholders in the command line", () => {
-    const r = commandConfig.safeParse({ type: "command", apply: ["/x", "{target}"], stdin_batch: true });
+    const r = commandConfig.safeParse({
+      type: "command",
+      apply: ["/x", "{target}"],
+      remove: ["/y"],
+      stdin_batch: true,
+    });
     assert.equal(r.success, false);
     assert.match(r.error.issues[0]!.message, /per entry/);
+  });
+
+  it("without `remove`, `apply` must tell ban from unban with {action} (else an unban would ban again)", () => {
+    const r = commandConfig.safeParse({ type: "command", apply: ["/opt/ban", "{target}", "{duration_s}"] });
+    assert.equal(r.success, false);
+    assert.deepEqual(r.error.issues[0]!.path, ["remove"]);
+    assert.match(r.error.issues[0]!.message, /no \{action\} placeholder/);
+    assert.ok(
+      commandConfig.safeParse({ type: "command", apply: ["/opt/ban", "{action}", "{target}"] }).success,
+    );
+    assert.ok(
+      commandConfig.safeParse({
+        type: "command",
+        apply: ["/opt/ban", "{target}"],
+        remove: ["/opt/unban", "{target}"],
+      }).success,
+    );
   });
 
   it("substitutes inside arguments, with {{ and }} as literal braces", () => {
@@ -128,6 +155,7 @@ describe("command responder with a recording exec", () => {
     const config = commandConfig.parse({
       type: "command",
       apply: ["/opt/ban", "{target}"],
+      remove: ["/opt/unban", "{target}"],
       retry: { attempts: 3, initial_delay_ms: 1, max_delay_ms: 2 },
     });
     const r = new CommandResponder(config, fakeCtx(exec));
@@ -178,7 +206,7 @@ describe("command responder with a recording exec", () => {
 
   it("without a list command, list() says so instead of guessing", async () => {
     const r = new CommandResponder(
-      commandConfig.parse({ type: "command", apply: ["/opt/ban"] }),
+      commandConfig.parse({ type: "command", apply: ["/opt/ban", "{action}"] }),
       fakeCtx(fakeExec().exec),
     );
     await assert.rejects(r.list(), /no `list` command configured/);
@@ -190,7 +218,7 @@ describe("command responder with a recording exec", () => {
       stdout: "192.0.2.1 1700000100\n2001:DB8::/32 -\nnonsense\n\n198.51.100.7\n",
     }));
     const r = new CommandResponder(
-      commandConfig.parse({ type: "command", apply: ["/opt/ban"], list: ["/opt/list"] }),
+      commandConfig.parse({ type: "command", apply: ["/opt/ban", "{action}"], list: ["/opt/list"] }),
       fakeCtx(exec),
     );
     assert.deepEqual(await r.list(), [
