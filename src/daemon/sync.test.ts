@@ -120,3 +120,45 @@ test("a target banned again right after its ban expired keeps its firewall entry
     await store.close();
   }
 });
+
+test("an entry the firewall refuses is retried with backoff and audited once, not every sync tick", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 2, 2, 10));
+  const store = await openSqliteStore(join(dir, "d.db"), { clock: () => clock.now() });
+  const r = new HeldResponder();
+  let failing = true;
+  const apply = r.apply.bind(r);
+  r.apply = async (entries) =>
+    failing
+      ? entries.map((e) => ({ target: e.target, ok: false, error: "value too large" }))
+      : apply(entries);
+  const sync = new DecisionSync({ responders: [r], store, clock, logger: silentLogger });
+  try {
+    const d = decision("bad", "203.0.113.10", clock.now(), 86_400_000);
+    await store.insertDecision(d, ["mem"], []);
+    let calls = 0;
+    const counted = r.apply.bind(r);
+    r.apply = (e) => (calls++, counted(e));
+    const attempts = async () => {
+      const before = calls;
+      await sync.syncPending();
+      return calls - before;
+    };
+    assert.equal(await attempts(), 1, "first attempt");
+    assert.equal(await attempts(), 0, "not again at once");
+    clock.advanceBy(2_000);
+    assert.equal(await attempts(), 1, "after 2 s");
+    clock.advanceBy(2_000);
+    assert.equal(await attempts(), 0, "then after 4 s, not 2 s");
+    clock.advanceBy(2_000);
+    assert.equal(await attempts(), 1);
+    const audit = (await store.auditFor("203.0.113.10")).filter((a) => a.action === "apply_failed");
+    assert.equal(audit.length, 1, "audited once");
+    assert.equal((await store.getDecision("bad"))?.status.mem, "failed");
+    failing = false;
+    clock.advanceBy(8_000);
+    assert.equal(await attempts(), 1);
+    assert.equal((await store.getDecision("bad"))?.status.mem, "applied");
+  } finally {
+    await store.close();
+  }
+});

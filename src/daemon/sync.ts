@@ -22,6 +22,8 @@ interface Job {
 }
 
 const SYSTEM = { type: "rule" as const, name: "portcullis" };
+const RETRY_BASE_MS = 2_000;
+const RETRY_MAX_MS = 300_000;
 
 class ResponderQueue {
   readonly responder: Responder;
@@ -60,6 +62,11 @@ export class DecisionSync {
   readonly #log: Logger;
   readonly #metrics: Metrics | undefined;
   readonly #queues: ResponderQueue[];
+  /**
+   * Entries a responder refused, by decision and responder: retries back off exponentially (2 s doubling to
+   * 5 min) instead of running every sync tick, and only the first failure is audited.
+   */
+  readonly #failing = new Map<string, { count: number; next: number }>();
 
   constructor(opts: {
     responders: readonly Responder[];
@@ -180,7 +187,17 @@ export class DecisionSync {
               status: res.ok ? (op === "apply" ? "applied" : "removed") : "failed",
               ...(res.ok ? {} : { error: res.error ?? "failed" }),
             });
-            if (!res.ok) {
+            const key = `${d.id}\u0000${r.name}`;
+            if (res.ok) this.#failing.delete(key);
+            else {
+              // Retried with backoff (see #failing); audited and logged once, not at every retry.
+              const f = this.#failing.get(key);
+              const count = (f?.count ?? 0) + 1;
+              this.#failing.set(key, {
+                count,
+                next: now + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (count - 1)),
+              });
+              if (f) continue;
               audit.push({
                 at: now,
                 actor: SYSTEM,
@@ -205,7 +222,12 @@ export class DecisionSync {
   /** Applies what the store says is pending or failed, removes what ended but is still applied. */
   async syncPending(): Promise<{ applied: number; removed: number }> {
     const now = this.#clock.now();
-    const { apply, remove } = await this.#store.pendingWork(this.names, now);
+    const work = await this.#store.pendingWork(this.names, now);
+    const remove = work.remove;
+    // A decision whose entry failed waits for its retry time (on every responder it failed on).
+    const apply = work.apply.filter((d) =>
+      this.names.every((n) => (this.#failing.get(`${d.id}\u0000${n}`)?.next ?? 0) <= now),
+    );
     await Promise.all([this.applyNow(apply), this.#removeEnded(remove)]);
     return { applied: apply.length, removed: remove.length };
   }
@@ -224,6 +246,7 @@ export class DecisionSync {
       now,
     );
     const ended = all.filter((d) => !owned.has(d.target));
+    for (const d of all) for (const n of this.names) this.#failing.delete(`${d.id}\u0000${n}`);
     for (const d of all) {
       if (!owned.has(d.target)) continue;
       for (const r of this.responders) {
