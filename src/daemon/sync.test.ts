@@ -162,3 +162,37 @@ test("an entry the firewall refuses is retried with backoff and audited once, no
     await store.close();
   }
 });
+
+test("a ban made while a reconcile runs is not removed by it (reconcile runs alone on the responder)", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 2, 2, 10));
+  const store = await openSqliteStore(join(dir, "e.db"), { clock: () => clock.now() });
+  const r = new HeldResponder();
+  let release!: () => void;
+  let listing!: () => void;
+  const listed = new Promise<void>((res) => (listing = res));
+  const gate = new Promise<void>((res) => (release = res));
+  const list = r.list.bind(r);
+  r.list = async () => {
+    listing();
+    await gate;
+    return list();
+  };
+  const sync = new DecisionSync({ responders: [r], store, clock, logger: silentLogger });
+  try {
+    const old = decision("old", "198.51.100.1", clock.now());
+    await store.insertDecision(old, ["mem"], []);
+    await sync.applyNow([old]);
+    const reconciling = sync.reconcileAll();
+    await listed;
+    // Banned during the reconcile, after its snapshot of the store.
+    const fresh = decision("fresh", "203.0.113.7", clock.now());
+    await store.insertDecision(fresh, ["mem"], []);
+    const applied = sync.applyNow([fresh]);
+    release();
+    await Promise.all([reconciling, applied]);
+    assert.deepEqual([...r.entries.keys()].sort(), ["198.51.100.1", "203.0.113.7"]);
+    assert.equal((await store.getDecision("fresh"))?.status.mem, "applied");
+  } finally {
+    await store.close();
+  }
+});

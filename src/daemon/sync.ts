@@ -25,9 +25,14 @@ const SYSTEM = { type: "rule" as const, name: "portcullis" };
 const RETRY_BASE_MS = 2_000;
 const RETRY_MAX_MS = 300_000;
 
+/** Work that runs alone on a responder: nothing is applied or removed while it runs (reconcile). */
+interface Exclusive {
+  exclusive: () => Promise<void>;
+}
+
 class ResponderQueue {
   readonly responder: Responder;
-  #jobs: Job[] = [];
+  #jobs: (Job | Exclusive)[] = [];
   #running: Promise<void> | undefined;
   constructor(
     responder: Responder,
@@ -39,11 +44,25 @@ class ResponderQueue {
     this.#jobs.push(job);
     this.#running ??= this.#drain();
   }
+  /** Runs `fn` when the jobs queued before it are done, with no other job running until it ends. */
+  exclusive(fn: () => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#jobs.push({ exclusive: () => fn().then(resolve, reject) });
+      this.#running ??= this.#drain();
+    });
+  }
   async #drain(): Promise<void> {
     try {
       while (this.#jobs.length) {
-        const jobs = this.#jobs;
-        this.#jobs = [];
+        const first = this.#jobs[0]!;
+        if ("exclusive" in first) {
+          this.#jobs.shift();
+          await first.exclusive().catch(() => undefined);
+          continue;
+        }
+        // A batch: every job up to the next exclusive one.
+        const cut = this.#jobs.findIndex((j) => "exclusive" in j);
+        const jobs = (cut < 0 ? this.#jobs.splice(0) : this.#jobs.splice(0, cut)) as Job[];
         await this.run(this.responder, jobs);
       }
     } finally {
@@ -273,54 +292,58 @@ export class DecisionSync {
     return this.#removeEnded(ended);
   }
 
-  /** Compares each responder with the store and repairs it in one batch; records what changed. */
+  /**
+   * Compares each responder with the store and repairs it in one batch; records what changed. Each runs as an
+   * exclusive job of its responder's queue, and reads the store inside it: a ban made meanwhile is either in
+   * the snapshot or applied after the reconcile, never removed by it as "not wanted".
+   */
   async reconcileAll(): Promise<void> {
+    await Promise.all(this.#queues.map((q) => q.exclusive(() => this.#reconcileOne(q.responder))));
+  }
+
+  async #reconcileOne(r: Responder): Promise<void> {
     const now = this.#clock.now();
     const active = (await this.#store.activeDecisions(now)).filter((d) => !d.simulated);
     const desired: BanEntry[] = active.map((d) => ({ target: d.target, expires: d.expires }));
-    for (const q of this.#queues) {
-      await q.idle();
-      const r = q.responder;
-      try {
-        const res = await reconcile(r, desired, now);
-        const failed = new Set(res.failed.map((f) => f.target));
-        const updates = active
-          .filter((d) => !failed.has(d.target) && d.status[r.name] !== "applied")
-          .map((d) => ({ decisionId: d.id, responder: r.name, status: "applied" as const }));
-        const changed = res.added.length + res.removed.length + res.refreshed.length + res.failed.length;
-        const audit: AuditRecord[] = changed
-          ? [
-              {
-                at: now,
-                actor: SYSTEM,
-                action: "reconcile",
-                detail: {
-                  responder: r.name,
-                  added: res.added.length,
-                  removed: res.removed.length,
-                  refreshed: res.refreshed.length,
-                  kept: res.kept.length,
-                  failed: res.failed.slice(0, 20),
-                },
-              },
-            ]
-          : [];
-        await this.#store.setStatus(updates, now, audit);
-        if (changed) {
-          this.#log.info(
+    try {
+      const res = await reconcile(r, desired, now);
+      const failed = new Set(res.failed.map((f) => f.target));
+      const updates = active
+        .filter((d) => !failed.has(d.target) && d.status[r.name] !== "applied")
+        .map((d) => ({ decisionId: d.id, responder: r.name, status: "applied" as const }));
+      const changed = res.added.length + res.removed.length + res.refreshed.length + res.failed.length;
+      const audit: AuditRecord[] = changed
+        ? [
             {
-              responder: r.name,
-              added: res.added.length,
-              removed: res.removed.length,
-              refreshed: res.refreshed.length,
-              failed: res.failed.length,
+              at: now,
+              actor: SYSTEM,
+              action: "reconcile",
+              detail: {
+                responder: r.name,
+                added: res.added.length,
+                removed: res.removed.length,
+                refreshed: res.refreshed.length,
+                kept: res.kept.length,
+                failed: res.failed.slice(0, 20),
+              },
             },
-            "reconciled responder with the store",
-          );
-        }
-      } catch (e) {
-        this.#log.error({ responder: r.name, err: (e as Error).message }, "reconcile failed");
+          ]
+        : [];
+      await this.#store.setStatus(updates, now, audit);
+      if (changed) {
+        this.#log.info(
+          {
+            responder: r.name,
+            added: res.added.length,
+            removed: res.removed.length,
+            refreshed: res.refreshed.length,
+            failed: res.failed.length,
+          },
+          "reconciled responder with the store",
+        );
       }
+    } catch (e) {
+      this.#log.error({ responder: r.name, err: (e as Error).message }, "reconcile failed");
     }
   }
 }
