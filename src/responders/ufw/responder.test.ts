@@ -129,6 +129,20 @@ describe("ufw specifics", { skip }, () => {
     assert.match(await s.sandbox.ufw("show", "added"), /deny from 192\.0\.2\.99 comment 'admin'/);
   });
 
+  it("an address the admin has a rule for (allow from X) is reported not banned, not silently skipped", async () => {
+    const r = new UfwResponder(ufwConfig.parse({ type: "ufw" }), s.ctx());
+    await r.setup();
+    await s.sandbox.ufw("allow", "from", "192.0.2.77", "comment", "partner");
+    try {
+      const [res] = await r.apply([{ target: "192.0.2.77", expires: SystemClock.now() + 60_000 }]);
+      assert.equal(res!.ok, false);
+      assert.match(res!.error ?? "", /existing rule for 192\.0\.2\.77.*not banned/);
+      assert.deepEqual(await r.list(), []);
+    } finally {
+      await s.sandbox.ufw("delete", "allow", "from", "192.0.2.77", "comment", "partner");
+    }
+  });
+
   it("healthcheck reports an inactive ufw", async () => {
     const r = new UfwResponder(ufwConfig.parse({ type: "ufw" }), s.ctx());
     assert.equal((await r.healthcheck()).ok, true);

@@ -92,6 +92,15 @@ export class UfwResponder implements Responder {
       for (const args of argsOf(item) ?? []) {
         const r = await this.#ufw(...args);
         if (r.code !== 0 || /^ERROR/m.test(r.stdout + r.stderr)) failures.set(item, errorText(r));
+        // ufw exits 0 but adds nothing when a rule for the same source exists already (e.g. the admin's own
+        // `allow from ADDR`): ours are skipped before this (by comment), so that rule is someone else's and
+        // the address is NOT banned.
+        else if (/^Skipping (?:inserting|adding) existing rule/m.test(r.stdout + r.stderr)) {
+          failures.set(
+            item,
+            `ufw kept an existing rule for ${item.key} (see \`ufw status\`) and added none: not banned`,
+          );
+        }
       }
     }
     for (const [item, error] of failures) {
