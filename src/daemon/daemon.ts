@@ -666,6 +666,19 @@ export class Daemon implements Control {
     const since = this.#seenUntil;
     this.#seenUntil = this.#clock.now() - 5000; // overlap: writers' clocks and commit order
     for (const d of await this.store.changedSince(since)) {
+      // Another process (the CLI without a daemon) decided with a narrower view (e.g. no logged-in sessions
+      // when it ran): the daemon's allowlist has the last word before anything is enforced.
+      const allowed = d.state === "active" ? this.#allowlist?.match(d.target) : undefined;
+      if (allowed) {
+        await this.store.revoke(
+          d.target,
+          { type: "rule", name: "portcullis" },
+          `refused: ${d.target} is allowlisted (${allowed.why}: ${allowed.cidr})`,
+          this.#clock.now(),
+        );
+        this.#log.warn({ target: d.target, why: allowed.why }, "refused a ban made elsewhere: allowlisted");
+        continue;
+      }
       if (d.state === "active" && !this.#bans.active(d.target, this.#clock.now())) {
         this.#bans.set(
           { target: d.target, decisionId: d.id, expires: d.expires, escalation: d.escalation },

@@ -400,3 +400,41 @@ test("an IPv6 attacker is banned per /64; unban and explain by the address itsel
     await d.stop();
   }
 });
+
+test("a ban another process stored for an address the daemon allowlists is refused, never enforced", async () => {
+  const t = setup("external-allow", {}, { allowlist: ["192.0.2.0/28"] });
+  const d = t.make();
+  await d.start();
+  try {
+    // What a CLI with a narrower view (e.g. no logged-in sessions) could have written.
+    const now = SystemClock.now();
+    await d.store.insertDecision(
+      {
+        id: "d-external-1",
+        "@timestamp": now,
+        target: "192.0.2.5",
+        action: "ban",
+        scope: "host",
+        duration: 600_000,
+        expires: now + 600_000,
+        reason: "by hand",
+        origin: "cli",
+        actor: { type: "cli", name: "someone" },
+        escalation: 0,
+        simulated: false,
+        status: {},
+      },
+      ["fakefw"],
+      [],
+    );
+    const dec = await until("the decision refused", async () => {
+      const x = await d.store.getDecision("d-external-1");
+      return x?.state === "revoked" ? x : undefined;
+    });
+    assert.match(dec.ended_by ?? "", /portcullis/);
+    assert.equal(t.firewall()["192.0.2.5"], undefined);
+    assert.ok(!t.calls().some((c) => c.includes("192.0.2.5")), "never sent to the firewall");
+  } finally {
+    await d.stop();
+  }
+});

@@ -264,6 +264,9 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
     .option("--json", "one JSON object")
     .action(
       async (target: string, opts: LocalOptions & { duration?: string; reason: string; json?: boolean }) => {
+        if (opts.duration !== undefined && !(parseDuration(opts.duration, "--duration") > 0)) {
+          throw new PortcullisError("USAGE", `--duration must be more than 0 (got ${opts.duration})`);
+        }
         const code = await withStore(opts, async ({ config, store, dataDir }) => {
           const api = localApi(dataDir);
           if (api) return banViaApi(new ApiClient(api), target, opts, out, io);
