@@ -20,7 +20,7 @@ import {
 } from "../../../test/support/netns.ts";
 import { responderConformance } from "../conformance.ts";
 import { nftablesConfig } from "./config.ts";
-import { NftablesResponder, nftables } from "./responder.ts";
+import { NFT_MAX_TIMEOUT_S, NftablesResponder, nftTime, nftables } from "./responder.ts";
 
 const skip = netnsSkipReason(["nft"]);
 const ctx = (): PluginContext => ({
@@ -43,6 +43,16 @@ test("config: strict, described, with defaults", () => {
   assert.deepEqual(paths, [":unrecognized_keys", "table:invalid_format", "verdict:invalid_value"]);
   assert.ok(nftablesConfig.shape.table.description, "fields are described");
   assert.equal(nftables.type, "nftables");
+});
+
+test("nftTime: days, hours, minutes, seconds; no number nft 1.0.6 would call too large", () => {
+  assert.equal(nftTime(1), "1s");
+  assert.equal(nftTime(59.2), "1m");
+  assert.equal(nftTime(90_061), "1d1h1m1s");
+  assert.equal(nftTime(400 * 86_400), "400d");
+  assert.equal(nftTime(3650 * 86_400 + 7_200), "3650d2h");
+  assert.equal(nftTime(NFT_MAX_TIMEOUT_S), "100000d");
+  assert.equal(nftTime(0), "0s");
 });
 
 let pair: NetPair | undefined;
@@ -108,6 +118,37 @@ describe("nftables specifics", { skip }, () => {
     assert.match(sets, /flags interval,timeout/);
     assert.match(sets, /2001:db8::\/48 timeout/);
     assert.equal((await r.list()).length, 501);
+    await r.teardown();
+  });
+
+  it("bans of 400 days and 10 years are enforced with their timeout; longer than the kernel's maximum: none", async () => {
+    const r = make();
+    await r.setup();
+    const day = 86_400_000;
+    const entries = [
+      { target: ADDR.clientV4, expires: now() + 400 * day },
+      { target: ADDR.clientV6, expires: now() + 3650 * day + 3_723_000 },
+      { target: "2001:db8::/48", expires: now() + 3650 * day },
+      { target: "198.51.100.7", expires: now() + 300_000 * day },
+    ];
+    const res = await r.apply(entries);
+    assert.ok(
+      res.every((x) => x.ok),
+      JSON.stringify(res),
+    );
+    assert.equal(await probe(p, ADDR.clientV4), false, "400-day ban not enforced");
+    assert.equal(await probe(p, ADDR.clientV6), false, "10-year ban not enforced");
+    const ban4 = (await nsLines(p.server, ["nft", "list", "set", "inet", "portcullis", "ban4"])).join("\n");
+    assert.match(ban4, /10\.200\.0\.2 timeout 400d expires/);
+    const listed = new Map((await r.list()).map((e) => [e.target, e.expires]));
+    for (const e of entries.slice(0, 3)) {
+      const got = listed.get(e.target);
+      assert.ok(
+        got !== undefined && Math.abs(got - e.expires) < 5_000,
+        `${e.target}: ${got} vs ${e.expires}`,
+      );
+    }
+    assert.equal(listed.get("198.51.100.7"), Infinity, "beyond the kernel's limit: stored without timeout");
     await r.teardown();
   });
 

@@ -28,6 +28,34 @@ import { nftablesConfig, type NftablesConfig } from "./config.ts";
 /** Set names inside the table, by family and kind. */
 export const NFT_SETS = ["ban4", "ban6", "ban4net", "ban6net"] as const;
 
+/**
+ * Longest element timeout written (100,000 days, ~273 years). The kernel keeps timeouts as u64 nanoseconds and
+ * refuses more than ~213,503 days ("Numerical result out of range"); a longer ban is written without timeout,
+ * like ipset's, and the reconcile after its end removes it.
+ */
+export const NFT_MAX_TIMEOUT_S = 100_000 * 86_400;
+
+/**
+ * `seconds` as an nft time string (`400d`, `1d2h3m4s`). nft 1.0.6 refuses any single number above 99,999,999
+ * ("value too large"): a millisecond count above 27.8 hours, a second count above 3.17 years. Splitting into
+ * days, hours, minutes and seconds keeps every number small (10 years is `3650d`).
+ */
+export function nftTime(seconds: number): string {
+  let rest = Math.max(0, Math.ceil(seconds));
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3_600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) parts.push(`${n}${unit}`);
+  }
+  return parts.join("") || "0s";
+}
+
 function setOf(t: { family: 4 | 6; prefix: boolean }): string {
   return `ban${t.family}${t.prefix ? "net" : ""}`;
 }
@@ -207,9 +235,9 @@ export class NftablesResponder implements Responder {
           const timed = items
             .map((i) => {
               const ms = remainingMs(i.expires, now);
-              // Whole seconds: nft 1.0.6 refuses a millisecond count above 99,999,999 ("value too large"),
-              // which is a ban with more than 27.8 h left.
-              return ms === undefined ? i.key : `${i.key} timeout ${Math.ceil(ms / 1000)}s`;
+              const s = ms === undefined ? Infinity : Math.ceil(ms / 1000);
+              // Whole seconds, spelled in days/hours/minutes/seconds (see nftTime).
+              return s > NFT_MAX_TIMEOUT_S ? i.key : `${i.key} timeout ${nftTime(s)}`;
             })
             .join(", ");
           out += `add element ${T} ${set} { ${plain} }\n`;
