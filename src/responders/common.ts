@@ -6,7 +6,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { z } from "zod";
 import type { Exec, ExecResult } from "../core/exec.ts";
-import { parseCidr, type Cidr, type IpFamily } from "../core/ip.ts";
+import { cidrContains, parseCidr, type Cidr, type IpFamily } from "../core/ip.ts";
 import type { Logger } from "../core/logger.ts";
 import type { BanEntry, EntryResult } from "./types.ts";
 
@@ -274,6 +274,46 @@ export function prepareTargets(
     { min_prefix_v4: 0, min_prefix_v6: 0 },
     accept,
   );
+}
+
+/** Whether prefix `outer` contains `inner` (same family, `inner` no wider, same network bits). */
+export function cidrCovers(outer: Cidr, inner: Cidr): boolean {
+  return (
+    outer.family === inner.family &&
+    outer.prefix <= inner.prefix &&
+    cidrContains(outer, { family: inner.family, groups: inner.groups })
+  );
+}
+
+/**
+ * Prefixes indexed by family and length, to find the ones strictly wider than a target that contain it with a
+ * few map lookups (one per prefix length present) instead of a scan: reconcile and apply check up to 100k targets.
+ */
+export class PrefixIndex<V> {
+  /** `family * 256 + length` -> canonical text -> value. */
+  readonly #byLength = new Map<number, Map<string, V>>();
+
+  add(c: Cidr, value: V): void {
+    const k = c.family * 256 + c.prefix;
+    let m = this.#byLength.get(k);
+    if (!m) this.#byLength.set(k, (m = new Map<string, V>()));
+    m.set(c.text, value);
+  }
+
+  /** Values of the indexed prefixes strictly wider than `c` that contain it. */
+  covering(c: Cidr): V[] {
+    const out: V[] = [];
+    const base = c.text.split("/")[0]!;
+    for (const [k, m] of this.#byLength) {
+      const family = k >> 8;
+      const length = k & 255;
+      if (family !== c.family || length >= c.prefix) continue;
+      const key = parseCidr(`${base}/${length}`)?.text;
+      const v = key === undefined ? undefined : m.get(key);
+      if (v !== undefined) out.push(v);
+    }
+    return out;
+  }
 }
 
 /** Marks the entries behind failed items. */

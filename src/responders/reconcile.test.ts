@@ -101,6 +101,41 @@ describe("reconcile (in memory)", () => {
   });
 });
 
+describe("reconcile with overlapping prefixes (in memory)", () => {
+  const now = 1_700_000_000_000;
+  const h = 3_600_000;
+
+  it("a narrower target inside a wider desired prefix that lasts as long is kept; otherwise it is applied", async () => {
+    const r = new MemoryResponder(true);
+    r.entries.set("10.9.0.0/16", now + 2 * h); // desired, covers the three below
+    r.entries.set("10.8.0.0/16", now + 2 * h); // not desired: removed, so it covers nothing
+    r.entries.set("2001:db8::/48", now + 2 * h);
+    const res = await reconcile(
+      r,
+      [
+        { target: "10.9.0.0/16", expires: now + 2 * h },
+        { target: "10.9.1.0/24", expires: now + h }, // covered for its whole life: kept
+        { target: "10.9.3.4", expires: now + 2 * h + 5_000 }, // within the tolerance: kept
+        { target: "10.9.2.0/24", expires: now + 3 * h }, // outlives the wider prefix: applied
+        { target: "10.8.1.0/24", expires: now + h }, // its cover is removed in this run: applied
+        { target: "2001:db8::/48", expires: now + 2 * h },
+        { target: "2001:db8:0:1::/64", expires: now + h },
+      ],
+      now,
+    );
+    assert.deepEqual(res.kept.sort(), [
+      "10.9.0.0/16",
+      "10.9.1.0/24",
+      "10.9.3.4",
+      "2001:db8:0:1::/64",
+      "2001:db8::/48",
+    ]);
+    assert.deepEqual(res.removed, ["10.8.0.0/16"]);
+    assert.deepEqual(res.added.sort(), ["10.8.1.0/24", "10.9.2.0/24"]);
+    assert.deepEqual(r.calls, ["setup", "list", "remove 1", "apply 2"]);
+  });
+});
+
 const skip = netnsSkipReason(["nft"]);
 
 describe("reconcile with 100k bans against real nftables", { skip }, () => {

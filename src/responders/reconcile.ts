@@ -9,9 +9,15 @@
  *   `toleranceMs` is re-applied (`refreshed`): an extended ban must not expire early, a shortened one not late.
  *   An entry enforced without expiry (e.g. ipset stores bans longer than 24.8 days as permanent) is left alone:
  *   the reconcile after the desired expiry removes it;
- * - removal runs before apply, so a prefix that replaces an overlapping one can be added.
+ * - removal runs before apply, so a prefix that replaces an overlapping one can be added;
+ * - a desired target missing from `list()` but inside a wider listed prefix that stays (it is desired too) and
+ *   lasts at least as long (within `toleranceMs`) is enforced by that prefix: it is `kept`, not re-applied.
+ *   nftables' interval sets hold no overlapping elements, so a narrower ban is absent while a wider one covers
+ *   it. When the wider prefix is removed, or lasts shorter than the narrower ban, the narrower one is applied
+ *   again (and a wider prefix that is not desired does not count: it is removed in this same run).
  */
 import { parseCidr } from "../core/ip.ts";
+import { PrefixIndex } from "./common.ts";
 import type { BanEntry, EntryResult, Responder } from "./types.ts";
 
 export interface ReconcileResult {
@@ -67,12 +73,25 @@ export async function reconcile(
 
   const toRemove: string[] = [];
   for (const k of have.keys()) if (!want.has(k)) toRemove.push(k);
+  // Enforced prefixes that stay, by the expiry they will have after this run (the desired one).
+  const wider = new PrefixIndex<number>();
+  for (const k of have.keys()) {
+    const c = parseCidr(k);
+    const stays = want.get(k);
+    if (c && stays) wider.add(c, stays.expires);
+  }
+  const covered = (e: BanEntry) => {
+    const c = parseCidr(e.target);
+    return !!c && wider.covering(c).some((expires) => expires >= e.expires - tolerance);
+  };
   const toAdd: BanEntry[] = [];
   const refresh = new Set<string>();
   for (const [k, e] of want) {
     const current = have.get(k);
-    if (current === undefined) toAdd.push(e);
-    else if (
+    if (current === undefined) {
+      if (covered(e)) result.kept.push(k);
+      else toAdd.push(e);
+    } else if (
       responder.nativeExpiry &&
       Number.isFinite(current) &&
       Math.abs(current - e.expires) > tolerance

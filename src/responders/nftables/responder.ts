@@ -5,13 +5,16 @@
  * the kernel expires elements by itself.
  */
 import type { Clock } from "../../core/clock.ts";
+import type { Cidr } from "../../core/ip.ts";
 import type { Health, PluginContext, PluginDefinition } from "../../core/plugin.ts";
 import type { Logger } from "../../core/logger.ts";
 import {
   CommandRunner,
+  PrefixIndex,
   ResponderError,
   Serial,
   applyFailures,
+  cidrCovers,
   errorText,
   groupBy,
   isolate,
@@ -21,6 +24,7 @@ import {
   remainingMs,
   type ChunkOutcome,
   type Item,
+  type Target,
 } from "../common.ts";
 import type { BanEntry, EntryResult, Responder } from "../types.ts";
 import { nftablesConfig, type NftablesConfig } from "./config.ts";
@@ -28,9 +32,52 @@ import { nftablesConfig, type NftablesConfig } from "./config.ts";
 /** Set names inside the table, by family and kind. */
 export const NFT_SETS = ["ban4", "ban6", "ban4net", "ban6net"] as const;
 
+/**
+ * Longest element timeout written (100,000 days, ~273 years). The kernel keeps timeouts as u64 nanoseconds and
+ * refuses more than ~213,503 days ("Numerical result out of range"); a longer ban is written without timeout,
+ * like ipset's, and the reconcile after its end removes it.
+ */
+export const NFT_MAX_TIMEOUT_S = 100_000 * 86_400;
+
+/**
+ * `seconds` as an nft time string (`400d`, `1d2h3m4s`). nft 1.0.6 refuses any single number above 99,999,999
+ * ("value too large"): a millisecond count above 27.8 hours, a second count above 3.17 years. Splitting into
+ * days, hours, minutes and seconds keeps every number small (10 years is `3650d`).
+ */
+export function nftTime(seconds: number): string {
+  let rest = Math.max(0, Math.ceil(seconds));
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3_600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) parts.push(`${n}${unit}`);
+  }
+  return parts.join("") || "0s";
+}
+
 function setOf(t: { family: 4 | 6; prefix: boolean }): string {
   return `ban${t.family}${t.prefix ? "net" : ""}`;
 }
+
+/** A transaction script, and what to note in the known set content once it succeeded. */
+interface Rendered {
+  script: string;
+  commit?: () => void;
+}
+
+/** One element of an interval set, as read with `nft -j list`. */
+interface NetElement {
+  key: string;
+  cidr: Cidr;
+}
+
+/** The content of the interval sets (`ban4net`, `ban6net`), read when a batch met an overlap. */
+type NetState = Map<string, NetElement[]>;
 
 interface ChainInfo {
   name: string;
@@ -168,16 +215,26 @@ export class NftablesResponder implements Responder {
 
   /**
    * Runs `render(chunk)` as transactions, isolating failing entries. On the first failure it checks the table:
-   * if it vanished (`nft flush ruleset`), it is set up again and the chunk retried.
+   * if it vanished (`nft flush ruleset`), it is set up again and the chunk retried. When a chunk fails and
+   * `reload(error)` says it learnt something (the interval sets' content after an overlap), the chunk is
+   * rendered and run once more.
    */
   async #batch(
     items: readonly Item[],
-    render: (chunk: readonly Item[]) => string,
+    render: (chunk: readonly Item[]) => Rendered,
+    reload?: (error: string) => Promise<boolean>,
   ): Promise<Map<Item, string>> {
     let checked = false;
+    const run = async (r: Rendered): Promise<ChunkOutcome> => {
+      // Everything of the chunk is already in force (covered prefixes): nothing to run.
+      const outcome = r.script === "" ? undefined : await this.#transaction(r.script);
+      if (outcome === undefined) r.commit?.();
+      return outcome;
+    };
     return isolate(items, async (chunk) => {
-      let outcome = await this.#transaction(render(chunk));
-      if (typeof outcome === "string" && !checked) {
+      let outcome = await run(render(chunk));
+      // An overlap means the table is there: no need to check it.
+      if (typeof outcome === "string" && !checked && !/overlap/i.test(outcome)) {
         checked = true;
         if (!(await this.#ready())) {
           this.#logger.warn({ table: this.#t }, "table missing or incomplete; setting it up again");
@@ -186,61 +243,164 @@ export class NftablesResponder implements Responder {
           } catch (e) {
             return { all: (e as Error).message };
           }
-          outcome = await this.#transaction(render(chunk));
+          outcome = await run(render(chunk));
         }
       }
+      if (typeof outcome === "string" && reload && (await reload(outcome)))
+        outcome = await run(render(chunk));
       return outcome;
     });
   }
 
+  /** Reads the interval sets' content (for overlaps); undefined when it cannot be read. */
+  async #netState(now: number): Promise<NetState | undefined> {
+    try {
+      const state: NetState = new Map([
+        ["ban4net", []],
+        ["ban6net", []],
+      ]);
+      for (const e of await this.#elements(now))
+        state.get(e.set)?.push({ key: e.target.key, cidr: e.target.cidr });
+      return state;
+    } catch (e) {
+      this.#logger.warn({ err: (e as Error).message }, "cannot read the interval sets");
+      return undefined;
+    }
+  }
+
+  /**
+   * Overlapping prefixes. An interval set holds no overlapping elements ("interval overlaps with an existing
+   * one"), so each covered range is held by ONE element, the widest ban ("widest wins"):
+   * - a prefix inside a wider element already in force is not written and reported ok: the wider one enforces
+   *   it. If the wider one ends first, the narrower ban is absent from then on until reconcile (which treats a
+   *   narrower target as present only while a wider desired prefix lasting as long covers it) applies it again;
+   * - a prefix wider than elements in force deletes them and adds itself in the same transaction (they are
+   *   covered); narrower bans outliving it come back the same way, through reconcile, after it ends or is
+   *   removed.
+   * The gap (at most one `reconcile_interval`) only hits a narrower ban that outlives a wider one covering it.
+   * Splitting the wider element around the narrower one would close it, but would make the set hold fragments
+   * that `list`, `remove` and reconcile would have to map back to bans; not worth it for a rare case.
+   *
+   * Inside a batch the same rule applies before anything runs (prefixes covered by a wider one of the batch are
+   * not written; they fail when it fails). Against the sets' content it applies only after a transaction failed
+   * with an overlap: the content is read then (one `nft -j list`), so a batch without overlaps stays one command.
+   */
   apply(entries: readonly BanEntry[]): Promise<EntryResult[]> {
     return this.#serial.run(async () => {
       const now = this.#clock.now();
       const prepared = prepareEntries(entries, now, this.#config);
       const T = this.#t;
-      // add (no-op when present) + delete + add with the timeout: the element ends up with exactly the new
-      // timeout whether or not it existed, on every kernel (re-adding does not refresh timeouts everywhere).
-      const render = (chunk: readonly Item[]) => {
-        let out = "";
-        for (const [set, items] of groupBy(chunk, setOf)) {
-          const plain = items.map((i) => i.key).join(", ");
-          const timed = items
-            .map((i) => {
-              const ms = remainingMs(i.expires, now);
-              // Whole seconds: nft 1.0.6 refuses a millisecond count above 99,999,999 ("value too large"),
-              // which is a ban with more than 27.8 h left.
-              return ms === undefined ? i.key : `${i.key} timeout ${Math.ceil(ms / 1000)}s`;
-            })
-            .join(", ");
-          out += `add element ${T} ${set} { ${plain} }\n`;
-          out += `delete element ${T} ${set} { ${plain} }\n`;
-          out += `add element ${T} ${set} { ${timed} }\n`;
+      const write: Item[] = [];
+      const coveredBy = new Map<Item, Item>();
+      const widest = new PrefixIndex<Item>();
+      const prefixes = prepared.items.filter((i) => i.prefix).sort((a, b) => a.cidr.prefix - b.cidr.prefix);
+      for (const i of prefixes) {
+        const cover = widest.covering(i.cidr)[0];
+        if (cover) coveredBy.set(i, cover);
+        else {
+          widest.add(i.cidr, i);
+          write.push(i);
         }
-        return out;
+      }
+      write.push(...prepared.items.filter((i) => !i.prefix));
+      let state: NetState | undefined;
+      const timed = (i: Item) => {
+        const ms = remainingMs(i.expires, now);
+        const s = ms === undefined ? Infinity : Math.ceil(ms / 1000);
+        // Whole seconds, spelled in days/hours/minutes/seconds (see nftTime).
+        return s > NFT_MAX_TIMEOUT_S ? i.key : `${i.key} timeout ${nftTime(s)}`;
       };
-      const failures = await this.#batch(prepared.items, render);
-      this.#logger.debug({ applied: prepared.items.length - failures.size, failed: failures.size }, "apply");
+      const render = (chunk: readonly Item[]): Rendered => {
+        let script = "";
+        const commits: (() => void)[] = [];
+        for (const [set, items] of groupBy(chunk, setOf)) {
+          const elements = state?.get(set);
+          if (!elements) {
+            // Content unknown (or an address set): add (no-op when present) + delete + add with the timeout:
+            // the element ends up with exactly the new timeout whether or not it existed, on every kernel
+            // (re-adding does not refresh timeouts everywhere).
+            const plain = items.map((i) => i.key).join(", ");
+            script += `add element ${T} ${set} { ${plain} }\n`;
+            script += `delete element ${T} ${set} { ${plain} }\n`;
+            script += `add element ${T} ${set} { ${items.map(timed).join(", ")} }\n`;
+            continue;
+          }
+          // Content known: delete exactly what is there (the element itself and narrower ones it covers), then
+          // add. nft 1.0.6 refuses the add + delete trick in a transaction that also deletes a covered element.
+          const deletes: string[] = [];
+          const adds: string[] = [];
+          for (const i of items) {
+            if (elements.some((e) => e.cidr.prefix < i.cidr.prefix && cidrCovers(e.cidr, i.cidr))) continue;
+            const inside = elements.filter((e) => cidrCovers(i.cidr, e.cidr));
+            deletes.push(...inside.map((e) => e.key));
+            adds.push(timed(i));
+            commits.push(() => {
+              for (const e of inside) elements.splice(elements.indexOf(e), 1);
+              elements.push({ key: i.key, cidr: i.cidr });
+            });
+          }
+          if (deletes.length) script += `delete element ${T} ${set} { ${deletes.join(", ")} }\n`;
+          if (adds.length) script += `add element ${T} ${set} { ${adds.join(", ")} }\n`;
+        }
+        return { script, commit: () => commits.forEach((c) => c()) };
+      };
+      const reload = async (error: string) => {
+        // Read once, after the first overlap; later chunks keep it up to date through their commits.
+        if (state || !/overlap/i.test(error)) return false;
+        state = await this.#netState(now);
+        return state !== undefined;
+      };
+      const failures = await this.#batch(write, render, reload);
+      for (const [i, cover] of coveredBy) {
+        const error = failures.get(cover);
+        if (error !== undefined) failures.set(i, error);
+      }
+      this.#logger.debug(
+        { applied: prepared.items.length - failures.size, covered: coveredBy.size, failed: failures.size },
+        "apply",
+      );
       return applyFailures(prepared, failures);
     });
   }
 
   remove(targets: readonly string[]): Promise<EntryResult[]> {
     return this.#serial.run(async () => {
+      const now = this.#clock.now();
       const prepared = prepareTargets(targets);
       const T = this.#t;
-      // add + delete: succeeds whether or not the element exists (`destroy element` needs nft >= 1.0.8).
-      const render = (chunk: readonly Item[]) => {
-        let out = "";
+      let state: NetState | undefined;
+      const render = (chunk: readonly Item[]): Rendered => {
+        let script = "";
+        const commits: (() => void)[] = [];
         for (const [set, items] of groupBy(chunk, setOf)) {
-          const plain = items.map((i) => i.key).join(", ");
-          out += `add element ${T} ${set} { ${plain} }\ndelete element ${T} ${set} { ${plain} }\n`;
+          const elements = state?.get(set);
+          if (!elements) {
+            // add + delete: succeeds whether or not the element exists (`destroy element` needs nft >= 1.0.8).
+            // A prefix overlapping another element cannot be added, so this fails for it: see reload.
+            const plain = items.map((i) => i.key).join(", ");
+            script += `add element ${T} ${set} { ${plain} }\ndelete element ${T} ${set} { ${plain} }\n`;
+            continue;
+          }
+          // Content known: delete exactly the element of that prefix, never a wider or narrower one (a prefix
+          // absent because a wider one covers it is removed by removing nothing; the wider ban is another one).
+          const present = elements.filter((e) => items.some((i) => i.key === e.key));
+          if (present.length)
+            script += `delete element ${T} ${set} { ${present.map((e) => e.key).join(", ")} }\n`;
+          commits.push(() => {
+            for (const e of present) elements.splice(elements.indexOf(e), 1);
+          });
         }
-        return out;
+        return { script, commit: () => commits.forEach((c) => c()) };
       };
-      const failures = await this.#batch(prepared.items, render);
+      const reload = async (error: string) => {
+        // Read once, after the first overlap; later chunks keep it up to date through their commits.
+        if (state || !/overlap/i.test(error)) return false;
+        state = await this.#netState(now);
+        return state !== undefined;
+      };
+      const failures = await this.#batch(prepared.items, render, reload);
       if (failures.size) {
-        // A prefix overlapping another prefix cannot be added, so the trick fails for it; it is absent then,
-        // which is what removal wants. Check against the real content.
+        // A failure for a target that is absent is what removal wants. Check against the real content.
         const present = new Set(
           (await this.#list(this.#clock.now()).catch(() => undefined))?.map((e) => e.target),
         );
@@ -255,6 +415,11 @@ export class NftablesResponder implements Responder {
   }
 
   async #list(now: number): Promise<BanEntry[]> {
+    return (await this.#elements(now)).map((e) => ({ target: e.target.key, expires: e.expires }));
+  }
+
+  /** The elements of the four sets, by set. */
+  async #elements(now: number): Promise<{ set: string; target: Target; expires: number }[]> {
     const c = this.#config;
     const r = await this.commands.run([c.nft_path, "-j", "list", "table", "inet", c.table]);
     if (r.code !== 0) {
@@ -268,7 +433,7 @@ export class NftablesResponder implements Responder {
     const doc = JSON.parse(r.stdout) as {
       nftables?: { set?: { name: string; table: string; elem?: unknown[] } }[];
     };
-    const out: BanEntry[] = [];
+    const out: { set: string; target: Target; expires: number }[] = [];
     for (const o of doc.nftables ?? []) {
       const s = o.set;
       if (!s || s.table !== c.table || !(NFT_SETS as readonly string[]).includes(s.name)) continue;
@@ -286,7 +451,7 @@ export class NftablesResponder implements Responder {
           this.#logger.warn({ set: s.name, element: JSON.stringify(e) }, "element not written by portcullis");
           continue;
         }
-        out.push({ target: t.key, expires });
+        out.push({ set: s.name, target: t, expires });
       }
     }
     return out;
