@@ -265,6 +265,15 @@ export function cidrContains(cidr: Cidr, ip: ParsedIp): boolean {
   return true;
 }
 
+/** Whether two CIDRs share an address: the wider one contains the narrower one's base. */
+export function overlaps(a: Cidr, b: Cidr): boolean {
+  if (a.family !== b.family) return false;
+  const [wide, narrow] = a.prefix <= b.prefix ? [a, b] : [b, a];
+  const masked = maskGroups(narrow.groups, wide.prefix);
+  for (let i = 0; i < masked.length; i++) if (masked[i] !== wide.groups[i]) return false;
+  return true;
+}
+
 /** A set of CIDRs compiled once, matched per address. */
 export class CidrSet {
   readonly cidrs: readonly Cidr[];

@@ -196,3 +196,36 @@ test("a ban made while a reconcile runs is not removed by it (reconcile runs alo
     await store.close();
   }
 });
+
+test("when a range ban ends, the narrower range bans it covered are applied again at once", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 2, 2, 10));
+  const store = await openSqliteStore(join(dir, "f.db"), { clock: () => clock.now() });
+  // Like an nftables interval set: a wider prefix replaces the narrower elements it covers.
+  const r = new HeldResponder();
+  const apply = r.apply.bind(r);
+  r.apply = (entries) => {
+    for (const e of entries) if (e.target === "2001:db8::/48") r.entries.delete("2001:db8:0:1::/64");
+    return apply(entries);
+  };
+  const sync = new DecisionSync({ responders: [r], store, clock, logger: silentLogger });
+  try {
+    const narrow = decision("narrow", "2001:db8:0:1::/64", clock.now(), 3_600_000);
+    const wide = decision("wide", "2001:db8::/48", clock.now(), 60_000);
+    const other = decision("other", "2001:db9:0:1::/64", clock.now(), 3_600_000);
+    for (const d of [narrow, other, wide]) {
+      await store.insertDecision(d, ["mem"], []);
+      await sync.applyNow([d]);
+    }
+    assert.deepEqual([...r.entries.keys()].sort(), ["2001:db8::/48", "2001:db9:0:1::/64"]);
+    clock.advanceBy(60_000);
+    const ended = await store.expireDue(clock.now());
+    r.calls.length = 0;
+    await sync.removeEnded(
+      (await Promise.all(ended.map((d) => store.getDecision(d.id)))).filter((d) => d !== undefined),
+    );
+    assert.deepEqual([...r.entries.keys()].sort(), ["2001:db8:0:1::/64", "2001:db9:0:1::/64"]);
+    assert.deepEqual(r.calls, ["remove 2001:db8::/48", "apply 2001:db8:0:1::/64"], "only the covered one");
+  } finally {
+    await store.close();
+  }
+});

@@ -10,6 +10,7 @@
 import type { Clock } from "../core/clock.ts";
 import type { Decision } from "../core/decision.ts";
 import type { Logger } from "../core/logger.ts";
+import { overlaps, parseCidr } from "../core/ip.ts";
 import { reconcile } from "../responders/reconcile.ts";
 import type { BanEntry, Responder } from "../responders/types.ts";
 import type { AuditRecord, Store, StoredDecision } from "../store/store.ts";
@@ -286,6 +287,35 @@ export class DecisionSync {
     }
     if (native.length) await this.#store.setStatus(native, now);
     await Promise.all(jobs);
+    await this.#restoreCovered(ended);
+  }
+
+  /**
+   * A range ban that ended may have covered narrower range bans still in force (a firewall may keep only the
+   * widest of overlapping prefixes, as nftables interval sets do): apply those again at once rather than at the
+   * next reconcile. Idempotent where the narrower entries were kept.
+   */
+  async #restoreCovered(ended: readonly StoredDecision[]): Promise<void> {
+    const wide = ended.flatMap((d) => {
+      const c = d.target.indexOf("/") > 0 ? parseCidr(d.target) : undefined;
+      return c ? [c] : [];
+    });
+    if (!wide.length) return;
+    const gone = new Set(ended.map((d) => d.target));
+    const inner = (await this.#store.activeRanges()).filter((t) => {
+      if (gone.has(t)) return false;
+      const c = parseCidr(t);
+      return c !== undefined && wide.some((w) => w.prefix < c.prefix && overlaps(w, c));
+    });
+    if (!inner.length) return;
+    const now = this.#clock.now();
+    const decisions: Decision[] = [];
+    for (const t of inner) {
+      for (const d of await this.#store.listDecisions({ state: "active", target: t, limit: 10 })) {
+        if (!d.simulated && d.expires > now) decisions.push(d);
+      }
+    }
+    await this.applyNow(decisions);
   }
 
   async removeEnded(ended: StoredDecision[]): Promise<void> {

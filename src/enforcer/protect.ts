@@ -4,7 +4,7 @@
  * be banned through the enforcer, nor any range that contains one, whatever the (unprivileged) daemon asks.
  */
 import { networkInterfaces } from "node:os";
-import { cidrContains, parseCidr, parseIp, type Cidr } from "../core/ip.ts";
+import { overlaps, parseCidr, type Cidr } from "../core/ip.ts";
 
 const LOOPBACK = ["127.0.0.0/8", "::1"];
 const REFRESH_MS = 10_000;
@@ -39,13 +39,6 @@ export class HostProtector {
     }
     this.#cidrs = list;
   }
-}
-
-/** Whether two CIDRs share an address: the wider one contains the narrower one's base. */
-export function overlaps(a: Cidr, b: Cidr): boolean {
-  if (a.family !== b.family) return false;
-  const [wide, narrow] = a.prefix <= b.prefix ? [a, b] : [b, a];
-  return cidrContains(wide, parseIp(narrow.text.split("/")[0]!)!);
 }
 
 function interfaceAddresses(): string[] {
