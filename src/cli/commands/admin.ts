@@ -338,7 +338,11 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
     );
 
   common(
-    program.command("unban").description("lift the bans of an address or range (recorded with your name)"),
+    program
+      .command("unban")
+      .description(
+        "lift the bans of an address (also the range bans holding it) or of a range, recorded with your name",
+      ),
   )
     .argument("<target>", "IP address or CIDR")
     .option("--reason <text>", "why", "manual unban")
