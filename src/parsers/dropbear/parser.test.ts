@@ -146,11 +146,22 @@ test("unrelated and malformed lines yield nothing", () => {
   );
 });
 
+test("a user name holding the separator: the name runs to the last `', N fails): `", () => {
+  const [ev] = run([
+    "May 30 10:00:05 h dropbear[7]: Exit before auth from <192.0.2.9:22>: (user 'a', 1 fails): b', 3 fails): Max auth tries reached - user 'x'",
+  ]);
+  assert.equal(ev?.[0]?.user?.name, "a', 1 fails): b");
+  assert.equal(ev?.[0]?.source?.ip, "192.0.2.9");
+});
+
 test("1 MB hostile lines finish fast", () => {
   const t0 = performance.now();
   run([
     `May 30 10:05:00 h dropbear[1]: Bad password attempt for '${"' from 1.2.3.4:5".repeat(60_000)}`,
     `May 30 10:05:00 h dropbear[1]: Exit before auth (user '${"', 1 fails): ".repeat(80_000)}x`,
+    // A line separator at the end made the old anchored regex try every split (quadratic: > 60 s at 1 MB).
+    `May 30 10:05:00 h dropbear[1]: Exit before auth (user '${"', 1 fails): ".repeat(80_000)}\u2028`,
+    `May 30 10:05:00 h dropbear[1]: Exit before auth from <192.0.2.1:2>: (user '${"', 1 fails): ".repeat(80_000)}\rX`,
     `May 30 10:05:00 h dropbear[1]: Exit before auth from <${"1".repeat(1_000_000)}`,
     `May 30 10:05:00 h dropbear[1]: Login attempt for nonexistent user${" from".repeat(200_000)}`,
   ]);

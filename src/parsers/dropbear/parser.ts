@@ -28,7 +28,27 @@ type Action = (typeof ACTIONS)[number];
 const MAX_CONNECTIONS = 4096;
 
 const JOURNAL_PREFIX = /^\[\d{1,10}\] [A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d /;
-const EXIT_USER = /^\(user '(.*)', (\d+) fails\): (.*)$/;
+const EXIT_USER_PREFIX = "(user '";
+const EXIT_USER_SEPARATOR = /', \d+ fails\): /g;
+
+/**
+ * `(user 'NAME', N fails): REASON`, NAME being everything up to the LAST `', N fails): ` (a name may contain
+ * that text). Found by scanning, not with `^\(user '(.*)', (\d+) fails\): (.*)$`, which backtracks
+ * quadratically on a long hostile name (1 MB: over a minute).
+ */
+function exitUser(rest: string): { user: string; reason: string } | undefined {
+  if (!rest.startsWith(EXIT_USER_PREFIX)) return undefined;
+  const re = EXIT_USER_SEPARATOR;
+  re.lastIndex = EXIT_USER_PREFIX.length;
+  let at = -1;
+  let end = -1;
+  for (let m = re.exec(rest); m !== null; m = re.exec(rest)) {
+    at = m.index;
+    end = re.lastIndex;
+  }
+  if (at < 0) return undefined;
+  return { user: rest.slice(EXIT_USER_PREFIX.length, at), reason: rest.slice(end) };
+}
 const MAX_TRIES_USER = /^Max auth tries reached - user '(.*)'$/;
 
 interface Peer {
@@ -155,10 +175,10 @@ class DropbearParser implements LineParser {
     } else return;
     let user: string | undefined;
     let reason = rest;
-    const u = EXIT_USER.exec(rest);
+    const u = exitUser(rest);
     if (u) {
-      user = u[1]!;
-      reason = u[3]!;
+      user = u.user;
+      reason = u.reason;
     }
     if (reason.startsWith("Max auth tries reached")) {
       // Older releases append ` from ADDR` to this reason.
