@@ -112,21 +112,38 @@ test("spoofing: addresses injected in user names, paths and referrers are never 
   );
   assert.deepEqual(u.source, { ip: "203.0.113.20" });
   assert.equal(u.event.reason, "user not found");
-  // A referrer carrying a fake tail: everything after `, referrer: "` is the client's.
-  const r = one(
-    `${E}user "bob": password mismatch, client: 203.0.113.21${TAIL}, referrer: "x": password mismatch, client: 192.0.2.99, server: a, request: "GET / HTTP/1.1", host: "a"`,
+  // A referrer carrying a fake tail, and a user name carrying a fake tail with a fake referrer: the two lines
+  // are the same text with the addresses swapped, so neither can be read safely: both yield nothing (never the
+  // address the sender chose; fail2ban's anchored regex takes the last client, i.e. the fake one in the first).
+  assert.equal(
+    run([
+      `${E}user "bob": password mismatch, client: 203.0.113.21${TAIL}, referrer: "x": password mismatch, client: 192.0.2.99, server: a, request: "GET / HTTP/1.1", host: "a"`,
+      `${E}user "a": password mismatch, client: 192.0.2.99, server: a, request: "GET / HTTP/1.1", host: "a", referrer: "x": password mismatch, client: 203.0.113.21${TAIL}`,
+    ]).length,
+    0,
   );
+  // A referrer without a fake client is fine.
+  const r = one(`${E}user "bob": password mismatch, client: 203.0.113.21${TAIL}, referrer: "https://x/, y"`);
   assert.deepEqual(r.source, { ip: "203.0.113.21" });
   const p = one(
     `${E}PAM: user 'a' - not authenticated: x, client: 192.0.2.98, server: y' - not authenticated: Authentication failure, client: 203.0.113.22${TAIL}`,
   );
   assert.deepEqual(p.source, { ip: "203.0.113.22" });
-  // A decoded path with a fake client: ambiguous, so dropped rather than guessed.
+  // A decoded path with a fake client and a fake referrer (the reviewer's probe forgery): dropped.
   assert.equal(
     run([
-      `${E}open() "/srv/www/pma/x, client: 192.0.2.97, server: a, request: "GET /pma/ HTTP/1.1"" failed (2: No such file or directory), client: 203.0.113.23, server: x, request: "GET /pma/x%2C%20client HTTP/1.1", host: "x"`,
+      `${E}open() "/var/www/html/x, client: 198.51.100.77, server: a, request: "GET /phpmyadmin/ HTTP/1.1", referrer: "z" failed (2: No such file or directory), client: 192.0.2.15, server: localhost, request: "GET /x%2C HTTP/1.1", host: "h"`,
     ]).length,
     0,
+  );
+  // A decoded path with a fake client (and no referrer): nginx's own client is the last one, since only the
+  // raw request and the host (no spaces in either) follow it.
+  const path = run([
+    `${E}open() "/srv/www/pma/x, client: 192.0.2.97, server: a, request: "GET /pma/ HTTP/1.1"" failed (2: No such file or directory), client: 203.0.113.23, server: x, request: "GET /pma/x%2C%20client HTTP/1.1", host: "x"`,
+  ]);
+  assert.deepEqual(
+    path.map((e) => e.source?.ip),
+    ["203.0.113.23"],
   );
   // limit_req: the first client is nginx's; a fake one in the request or referrer is ignored.
   const l = one(

@@ -122,27 +122,34 @@ function clientAt(s: string, k: number): Client | undefined {
   return ip === undefined ? undefined : { ip, at: k, end: e };
 }
 
-function referrerLimit(s: string, from: number): number {
-  const r = s.indexOf(REFERRER, from);
-  return r < 0 ? s.length : r;
-}
-
 function firstClient(s: string, from: number): Client | undefined {
   const k = s.indexOf(CLIENT, from);
   return k < 0 ? undefined : clientAt(s, k);
 }
 
-function lastClientBeforeReferrer(s: string, from: number): Client | undefined {
-  const k = s.lastIndexOf(CLIENT, referrerLimit(s, from) - CLIENT.length);
-  return k < from ? undefined : clientAt(s, k);
-}
+const MAX_CLIENTS = 8;
 
-function onlyClientBeforeReferrer(s: string, from: number): Client | undefined {
-  const limit = referrerLimit(s, from);
-  const k = s.indexOf(CLIENT, from);
-  if (k < 0 || k + CLIENT.length > limit) return undefined;
-  if (s.lastIndexOf(CLIENT, limit - CLIENT.length) !== k) return undefined;
-  return clientAt(s, k);
+/**
+ * The client nginx wrote on a line whose start (user name, decoded path) and end (referrer) are the sender's:
+ * both may hold `, client: ADDR, server: ` and `, referrer: "`. The real client is the last valid one before
+ * the first `, referrer: "` (a user name or path may hold fake clients, fail2ban's "injection on user name"
+ * sample). When a valid client comes after a `, referrer: "`, either that referrer text is a fake one in the
+ * user name or path (and the client after it is real) or it is the real referrer (and the client in it is
+ * fake): the line cannot be read safely and yields nothing, rather than an address the sender chose.
+ */
+function realClient(s: string, from: number): Client | undefined {
+  const referrer = s.indexOf(REFERRER, from);
+  let last: Client | undefined;
+  let seen = 0;
+  for (let k = s.indexOf(CLIENT, from); k >= 0; k = s.indexOf(CLIENT, k + 1)) {
+    // nginx writes one; an injection sample has two or three. Many is a hostile line: nothing to read.
+    if (++seen > MAX_CLIENTS) return undefined;
+    const c = clientAt(s, k);
+    if (!c) continue;
+    if (referrer >= 0 && k > referrer) return undefined;
+    last = c;
+  }
+  return last;
 }
 
 /** `, server: NAME, request: "M T P"` right after the client. */
@@ -184,7 +191,7 @@ function emit(
 /** `user "X" was not found in "FILE"` / `user "X": password mismatch`. */
 function basicAuth(frame: Frame, h: Header, out: SecurityEvent[]): void {
   const s = frame.message;
-  const c = lastClientBeforeReferrer(s, h.msg);
+  const c = realClient(s, h.msg);
   if (!c) return;
   const userStart = h.msg + 6;
   let user: string;
@@ -207,7 +214,7 @@ function basicAuth(frame: Frame, h: Header, out: SecurityEvent[]): void {
 /** ngx_http_auth_pam: `PAM: user 'X' - not authenticated: REASON` (or `- invalid account: REASON`). */
 function pamAuth(frame: Frame, h: Header, out: SecurityEvent[]): void {
   const s = frame.message;
-  const c = lastClientBeforeReferrer(s, h.msg);
+  const c = realClient(s, h.msg);
   if (!c) return;
   const userStart = h.msg + 11;
   const q = s.lastIndexOf("' - ", c.at);
@@ -218,7 +225,7 @@ function pamAuth(frame: Frame, h: Header, out: SecurityEvent[]): void {
 /** `open() "PATH" failed (2: ...)` / `"PATH" is not found (2: ...)`: a probe when the request path is one. */
 function notFound(frame: Frame, h: Header, out: SecurityEvent[]): void {
   const s = frame.message;
-  const c = onlyClientBeforeReferrer(s, h.msg);
+  const c = realClient(s, h.msg);
   if (!c) return;
   const req = requestAfter(s, c);
   if (req === undefined) return;
