@@ -103,6 +103,8 @@ export function makeAlert(
     severity: Alert["severity"];
     count: number;
     first: number;
+    /** The newest counted event's time (default `t`: a late event can complete a window ending after it). */
+    last?: number;
     events: SecurityEvent[];
     distinct?: number;
   },
@@ -115,7 +117,7 @@ export function makeAlert(
     group: {}, // filled in by the engine (it knows how keys are made)
     count: fields.count,
     first_seen: fields.first,
-    last_seen: t,
+    last_seen: fields.last ?? t,
     events: fields.events.slice(),
     attack: rule.spec.attack,
     origin: "native",
