@@ -276,6 +276,11 @@ export class KeyedState<S> {
     return this.#map.delete(key);
   }
 
+  /** Drops every group whose key `covered` returns true for. */
+  deleteWhere(covered: (key: string) => boolean): void {
+    for (const k of this.#map.keys()) if (covered(k)) this.#map.delete(k);
+  }
+
   get size(): number {
     return this.#map.size;
   }

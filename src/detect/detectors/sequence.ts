@@ -45,6 +45,9 @@ export function sequenceDetector(rule: CompiledRule): Detector {
     forget(key) {
       state.delete(key);
     },
+    forgetWhere(covered) {
+      state.deleteWhere(covered);
+    },
     sweep(t) {
       state.sweep((s) => {
         s.firsts.expire(t, rule.window);

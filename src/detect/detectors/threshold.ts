@@ -52,6 +52,9 @@ export function thresholdDetector(rule: CompiledRule): Detector {
     forget(key) {
       state.delete(key);
     },
+    forgetWhere(covered) {
+      state.deleteWhere(covered);
+    },
     sweep(t) {
       state.sweep((s) => {
         s.win.expire(t, rule.window);

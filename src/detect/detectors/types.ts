@@ -18,6 +18,8 @@ export interface Detector {
   observe(e: SecurityEvent, key: string, t: number, weight: number): Alert | undefined;
   /** Forgets a group (after a ban: counting starts afresh). */
   forget(key: string): void;
+  /** Forgets every group whose key `covered` returns true for (after a ban of a range holding several). */
+  forgetWhere(covered: (key: string) => boolean): void;
   /** Drops groups whose window holds nothing at time `t` (memory stays flat over long runs). */
   sweep(t: number): void;
   readonly keys: number;
