@@ -7,7 +7,7 @@
 import type { Alert } from "../core/alert.ts";
 import type { SecurityEvent } from "../core/event.ts";
 import type { Logger } from "../core/logger.ts";
-import { ipGroupKey, META_DATASETS, type DetectionEngine } from "../detect/engine.ts";
+import { banPrefixes, META_DATASETS, sourceBanned, type DetectionEngine } from "../detect/engine.ts";
 import { LineFramer } from "../framing/framer.ts";
 import type { TimeContext } from "../framing/zone.ts";
 import { ParserSet } from "../parsers/dispatch.ts";
@@ -80,6 +80,8 @@ export class Pipeline implements LineSink {
     if (batch.firstLine !== undefined) s.line = batch.firstLine - 1;
     const engine = o.engine();
     const policy = o.policy();
+    // Per batch: a reload may change the rules' prefixes.
+    const prefixes = banPrefixes(o.ipv6Prefix, engine);
     const alerts: Alert[] = [];
     // Per call: alerts are awaited inside the loop, while other sources may push.
     const events: SecurityEvent[] = [];
@@ -100,8 +102,7 @@ export class Pipeline implements LineSink {
         }
         const ip = e.source?.ip;
         if (ip !== undefined && !META_DATASETS.has(e.event.dataset)) {
-          const key = ipGroupKey(ip, o.ipv6Prefix);
-          if (policy.bans.active(key, now)) {
+          if (sourceBanned(policy.bans, ip, prefixes, now)) {
             this.counters.suppressed++;
             o.metrics?.suppressed.inc();
             continue;

@@ -67,3 +67,41 @@ test("requiredFields: what must be present for a condition to hold", async () =>
   assert.deepEqual(f("a: * and (b: 1 or (b: 2 and c: 3))"), ["a", "b"]);
   assert.deepEqual(f("wget"), []);
 });
+
+test("forgetSource: a ban forgets the groups it covers under every rule's ipv6_prefix, not wider ones", () => {
+  const rules = parseRules(
+    [128, 48]
+      .map((p) =>
+        [
+          `id: brute-${p}`,
+          "type: threshold",
+          "query: 'event.dataset: sshd and event.outcome: failure'",
+          "threshold: 5",
+          "window: 10m",
+          `ipv6_prefix: ${p}`,
+        ].join("\n"),
+      )
+      .join("\n---\n"),
+    "inline.yaml",
+  ).rules;
+  const engine = new DetectionEngine(rules);
+  const fail = (ip: string, t: number): SecurityEvent => ({
+    "@timestamp": t,
+    event: { dataset: "sshd", action: "ssh_auth_failed", outcome: "failure" },
+    source: { ip },
+  });
+  const out: Alert[] = [];
+  for (let i = 0; i < 4; i++) {
+    engine.process(fail("2001:db8::1", i), out);
+    engine.process(fail("2001:db9::1", i), out);
+  }
+  assert.deepEqual(engine.ipv6Prefixes, [128, 48]);
+  // A /64 ban: the /128 group of 2001:db8::1 is inside it, the /48 group 2001:db8::/48 is wider (kept).
+  engine.forgetSource("2001:db8::/64");
+  engine.process(fail("2001:db8::1", 4), out);
+  engine.process(fail("2001:db9::1", 4), out);
+  assert.deepEqual(
+    out.map((a) => `${a.rule.id} ${a.group["source.ip"]}`),
+    ["brute-48 2001:db8::/48", "brute-128 2001:db9::1", "brute-48 2001:db9::/48"],
+  );
+});

@@ -5,7 +5,7 @@
  */
 import type { Alert } from "../core/alert.ts";
 import { eventWeight, type SecurityEvent } from "../core/event.ts";
-import { groupKey } from "../core/ip.ts";
+import { groupKey, overlaps, parseCidr } from "../core/ip.ts";
 import { fieldAccessor, type KqlNode } from "../kql/index.ts";
 import { DETECTORS, type Detector } from "./detectors/index.ts";
 import type { CompiledRule } from "./rule.ts";
@@ -46,6 +46,30 @@ export function ipGroupKey(ip: string, prefix: number): string {
   lastIp = ip;
   lastPrefix = prefix;
   return (lastKey = computeGroupKey(ip, prefix));
+}
+
+/**
+ * Whether an event from `ip` is banned: a ban's target is the key of the rule that alerted (its `ipv6_prefix`,
+ * or the policy's for alerts from elsewhere), so an IPv6 address is looked up under every prefix in use
+ * (`prefixes`, see {@link banPrefixes}). An IPv4 address is its own key under any prefix: one lookup.
+ */
+export function sourceBanned(
+  bans: { active(key: string, now: number): unknown },
+  ip: string,
+  prefixes: readonly number[],
+  now: number,
+): boolean {
+  if (bans.active(ipGroupKey(ip, prefixes[0]!), now) !== undefined) return true;
+  if (prefixes.length === 1 || ip.indexOf(":") < 0) return false;
+  for (let i = 1; i < prefixes.length; i++) {
+    if (bans.active(ipGroupKey(ip, prefixes[i]!), now) !== undefined) return true;
+  }
+  return false;
+}
+
+/** The policy's IPv6 ban prefix first, then the other prefixes the engine's rules group source.ip by. */
+export function banPrefixes(policyPrefix: number, engine: DetectionEngine): number[] {
+  return [policyPrefix, ...engine.ipv6Prefixes.filter((p) => p !== policyPrefix)];
 }
 
 function computeGroupKey(ip: string, prefix: number): string {
@@ -199,6 +223,8 @@ export class DetectionEngine {
   readonly #anyDataset: Entry[];
   /** Entries grouped by source.ip alone: what a ban resets. */
   readonly #bySource: Entry[];
+  /** The distinct `ipv6_prefix` of the rules grouping by source.ip (the prefixes ban targets are made with). */
+  readonly ipv6Prefixes: readonly number[];
 
   /**
    * `previous`: an engine being replaced (config reload). Rules whose definition did not change keep their
@@ -242,6 +268,13 @@ export class DetectionEngine {
     // Rules about bans themselves (repeat offenders) keep their counts across bans.
     const meta = (r: CompiledRule) =>
       r.datasets !== undefined && [...r.datasets].every((d) => META_DATASETS.has(d));
+    this.ipv6Prefixes = [
+      ...new Set(
+        this.#entries
+          .filter((e) => e.detector.rule.spec.group_by.includes("source.ip"))
+          .map((e) => e.detector.rule.spec.ipv6_prefix),
+      ),
+    ];
     this.#bySource = this.#entries.filter(
       (e) =>
         e.detector.rule.spec.group_by.length === 1 &&
@@ -384,6 +417,19 @@ export class DetectionEngine {
   /** After a ban of `key` (an address or IPv6 prefix): forget its counts, so counting starts afresh. */
   forgetSource(key: string): void {
     for (const entry of this.#bySource) entry.detector.forget(key);
+    if (key.indexOf(":") < 0) return;
+    // Rules grouping IPv6 by a longer prefix than the ban's hold several groups inside it (a /64 ban covers the
+    // /128 groups of its addresses): those are forgotten too. A group wider than the ban is kept: most of it
+    // is not banned.
+    const banned = parseCidr(key);
+    if (banned === undefined) return;
+    for (const entry of this.#bySource) {
+      if (entry.detector.rule.spec.ipv6_prefix <= banned.prefix) continue;
+      entry.detector.forgetWhere((k) => {
+        const c = parseCidr(k);
+        return c !== undefined && overlaps(c, banned);
+      });
+    }
   }
 
   /**

@@ -1,18 +1,31 @@
 /**
- * Exact sliding windows in event time. A window holds (time, weight) entries; the count at time t is the sum of
- * weights of entries with time >= t - window (inclusive: first and last counted events may be exactly `window`
- * apart). Memory per window is bounded by `cap`: once the sum reaches `cap`, the oldest entries are dropped
- * while the rest still sums to at least `cap`, so counts stay exact up to `cap` (the highest tier a rule needs).
+ * Exact sliding windows in event time. A window holds (time, weight) entries in time order; the count at time t
+ * is the sum of weights of entries with time >= t - window (inclusive: first and last counted events may be
+ * exactly `window` apart). Memory per window is bounded by `cap`: once the sum reaches `cap`, the oldest entries
+ * are dropped while the rest still sums to at least `cap`, so counts stay exact up to `cap` (the highest tier a
+ * rule needs).
+ *
+ * Events usually arrive in time order (an O(1) append). A late one (older than the newest entry: several hosts,
+ * or files, merged) is inserted in its place, and what it is counted with is the busiest window of length
+ * `window` that holds it (see {@link add}): it is never counted with entries more than `window` after it.
+ * Entries a newer event has already expired (older than the newest minus `window`) are gone, so a late event
+ * may be under-counted, never over-counted.
  */
 export class SlidingCount {
-  // A ring buffer of (time, weight) pairs: the oldest entry at #head, #len entries. It grows by doubling and
-  // never shrinks (`cap` bounds it: at most `cap` + 1 entries of weight >= 1 are kept). No allocation per
-  // entry, no copying as entries expire.
+  // A ring buffer of (time, weight) pairs in time order: the oldest entry at #head, #len entries. It grows by
+  // doubling and never shrinks (`cap` bounds it: at most `cap` + 1 entries of weight >= 1 are kept after an
+  // in-order append, LATE_SLACK more while late entries come in between). No allocation per entry, no copying
+  // as entries expire.
   #times: number[] = [0, 0, 0, 0];
   #weights: number[] = [0, 0, 0, 0];
   #head = 0;
   #len = 0;
   #sum = 0;
+  /** Time of the newest entry (meaningful while #len > 0). */
+  #last = 0;
+  /** The window the last {@link add} counted: its oldest and newest entry times. */
+  #from = 0;
+  #to = 0;
 
   get sum(): number {
     return this.#sum;
@@ -22,6 +35,21 @@ export class SlidingCount {
     return this.#len > 0 ? this.#times[this.#head] : undefined;
   }
 
+  /** Time of the newest entry; -Infinity when empty (an event at `t < last` is late). */
+  get last(): number {
+    return this.#len > 0 ? this.#last : -Infinity;
+  }
+
+  /** Oldest entry time of the window the last {@link add} counted (an alert's first_seen). */
+  get from(): number {
+    return this.#from;
+  }
+
+  /** Newest entry time of the window the last {@link add} counted (an alert's last_seen). */
+  get to(): number {
+    return this.#to;
+  }
+
   /** Drops entries older than `t - window`. */
   expire(t: number, window: number): void {
     const min = t - window;
@@ -29,7 +57,15 @@ export class SlidingCount {
     while (this.#len > 0 && times[this.#head]! < min) this.#dropOldest();
   }
 
-  add(t: number, weight: number, cap: number): void {
+  /**
+   * Adds an entry (after {@link expire} at `t`) and returns the count it is part of. In time order that is the
+   * sum: every entry held is within `window` before `t`. A late entry is counted with the busiest window of
+   * length `window` that holds it: any such window can be shifted, keeping what it holds, until it ends at an
+   * entry, so the answer is the largest count of the windows [e - window, e] ending at entries e in
+   * [t, t + window]. {@link from} and {@link to} are that window's first and last entry times.
+   */
+  add(t: number, weight: number, cap: number, window = Infinity): number {
+    if (this.#len > 0 && t < this.#last) return this.#addLate(t, weight, cap, window);
     if (this.#len === this.#times.length) this.#grow();
     let at = this.#head + this.#len;
     if (at >= this.#times.length) at -= this.#times.length;
@@ -37,7 +73,72 @@ export class SlidingCount {
     this.#weights[at] = weight;
     this.#len++;
     this.#sum += weight;
+    this.#last = t;
     while (this.#len > 1 && this.#sum - this.#weights[this.#head]! >= cap) this.#dropOldest();
+    this.#from = this.#times[this.#head]!;
+    this.#to = t;
+    return this.#sum;
+  }
+
+  /**
+   * Sum of the entries at or before `t` (the events a `then` at `t` follows; {@link expire} at `t` first). In
+   * time order that is every entry; after a late `t`, newer entries are not counted.
+   */
+  sumUntil(t: number): number {
+    if (this.#last <= t) return this.#sum;
+    let n = 0;
+    for (let i = 0; i < this.#len; i++) {
+      const at = this.#at(i);
+      if (this.#times[at]! > t) break;
+      n += this.#weights[at]!;
+    }
+    return n;
+  }
+
+  #addLate(t: number, weight: number, cap: number, window: number): number {
+    if (this.#len === this.#times.length) this.#grow();
+    // Insert after the entries at or before `t` (late entries are usually near the end: search from there).
+    let i = this.#len;
+    while (i > 0 && this.#times[this.#at(i - 1)]! > t) {
+      const from = this.#at(i - 1);
+      const to = this.#at(i);
+      this.#times[to] = this.#times[from]!;
+      this.#weights[to] = this.#weights[from]!;
+      i--;
+    }
+    const at = this.#at(i);
+    this.#times[at] = t;
+    this.#weights[at] = weight;
+    this.#len++;
+    this.#sum += weight;
+    // The busiest window [e - window, e] over entries e in [t, t + window] (two pointers: `lo` is the first entry
+    // in the window ending at entry j, `inside` the sum of lo..j).
+    let best = -1;
+    let lo = 0;
+    let inside = 0;
+    for (let j = 0; j < this.#len; j++) {
+      const e = this.#times[this.#at(j)]!;
+      if (e > t + window) break;
+      inside += this.#weights[this.#at(j)]!;
+      while (this.#times[this.#at(lo)]! < e - window) inside -= this.#weights[this.#at(lo++)]!;
+      if (j >= i && inside > best) {
+        best = inside;
+        this.#from = this.#times[this.#at(lo)]!;
+        this.#to = e;
+      }
+    }
+    // Trimmed only past a slack (dropping the oldest never over-counts, but may leave a later late event with
+    // less to be counted with than `cap`); the next in-order append trims to `cap` again.
+    if (this.#len > cap + LATE_SLACK) {
+      while (this.#len > 1 && this.#sum - this.#weights[this.#head]! >= cap) this.#dropOldest();
+    }
+    return best;
+  }
+
+  /** Physical index of the `i`-th oldest entry. */
+  #at(i: number): number {
+    const at = this.#head + i;
+    return at >= this.#times.length ? at - this.#times.length : at;
   }
 
   clear(): void {
@@ -110,6 +211,9 @@ export class SlidingCount {
  * (approximately: the "second chance" clock algorithm over the Map's insertion order, so a touch costs one
  * lookup and a stamp instead of re-inserting the entry).
  */
+/** Late entries kept beyond `cap` until the next in-order append trims the window (see {@link SlidingCount}). */
+const LATE_SLACK = 64;
+
 export class KeyedState<S> {
   readonly #map = new Map<string, { s: S; hot: boolean }>();
   readonly #cap: number;
@@ -170,6 +274,11 @@ export class KeyedState<S> {
 
   delete(key: string): boolean {
     return this.#map.delete(key);
+  }
+
+  /** Drops every group whose key `covered` returns true for. */
+  deleteWhere(covered: (key: string) => boolean): void {
+    for (const k of this.#map.keys()) if (covered(k)) this.#map.delete(k);
   }
 
   get size(): number {

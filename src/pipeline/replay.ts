@@ -10,7 +10,7 @@ import type { Alert } from "../core/alert.ts";
 import { ManualClock } from "../core/clock.ts";
 import type { Decision } from "../core/decision.ts";
 import type { SecurityEvent } from "../core/event.ts";
-import { ipGroupKey, META_DATASETS, type DetectionEngine } from "../detect/engine.ts";
+import { banPrefixes, META_DATASETS, sourceBanned, type DetectionEngine } from "../detect/engine.ts";
 import { LineFramer } from "../framing/framer.ts";
 import type { TimeContext } from "../framing/zone.ts";
 import { readLines } from "../io/lines.ts";
@@ -56,7 +56,7 @@ export interface ReplayOptions {
   policy: Policy;
   modes?: Record<string, string>;
   hooks?: ReplayHooks;
-  /** IPv6 ban granularity (matches the rules' ipv6_prefix; default 64). */
+  /** The policy's IPv6 ban granularity (default 64); bans made under the rules' own ipv6_prefix count too. */
   ipv6Prefix?: number;
   stdin?: NodeJS.ReadableStream;
   /** Monotonic time source for the lines/s figure (performance.now by default). */
@@ -92,7 +92,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const elapsed = opts.elapsed ?? (() => performance.now());
   const started = elapsed();
   const { engine, policy, hooks } = opts;
-  const prefix = opts.ipv6Prefix ?? 64;
+  const prefixes = banPrefixes(opts.ipv6Prefix ?? 64, engine);
   const clock = new ManualClock(0);
   const summary: ReplaySummary = {
     files: 0,
@@ -163,8 +163,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         summary.last = t;
         const ip = e.source?.ip;
         if (ip !== undefined && !META_DATASETS.has(e.event.dataset)) {
-          const key = ipGroupKey(ip, prefix);
-          if (policy.bans.active(key, t)) {
+          if (sourceBanned(policy.bans, ip, prefixes, t)) {
             summary.suppressed++;
             continue;
           }

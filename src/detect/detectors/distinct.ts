@@ -113,6 +113,9 @@ export function distinctDetector(rule: CompiledRule): Detector {
     forget(key) {
       state.delete(key);
     },
+    forgetWhere(covered) {
+      state.deleteWhere(covered);
+    },
     sweep(t) {
       const min = t - rule.window;
       state.sweep((s) => {

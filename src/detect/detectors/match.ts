@@ -30,6 +30,9 @@ export function matchDetector(rule: CompiledRule): Detector {
     forget(key) {
       last.delete(key);
     },
+    forgetWhere(covered) {
+      last.deleteWhere(covered);
+    },
     sweep(t) {
       last.sweep((s) => t - s.at >= rule.suppress);
     },

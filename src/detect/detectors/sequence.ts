@@ -23,7 +23,8 @@ export function sequenceDetector(rule: CompiledRule): Detector {
         const s = state.get(key);
         if (!s) return undefined;
         s.firsts.expire(t, rule.window);
-        const count = s.firsts.sum;
+        // Only the firsts at or before the `then` count (a late `then` does not follow newer ones).
+        const count = s.firsts.sumUntil(t);
         if (count < need) return undefined;
         pushSample(s.sample, e);
         const alert = makeAlert(rule, key, t, {
@@ -37,12 +38,15 @@ export function sequenceDetector(rule: CompiledRule): Detector {
       }
       const s = state.touch(key, make);
       s.firsts.expire(t, rule.window);
-      s.firsts.add(t, weight, rule.cap);
+      s.firsts.add(t, weight, rule.cap, rule.window);
       pushSample(s.sample, e);
       return undefined;
     },
     forget(key) {
       state.delete(key);
+    },
+    forgetWhere(covered) {
+      state.deleteWhere(covered);
     },
     sweep(t) {
       state.sweep((s) => {

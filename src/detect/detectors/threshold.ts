@@ -30,11 +30,12 @@ export function thresholdDetector(rule: CompiledRule): Detector {
     observe(e, key, t, weight) {
       const s = state.touch(key, make);
       s.win.expire(t, rule.window);
-      s.win.add(t, weight, rule.cap);
+      // A late event (older than the newest counted) says nothing about whether the current burst is over.
+      const late = t < s.win.last;
+      const count = s.win.add(t, weight, rule.cap, rule.window);
       pushSample(s.sample, e);
-      const count = s.win.sum;
       if (count < threshold) {
-        s.alerted = -1;
+        if (!late) s.alerted = -1;
         return undefined;
       }
       const tier = severityFor(rule.tiers, count);
@@ -43,12 +44,16 @@ export function thresholdDetector(rule: CompiledRule): Detector {
       return makeAlert(rule, key, t, {
         severity: tier.severity,
         count,
-        first: s.win.first ?? t,
+        first: s.win.from,
+        last: s.win.to,
         events: s.sample,
       });
     },
     forget(key) {
       state.delete(key);
+    },
+    forgetWhere(covered) {
+      state.deleteWhere(covered);
     },
     sweep(t) {
       state.sweep((s) => {

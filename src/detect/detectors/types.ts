@@ -18,6 +18,8 @@ export interface Detector {
   observe(e: SecurityEvent, key: string, t: number, weight: number): Alert | undefined;
   /** Forgets a group (after a ban: counting starts afresh). */
   forget(key: string): void;
+  /** Forgets every group whose key `covered` returns true for (after a ban of a range holding several). */
+  forgetWhere(covered: (key: string) => boolean): void;
   /** Drops groups whose window holds nothing at time `t` (memory stays flat over long runs). */
   sweep(t: number): void;
   readonly keys: number;
@@ -103,6 +105,8 @@ export function makeAlert(
     severity: Alert["severity"];
     count: number;
     first: number;
+    /** The newest counted event's time (default `t`: a late event can complete a window ending after it). */
+    last?: number;
     events: SecurityEvent[];
     distinct?: number;
   },
@@ -115,7 +119,7 @@ export function makeAlert(
     group: {}, // filled in by the engine (it knows how keys are made)
     count: fields.count,
     first_seen: fields.first,
-    last_seen: t,
+    last_seen: fields.last ?? t,
     events: fields.events.slice(),
     attack: rule.spec.attack,
     origin: "native",
