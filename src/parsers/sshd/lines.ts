@@ -558,13 +558,29 @@ function kex(m: string, at: number, L: Line): boolean {
 /**
  * `pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=R rhost=ADDR[ user=U]`
  * (any `pam_*` module): not a failure by itself (another module may still succeed), but it names the peer and
- * the user tried. `ruser` (the client's user name) and `user` may contain anything, so the address is the
- * `rhost=` value read from the right, after an optional space-less `user=` value.
+ * the user tried. With `ruser=` empty (always, from sshd) the address is the value right after it; otherwise
+ * (`ruser` and `user` may contain anything) the `rhost=` value read from the right, after an optional
+ * space-less `user=` value.
  */
 function pamModule(m: string, at: number, L: Line): boolean {
   const open = m.indexOf("(sshd:auth): authentication failure;", at);
   if (open < 0 || open - at > 16) return false;
   const t = trimEnd(m, open);
+  // sshd never sets PAM_RUSER: with `ruser=` empty, the daemon's `rhost=` follows it at once, and everything
+  // after its value is `user=` (which a module like pam_sss writes as given, spaces and fake `rhost=` included).
+  const ru = m.indexOf(" ruser= rhost=", open);
+  if (ru >= 0) {
+    const hs = ru + 14;
+    let he = m.indexOf(" ", hs);
+    if (he < 0 || he > t.end) he = t.end;
+    let us = he;
+    while (us < t.end && m.charCodeAt(us) === 32) us++;
+    const user = m.startsWith("user=", us) ? m.slice(us + 5, t.end) : undefined;
+    L.info = A.pamModuleFailure;
+    L.addr = he > hs ? addrAt(m, hs, he) : undefined;
+    L.user = user === "" ? undefined : user;
+    return true;
+  }
   let hi = t.end;
   let user: string | undefined;
   const u = m.lastIndexOf(" user=", hi);

@@ -431,6 +431,15 @@ test("spoofing: key info, client disconnect text, PAM ruser and change-of-user r
   ])[0]!;
   assert.equal(pam[0]?.source?.ip, "192.0.2.14");
   assert.equal(pam[0]?.user?.name, "a rhost=203.0.113.9 b");
+  // sshd's own empty ruser: the rhost right after it is the daemon's, whatever a module writes as `user=`
+  // (pam_sss logs the name as given); the next line of the connection keeps that address too.
+  const sss = feed([
+    `${at(6603)}pam_sss(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.50  user=a from 198.51.100.7 port 1 ssh2: rhost=198.51.100.7`,
+    `${at(6603)}Failed password for a from 198.51.100.7 port 1 ssh2: rhost=198.51.100.7 from 203.0.113.50 port 22 ssh2`,
+  ]);
+  assert.equal(sss[0]?.[0]?.source?.ip, "203.0.113.50");
+  assert.equal(sss[0]?.[0]?.user?.name, "a from 198.51.100.7 port 1 ssh2: rhost=198.51.100.7");
+  assert.equal(failures(sss[1]!)[0]?.source?.ip, "203.0.113.50");
 
   const ch = fail([
     `${at(6602)}Invalid user a from 192.0.2.14 port 50000`,
