@@ -164,6 +164,38 @@ describe("syslog source (real sockets on loopback)", () => {
     assert.equal(new Set(idx).size, idx.length);
   });
 
+  test("UDP queue gauge: a datagram leaves the queue with the bytes it brought, even invalid UTF-8", async () => {
+    // Each 0xff decodes to U+FFFD (3 bytes in UTF-8): counting the decoded line on the way out would make
+    // the gauge fall about 3x faster than the queue empties, and the udp_queue_bytes bound would not hold.
+    const { src, sink, run, udpPort } = await listen({ tcp: [], batch_lines: 1 });
+    sink.block();
+    try {
+      const msg = Buffer.concat([Buffer.from("<34>"), Buffer.alloc(96, 0xff)]);
+      await sendUdp(udpPort, [msg, msg, msg, msg, msg]);
+      await waitFor(
+        () => src.stats().bytes === 500 && sink.calls === 1,
+        "five datagrams seen, first push blocked",
+        () => src.stats(),
+      );
+      assert.equal(src.stats().udp_queue_bytes, 500);
+      // Let exactly one push through: the gauge must fall by exactly that datagram's 100 bytes.
+      sink.release();
+      sink.block();
+      await waitFor(
+        () => sink.lines.length === 1 && sink.calls === 2,
+        "one delivered, second push blocked",
+        () => sink.calls,
+      );
+      assert.equal(src.stats().udp_queue_bytes, 400);
+      sink.release();
+      await waitFor(() => sink.lines.length === 5, "all delivered");
+      assert.equal(src.stats().udp_queue_bytes, 0);
+    } finally {
+      sink.release();
+      await run.stop();
+    }
+  });
+
   test("oversized messages keep their head and are counted (UDP and TCP)", async () => {
     const { src, sink, run, udpPort, tcpPort } = await listen({ max_message_bytes: 1024 });
     const big = "<13>" + "y".repeat(4000);

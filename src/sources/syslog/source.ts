@@ -44,6 +44,13 @@ export interface Listening {
 interface Queued {
   peer: string;
   line: string;
+  /**
+   * Bytes this entry added to `udp_queue_bytes` (the datagram's size, as counted on arrival). Subtracted as
+   * is when it leaves the queue: recomputing it from `line` would not match, as invalid UTF-8 decodes to
+   * U+FFFD (3 bytes per bad byte), and the gauge would fall faster than the queue empties, so the bound
+   * would no longer hold.
+   */
+  bytes: number;
 }
 
 /** Senders whose rejection was logged (bounded, so a scan cannot grow it without limit). */
@@ -223,7 +230,7 @@ export class SyslogSource implements InstrumentedSource {
       this.#stats.drops++;
       return;
     }
-    this.#queue.push({ peer, line: msg.toString("utf8", 0, end) });
+    this.#queue.push({ peer, line: msg.toString("utf8", 0, end), bytes: end });
     this.#stats.udp_queue_bytes += end;
     this.#waker.wake();
   }
@@ -247,7 +254,7 @@ export class SyslogSource implements InstrumentedSource {
       ) {
         const q = this.#queue[this.#queueHead++]!;
         lines.push(q.line);
-        bytes += Buffer.byteLength(q.line);
+        bytes += q.bytes;
       }
       if (this.#queueHead > 4096 && this.#queueHead * 2 > this.#queue.length) {
         this.#queue.splice(0, this.#queueHead);
