@@ -196,6 +196,27 @@ describe("syslog source (real sockets on loopback)", () => {
     }
   });
 
+  test("UDP messages still queued at stop are counted as drops, never lost silently", async () => {
+    const { src, sink, run, udpPort } = await listen({ tcp: [] });
+    sink.block();
+    const msgs = Array.from({ length: 50 }, (_, i) => `<34>Oct 11 22:14:15 h sshd[1]: msg ${i}`);
+    const total = msgs.reduce((n, m) => n + Buffer.byteLength(m), 0);
+    await sendUdp(udpPort, msgs);
+    await waitFor(
+      () => src.stats().bytes === total && sink.calls === 1,
+      "all datagrams seen, a push blocked",
+      () => src.stats(),
+    );
+    assert.ok(src.stats().udp_queue_bytes > 0);
+    const stopping = run.stop();
+    sink.release();
+    await stopping;
+    const s = src.stats();
+    assert.ok(s.drops > 0, "the rest of the queue is counted");
+    assert.equal(sink.lines.length + s.drops, msgs.length, "every message delivered or counted");
+    assert.equal(s.udp_queue_bytes, 0);
+  });
+
   test("oversized messages keep their head and are counted (UDP and TCP)", async () => {
     const { src, sink, run, udpPort, tcpPort } = await listen({ max_message_bytes: 1024 });
     const big = "<13>" + "y".repeat(4000);

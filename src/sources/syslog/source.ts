@@ -142,6 +142,7 @@ export class SyslogSource implements InstrumentedSource {
       throw err as Error;
     } finally {
       await this.#close();
+      this.#discardQueue();
       this.#running = false;
       this.#listening = undefined;
     }
@@ -266,6 +267,26 @@ export class SyslogSource implements InstrumentedSource {
         this.#stats.udp_queue_bytes = Math.max(0, this.#stats.udp_queue_bytes - bytes);
       }
     }
+  }
+
+  /**
+   * Counts what is still queued when `run` ends (stop, reload, a failed sink) as drops and empties the queue.
+   * Delivering it would mean waiting for a pipeline that is shutting down; letting it vanish would break the
+   * rule that a source never drops silently (and would leave the gauge, and the entries, for the next run).
+   * Runs after the sockets are closed, so nothing is added behind it.
+   */
+  #discardQueue(): void {
+    const left = this.#queue.length - this.#queueHead;
+    if (left > 0) {
+      this.#stats.drops += left;
+      this.#log.warn(
+        { dropped: left },
+        "syslog source stopped with UDP messages still queued; counted as drops",
+      );
+    }
+    this.#queue.length = 0;
+    this.#queueHead = 0;
+    this.#stats.udp_queue_bytes = 0;
   }
 
   // ---- TCP ------------------------------------------------------------------------------------------------
