@@ -1,8 +1,8 @@
 /**
  * The `syslog` source: a receiver other hosts' rsyslog / syslog-ng forward to, over UDP and TCP. Messages
  * are handed over as lines, untouched (the framer reads `<PRI>` RFC 3164 and RFC 5424); each batch carries
- * the sender's address as `peer` (canonical IP), from which the pipeline sets `log.source.address`, and
- * `host.name` when the message names no host.
+ * the sender's address as `peer` (canonical IP), from which the pipeline sets `log.source.address` and
+ * `host.name` (the hostname the message claims goes to `log.syslog.hostname`).
  *
  * Only senders in the `allow` list are heard (default: loopback), so an open port cannot be used to inject
  * forged lines; others are rejected and counted. Back-pressure: TCP connections are read only as fast as the
