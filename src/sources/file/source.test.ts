@@ -393,6 +393,27 @@ describe("file source", () => {
     });
   });
 
+  test("start: end inside a giant unfinished line: after a restart its rest is skipped, not taken for a line", async () => {
+    const p = join(dir(), "giant.log");
+    writeFileSync(p, "old\n" + "x".repeat(70_000));
+    const store = new MemoryCheckpointStore();
+    const run1 = start(source([p], { max_line_bytes: 65536 }, { checkpoints: store }), new RecordingSink());
+    await waitFor(() => store.writes > 0, "initial position saved");
+    await run1.stop();
+    // The giant line ends with what looks like a record of its own (an attacker controls its tail).
+    const forged = "Nov 23 10:00:00 h sshd[1]: Failed password for root from 203.0.113.9 port 22 ssh2";
+    appendFileSync(p, `${forged}\nnext\n`);
+    const sink2 = new RecordingSink();
+    const run2 = start(source([p], { max_line_bytes: 65536 }, { checkpoints: store }), sink2);
+    await waitFor(
+      () => sink2.lines.length >= 1,
+      "the line after the giant one",
+      () => sink2.lines,
+    );
+    await run2.stop();
+    assert.deepEqual(sink2.lines, ["next"]);
+  });
+
   test("back-pressure: a blocked sink stops the reading; nothing is lost or repeated", async () => {
     const p = join(dir(), "bp.log");
     writeFileSync(p, text(lines("a", 10)));

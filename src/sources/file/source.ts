@@ -47,6 +47,7 @@ const savedSchema = z.object({
       size: z.number().nonnegative(),
       fingerprint: z.string().optional(),
       line: z.number().int().positive().optional(),
+      mid: z.boolean().optional(),
     }),
   ),
 });
@@ -298,7 +299,7 @@ export class FileSource implements InstrumentedSource {
     }
     if (st && head?.gzip) this.#skip(tail, st);
     else if (st && resume && st.size >= resume.offset) {
-      tail.current = await this.#openAt(tail.path, resume.offset, resume.line);
+      tail.current = await this.#openAt(tail.path, resume.offset, resume.line, resume.mid);
     } else if (st && resume) {
       // Truncated while we were down (copytruncate): finish the copy, then the file from its start.
       this.#stats.rotations++;
@@ -325,7 +326,7 @@ export class FileSource implements InstrumentedSource {
       );
       return;
     }
-    const f = await this.#openAt(found.path, pos.offset, pos.line);
+    const f = await this.#openAt(found.path, pos.offset, pos.line, pos.mid);
     if (!f) return;
     this.#stats.rotations++;
     f.fingerprint = pos.fingerprint;
@@ -405,7 +406,7 @@ export class FileSource implements InstrumentedSource {
     );
     const found = await findRotated(tail.path, before, cur.id);
     if (found) {
-      const copy = await this.#openAt(found.path, before.offset, before.line);
+      const copy = await this.#openAt(found.path, before.offset, before.line, before.mid);
       if (copy) {
         copy.fingerprint = before.fingerprint;
         tail.draining.push(copy);
