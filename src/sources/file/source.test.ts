@@ -186,6 +186,33 @@ describe("file source", () => {
     assert.deepEqual(sink.lines.sort(), ["a 1", "b 1"]);
   });
 
+  test("globs: a file rotated to a name the glob matches (dateext, extension .log) is not read again", async () => {
+    const d = dir();
+    const p = join(d, "app.log");
+    writeFileSync(p, "");
+    const sink = new RecordingSink();
+    const src = source([join(d, "*.log")], { start: "beginning", rotate_wait: "50ms" });
+    const run = start(src, sink);
+    await waitFor(() => src.stats().files_open === 1, "app.log followed");
+    appendFileSync(p, text(lines("l", 3)));
+    await waitFor(() => sink.lines.length === 3, "first lines");
+    renameSync(p, join(d, "app-20251123.log"));
+    writeFileSync(p, "n 1\n");
+    await waitFor(
+      () => sink.lines.includes("n 1") && src.stats().files_open === 1,
+      "the new app.log, the rotated file retired",
+      () => [sink.lines, src.stats()],
+    );
+    // Several more scans of the glob: the retired file must stay retired.
+    const seen = src.stats().lines;
+    await new Promise((r) => setTimeout(r, 300));
+    appendFileSync(p, "n 2\n");
+    await waitFor(() => sink.lines.includes("n 2"), "a later line");
+    await run.stop();
+    assert.equal(seen, 4);
+    assert.deepEqual(sink.lines, [...lines("l", 3), "n 1", "n 2"]);
+  });
+
   test("an explicitly configured .gz file is skipped and counted (gzip is read by replay only)", async () => {
     const d = dir();
     const p = join(d, "auth.log.2.gz");
