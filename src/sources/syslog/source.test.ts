@@ -217,6 +217,25 @@ describe("syslog source (real sockets on loopback)", () => {
     assert.equal(s.udp_queue_bytes, 0);
   });
 
+  test("after a run ended by a sink error (TCP), the source can run again and delivers", async () => {
+    const cfg = syslogConfig.parse({ type: "syslog", udp: [], tcp: ["127.0.0.1:0"] });
+    const src = new SyslogSource(cfg, sourceContext());
+    const failing = { push: () => Promise.reject(new Error("store full")) };
+    const first = start(src, failing);
+    await sendTcp((await src.listening()).tcp[0]!.port, ["<13>lost\n"]);
+    await assert.rejects(first.done, /store full/);
+    const sink = new RecordingSink();
+    const second = start(src, sink);
+    await sendTcp((await src.listening()).tcp[0]!.port, ["<13>delivered\n"]);
+    await waitFor(
+      () => sink.lines.length === 1,
+      "the second run's message",
+      () => sink.lines,
+    );
+    await second.stop();
+    assert.deepEqual(sink.lines, ["<13>delivered"]);
+  });
+
   test("oversized messages keep their head and are counted (UDP and TCP)", async () => {
     const { src, sink, run, udpPort, tcpPort } = await listen({ max_message_bytes: 1024 });
     const big = "<13>" + "y".repeat(4000);

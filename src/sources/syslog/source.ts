@@ -130,6 +130,9 @@ export class SyslogSource implements InstrumentedSource {
     if (this.#running) throw new Error(`source ${this.name} is already running`);
     this.#running = true;
     this.#sink = sink;
+    // A sink error belongs to the run it ended: the daemon runs a failed source again, and that run must not
+    // end at once with the old error.
+    this.#sinkError = undefined;
     this.#ready = deferred();
     this.#ready.promise.catch(() => {});
     try {
