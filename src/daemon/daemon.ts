@@ -8,6 +8,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type {
   BanOutcome,
   Control,
@@ -121,10 +122,21 @@ interface Prepared {
 
 interface RunningSource {
   source: InstrumentedSource;
+  /** The source's supervised run: settles once it is stopped (abort) or ends on its own. */
   run: Promise<void>;
   abort: AbortController;
   key: string;
+  /** Set while the source is down after an error, until it is running again. */
+  down?: { error: string; restartAt: number };
 }
+
+/**
+ * A source whose run ends with an error (a store or sink failure, a listener lost) while the daemon is not
+ * stopping is restarted after this delay, doubling per consecutive failure up to the maximum; it resumes from
+ * its saved checkpoint. A source that ran for at least the maximum before failing starts over at the first.
+ */
+const SOURCE_RESTART_FIRST_MS = 1000;
+const SOURCE_RESTART_MAX_MS = 60_000;
 
 /** Checkpoint key of the detection windows saved at shutdown ("" once restored). */
 const WINDOWS_KEY = "detection.windows";
@@ -452,22 +464,58 @@ export class Daemon implements Control {
       const alertDef = this.#o.plugins.alertSources?.[entry.type];
       if (alertDef) {
         const source = alertDef.create(entry.config, ctx);
-        const run = source.run(this, abort.signal).catch((e: unknown) => {
-          this.#log.error(
-            { source: source.name, err: (e as Error).message },
-            "alert source stopped with an error",
-          );
-        });
-        this.#sources.push({ source: source as unknown as InstrumentedSource, run, abort, key });
+        const supervised: RunningSource = {
+          source: source as unknown as InstrumentedSource,
+          run: Promise.resolve(),
+          abort,
+          key,
+        };
+        supervised.run = this.#supervise(supervised, () => source.run(this, abort.signal), "alert source");
+        this.#sources.push(supervised);
         continue;
       }
       const def = this.#o.plugins.sources[entry.type];
       if (!def) throw new PortcullisError("UNKNOWN_PLUGIN", `unknown source type "${entry.type}"`);
       const source = def.create(entry.config, ctx);
-      const run = source.run(this.#pipeline, abort.signal).catch((e: unknown) => {
-        this.#log.error({ source: source.name, err: (e as Error).message }, "source stopped with an error");
-      });
-      this.#sources.push({ source, run, abort, key });
+      const supervised: RunningSource = { source, run: Promise.resolve(), abort, key };
+      supervised.run = this.#supervise(supervised, () => source.run(this.#pipeline, abort.signal), "source");
+      this.#sources.push(supervised);
+    }
+  }
+
+  /**
+   * Runs a source and restarts it, with backoff, whenever its run ends with an error while it is not being
+   * stopped: one failed push (the store briefly full or locked) must not end a source for good while the rest
+   * of the daemon looks healthy. Meanwhile `down` makes status report it as not running. The entry stays in
+   * the list (a reload does not start a second copy of it; stopping it cancels the pending restart).
+   */
+  async #supervise(entry: RunningSource, run: () => Promise<void>, what: string): Promise<void> {
+    const signal = entry.abort.signal;
+    const name = entry.source.name;
+    let delay = SOURCE_RESTART_FIRST_MS;
+    for (;;) {
+      const began = this.#clock.now();
+      try {
+        await run();
+        return;
+      } catch (e) {
+        const err = (e as Error).message;
+        if (signal.aborted || this.#stopping) {
+          this.#log.error({ source: name, err }, `${what} stopped with an error`);
+          return;
+        }
+        if (this.#clock.now() - began >= SOURCE_RESTART_MAX_MS) delay = SOURCE_RESTART_FIRST_MS;
+        entry.down = { error: err, restartAt: this.#clock.now() + delay };
+        this.#log.error(
+          { source: name, err, restart_in_ms: delay },
+          `${what} stopped with an error; restarting it from its saved position`,
+        );
+        const waited = await sleep(delay, true, { signal }).catch(() => false);
+        if (!waited) return;
+        entry.down = undefined;
+        this.#log.info({ source: name }, `restarting ${what}`);
+        delay = Math.min(delay * 2, SOURCE_RESTART_MAX_MS);
+      }
     }
   }
 
@@ -765,8 +813,15 @@ export class Daemon implements Control {
       dryRun: this.dryRun,
       activeBans: this.#bans.size,
       sources: await Promise.all(
-        this.#sources.map(async ({ source }) => {
-          const h = await health(() => source.healthcheck());
+        this.#sources.map(async ({ source, down }) => {
+          const h: Health = down
+            ? {
+                ok: false,
+                detail:
+                  `not running: stopped with an error (${down.error}); ` +
+                  `restarting in ${Math.max(0, Math.ceil((down.restartAt - this.#clock.now()) / 1000))} s`,
+              }
+            : await health(() => source.healthcheck());
           return {
             name: source.name,
             type: source.type,

@@ -97,8 +97,16 @@ export class Pipeline implements LineSink {
         o.metrics?.events.inc({ dataset: e.event.dataset });
         if (batch.path !== undefined) e.log = { file: { path: batch.path, line: s.line } };
         if (batch.peer !== undefined) {
-          e.log = { ...e.log, source: { address: batch.peer } };
-          e.host ??= { name: batch.peer };
+          // Received over the network: the host that sent it is the one we know (the allowlist admitted that
+          // address); the hostname written inside the message is only what the sender claims, so it must not
+          // win over it. The claim is kept in ECS's `log.syslog.hostname`.
+          const claimed = e.host?.name;
+          e.log = {
+            ...e.log,
+            source: { address: batch.peer },
+            ...(claimed !== undefined && { syslog: { hostname: claimed } }),
+          };
+          e.host = { ...e.host, name: batch.peer };
         }
         const ip = e.source?.ip;
         if (ip !== undefined && !META_DATASETS.has(e.event.dataset)) {

@@ -45,6 +45,8 @@ const fixtures: Record<SourceType, () => Fixture> = {
       [
         "#!/bin/sh",
         `[ "$1" = --version ] && { echo "systemd 252 (fake)"; exit 0; }`,
+        // The query for the journal's last entry (start: end, no --follow): an empty journal.
+        `case "$*" in *--follow*) ;; *) exit 0 ;; esac`,
         `echo '{"__CURSOR":"c1","MESSAGE":"hello"}'`,
         "exec sleep 30",
       ].join("\n"),

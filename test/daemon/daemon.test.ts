@@ -19,8 +19,9 @@ import { after, test } from "node:test";
 import { validateConfig } from "../../src/config/load.ts";
 import { SystemClock } from "../../src/core/clock.ts";
 import { memoryLogger } from "../../src/core/logger.ts";
-import { Daemon } from "../../src/daemon/daemon.ts";
+import { Daemon, type PluginFactories } from "../../src/daemon/daemon.ts";
 import { FACTORIES, REGISTRIES } from "../../src/daemon/plugins.ts";
+import type { LineSink, SourceDefinition } from "../../src/sources/types.ts";
 import { repoRoot } from "../support/shared.ts";
 
 const root = mkdtempSync(join(tmpdir(), "portcullis-daemon-"));
@@ -434,6 +435,55 @@ test("a ban another process stored for an address the daemon allowlists is refus
     assert.match(dec.ended_by ?? "", /portcullis/);
     assert.equal(t.firewall()["192.0.2.5"], undefined);
     assert.ok(!t.calls().some((c) => c.includes("192.0.2.5")), "never sent to the firewall");
+  } finally {
+    await d.stop();
+  }
+});
+
+test("a source whose run fails (one store error) is reported down, restarted, and resumes from its checkpoint", async () => {
+  const t = setup("source-restart");
+  // The real file source, whose first batch of lines meets a failing store once (the push rejects, as when
+  // SQLite reports the disk full): its run ends with that error.
+  const file = FACTORIES.sources.file!;
+  let failures = 0;
+  const flaky: SourceDefinition<unknown> = {
+    ...file,
+    create(config, ctx) {
+      const source = file.create(config, ctx);
+      const run = source.run.bind(source);
+      source.run = (sink: LineSink, signal: AbortSignal) =>
+        run(
+          {
+            push: (b) => {
+              if (b.lines.length && failures === 0) {
+                failures++;
+                return Promise.reject(new Error("SQLITE_FULL: database or disk is full"));
+              }
+              return sink.push(b);
+            },
+          },
+          signal,
+        );
+      return source;
+    },
+  };
+  const plugins: PluginFactories = { ...FACTORIES, sources: { ...FACTORIES.sources, file: flaky } };
+  const d = new Daemon({ config: t.config, clock: SystemClock, logger: t.logger, plugins });
+  await d.start();
+  try {
+    appendFileSync(t.log, fail("203.0.113.9"));
+    await until("the failure", () => failures === 1);
+    const [down] = await until("the source reported down", async () => {
+      const s = (await d.status()).sources;
+      return s[0]?.ok === false ? s : undefined;
+    });
+    assert.match(down!.detail, /not running: stopped with an error \(SQLITE_FULL.*restarting in/);
+    // Restarted from its checkpoint: the line of the failed batch is read again, with four more: a ban.
+    for (let i = 0; i < 4; i++) appendFileSync(t.log, fail("203.0.113.9"));
+    await until("the ban on the firewall", () => t.firewall()["203.0.113.9"]);
+    const [up] = (await d.status()).sources;
+    assert.equal(up?.ok, true, up?.detail);
+    assert.ok(t.logger.records.some((r) => r.level === "error" && /restarting it/.test(r.msg ?? "")));
   } finally {
     await d.stop();
   }

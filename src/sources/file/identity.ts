@@ -32,6 +32,11 @@ export interface FilePos extends FileId {
   fingerprint?: string;
   /** Number of the next line (1-based), when known. */
   line?: number;
+  /**
+   * `offset` is inside a line (`start: end` on a file ending in a line longer than the cap, not yet finished):
+   * reading resumes after the next newline, so the rest of that line is never taken for a line of its own.
+   */
+  mid?: boolean;
 }
 
 export function sameId(a: FileId, b: FileId): boolean {

@@ -186,6 +186,33 @@ describe("file source", () => {
     assert.deepEqual(sink.lines.sort(), ["a 1", "b 1"]);
   });
 
+  test("globs: a file rotated to a name the glob matches (dateext, extension .log) is not read again", async () => {
+    const d = dir();
+    const p = join(d, "app.log");
+    writeFileSync(p, "");
+    const sink = new RecordingSink();
+    const src = source([join(d, "*.log")], { start: "beginning", rotate_wait: "50ms" });
+    const run = start(src, sink);
+    await waitFor(() => src.stats().files_open === 1, "app.log followed");
+    appendFileSync(p, text(lines("l", 3)));
+    await waitFor(() => sink.lines.length === 3, "first lines");
+    renameSync(p, join(d, "app-20251123.log"));
+    writeFileSync(p, "n 1\n");
+    await waitFor(
+      () => sink.lines.includes("n 1") && src.stats().files_open === 1,
+      "the new app.log, the rotated file retired",
+      () => [sink.lines, src.stats()],
+    );
+    // Several more scans of the glob: the retired file must stay retired.
+    const seen = src.stats().lines;
+    await new Promise((r) => setTimeout(r, 300));
+    appendFileSync(p, "n 2\n");
+    await waitFor(() => sink.lines.includes("n 2"), "a later line");
+    await run.stop();
+    assert.equal(seen, 4);
+    assert.deepEqual(sink.lines, [...lines("l", 3), "n 1", "n 2"]);
+  });
+
   test("an explicitly configured .gz file is skipped and counted (gzip is read by replay only)", async () => {
     const d = dir();
     const p = join(d, "auth.log.2.gz");
@@ -391,6 +418,27 @@ describe("file source", () => {
       assert.equal(src.stats().truncated_lines, 1);
       assert.equal(src.stats().discarded_bytes, 1024 * 1024 - 65536);
     });
+  });
+
+  test("start: end inside a giant unfinished line: after a restart its rest is skipped, not taken for a line", async () => {
+    const p = join(dir(), "giant.log");
+    writeFileSync(p, "old\n" + "x".repeat(70_000));
+    const store = new MemoryCheckpointStore();
+    const run1 = start(source([p], { max_line_bytes: 65536 }, { checkpoints: store }), new RecordingSink());
+    await waitFor(() => store.writes > 0, "initial position saved");
+    await run1.stop();
+    // The giant line ends with what looks like a record of its own (an attacker controls its tail).
+    const forged = "Nov 23 10:00:00 h sshd[1]: Failed password for root from 203.0.113.9 port 22 ssh2";
+    appendFileSync(p, `${forged}\nnext\n`);
+    const sink2 = new RecordingSink();
+    const run2 = start(source([p], { max_line_bytes: 65536 }, { checkpoints: store }), sink2);
+    await waitFor(
+      () => sink2.lines.length >= 1,
+      "the line after the giant one",
+      () => sink2.lines,
+    );
+    await run2.stop();
+    assert.deepEqual(sink2.lines, ["next"]);
   });
 
   test("back-pressure: a blocked sink stops the reading; nothing is lost or repeated", async () => {

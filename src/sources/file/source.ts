@@ -35,6 +35,8 @@ import { TrackedFile } from "./tracked.ts";
 const READ_CHUNK = 256 * 1024;
 /** Most bytes read from one file per pass, so one big backlog does not starve the other files. */
 const READ_BUDGET = 4 * 1024 * 1024;
+/** Retired files remembered so that a glob does not adopt them again (oldest forgotten first). */
+const MAX_RETIRED = 1024;
 
 const savedSchema = z.object({
   v: z.literal(1),
@@ -47,6 +49,7 @@ const savedSchema = z.object({
       size: z.number().nonnegative(),
       fingerprint: z.string().optional(),
       line: z.number().int().positive().optional(),
+      mid: z.boolean().optional(),
     }),
   ),
 });
@@ -109,6 +112,12 @@ export class FileSource implements InstrumentedSource {
   readonly #watchers = new Map<string, FSWatcher>();
   readonly #patterns: Pattern[];
   readonly #buf = Buffer.allocUnsafe(READ_CHUNK);
+  /**
+   * Files rotated away and read to their end, by `dev:ino`, with their fingerprint: a glob that matches the
+   * name they were rotated to (`*.log` and logrotate's `dateext` with `extension .log`: app-20251123.log)
+   * must not adopt them as new files and read them a second time. The fingerprint tells a reused inode apart.
+   */
+  readonly #retired = new Map<string, string | undefined>();
   #rescan = false;
   #running = false;
   #sink: LineSink | undefined;
@@ -221,6 +230,7 @@ export class FileSource implements InstrumentedSource {
         if (this.#tails.has(m) || explicit.has(m)) continue;
         const st = await statFile(m).catch(() => undefined);
         if (st && this.#isTracked(st)) continue; // a rotated name of a file we follow
+        if (st && (await this.#wasRetired(st, m))) continue; // a rotated file we have read to its end
         await this.#addTail(m, true, start);
       }
     }
@@ -233,6 +243,22 @@ export class FileSource implements InstrumentedSource {
       if (t.draining.some((f) => sameId(f.id, id))) return true;
     }
     return false;
+  }
+
+  async #wasRetired(id: FileId, path: string): Promise<boolean> {
+    const key = `${id.dev}:${id.ino}`;
+    if (!this.#retired.has(key)) return false;
+    const head = await readHeadOf(path);
+    return head !== undefined && head.fingerprint === this.#retired.get(key);
+  }
+
+  async #rememberRetired(f: TrackedFile): Promise<void> {
+    const key = `${f.id.dev}:${f.id.ino}`;
+    // The head as it is now (the first line may have been completed after the fingerprint was taken).
+    const fingerprint = await f.refreshFingerprint().catch(() => f.fingerprint);
+    this.#retired.delete(key);
+    this.#retired.set(key, fingerprint);
+    if (this.#retired.size > MAX_RETIRED) this.#retired.delete(this.#retired.keys().next().value as string);
   }
 
   async #addTail(path: string, fromGlob: boolean, start: "end" | "beginning"): Promise<void> {
@@ -298,7 +324,7 @@ export class FileSource implements InstrumentedSource {
     }
     if (st && head?.gzip) this.#skip(tail, st);
     else if (st && resume && st.size >= resume.offset) {
-      tail.current = await this.#openAt(tail.path, resume.offset, resume.line);
+      tail.current = await this.#openAt(tail.path, resume.offset, resume.line, resume.mid);
     } else if (st && resume) {
       // Truncated while we were down (copytruncate): finish the copy, then the file from its start.
       this.#stats.rotations++;
@@ -325,7 +351,7 @@ export class FileSource implements InstrumentedSource {
       );
       return;
     }
-    const f = await this.#openAt(found.path, pos.offset, pos.line);
+    const f = await this.#openAt(found.path, pos.offset, pos.line, pos.mid);
     if (!f) return;
     this.#stats.rotations++;
     f.fingerprint = pos.fingerprint;
@@ -405,7 +431,7 @@ export class FileSource implements InstrumentedSource {
     );
     const found = await findRotated(tail.path, before, cur.id);
     if (found) {
-      const copy = await this.#openAt(found.path, before.offset, before.line);
+      const copy = await this.#openAt(found.path, before.offset, before.line, before.mid);
       if (copy) {
         copy.fingerprint = before.fingerprint;
         tail.draining.push(copy);
@@ -470,6 +496,7 @@ export class FileSource implements InstrumentedSource {
     }
     tail.draining = tail.draining.filter((x) => x !== f);
     tail.finished.delete(f);
+    await this.#rememberRetired(f);
     await this.#close(f);
     await this.#commit(tail);
   }

@@ -15,6 +15,8 @@ export class TrackedFile {
   readonly #maxLine: number;
   /** Offset the splitter started at. */
   #base = 0;
+  /** `#base` is inside a line whose rest is skipped (see {@link seek}). */
+  #midLine = false;
   splitter!: LineSplitter;
   /** Next byte to read. */
   readPos = 0;
@@ -44,6 +46,7 @@ export class TrackedFile {
     this.readPos = offset;
     this.pushedPos = offset;
     this.line = line;
+    this.#midLine = midLine;
     this.splitter = new LineSplitter({ maxBytes: this.#maxLine });
     this.discardedSeen = 0;
     if (midLine) this.splitter.skipToNextLine();
@@ -75,6 +78,9 @@ export class TrackedFile {
     };
     if (this.fingerprint !== undefined) p.fingerprint = this.fingerprint;
     if (this.line !== undefined) p.line = this.line;
+    // Until a line is handed over, the position is still the one inside a line: say so, or a restart would
+    // resume there and hand over the rest of that line as a line (a forged record, if it holds one).
+    if (this.#midLine && this.pushedPos === this.#base) p.mid = true;
     return p;
   }
 }

@@ -9,7 +9,7 @@ import { Zone } from "../../framing/zone.ts";
 import { MemoryCheckpointStore } from "../checkpoints.ts";
 import { RecordingSink, sourceContext, start, waitFor } from "../testing.ts";
 import type { CheckpointStore } from "../types.ts";
-import { journalctlArgs } from "./args.ts";
+import { journalctlArgs, journalctlTailArgs } from "./args.ts";
 import { journaldConfig } from "./config.ts";
 import { cursorOf, JournaldSource } from "./source.ts";
 
@@ -94,7 +94,7 @@ describe("journalctl arguments", () => {
 
   test("a cursor wins over start and since; files and directory pass through", () => {
     const a = journalctlArgs(cfg({ start: "beginning", since: "-1h", files: ["/x/a.journal"] }), "s=1;i=2");
-    assert.ok(a.includes("--after-cursor=s=1;i=2"));
+    assert.ok(a.includes("--cursor=s=1;i=2"));
     assert.ok(a.includes("--file=/x/a.journal"));
     assert.ok(!a.some((x) => x.startsWith("--since") || x === "--no-tail"));
     assert.ok(journalctlArgs(cfg({ start: "beginning" }), undefined).includes("--no-tail"));
@@ -102,6 +102,19 @@ describe("journalctl arguments", () => {
     assert.ok(
       s.includes("--since=2025-11-23 10:00:00") && s.includes("--no-tail") && s.includes("--directory=/j"),
     );
+  });
+
+  test("the tail query (start: end): same journals, last entry only, no matches, no follow", () => {
+    const c = cfg({ files: ["/x/a.journal"], identifiers: ["sshd"], units: ["ssh"] });
+    assert.deepEqual(journalctlTailArgs(c), [
+      "--output=json",
+      "--all",
+      "--no-pager",
+      "--quiet",
+      "--lines=1",
+      "--file=/x/a.journal",
+    ]);
+    assert.ok(journalctlTailArgs(cfg({ directory: "/j" })).includes("--directory=/j"));
   });
 
   test("config: unknown keys, relative paths and both directory and files are rejected", () => {
@@ -209,7 +222,62 @@ describe("journald source (real journal files from systemd-journal-remote)", () 
       "Failed password for root from 203.0.113.4 port 22 ssh2",
       "Failed password for root from 203.0.113.5 port 22 ssh2",
     ]);
-    assert.ok(src2.argv().some((a) => a.startsWith("--after-cursor=")));
+    assert.ok(src2.argv().some((a) => a.startsWith("--cursor=")));
+  });
+
+  test("start: end: the journal's end is saved at once; entries written while down are read", async () => {
+    const d = journalDir();
+    const file = join(d, "remote.journal");
+    writeJournal(file, [{ ident: "cron", message: "old" }]);
+    writeJournal(file, ssh(1, 50)); // before the first start: never read
+    writeJournal(file, [{ ident: "cron", message: "newer" }]);
+    const store = new MemoryCheckpointStore();
+    const run1 = start(source({ files: [file], identifiers: ["sshd"] }, store), new RecordingSink());
+    await waitFor(async () => (await store.get("journald:journald")) !== undefined, "a position saved");
+    await run1.stop();
+    writeJournal(file, [
+      { ident: "cron", message: "tick" },
+      { ident: "sshd", message: "Failed password for root from 203.0.113.7 port 22 ssh2 (while down)" },
+    ]);
+    const sink2 = new RecordingSink();
+    const src2 = source({ files: [file], identifiers: ["sshd"] }, store);
+    const run2 = start(src2, sink2);
+    await waitFor(
+      () => sink2.lines.length === 1,
+      "the entry written while down",
+      () => sink2.lines,
+    );
+    await run2.stop();
+    assert.deepEqual(messages(sink2), [
+      "Failed password for root from 203.0.113.7 port 22 ssh2 (while down)",
+    ]);
+    assert.ok(src2.argv().some((a) => a.startsWith("--cursor=")));
+  });
+
+  test("start: end with no matching entry in the journal yet: entries written while down are read", async () => {
+    const d = journalDir();
+    const file = join(d, "remote.journal");
+    writeJournal(file, [{ ident: "cron", message: "old" }]);
+    const store = new MemoryCheckpointStore();
+    const src1 = source({ files: [file], identifiers: ["sshd"] }, store);
+    const run1 = start(src1, new RecordingSink());
+    await waitFor(() => src1.stats().starts === 1, "journalctl started");
+    await run1.stop();
+    writeJournal(file, [
+      { ident: "cron", message: "tick" },
+      { ident: "sshd", message: "Failed password for root from 203.0.113.8 port 22 ssh2 (while down)" },
+    ]);
+    const sink2 = new RecordingSink();
+    const run2 = start(source({ files: [file], identifiers: ["sshd"] }, store), sink2);
+    await waitFor(
+      () => sink2.lines.length === 1,
+      "the entry written while down",
+      () => sink2.lines,
+    );
+    await run2.stop();
+    assert.deepEqual(messages(sink2), [
+      "Failed password for root from 203.0.113.8 port 22 ssh2 (while down)",
+    ]);
   });
 
   test("unit and identifier matches: entries of either are read, others not", async () => {
@@ -297,10 +365,12 @@ describe("journald source restarts journalctl when it exits", () => {
     const d = mkdtempSync(join(root, "fake"));
     const log = join(d, "argv.log");
     const fake = join(d, "journalctl");
-    // A stand-in that records its arguments, prints two entries (numbered per run) and exits.
+    // A stand-in that records its arguments, prints two entries (numbered per run) and exits. It cannot
+    // answer the query for the journal's last entry (no --follow): the source then starts with --lines=0.
     writeFileSync(
       fake,
       `#!/bin/sh
+case "$*" in *--follow*) ;; *) exit 1 ;; esac
 echo "$*" >> ${log}
 n=$(wc -l < ${log})
 echo "{\\"__CURSOR\\":\\"c$n-1\\",\\"MESSAGE\\":\\"run $n a\\"}"
@@ -320,9 +390,9 @@ exit 3
     );
     await run.stop();
     const argv = readFileSync(log, "utf8").trim().split("\n");
-    assert.ok(argv[0]!.includes("--lines=0") && !argv[0]!.includes("--after-cursor"));
-    assert.ok(argv[1]!.includes("--after-cursor=c1-2"), argv[1]);
-    assert.ok(argv[2]!.includes("--after-cursor=c2-2"), argv[2]);
+    assert.ok(argv[0]!.includes("--lines=0") && !argv[0]!.includes("--cursor"));
+    assert.ok(argv[1]!.includes("--cursor=c1-2"), argv[1]);
+    assert.ok(argv[2]!.includes("--cursor=c2-2"), argv[2]);
     assert.deepEqual(messages(sink).slice(0, 4), ["run 1 a", "run 1 b", "run 2 a", "run 2 b"]);
     assert.ok(src.stats().starts >= 3);
     assert.ok(src.stats().errors >= 2);

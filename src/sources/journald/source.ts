@@ -1,9 +1,11 @@
 /**
  * The `journald` source: runs `journalctl --follow --output=json` (argument array, see args.ts) and hands
  * every JSON entry over as one line (the framer understands `journalctl -o json`). Each batch's checkpoint
- * saves the `__CURSOR` of its last entry; after a restart journalctl resumes with `--after-cursor`. If
- * journalctl exits, it is started again after a backoff (doubling up to a limit, reset once entries flow),
- * from the cursor of the last entry handed over, so nothing is read twice within one run.
+ * saves the `__CURSOR` of its last entry; after a restart journalctl resumes at it (`--cursor`, that entry
+ * itself skipped). `start: end` saves the journal's last cursor at once, so that entries written while the
+ * daemon is down are not lost. If journalctl exits, it is started again after a backoff (doubling up to a
+ * limit, reset once entries flow), from the cursor of the last entry handed over, so nothing is read twice
+ * within one run.
  *
  * Back-pressure: stdout is read only while the sink keeps up; when it does not, the pipe fills and journalctl
  * blocks in write(2). The journal itself is the buffer: nothing is dropped.
@@ -14,7 +16,7 @@ import type { Health } from "../../core/plugin.ts";
 import { LineSplitter } from "../splitter.ts";
 import type { InstrumentedSource, LineSink, SourceBatch, SourceContext, SourceStats } from "../types.ts";
 import { sleep } from "../waker.ts";
-import { journalctlArgs } from "./args.ts";
+import { journalctlArgs, journalctlTailArgs } from "./args.ts";
 import type { JournaldConfig } from "./config.ts";
 
 const CURSOR_KEY = '"__CURSOR":"';
@@ -100,6 +102,10 @@ export class JournaldSource implements InstrumentedSource {
       this.#cursor = await this.#ctx.checkpoints.get(this.#key);
       let backoff = this.#cfg.restart_backoff;
       while (!signal.aborted) {
+        if (this.#cursor === undefined && this.#cfg.start === "end" && this.#cfg.since === undefined) {
+          await this.#startAtTail(sink);
+          if (signal.aborted) break;
+        }
         const { lines, exit, stderr } = await this.#once(sink, signal);
         if (signal.aborted) break;
         this.#stats.errors++;
@@ -124,6 +130,29 @@ export class JournaldSource implements InstrumentedSource {
     } finally {
       this.#running = false;
     }
+  }
+
+  /**
+   * `start: end` without a saved cursor: saves the cursor of the journal's last entry (whatever its unit or
+   * identifier) and follows from it. With `--lines=0` alone nothing was saved until a matching entry arrived,
+   * and a restart before that started at the end again, losing every entry written while the daemon was down.
+   * An empty journal, or a failing journalctl, leaves `--lines=0`, as before.
+   */
+  async #startAtTail(sink: LineSink): Promise<void> {
+    const argv = [this.#cfg.journalctl, ...journalctlTailArgs(this.#cfg)];
+    const r = await this.#ctx.exec.run(argv, undefined, { timeoutMs: 30_000 });
+    if (r.code !== 0) {
+      this.#stats.errors++;
+      this.#log.warn(
+        { argv, code: r.code, stderr: r.stderr.trim() },
+        "cannot read the journal's last cursor; starting at its end without saving a position",
+      );
+      return;
+    }
+    const cursor = cursorOf(r.stdout.trimEnd().split("\n").at(-1) ?? "");
+    if (cursor === undefined) return; // an empty journal
+    this.#log.info({ cursor }, "starting at the end of the journal");
+    await this.#push(sink, [], cursor);
   }
 
   /** Runs journalctl once, until it exits or `signal` aborts. */
@@ -152,6 +181,8 @@ export class JournaldSource implements InstrumentedSource {
     const kill = () => child.kill("SIGTERM");
     signal.addEventListener("abort", kill, { once: true });
     let count = 0;
+    // Started with --cursor (see args.ts): the entry at the cursor comes first if it matches; it was read.
+    let skip = this.#cursor;
     try {
       const splitter = new LineSplitter({ maxBytes: this.#cfg.max_line_bytes });
       for await (const chunk of child.stdout) {
@@ -170,6 +201,12 @@ export class JournaldSource implements InstrumentedSource {
             continue;
           }
           if (!l.text) continue;
+          if (skip !== undefined) {
+            const first = cursorOf(l.text);
+            const same = first === skip;
+            skip = undefined;
+            if (same) continue;
+          }
           out.push(l.text);
           cursor = cursorOf(l.text) ?? cursor;
           if (out.length >= this.#cfg.batch_lines) {

@@ -164,6 +164,78 @@ describe("syslog source (real sockets on loopback)", () => {
     assert.equal(new Set(idx).size, idx.length);
   });
 
+  test("UDP queue gauge: a datagram leaves the queue with the bytes it brought, even invalid UTF-8", async () => {
+    // Each 0xff decodes to U+FFFD (3 bytes in UTF-8): counting the decoded line on the way out would make
+    // the gauge fall about 3x faster than the queue empties, and the udp_queue_bytes bound would not hold.
+    const { src, sink, run, udpPort } = await listen({ tcp: [], batch_lines: 1 });
+    sink.block();
+    try {
+      const msg = Buffer.concat([Buffer.from("<34>"), Buffer.alloc(96, 0xff)]);
+      await sendUdp(udpPort, [msg, msg, msg, msg, msg]);
+      await waitFor(
+        () => src.stats().bytes === 500 && sink.calls === 1,
+        "five datagrams seen, first push blocked",
+        () => src.stats(),
+      );
+      assert.equal(src.stats().udp_queue_bytes, 500);
+      // Let exactly one push through: the gauge must fall by exactly that datagram's 100 bytes.
+      sink.release();
+      sink.block();
+      await waitFor(
+        () => sink.lines.length === 1 && sink.calls === 2,
+        "one delivered, second push blocked",
+        () => sink.calls,
+      );
+      assert.equal(src.stats().udp_queue_bytes, 400);
+      sink.release();
+      await waitFor(() => sink.lines.length === 5, "all delivered");
+      assert.equal(src.stats().udp_queue_bytes, 0);
+    } finally {
+      sink.release();
+      await run.stop();
+    }
+  });
+
+  test("UDP messages still queued at stop are counted as drops, never lost silently", async () => {
+    const { src, sink, run, udpPort } = await listen({ tcp: [] });
+    sink.block();
+    const msgs = Array.from({ length: 50 }, (_, i) => `<34>Oct 11 22:14:15 h sshd[1]: msg ${i}`);
+    const total = msgs.reduce((n, m) => n + Buffer.byteLength(m), 0);
+    await sendUdp(udpPort, msgs);
+    await waitFor(
+      () => src.stats().bytes === total && sink.calls === 1,
+      "all datagrams seen, a push blocked",
+      () => src.stats(),
+    );
+    assert.ok(src.stats().udp_queue_bytes > 0);
+    const stopping = run.stop();
+    sink.release();
+    await stopping;
+    const s = src.stats();
+    assert.ok(s.drops > 0, "the rest of the queue is counted");
+    assert.equal(sink.lines.length + s.drops, msgs.length, "every message delivered or counted");
+    assert.equal(s.udp_queue_bytes, 0);
+  });
+
+  test("after a run ended by a sink error (TCP), the source can run again and delivers", async () => {
+    const cfg = syslogConfig.parse({ type: "syslog", udp: [], tcp: ["127.0.0.1:0"] });
+    const src = new SyslogSource(cfg, sourceContext());
+    const failing = { push: () => Promise.reject(new Error("store full")) };
+    const first = start(src, failing);
+    await sendTcp((await src.listening()).tcp[0]!.port, ["<13>lost\n"]);
+    await assert.rejects(first.done, /store full/);
+    const sink = new RecordingSink();
+    const second = start(src, sink);
+    await sendTcp((await src.listening()).tcp[0]!.port, ["<13>delivered\n"]);
+    await waitFor(
+      () => sink.lines.length === 1,
+      "the second run's message",
+      () => sink.lines,
+    );
+    await second.stop();
+    assert.deepEqual(sink.lines, ["<13>delivered"]);
+  });
+
   test("oversized messages keep their head and are counted (UDP and TCP)", async () => {
     const { src, sink, run, udpPort, tcpPort } = await listen({ max_message_bytes: 1024 });
     const big = "<13>" + "y".repeat(4000);

@@ -1,8 +1,8 @@
 /**
  * The `syslog` source: a receiver other hosts' rsyslog / syslog-ng forward to, over UDP and TCP. Messages
  * are handed over as lines, untouched (the framer reads `<PRI>` RFC 3164 and RFC 5424); each batch carries
- * the sender's address as `peer` (canonical IP), from which the pipeline sets `log.source.address`, and
- * `host.name` when the message names no host.
+ * the sender's address as `peer` (canonical IP), from which the pipeline sets `log.source.address` and
+ * `host.name` (the hostname the message claims goes to `log.syslog.hostname`).
  *
  * Only senders in the `allow` list are heard (default: loopback), so an open port cannot be used to inject
  * forged lines; others are rejected and counted. Back-pressure: TCP connections are read only as fast as the
@@ -44,6 +44,13 @@ export interface Listening {
 interface Queued {
   peer: string;
   line: string;
+  /**
+   * Bytes this entry added to `udp_queue_bytes` (the datagram's size, as counted on arrival). Subtracted as
+   * is when it leaves the queue: recomputing it from `line` would not match, as invalid UTF-8 decodes to
+   * U+FFFD (3 bytes per bad byte), and the gauge would fall faster than the queue empties, so the bound
+   * would no longer hold.
+   */
+  bytes: number;
 }
 
 /** Senders whose rejection was logged (bounded, so a scan cannot grow it without limit). */
@@ -123,6 +130,9 @@ export class SyslogSource implements InstrumentedSource {
     if (this.#running) throw new Error(`source ${this.name} is already running`);
     this.#running = true;
     this.#sink = sink;
+    // A sink error belongs to the run it ended: the daemon runs a failed source again, and that run must not
+    // end at once with the old error.
+    this.#sinkError = undefined;
     this.#ready = deferred();
     this.#ready.promise.catch(() => {});
     try {
@@ -135,6 +145,7 @@ export class SyslogSource implements InstrumentedSource {
       throw err as Error;
     } finally {
       await this.#close();
+      this.#discardQueue();
       this.#running = false;
       this.#listening = undefined;
     }
@@ -223,7 +234,7 @@ export class SyslogSource implements InstrumentedSource {
       this.#stats.drops++;
       return;
     }
-    this.#queue.push({ peer, line: msg.toString("utf8", 0, end) });
+    this.#queue.push({ peer, line: msg.toString("utf8", 0, end), bytes: end });
     this.#stats.udp_queue_bytes += end;
     this.#waker.wake();
   }
@@ -247,7 +258,7 @@ export class SyslogSource implements InstrumentedSource {
       ) {
         const q = this.#queue[this.#queueHead++]!;
         lines.push(q.line);
-        bytes += Buffer.byteLength(q.line);
+        bytes += q.bytes;
       }
       if (this.#queueHead > 4096 && this.#queueHead * 2 > this.#queue.length) {
         this.#queue.splice(0, this.#queueHead);
@@ -259,6 +270,26 @@ export class SyslogSource implements InstrumentedSource {
         this.#stats.udp_queue_bytes = Math.max(0, this.#stats.udp_queue_bytes - bytes);
       }
     }
+  }
+
+  /**
+   * Counts what is still queued when `run` ends (stop, reload, a failed sink) as drops and empties the queue.
+   * Delivering it would mean waiting for a pipeline that is shutting down; letting it vanish would break the
+   * rule that a source never drops silently (and would leave the gauge, and the entries, for the next run).
+   * Runs after the sockets are closed, so nothing is added behind it.
+   */
+  #discardQueue(): void {
+    const left = this.#queue.length - this.#queueHead;
+    if (left > 0) {
+      this.#stats.drops += left;
+      this.#log.warn(
+        { dropped: left },
+        "syslog source stopped with UDP messages still queued; counted as drops",
+      );
+    }
+    this.#queue.length = 0;
+    this.#queueHead = 0;
+    this.#stats.udp_queue_bytes = 0;
   }
 
   // ---- TCP ------------------------------------------------------------------------------------------------

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SecurityEvent } from "../core/event.ts";
+import { silentLogger } from "../core/logger.ts";
+import type { DetectionEngine } from "../detect/engine.ts";
+import { Zone } from "../framing/zone.ts";
+import type { Policy } from "../policy/policy.ts";
+import { Pipeline } from "./pipeline.ts";
+
+/** A pipeline whose detection engine only records the events it is given. */
+function recording(): { pipeline: Pipeline; events: SecurityEvent[] } {
+  const events: SecurityEvent[] = [];
+  const engine = { process: (e: SecurityEvent) => void events.push(e), sweep: () => {} };
+  const policy = { bans: { active: () => false } };
+  const pipeline = new Pipeline({
+    time: { zone: new Zone("UTC"), reference: () => Date.UTC(2025, 10, 23) },
+    modes: {},
+    engine: () => engine as unknown as DetectionEngine,
+    policy: () => policy as unknown as Policy,
+    ipv6Prefix: 64,
+    onAlerts: () => {},
+    flush: () => Promise.resolve(),
+    now: () => Date.UTC(2025, 10, 23),
+    logger: silentLogger,
+  });
+  return { pipeline, events };
+}
+
+const line = (host: string) =>
+  `<38>Nov 23 10:00:00 ${host} sshd[100]: Failed password for root from 203.0.113.7 port 4242 ssh2`;
+
+test("syslog: the sending host becomes host.name; the hostname the message claims is kept in log.syslog.hostname", async () => {
+  const { pipeline, events } = recording();
+  await pipeline.push({ lines: [line("trusted-web-1")], stream: "syslog:192.0.2.10", peer: "192.0.2.10" });
+  assert.equal(events.length, 1);
+  const e = events[0]!;
+  assert.equal(e.host?.name, "192.0.2.10");
+  assert.deepEqual(e.log, { source: { address: "192.0.2.10" }, syslog: { hostname: "trusted-web-1" } });
+  assert.equal(e.source?.ip, "203.0.113.7");
+});
+
+test("file lines keep the hostname written in the line as host.name", async () => {
+  const { pipeline, events } = recording();
+  await pipeline.push({ lines: [line("srv")], stream: "/var/log/auth.log", path: "/var/log/auth.log" });
+  assert.equal(events[0]?.host?.name, "srv");
+  assert.equal(events[0]?.log?.syslog, undefined);
+});
