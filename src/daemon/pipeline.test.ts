@@ -10,8 +10,8 @@ import { Pipeline } from "./pipeline.ts";
 /** A pipeline whose detection engine only records the events it is given. */
 function recording(): { pipeline: Pipeline; events: SecurityEvent[] } {
   const events: SecurityEvent[] = [];
-  const engine = { process: (e: SecurityEvent) => void events.push(e), sweep: () => {} };
-  const policy = { bans: { active: () => false } };
+  const engine = { process: (e: SecurityEvent) => void events.push(e), sweep: () => {}, ipv6Prefixes: [64] };
+  const policy = { bans: { active: () => undefined } };
   const pipeline = new Pipeline({
     time: { zone: new Zone("UTC"), reference: () => Date.UTC(2025, 10, 23) },
     modes: {},
