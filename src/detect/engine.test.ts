@@ -3,7 +3,7 @@ import { test } from "node:test";
 import type { Alert } from "../core/alert.ts";
 import type { SecurityEvent } from "../core/event.ts";
 import { parseKql } from "../kql/index.ts";
-import { DetectionEngine, indexedOnly } from "./engine.ts";
+import { DetectionEngine, indexedOnly, sourceBanned } from "./engine.ts";
 import { parseRules } from "./load.ts";
 
 test("indexedOnly: conditions the candidate index decides exactly", () => {
@@ -104,4 +104,23 @@ test("forgetSource: a ban forgets the groups it covers under every rule's ipv6_p
     out.map((a) => `${a.rule.id} ${a.group["source.ip"]}`),
     ["brute-48 2001:db8::/48", "brute-128 2001:db9::1", "brute-48 2001:db9::/48"],
   );
+});
+
+test("sourceBanned: an address is banned under every prefix in use, and as itself (a manual ban)", () => {
+  const keys = new Set<string>();
+  const bans = { active: (k: string) => (keys.has(k) ? {} : undefined) };
+  const v6 = "2001:db8:7:7::5";
+  assert.equal(sourceBanned(bans, v6, [64, 128], 0), false);
+  keys.add("2001:db8:7:7::/64");
+  assert.equal(sourceBanned(bans, v6, [64], 0), true, "the policy's /64");
+  keys.clear();
+  keys.add("2001:db8:7::/48");
+  assert.equal(sourceBanned(bans, v6, [64, 48], 0), true, "a rule's /48");
+  assert.equal(sourceBanned(bans, v6, [64], 0), false, "a prefix no rule uses is not looked up");
+  keys.clear();
+  keys.add(v6);
+  assert.equal(sourceBanned(bans, v6, [64], 0), true, "the single address, banned by hand");
+  keys.add("192.0.2.7");
+  assert.equal(sourceBanned(bans, "192.0.2.7", [64], 0), true);
+  assert.equal(sourceBanned(bans, "192.0.2.8", [64], 0), false);
 });

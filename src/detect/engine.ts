@@ -51,7 +51,8 @@ export function ipGroupKey(ip: string, prefix: number): string {
 /**
  * Whether an event from `ip` is banned: a ban's target is the key of the rule that alerted (its `ipv6_prefix`,
  * or the policy's for alerts from elsewhere), so an IPv6 address is looked up under every prefix in use
- * (`prefixes`, see {@link banPrefixes}). An IPv4 address is its own key under any prefix: one lookup.
+ * (`prefixes`, see {@link banPrefixes}) and as itself (a manual ban of one address). An IPv4 address is its own
+ * key under any prefix: one lookup.
  */
 export function sourceBanned(
   bans: { active(key: string, now: number): unknown },
@@ -60,11 +61,12 @@ export function sourceBanned(
   now: number,
 ): boolean {
   if (bans.active(ipGroupKey(ip, prefixes[0]!), now) !== undefined) return true;
-  if (prefixes.length === 1 || ip.indexOf(":") < 0) return false;
+  if (ip.indexOf(":") < 0) return false;
   for (let i = 1; i < prefixes.length; i++) {
     if (bans.active(ipGroupKey(ip, prefixes[i]!), now) !== undefined) return true;
   }
-  return false;
+  // A ban of the single address (by hand, `portcullis ban 2001:db8::5`, or from an API caller).
+  return bans.active(ip, now) !== undefined;
 }
 
 /** The policy's IPv6 ban prefix first, then the other prefixes the engine's rules group source.ip by. */
