@@ -265,13 +265,14 @@ export function cidrContains(cidr: Cidr, ip: ParsedIp): boolean {
   return true;
 }
 
-/** Whether two CIDRs share an address: the wider one contains the narrower one's base. */
+/** Whether prefix `outer` contains `inner` (same family, `inner` no wider, same network bits). */
+export function cidrCovers(outer: Cidr, inner: Cidr): boolean {
+  return outer.family === inner.family && outer.prefix <= inner.prefix && cidrContains(outer, inner);
+}
+
+/** Whether two CIDRs share an address: the wider one contains the narrower one. */
 export function overlaps(a: Cidr, b: Cidr): boolean {
-  if (a.family !== b.family) return false;
-  const [wide, narrow] = a.prefix <= b.prefix ? [a, b] : [b, a];
-  const masked = maskGroups(narrow.groups, wide.prefix);
-  for (let i = 0; i < masked.length; i++) if (masked[i] !== wide.groups[i]) return false;
-  return true;
+  return cidrCovers(a, b) || cidrCovers(b, a);
 }
 
 /** A set of CIDRs compiled once, matched per address. */

@@ -10,7 +10,7 @@
 import type { Clock } from "../core/clock.ts";
 import type { Decision } from "../core/decision.ts";
 import type { Logger } from "../core/logger.ts";
-import { overlaps, parseCidr } from "../core/ip.ts";
+import { cidrCovers, parseCidr } from "../core/ip.ts";
 import { reconcile } from "../responders/reconcile.ts";
 import type { BanEntry, Responder } from "../responders/types.ts";
 import type { AuditRecord, Store, StoredDecision } from "../store/store.ts";
@@ -305,7 +305,7 @@ export class DecisionSync {
     const inner = (await this.#store.activeRanges()).filter((t) => {
       if (gone.has(t)) return false;
       const c = parseCidr(t);
-      return c !== undefined && wide.some((w) => w.prefix < c.prefix && overlaps(w, c));
+      return c !== undefined && wide.some((w) => w.prefix < c.prefix && cidrCovers(w, c));
     });
     if (!inner.length) return;
     const now = this.#clock.now();

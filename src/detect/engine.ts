@@ -5,7 +5,7 @@
  */
 import type { Alert } from "../core/alert.ts";
 import { eventWeight, type SecurityEvent } from "../core/event.ts";
-import { groupKey, overlaps, parseCidr } from "../core/ip.ts";
+import { cidrCovers, groupKey, parseCidr } from "../core/ip.ts";
 import { fieldAccessor, type KqlNode } from "../kql/index.ts";
 import { DETECTORS, type Detector } from "./detectors/index.ts";
 import type { CompiledRule } from "./rule.ts";
@@ -429,7 +429,7 @@ export class DetectionEngine {
       if (entry.detector.rule.spec.ipv6_prefix <= banned.prefix) continue;
       entry.detector.forgetWhere((k) => {
         const c = parseCidr(k);
-        return c !== undefined && overlaps(c, banned);
+        return c !== undefined && cidrCovers(banned, c);
       });
     }
   }

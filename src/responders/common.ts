@@ -6,7 +6,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { z } from "zod";
 import type { Exec, ExecResult } from "../core/exec.ts";
-import { cidrContains, parseCidr, type Cidr, type IpFamily } from "../core/ip.ts";
+import { parseCidr, type Cidr, type IpFamily } from "../core/ip.ts";
 import type { Logger } from "../core/logger.ts";
 import type { BanEntry, EntryResult } from "./types.ts";
 
@@ -273,15 +273,6 @@ export function prepareTargets(
     -Infinity,
     { min_prefix_v4: 0, min_prefix_v6: 0 },
     accept,
-  );
-}
-
-/** Whether prefix `outer` contains `inner` (same family, `inner` no wider, same network bits). */
-export function cidrCovers(outer: Cidr, inner: Cidr): boolean {
-  return (
-    outer.family === inner.family &&
-    outer.prefix <= inner.prefix &&
-    cidrContains(outer, { family: inner.family, groups: inner.groups })
   );
 }
 

@@ -5,7 +5,7 @@
  * the kernel expires elements by itself.
  */
 import type { Clock } from "../../core/clock.ts";
-import type { Cidr } from "../../core/ip.ts";
+import { cidrCovers, type Cidr } from "../../core/ip.ts";
 import type { Health, PluginContext, PluginDefinition } from "../../core/plugin.ts";
 import type { Logger } from "../../core/logger.ts";
 import {
@@ -14,7 +14,6 @@ import {
   ResponderError,
   Serial,
   applyFailures,
-  cidrCovers,
   errorText,
   groupBy,
   isolate,
