@@ -948,7 +948,7 @@ export class Daemon implements Control {
         }
         return e;
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
   }
 

@@ -251,6 +251,22 @@ export class NftablesResponder implements Responder {
     });
   }
 
+  /**
+   * The interval sets' content for one apply or remove: unknown until a transaction fails with an overlap,
+   * then read once (`reload` says whether it was); later chunks keep it current through their commits.
+   */
+  #lazyNetState(now: number): { state: NetState | undefined; reload: (error: string) => Promise<boolean> } {
+    const known: { state: NetState | undefined; reload: (error: string) => Promise<boolean> } = {
+      state: undefined,
+      reload: async (error) => {
+        if (known.state || !/overlap/i.test(error)) return false;
+        known.state = await this.#netState(now);
+        return known.state !== undefined;
+      },
+    };
+    return known;
+  }
+
   /** Reads the interval sets' content (for overlaps); undefined when it cannot be read. */
   async #netState(now: number): Promise<NetState | undefined> {
     try {
@@ -302,7 +318,7 @@ export class NftablesResponder implements Responder {
         }
       }
       write.push(...prepared.items.filter((i) => !i.prefix));
-      let state: NetState | undefined;
+      const known = this.#lazyNetState(now);
       const timed = (i: Item) => {
         const ms = remainingMs(i.expires, now);
         const s = ms === undefined ? Infinity : Math.ceil(ms / 1000);
@@ -313,7 +329,7 @@ export class NftablesResponder implements Responder {
         let script = "";
         const commits: (() => void)[] = [];
         for (const [set, items] of groupBy(chunk, setOf)) {
-          const elements = state?.get(set);
+          const elements = known.state?.get(set);
           if (!elements) {
             // Content unknown (or an address set): add (no-op when present) + delete + add with the timeout:
             // the element ends up with exactly the new timeout whether or not it existed, on every kernel
@@ -343,13 +359,7 @@ export class NftablesResponder implements Responder {
         }
         return { script, commit: () => commits.forEach((c) => c()) };
       };
-      const reload = async (error: string) => {
-        // Read once, after the first overlap; later chunks keep it up to date through their commits.
-        if (state || !/overlap/i.test(error)) return false;
-        state = await this.#netState(now);
-        return state !== undefined;
-      };
-      const failures = await this.#batch(write, render, reload);
+      const failures = await this.#batch(write, render, known.reload);
       for (const [i, cover] of coveredBy) {
         const error = failures.get(cover);
         if (error !== undefined) failures.set(i, error);
@@ -367,12 +377,12 @@ export class NftablesResponder implements Responder {
       const now = this.#clock.now();
       const prepared = prepareTargets(targets);
       const T = this.#t;
-      let state: NetState | undefined;
+      const known = this.#lazyNetState(now);
       const render = (chunk: readonly Item[]): Rendered => {
         let script = "";
         const commits: (() => void)[] = [];
         for (const [set, items] of groupBy(chunk, setOf)) {
-          const elements = state?.get(set);
+          const elements = known.state?.get(set);
           if (!elements) {
             // add + delete: succeeds whether or not the element exists (`destroy element` needs nft >= 1.0.8).
             // A prefix overlapping another element cannot be added, so this fails for it: see reload.
@@ -391,13 +401,7 @@ export class NftablesResponder implements Responder {
         }
         return { script, commit: () => commits.forEach((c) => c()) };
       };
-      const reload = async (error: string) => {
-        // Read once, after the first overlap; later chunks keep it up to date through their commits.
-        if (state || !/overlap/i.test(error)) return false;
-        state = await this.#netState(now);
-        return state !== undefined;
-      };
-      const failures = await this.#batch(prepared.items, render, reload);
+      const failures = await this.#batch(prepared.items, render, known.reload);
       if (failures.size) {
         // A failure for a target that is absent is what removal wants. Check against the real content.
         const present = new Set(
