@@ -12,7 +12,7 @@ import { parseDuration } from "../core/duration.ts";
 import { REGISTRIES } from "../daemon/plugins.ts";
 import { Allowlist } from "../policy/allowlist.ts";
 import { BanTable } from "../policy/bans.ts";
-import { loggedInSessions, ownAddresses } from "../policy/guards.ts";
+import { ownAddresses, sessionAddresses } from "../policy/guards.ts";
 import { Policy } from "../policy/policy.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import type { Store } from "../store/store.ts";
@@ -44,47 +44,16 @@ export { runningPid } from "./pid.ts";
 
 /** A policy equal to the daemon's (same config), with the store's active bans, for CLI bans. */
 export async function localPolicy(config: LoadedConfig, store: Store): Promise<Policy> {
+  // The daemon's own code (loaded only by the commands that decide without a daemon).
+  const { loadBans, policyConfig } = await import("../daemon/daemon.ts");
   const p = config.raw.policy;
   const allow = new Allowlist([
     { cidrs: p.allowlist, why: "configured allowlist" },
     ...(p.allow_own_addresses ? [{ cidrs: ownAddresses(), why: "own interface address" }] : []),
     // Same guard as the daemon's: never lock out an admin who is logged in now.
-    ...(p.allow_admin_sessions
-      ? [
-          {
-            cidrs: (await loggedInSessions()).flatMap((s) => (s.address ? [s.address] : [])),
-            why: "logged-in session",
-          },
-        ]
-      : []),
+    ...(p.allow_admin_sessions ? [{ cidrs: await sessionAddresses(), why: "logged-in session" }] : []),
   ]);
   const bans = new BanTable();
-  const now = SystemClock.now();
-  const seen = new Set<string>();
-  for (const d of await store.activeDecisions(now)) {
-    bans.set(
-      { target: d.target, decisionId: d.id, expires: d.expires, escalation: d.escalation },
-      d["@timestamp"],
-    );
-    seen.add(`${d.target} ${d["@timestamp"]}`);
-  }
-  for (const h of await store.banHistory(now - parseDuration(p.escalation.lookback)))
-    if (!seen.has(`${h.target} ${h.at}`)) bans.remember(h.target, h.at);
-  return new Policy(
-    {
-      defaultDuration: parseDuration(p.default_duration),
-      escalation: {
-        enabled: p.escalation.enabled,
-        factor: p.escalation.factor,
-        max: parseDuration(p.escalation.max),
-        lookback: parseDuration(p.escalation.lookback),
-      },
-      onDuplicate: p.on_duplicate,
-      dedupWindow: parseDuration(p.dedup_window),
-      maxPrefix: p.max_prefix,
-      dryRun: p.dry_run,
-    },
-    allow,
-    bans,
-  );
+  await loadBans(store, bans, SystemClock.now(), parseDuration(p.escalation.lookback));
+  return new Policy(policyConfig(config.raw, p.dry_run), allow, bans);
 }

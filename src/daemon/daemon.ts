@@ -43,7 +43,7 @@ import type { CompiledRule } from "../detect/rule.ts";
 import { Zone } from "../framing/zone.ts";
 import { Allowlist } from "../policy/allowlist.ts";
 import { BanTable } from "../policy/bans.ts";
-import { loggedInSessions, ownAddresses } from "../policy/guards.ts";
+import { ownAddresses, sessionAddresses } from "../policy/guards.ts";
 import {
   coveringTargets,
   normalizeTarget,
@@ -85,7 +85,7 @@ export interface DaemonOptions {
   extraAllow?: string[];
 }
 
-function policyConfig(c: LoadedConfig["raw"], dryRun: boolean): Partial<PolicyConfig> {
+export function policyConfig(c: LoadedConfig["raw"], dryRun: boolean): Partial<PolicyConfig> {
   const p = c.policy;
   return {
     defaultDuration: parseDuration(p.default_duration),
@@ -391,31 +391,13 @@ export class Daemon implements Control {
     if (c.allow_own_addresses) this.#allowlist.setDynamic("own", ownAddresses(), "own interface address");
     else this.#allowlist.setDynamic("own", [], "");
     if (c.allow_admin_sessions) {
-      const sessions = await loggedInSessions(this.#o.utmpPath);
-      this.#allowlist.setDynamic(
-        "sessions",
-        sessions.flatMap((s) => (s.address ? [s.address] : [])),
-        "logged-in session",
-      );
+      this.#allowlist.setDynamic("sessions", await sessionAddresses(this.#o.utmpPath), "logged-in session");
     } else this.#allowlist.setDynamic("sessions", [], "");
   }
 
   async #warmBans(): Promise<void> {
     const now = this.#clock.now();
-    const active = await this.store.activeDecisions(now);
-    const seen = new Set<string>();
-    for (const d of active) {
-      this.#bans.set(
-        { target: d.target, decisionId: d.id, expires: d.expires, escalation: d.escalation },
-        d["@timestamp"],
-      );
-      seen.add(`${d.target} ${d["@timestamp"]}`);
-    }
-    // Earlier bans (escalation history survives restarts).
-    const lookback = parseDuration(this.#config.raw.policy.escalation.lookback);
-    for (const h of await this.store.banHistory(now - lookback)) {
-      if (!seen.has(`${h.target} ${h.at}`)) this.#bans.remember(h.target, h.at);
-    }
+    await loadBans(this.store, this.#bans, now, parseDuration(this.#config.raw.policy.escalation.lookback));
     this.#seenUntil = now;
   }
 
@@ -991,6 +973,24 @@ async function ensureCliToken(tokens: TokenStore, dataDir: string): Promise<void
   });
   writeFileSync(`${path}.tmp`, `${created.token}\n`, { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
+}
+
+/**
+ * Fills `bans` from the store: the active decisions, and the earlier bans within `lookback` (escalation history
+ * survives restarts), each ban once. Used by the daemon at start and by the CLI without a daemon.
+ */
+export async function loadBans(store: Store, bans: BanTable, now: number, lookback: number): Promise<void> {
+  const seen = new Set<string>();
+  for (const d of await store.activeDecisions(now)) {
+    bans.set(
+      { target: d.target, decisionId: d.id, expires: d.expires, escalation: d.escalation },
+      d["@timestamp"],
+    );
+    seen.add(`${d.target} ${d["@timestamp"]}`);
+  }
+  for (const h of await store.banHistory(now - lookback)) {
+    if (!seen.has(`${h.target} ${h.at}`)) bans.remember(h.target, h.at);
+  }
 }
 
 /** The explain trail from a store (used by the daemon and by the CLI when no daemon runs). */

@@ -70,6 +70,11 @@ export async function loggedInSessions(path = "/var/run/utmp"): Promise<Session[
   }
 }
 
+/** The remote addresses of the logged-in sessions (the admins who must never be locked out). */
+export async function sessionAddresses(path?: string): Promise<string[]> {
+  return (await loggedInSessions(path)).flatMap((s) => (s.address ? [s.address] : []));
+}
+
 /** Builds one utmp record (for tests and fixtures). */
 export function utmpRecord(s: {
   type?: number;
