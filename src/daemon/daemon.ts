@@ -55,7 +55,7 @@ import type { Responder } from "../responders/types.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import type { OutcomeRecord, Store, StoredDecision } from "../store/store.ts";
 import type { AlertSourceDefinition } from "../siem/splunk-pull/types.ts";
-import type { InstrumentedSource, SourceDefinition } from "../sources/types.ts";
+import type { InstrumentedSource, SourceDefinition, SourcePosition } from "../sources/types.ts";
 import { VERSION } from "../version.ts";
 import { Metrics } from "./metrics.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -226,7 +226,7 @@ export class Daemon implements Control {
       policy: () => this.#policy,
       ipv6Prefix: c.policy.ipv6_prefix,
       onAlerts: (alerts) => this.#onAlerts(alerts),
-      flush: () => this.flushDecisions(),
+      flush: (positions) => this.flushDecisions(positions),
       now: () => this.#clock.now(),
       logger: this.#log,
       metrics: this.telemetry,
@@ -577,11 +577,15 @@ export class Daemon implements Control {
 
   readonly #pending: Prepared[] = [];
 
-  /** Commits queued decisions (one transaction), then enforces them. Called at the end of each line batch. */
-  async flushDecisions(): Promise<void> {
-    if (!this.#pending.length) return;
+  /**
+   * Commits queued decisions with the source positions of the lines that made them (one transaction), then
+   * enforces them. Called at the end of each line batch (the queue then holds exactly that batch's outcomes:
+   * a batch is processed synchronously up to this call).
+   */
+  async flushDecisions(positions: readonly SourcePosition[] = []): Promise<void> {
+    if (!this.#pending.length && !positions.length) return;
     const batch = this.#pending.splice(0);
-    await this.#serial(() => this.#commit(batch));
+    await this.#serial(() => this.#commit(batch, positions));
   }
 
   /** Applies the policy to a SIEM or API alert, records it and starts enforcement; resolves with the outcome. */
@@ -647,8 +651,11 @@ export class Daemon implements Control {
   }
 
   /** Writes prepared outcomes in one transaction, then enforces and announces them (in that order). */
-  async #commit(items: Prepared[]): Promise<BanOutcome[]> {
-    await this.store.recordOutcomes(items.map((i) => i.record));
+  async #commit(items: Prepared[], positions: readonly SourcePosition[] = []): Promise<BanOutcome[]> {
+    await this.store.recordOutcomes(
+      items.map((i) => i.record),
+      positions,
+    );
     const toApply: Decision[] = [];
     const outcomes: BanOutcome[] = [];
     const announce: StreamEvent[] = [];

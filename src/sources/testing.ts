@@ -1,5 +1,5 @@
 /**
- * Helpers for source tests: a sink that records batches and commits their checkpoints as the pipeline does,
+ * Helpers for source tests: a sink that records batches and commits their positions (as the pipeline does),
  * can be gated to simulate a slow stage, and a wait for a condition (a hang guard with a generous limit, not a
  * timed assertion: tests assert on what happened, never on how long it took).
  */
@@ -11,6 +11,8 @@ import { MemoryCheckpointStore } from "./checkpoints.ts";
 import type { CheckpointStore, LineSink, Source, SourceBatch, SourceContext } from "./types.ts";
 
 export class RecordingSink implements LineSink {
+  /** Where batch positions are committed (the store the source under test was given, to test restarts). */
+  readonly #store: CheckpointStore | undefined;
   readonly batches: SourceBatch[] = [];
   readonly lines: string[] = [];
   /** Calls of push (including one still blocked at the gate). */
@@ -18,12 +20,16 @@ export class RecordingSink implements LineSink {
   #gate: Promise<void> | undefined;
   #open: (() => void) | undefined;
 
+  constructor(store?: CheckpointStore) {
+    this.#store = store;
+  }
+
   async push(batch: SourceBatch): Promise<void> {
     this.calls++;
     if (this.#gate) await this.#gate;
     this.batches.push(batch);
     this.lines.push(...batch.lines);
-    await batch.checkpoint?.();
+    if (batch.position) await this.#store?.set(batch.position.key, batch.position.value);
   }
 
   /** Makes every later push wait until {@link release}. */

@@ -6,8 +6,10 @@
  *   anything it did not open;
  * - back-pressure: `sink.push` returns a promise; a source awaits it before reading more, and never drops lines
  *   silently (if a source must drop, e.g. a UDP receiver whose buffer overflows, it counts the drops);
- * - positions (file offsets, journal cursors) are committed only through the `checkpoint` callback of a batch,
- *   which the pipeline calls after the batch was processed, so a crash re-reads at most one batch;
+ * - positions (file offsets, journal cursors) are never written by the source itself while it runs: a batch
+ *   carries the `position` reached after its lines, and the sink commits it to the source's checkpoint store in
+ *   the same transaction as the batch's decisions and alerts, so a crash (kill -9) neither re-reads nor misses a
+ *   line: either the batch and its position are committed, or neither is;
  * - a source does not retry on its own forever: transient errors are logged and retried with backoff, and
  *   surface in `healthcheck`.
  */
@@ -27,8 +29,14 @@ export interface SourceBatch {
   firstLine?: number;
   /** Address of the host that sent the lines (syslog receiver). */
   peer?: string;
-  /** Persists the position after these lines; called by the pipeline once they are processed. */
-  checkpoint?: () => void | Promise<void>;
+  /** The position after these lines, committed by the sink together with what the lines produced. */
+  position?: SourcePosition;
+}
+
+/** A source's saved position: a key of its {@link CheckpointStore} and the value to store under it. */
+export interface SourcePosition {
+  key: string;
+  value: string;
 }
 
 export interface LineSink {

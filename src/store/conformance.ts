@@ -184,6 +184,25 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
     assert.equal(await s.checkpoints.get("file:/var/log/auth.log"), '{"offset":2}');
   });
 
+  withStore("a batch's source position commits with its outcomes, or not at all", async (s) => {
+    const key = "file:/var/log/auth.log";
+    await s.recordOutcomes([], [{ key, value: "p1" }]); // a batch of lines that decided nothing
+    assert.equal(await s.checkpoints.get(key), "p1");
+    await s.recordOutcomes(
+      [{ decision: { d: decision("pos1", "192.0.2.40"), responders: [] }, audit: [] }],
+      [{ key, value: "p2" }],
+    );
+    assert.equal(await s.checkpoints.get(key), "p2");
+    // The same decision again fails the transaction (duplicate id): the position stays where it was.
+    await assert.rejects(
+      s.recordOutcomes(
+        [{ decision: { d: decision("pos1", "192.0.2.40"), responders: [] }, audit: [] }],
+        [{ key, value: "p3" }],
+      ),
+    );
+    assert.equal(await s.checkpoints.get(key), "p2");
+  });
+
   withStore("retention removes only ended records past their period", async (s) => {
     await s.insertDecision(decision("r1", "192.0.2.30"), [], []);
     await s.insertDecision(decision("r2", "192.0.2.31", T0, 10 * 86_400_000), [], []);

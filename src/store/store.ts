@@ -13,7 +13,7 @@ import type { Alert } from "../core/alert.ts";
 import type { Actor, Decision, DecisionStatus } from "../core/decision.ts";
 import { toJsonEvent, type SecurityEvent } from "../core/event.ts";
 import type { PolicyResult } from "../policy/policy.ts";
-import type { CheckpointStore } from "../sources/types.ts";
+import type { CheckpointStore, SourcePosition } from "../sources/types.ts";
 import { migrationProvider } from "./migrations/index.ts";
 import type { Database, DecisionsTable } from "./schema.ts";
 
@@ -170,25 +170,32 @@ function auditRow(a: AuditRecord) {
   };
 }
 
+async function putCheckpoint(
+  db: Kysely<Database>,
+  { key, value }: SourcePosition,
+  at: number,
+): Promise<void> {
+  await db
+    .insertInto("checkpoints")
+    .values({ key, value, updated_at: at })
+    .onConflict((oc) => oc.column("key").doUpdateSet({ value, updated_at: at }))
+    .execute();
+}
+
 export class Store {
   readonly db: Kysely<Database>;
   readonly dialect: "sqlite" | "postgres";
   readonly checkpoints: CheckpointStore;
+  readonly #clock: () => number;
 
   constructor(db: Kysely<Database>, dialect: "sqlite" | "postgres", clock: () => number) {
     this.db = db;
     this.dialect = dialect;
+    this.#clock = clock;
     this.checkpoints = {
       get: async (key) =>
         (await db.selectFrom("checkpoints").select("value").where("key", "=", key).executeTakeFirst())?.value,
-      set: async (key, value) => {
-        const at = clock();
-        await db
-          .insertInto("checkpoints")
-          .values({ key, value, updated_at: at })
-          .onConflict((oc) => oc.column("key").doUpdateSet({ value, updated_at: at }))
-          .execute();
-      },
+      set: (key, value) => putCheckpoint(db, { key, value }, clock()),
     };
   }
 
@@ -219,11 +226,17 @@ export class Store {
 
   /**
    * Records the outcomes of a batch of alerts (decisions, extensions, alerts, audit) in ONE transaction: the
-   * daemon commits a batch of log lines' decisions together, before any of them is enforced.
+   * daemon commits a batch of log lines' decisions together, before any of them is enforced, and with them the
+   * source positions after those lines (so a crash neither loses a decision nor re-reads a line).
    */
-  async recordOutcomes(items: readonly OutcomeRecord[]): Promise<void> {
-    if (!items.length) return;
+  async recordOutcomes(
+    items: readonly OutcomeRecord[],
+    positions: readonly SourcePosition[] = [],
+  ): Promise<void> {
+    if (!items.length && !positions.length) return;
     await this.db.transaction().execute(async (tx) => {
+      const at = this.#clock();
+      for (const p of positions) await putCheckpoint(tx, p, at);
       const decisions = items.flatMap((i) => (i.decision ? [i.decision] : []));
       for (let k = 0; k < decisions.length; k += 200) {
         const chunk = decisions.slice(k, k + 200);

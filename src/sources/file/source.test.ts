@@ -16,7 +16,7 @@ import { gzipSync } from "node:zlib";
 import { ManualClock } from "../../core/clock.ts";
 import { MemoryCheckpointStore } from "../checkpoints.ts";
 import { RecordingSink, sourceContext, start, waitFor } from "../testing.ts";
-import type { CheckpointStore } from "../types.ts";
+import type { CheckpointStore, SourceBatch } from "../types.ts";
 import { fileConfig } from "./config.ts";
 import { FileSource } from "./source.ts";
 
@@ -246,12 +246,12 @@ describe("file source", () => {
       const p = join(dir(), "auth.log");
       writeFileSync(p, text(lines("a", 3)));
       const store = new MemoryCheckpointStore();
-      const sink1 = new RecordingSink();
+      const sink1 = new RecordingSink(store);
       const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink1);
       await waitFor(() => sink1.lines.length === 3, "first run");
       await run1.stop();
       appendFileSync(p, text(lines("a", 2, 4)));
-      const sink2 = new RecordingSink();
+      const sink2 = new RecordingSink(store);
       const run2 = start(source([p], { start: "end" }, { checkpoints: store }), sink2);
       await waitFor(() => sink2.lines.length === 2, "second run");
       appendFileSync(p, "a 6\n");
@@ -265,11 +265,11 @@ describe("file source", () => {
       const p = join(dir(), "auth.log");
       writeFileSync(p, text(lines("old", 2)));
       const store = new MemoryCheckpointStore();
-      const run1 = start(source([p], {}, { checkpoints: store }), new RecordingSink());
+      const run1 = start(source([p], {}, { checkpoints: store }), new RecordingSink(store));
       await waitFor(() => store.writes > 0, "initial position saved");
       await run1.stop();
       appendFileSync(p, "while down\n");
-      const sink2 = new RecordingSink();
+      const sink2 = new RecordingSink(store);
       const run2 = start(source([p], {}, { checkpoints: store }), sink2);
       await waitFor(() => sink2.lines.length === 1, "line written while down");
       await run2.stop();
@@ -281,14 +281,14 @@ describe("file source", () => {
       const p = join(d, "auth.log");
       writeFileSync(p, text(lines("a", 3)));
       const store = new MemoryCheckpointStore();
-      const sink1 = new RecordingSink();
+      const sink1 = new RecordingSink(store);
       const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink1);
       await waitFor(() => sink1.lines.length === 3, "first run");
       await run1.stop();
       appendFileSync(p, text(lines("a", 2, 4)));
       renameSync(p, `${p}.1`);
       writeFileSync(p, text(lines("b", 2)));
-      const sink2 = new RecordingSink();
+      const sink2 = new RecordingSink(store);
       const src2 = source([p], { start: "end" }, { checkpoints: store });
       const run2 = start(src2, sink2);
       await waitFor(
@@ -301,7 +301,7 @@ describe("file source", () => {
       assert.deepEqual(sink2.lines, [...lines("a", 2, 4), ...lines("b", 2)]);
       assert.equal(sink2.lineBatches[0]!.firstLine, 4);
       // A third start reads nothing again.
-      const sink3 = new RecordingSink();
+      const sink3 = new RecordingSink(store);
       const run3 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink3);
       await waitFor(() => sink3.batches.length > 0, "third run");
       await run3.stop();
@@ -313,7 +313,7 @@ describe("file source", () => {
       const p = join(d, "app.log");
       writeFileSync(p, text(lines("a", 2)));
       const store = new MemoryCheckpointStore();
-      const sink1 = new RecordingSink();
+      const sink1 = new RecordingSink(store);
       const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink1);
       await waitFor(() => sink1.lines.length === 2, "first run");
       await run1.stop();
@@ -321,7 +321,7 @@ describe("file source", () => {
       copyFileSync(p, `${p}-20251123`);
       truncateSync(p, 0);
       appendFileSync(p, text(lines("b", 5))); // longer than the old offset: only the first line tells
-      const sink2 = new RecordingSink();
+      const sink2 = new RecordingSink(store);
       const src2 = source([p], { start: "end" }, { checkpoints: store });
       const run2 = start(src2, sink2);
       await waitFor(
@@ -338,13 +338,16 @@ describe("file source", () => {
       const p = join(d, "auth.log");
       writeFileSync(p, "a 1\n");
       const store = new MemoryCheckpointStore();
-      const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), new RecordingSink());
+      const run1 = start(
+        source([p], { start: "beginning" }, { checkpoints: store }),
+        new RecordingSink(store),
+      );
       await waitFor(() => store.writes > 1, "first run");
       await run1.stop();
       rmSync(p);
       writeFileSync(`${p}.1.gz`, gzipSync("a 1\na 2\n"));
       writeFileSync(p, "b 1\n");
-      const sink2 = new RecordingSink();
+      const sink2 = new RecordingSink(store);
       const src2 = source([p], {}, { checkpoints: store });
       const run2 = start(src2, sink2);
       await waitFor(() => sink2.lines.length === 1, "new file");
@@ -371,12 +374,12 @@ describe("file source", () => {
       const p = join(dir(), "p.log");
       writeFileSync(p, "one\nhalf");
       const store = new MemoryCheckpointStore();
-      const sink1 = new RecordingSink();
+      const sink1 = new RecordingSink(store);
       const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink1);
       await waitFor(() => sink1.lines.length === 1, "first run");
       await run1.stop();
       appendFileSync(p, " done\n");
-      const sink2 = new RecordingSink();
+      const sink2 = new RecordingSink(store);
       const run2 = start(source([p], {}, { checkpoints: store }), sink2);
       await waitFor(() => sink2.lines.length === 1, "second run");
       await run2.stop();
@@ -424,13 +427,16 @@ describe("file source", () => {
     const p = join(dir(), "giant.log");
     writeFileSync(p, "old\n" + "x".repeat(70_000));
     const store = new MemoryCheckpointStore();
-    const run1 = start(source([p], { max_line_bytes: 65536 }, { checkpoints: store }), new RecordingSink());
+    const run1 = start(
+      source([p], { max_line_bytes: 65536 }, { checkpoints: store }),
+      new RecordingSink(store),
+    );
     await waitFor(() => store.writes > 0, "initial position saved");
     await run1.stop();
     // The giant line ends with what looks like a record of its own (an attacker controls its tail).
     const forged = "Nov 23 10:00:00 h sshd[1]: Failed password for root from 203.0.113.9 port 22 ssh2";
     appendFileSync(p, `${forged}\nnext\n`);
-    const sink2 = new RecordingSink();
+    const sink2 = new RecordingSink(store);
     const run2 = start(source([p], { max_line_bytes: 65536 }, { checkpoints: store }), sink2);
     await waitFor(
       () => sink2.lines.length >= 1,
@@ -470,7 +476,7 @@ describe("file source", () => {
     assert.ok(sink.lineBatches.every((b) => b.lines.length <= 100));
   });
 
-  test("a crash re-reads at most the batches whose checkpoint was not committed", async () => {
+  test("a restart resumes after the last batch whose position the sink committed", async () => {
     const p = join(dir(), "c.log");
     writeFileSync(p, text(lines("a", 5)));
     const store = new MemoryCheckpointStore();
@@ -479,16 +485,16 @@ describe("file source", () => {
     const got: string[] = [];
     let lineBatches = 0;
     const sink = {
-      async push(b: { lines: string[]; checkpoint?: () => void | Promise<void> }) {
+      async push(b: SourceBatch) {
         if (b.lines.length) lineBatches++;
         got.push(...b.lines);
-        if (lineBatches < 3) await b.checkpoint?.();
+        if (lineBatches < 3 && b.position) await store.set(b.position.key, b.position.value);
       },
     };
     const run = start(src, sink);
     await waitFor(() => got.length === 5, "all lines");
     await run.stop();
-    const sink2 = new RecordingSink();
+    const sink2 = new RecordingSink(store);
     const run2 = start(source([p], {}, { checkpoints: store }), sink2);
     await waitFor(() => sink2.lines.length === 1, "uncommitted batch re-read");
     await run2.stop();

@@ -5,7 +5,8 @@
  * One loop serves every followed path: it wakes on inotify events (fs.watch on the directories) or on the poll
  * timer, and for each path (1) notices rotation (another file at the path, or none) and truncation (size below
  * the read position, or a changed first line), (2) reads rotated-away files to their end, (3) reads the live
- * file. Each batch carries a checkpoint of every file of its path, committed by the pipeline after processing.
+ * file. Each batch carries the position of every file of its path, committed by the pipeline together with the
+ * decisions its lines produced (one transaction).
  */
 import { watch, type FSWatcher } from "node:fs";
 import { access, open } from "node:fs/promises";
@@ -15,7 +16,14 @@ import { z } from "zod";
 import type { Logger } from "../../core/logger.ts";
 import type { Health } from "../../core/plugin.ts";
 import type { SplitLine } from "../splitter.ts";
-import type { InstrumentedSource, LineSink, SourceBatch, SourceContext, SourceStats } from "../types.ts";
+import type {
+  InstrumentedSource,
+  LineSink,
+  SourceBatch,
+  SourceContext,
+  SourcePosition,
+  SourceStats,
+} from "../types.ts";
 import { Waker } from "../waker.ts";
 import type { FileConfig } from "./config.ts";
 import { compileSegment, expandGlob, hasMagic } from "./glob.ts";
@@ -481,7 +489,7 @@ export class FileSource implements InstrumentedSource {
       this.#stats.truncated_lines += truncated;
       const batch: SourceBatch = { lines: texts, stream: tail.path, path: tail.path };
       if (firstLine !== undefined) batch.firstLine = firstLine;
-      batch.checkpoint = this.#checkpointOf(tail);
+      batch.position = this.#positionOf(tail);
       await this.#push(batch);
     }
   }
@@ -560,23 +568,14 @@ export class FileSource implements InstrumentedSource {
 
   // ---- checkpoints and the sink ---------------------------------------------------------------------------
 
-  #checkpointOf(tail: Tail): () => Promise<void> {
+  #positionOf(tail: Tail): SourcePosition {
     const files = [...tail.draining, ...(tail.current ? [tail.current] : [])].map((f) => f.pos());
-    const value = JSON.stringify({ v: 1, files });
-    return async () => {
-      try {
-        await this.#ctx.checkpoints.set(tail.key, value);
-      } catch (e) {
-        this.#stats.errors++;
-        this.#log.error({ path: tail.path, err: (e as Error).message }, "cannot save position");
-        throw e;
-      }
-    };
+    return { key: tail.key, value: JSON.stringify({ v: 1, files }) };
   }
 
-  /** Hands over a batch without lines whose checkpoint records a change of position. */
+  /** Hands over a batch without lines whose position records a change (a file opened or retired). */
   async #commit(tail: Tail): Promise<void> {
-    await this.#push({ lines: [], stream: tail.path, path: tail.path, checkpoint: this.#checkpointOf(tail) });
+    await this.#push({ lines: [], stream: tail.path, path: tail.path, position: this.#positionOf(tail) });
   }
 
   async #push(batch: SourceBatch): Promise<void> {

@@ -140,7 +140,7 @@ describe("journald source (real journal files from systemd-journal-remote)", () 
     ]);
     const store = new MemoryCheckpointStore();
     const src = source({ directory: d, start: "beginning" }, store);
-    const sink = new RecordingSink();
+    const sink = new RecordingSink(store);
     const run = start(src, sink);
     await waitFor(
       () => sink.lines.length === 3,
@@ -204,12 +204,12 @@ describe("journald source (real journal files from systemd-journal-remote)", () 
     const file = join(d, "remote.journal");
     writeJournal(file, ssh(3));
     const store = new MemoryCheckpointStore();
-    const sink1 = new RecordingSink();
+    const sink1 = new RecordingSink(store);
     const run1 = start(source({ directory: d, start: "beginning" }, store), sink1);
     await waitFor(() => sink1.lines.length === 3, "first run");
     await run1.stop();
     writeJournal(file, ssh(2, 4));
-    const sink2 = new RecordingSink();
+    const sink2 = new RecordingSink(store);
     const src2 = source({ directory: d, start: "beginning" }, store);
     const run2 = start(src2, sink2);
     await waitFor(
@@ -232,14 +232,14 @@ describe("journald source (real journal files from systemd-journal-remote)", () 
     writeJournal(file, ssh(1, 50)); // before the first start: never read
     writeJournal(file, [{ ident: "cron", message: "newer" }]);
     const store = new MemoryCheckpointStore();
-    const run1 = start(source({ files: [file], identifiers: ["sshd"] }, store), new RecordingSink());
+    const run1 = start(source({ files: [file], identifiers: ["sshd"] }, store), new RecordingSink(store));
     await waitFor(async () => (await store.get("journald:journald")) !== undefined, "a position saved");
     await run1.stop();
     writeJournal(file, [
       { ident: "cron", message: "tick" },
       { ident: "sshd", message: "Failed password for root from 203.0.113.7 port 22 ssh2 (while down)" },
     ]);
-    const sink2 = new RecordingSink();
+    const sink2 = new RecordingSink(store);
     const src2 = source({ files: [file], identifiers: ["sshd"] }, store);
     const run2 = start(src2, sink2);
     await waitFor(
@@ -260,14 +260,14 @@ describe("journald source (real journal files from systemd-journal-remote)", () 
     writeJournal(file, [{ ident: "cron", message: "old" }]);
     const store = new MemoryCheckpointStore();
     const src1 = source({ files: [file], identifiers: ["sshd"] }, store);
-    const run1 = start(src1, new RecordingSink());
+    const run1 = start(src1, new RecordingSink(store));
     await waitFor(() => src1.stats().starts === 1, "journalctl started");
     await run1.stop();
     writeJournal(file, [
       { ident: "cron", message: "tick" },
       { ident: "sshd", message: "Failed password for root from 203.0.113.8 port 22 ssh2 (while down)" },
     ]);
-    const sink2 = new RecordingSink();
+    const sink2 = new RecordingSink(store);
     const run2 = start(source({ files: [file], identifiers: ["sshd"] }, store), sink2);
     await waitFor(
       () => sink2.lines.length === 1,
@@ -381,7 +381,7 @@ exit 3
     chmodSync(fake, 0o755);
     const store = new MemoryCheckpointStore();
     const src = source({ journalctl: fake, restart_backoff: "5ms", restart_backoff_max: "20ms" }, store);
-    const sink = new RecordingSink();
+    const sink = new RecordingSink(store);
     const run = start(src, sink);
     await waitFor(
       () => sink.lines.length >= 6,

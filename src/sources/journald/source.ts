@@ -1,7 +1,7 @@
 /**
  * The `journald` source: runs `journalctl --follow --output=json` (argument array, see args.ts) and hands
- * every JSON entry over as one line (the framer understands `journalctl -o json`). Each batch's checkpoint
- * saves the `__CURSOR` of its last entry; after a restart journalctl resumes at it (`--cursor`, that entry
+ * every JSON entry over as one line (the framer understands `journalctl -o json`). Each batch's position
+ * is the `__CURSOR` of its last entry (committed with the batch's decisions); after a restart journalctl resumes at it (`--cursor`, that entry
  * itself skipped). `start: end` saves the journal's last cursor at once, so that entries written while the
  * daemon is down are not lost. If journalctl exits, it is started again after a backoff (doubling up to a
  * limit, reset once entries flow), from the cursor of the last entry handed over, so nothing is read twice
@@ -228,16 +228,7 @@ export class JournaldSource implements InstrumentedSource {
     const batch: SourceBatch = { lines, stream: `journald:${this.name}` };
     if (cursor !== undefined) {
       this.#cursor = cursor;
-      const key = this.#key;
-      batch.checkpoint = async () => {
-        try {
-          await this.#ctx.checkpoints.set(key, cursor);
-        } catch (e) {
-          this.#stats.errors++;
-          this.#log.error({ err: (e as Error).message }, "cannot save journal cursor");
-          throw e;
-        }
-      };
+      batch.position = { key: this.#key, value: cursor };
     }
     this.#stats.lines += lines.length;
     try {

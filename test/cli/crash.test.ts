@@ -1,0 +1,287 @@
+/**
+ * `portcullis run` killed with SIGKILL (kill -9) again and again while a log is being written and read: after
+ * the restarts, every line was read exactly once and every ban exists once, in the store and on the firewall.
+ *
+ * What makes it hold: a batch's file position is committed in the same SQLite transaction as the alerts and
+ * decisions its lines produced, so a crash either keeps both or neither. To see each line, every "marker" line
+ * (a sudo command naming its own number) raises exactly one alert, stored with the line's number: a line read
+ * twice would show as two alerts, a missed line as none. Attackers send bursts of 5 failures (one ban each).
+ * Detection windows live in memory (they are saved at a clean stop only), so a kill that falls inside one
+ * attacker's burst loses that burst's partial count: at most one ban per kill can be missing, never duplicated.
+ * The firewall is the stand-in script of the daemon tests (no privileges needed).
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import Database from "better-sqlite3";
+import { repoRoot } from "../support/shared.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "portcullis-crash-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const MARKERS = 12_000;
+const ATTACKERS = 150;
+const KILLS = 4;
+
+const MON = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+function stamp(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${MON[d.getMonth()]} ${String(d.getDate()).padStart(2, " ")} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+const marker = (n: number) =>
+  `${stamp()} srv sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/echo marker-${n}\n`;
+const attacker = (i: number) => `198.51.${100 + Math.floor(i / 250)}.${(i % 250) + 1}`;
+const failure = (ip: string) =>
+  `${stamp()} srv sshd[77]: Failed password for root from ${ip} port 2222 ssh2\n`;
+
+async function until<T>(what: string, fn: () => T | undefined | false, ms = 60_000): Promise<T> {
+  const end = performance.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test("run: kill -9 mid-stream, four times: no line missed or read twice, no ban lost or duplicated", async () => {
+  const log = join(dir, "auth.log");
+  const fw = join(dir, "fw.json");
+  const data = join(dir, "data");
+  const cfg = join(dir, "portcullis.yaml");
+  const rules = join(dir, "rules.yaml");
+  writeFileSync(log, "");
+  writeFileSync(
+    rules,
+    [
+      "id: line-marker",
+      "name: Line marker",
+      "type: match",
+      "query: 'process.command_line: *marker-*'",
+      "group_by: [process.command_line]",
+      "severity: low",
+      "response: alert",
+      "---",
+      "id: burst",
+      "name: Burst of failures",
+      "type: threshold",
+      "query: 'event.action: ssh_auth_failed'",
+      "group_by: [source.ip]",
+      "threshold: 5",
+      "window: 10m",
+      "severity: medium",
+      "response: ban",
+      "duration: 1h",
+      "",
+    ].join("\n"),
+  );
+  const fake = join(repoRoot, "test", "support", "fake-firewall.mjs");
+  const fakeArgv = (...args: string[]) =>
+    `[${[process.execPath, fake, fw, ...args].map((a) => JSON.stringify(a)).join(", ")}]`;
+  writeFileSync(
+    cfg,
+    [
+      `data_dir: ${data}`,
+      "sources:",
+      "  - type: file",
+      `    path: ${log}`,
+      "    start: beginning",
+      "    poll_interval: 50ms",
+      "    batch_lines: 64",
+      "responders:",
+      "  - type: command",
+      "    name: fakefw",
+      `    apply: ${fakeArgv("apply", "{target}", "{expires_s}")}`,
+      `    remove: ${fakeArgv("remove", "{target}")}`,
+      `    list: ${fakeArgv("list")}`,
+      "policy:",
+      "  allow_admin_sessions: false",
+      "  circuit_breaker: { max_bans_per_minute: 0 }",
+      "rules:",
+      "  builtin: false",
+      `  paths: [${JSON.stringify(rules)}]`,
+      "api:",
+      '  listen: "127.0.0.1:0"',
+      "",
+    ].join("\n"),
+  );
+
+  let stderr = "";
+  const daemon = (): { child: ChildProcess; exited: Promise<number | null> } => {
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "-e",
+        `import(${JSON.stringify(join(repoRoot, "src", "cli", "main.ts"))}).then((m) => m.main(["run", "--config", ${JSON.stringify(cfg)}])).then((c) => { process.exitCode = c; })`,
+      ],
+      { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] },
+    );
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    return { child, exited };
+  };
+
+  // What the daemon has committed so far (read while it runs: SQLite WAL readers do not block the writer).
+  const committed = (): number => {
+    const path = join(data, "portcullis.db");
+    if (!existsSync(path)) return 0;
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      return (
+        db.prepare("SELECT count(*) AS n FROM alerts WHERE rule_id = 'line-marker'").get() as { n: number }
+      ).n;
+    } catch {
+      return 0; // not migrated yet
+    } finally {
+      db.close();
+    }
+  };
+
+  /**
+   * Right after a kill, the store must be consistent: the saved position (the next line to read) and the
+   * committed alerts describe the same lines. An alert of a line at or past the position would be read again
+   * after the restart; a marker line before it without its alert was skipped.
+   */
+  const consistent = (): { nextLine: number } => {
+    const db = new Database(join(data, "portcullis.db"), { readonly: true, fileMustExist: true });
+    try {
+      const saved = db.prepare("SELECT value FROM checkpoints WHERE key LIKE 'file:%'").all() as {
+        value: string;
+      }[];
+      assert.equal(saved.length, 1);
+      const { files } = JSON.parse(saved[0]!.value) as { files: { line: number }[] };
+      const nextLine = files.at(-1)!.line;
+      const lines = (
+        db.prepare("SELECT events FROM alerts WHERE rule_id = 'line-marker'").all() as { events: string }[]
+      )
+        .map((r) => (JSON.parse(r.events) as { log: { file: { line: number } } }[])[0]!.log.file.line)
+        .sort((a, b) => a - b);
+      const expected = readFileSync(log, "utf8")
+        .split("\n")
+        .slice(0, nextLine - 1)
+        .flatMap((l, i) => (l.includes("marker-") ? [i + 1] : []));
+      assert.deepEqual(
+        lines,
+        expected,
+        `alerts committed beyond or short of the saved position (line ${nextLine})`,
+      );
+      return { nextLine };
+    } finally {
+      db.close();
+    }
+  };
+
+  // The log: markers with an attacker's burst of 5 failures after every 80 of them, appended in chunks while the
+  // daemon runs (and while it is down).
+  const chunks: string[] = [];
+  let chunk = "";
+  let bursts = 0;
+  for (let n = 1; n <= MARKERS; n++) {
+    chunk += marker(n);
+    if (n % 80 === 0 && bursts < ATTACKERS) chunk += failure(attacker(bursts++)).repeat(5);
+    if (n % 100 === 0) {
+      chunks.push(chunk);
+      chunk = "";
+    }
+  }
+  if (chunk) chunks.push(chunk);
+  assert.equal(bursts, ATTACKERS);
+  let written = 0;
+  let writing = true;
+  let abandoned = false;
+  const writer = (async () => {
+    for (const c of chunks) {
+      // Never far ahead of the daemon, however slow the machine: each kill falls while lines are still coming.
+      while (!abandoned && written * 100 > committed() + 3000) await new Promise((r) => setTimeout(r, 50));
+      if (abandoned) return;
+      appendFileSync(log, c);
+      written++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    writing = false;
+  })();
+
+  const kills: { committed: number; writtenChunks: number; nextLine: number }[] = [];
+  let run = daemon();
+  try {
+    for (let k = 1; k <= KILLS; k++) {
+      // Kill while the daemon is busy: some lines committed since the start, more still unread.
+      const target = Math.floor((MARKERS * k) / (KILLS + 2));
+      await until(`progress before kill ${k}`, () => committed() >= target, 120_000);
+      run.child.kill("SIGKILL");
+      assert.equal(await run.exited, null, "killed");
+      // Mid-stream: the log was still being written, and not everything written had been committed.
+      assert.ok(writing, `kill ${k} came after the last line was written`);
+      kills.push({ committed: committed(), writtenChunks: written, ...consistent() });
+      // Written while it was down, too.
+      await new Promise((r) => setTimeout(r, 100));
+      run = daemon();
+    }
+    await writer;
+    console.log(`# kills at (markers committed, chunks of 100 written): ${JSON.stringify(kills)}`);
+    assert.equal(writing, false);
+    assert.equal(written, chunks.length);
+    await until("every marker line committed", () => committed() >= MARKERS, 120_000);
+    // Let the last bans reach the firewall, then stop cleanly.
+    await new Promise((r) => setTimeout(r, 500));
+    run.child.kill("SIGTERM");
+    assert.equal(await run.exited, 0, stderr.slice(-3000));
+  } finally {
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill("SIGKILL");
+    abandoned = true;
+    await writer;
+  }
+
+  const db = new Database(join(data, "portcullis.db"), { readonly: true });
+  try {
+    // Every marker line exactly once, at its own line of the file.
+    const rows = db.prepare("SELECT group_key, events FROM alerts WHERE rule_id = 'line-marker'").all() as {
+      group_key: string;
+      events: string;
+    }[];
+    const seen = new Map<number, number>();
+    for (const r of rows) {
+      const m = /marker-(\d+)/.exec(r.group_key);
+      assert.ok(m, r.group_key);
+      seen.set(Number(m[1]), (seen.get(Number(m[1])) ?? 0) + 1);
+    }
+    const twice = [...seen].filter(([, c]) => c > 1).map(([n]) => n);
+    const missing = Array.from({ length: MARKERS }, (_, i) => i + 1).filter((n) => !seen.has(n));
+    assert.deepEqual(twice, [], "marker lines read twice");
+    assert.deepEqual(missing, [], "marker lines never read");
+    assert.equal(rows.length, MARKERS);
+    // The line numbers recorded are the lines' own: continued across the restarts.
+    const fileLines = readFileSync(log, "utf8").split("\n");
+    for (const r of rows) {
+      const e = (JSON.parse(r.events) as { log: { file: { line: number } } }[])[0]!;
+      const name = /marker-\d+/.exec(r.group_key)![0];
+      assert.ok(fileLines[e.log.file.line - 1]!.endsWith(` ${name}`), `${name} at line ${e.log.file.line}`);
+    }
+
+    // Every ban once: one decision per attacker at most, at most one burst lost per kill.
+    const bans = db.prepare("SELECT target, count(*) AS n FROM decisions GROUP BY target").all() as {
+      target: string;
+      n: number;
+    }[];
+    assert.deepEqual(
+      bans.filter((b) => b.n > 1),
+      [],
+      "duplicated bans",
+    );
+    assert.ok(bans.length >= ATTACKERS - KILLS, `${bans.length} bans of ${ATTACKERS} attackers`);
+    assert.ok(bans.length <= ATTACKERS);
+    // What the store holds is what the firewall holds.
+    const onFirewall = Object.keys(JSON.parse(readFileSync(fw, "utf8")) as Record<string, unknown>).sort();
+    assert.deepEqual(onFirewall, bans.map((b) => b.target).sort());
+    const audit = db.prepare("SELECT count(*) AS n FROM audit WHERE action = 'ban'").get() as { n: number };
+    assert.equal(audit.n, bans.length, "one audit record per ban");
+  } finally {
+    db.close();
+  }
+});
