@@ -102,9 +102,9 @@ function lastLine(buf: Buffer): string {
 const READ = 1 << 17;
 
 /**
- * The lines of a plain (uncompressed) file. Lines are decoded (copied) out of the buffer before the next read
- * overwrites it; an unfinished line is moved to the buffer's start, and the buffer grows while one line does
- * not fit (and shrinks back after it).
+ * The lines of a plain (uncompressed) file. Two buffers take turns: while the lines of one are decoded (copied
+ * out of it) and processed, the next read fills the other, after the unfinished last line moved there. A line
+ * longer than a buffer makes it grow (reads then continue into it, without reading ahead).
  */
 async function* fileLines(path: string): AsyncGenerator<LineBatch> {
   let fh: FileHandle;
@@ -113,36 +113,50 @@ async function* fileLines(path: string): AsyncGenerator<LineBatch> {
   } catch (e) {
     throw unreadable(path, e);
   }
+  // A read's promise never rejects (the error is its value): it may settle while nobody awaits it yet.
+  const read = (into: Buffer, at: number) =>
+    fh.read(into, at, into.length - at, null).then(
+      (r) => r.bytesRead,
+      (e: unknown) => unreadable(path, e),
+    );
+  let buf = Buffer.allocUnsafe(READ);
+  let spare = Buffer.allocUnsafe(READ);
+  let reading = read(buf, 0);
   try {
-    let buf = Buffer.allocUnsafe(READ);
     let have = 0;
     let total = 0;
     const bytesRead = () => total;
     for (;;) {
-      if (have === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(bigger, 0, 0, have);
-        buf = bigger;
-      }
-      let n: number;
-      try {
-        n = (await fh.read(buf, have, buf.length - have, null)).bytesRead;
-      } catch (e) {
-        throw unreadable(path, e);
-      }
+      const n = await reading;
+      if (typeof n !== "number") throw n;
       if (n === 0) break;
       total += n;
       const end = have + n;
-      const rest = yield* split(buf.subarray(0, end), bytesRead);
+      const rest = buf.lastIndexOf(10, end - 1) + 1;
+      if (rest === 0) {
+        // No line ends in this buffer yet.
+        if (end === buf.length) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, end);
+          buf = bigger;
+        }
+        have = end;
+        reading = read(buf, have);
+        continue;
+      }
       have = end - rest;
-      if (buf.length > READ && have <= READ / 2) {
-        const smaller = Buffer.allocUnsafe(READ);
-        buf.copy(smaller, 0, rest, end);
-        buf = smaller;
-      } else buf.copy(buf, 0, rest, end);
+      if (spare.length < have + READ / 2) spare = Buffer.allocUnsafe(have + READ);
+      buf.copy(spare, 0, rest, end);
+      reading = read(spare, have);
+      yield* split(buf.subarray(0, rest), bytesRead);
+      // Swap; a buffer grown for a long line is not kept.
+      const done = buf;
+      buf = spare;
+      spare = done.length > READ ? Buffer.allocUnsafe(READ) : done;
     }
     if (have > 0) yield { lines: [lastLine(buf.subarray(0, have))], bytesRead: total };
   } finally {
+    await reading;
     await fh.close();
   }
 }
