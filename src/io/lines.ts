@@ -95,11 +95,11 @@ function lastLine(buf: Buffer): string {
   return buf.toString("utf8", 0, end);
 }
 
-// Plain files are read with 128 KiB reads into two reused buffers: a stream's 64 KiB reads each cost a round
-// trip to the thread pool and a new buffer. Larger reads are faster still (1 MiB: another ~50 ms on 1M lines)
-// but raise peak RSS by 10-20 MB: V8 finishes its incremental marking in event-loop tasks, which then run less
-// often, so more dead objects pile up in old space between major GCs. Batches stay CHUNK-sized either way.
-const READ = 1 << 17;
+// Plain files are read with 64 KiB reads into two reused buffers, one read ahead (see fileLines): a stream's
+// reads each allocate a new buffer, and are not started before their data is asked for. Larger reads save a
+// little CPU but raise peak RSS (128 KiB: +0-13 MB, 1 MiB: +10-20 MB): V8 finishes its incremental marking in
+// event-loop tasks, which then run less often, so more dead objects pile up in old space between major GCs.
+const READ = CHUNK;
 
 /**
  * The lines of a plain (uncompressed) file. Two buffers take turns: while the lines of one are decoded (copied
