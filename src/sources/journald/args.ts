@@ -46,12 +46,13 @@ export function journalctlTailArgs(cfg: JournaldConfig): string[] {
  * skips it), not `--after-cursor`: journalctl (systemd 252) implements that by stepping over one more
  * matching entry after seeking, which loses an entry whenever the cursor's own entry does not match, as with
  * the journal's last entry saved at a first start, or a cursor saved before the matches were changed.
+ * `fromHead`: the journal was empty when `start: end` first looked, so everything in it is new (`--no-tail`).
  */
-export function journalctlArgs(cfg: JournaldConfig, cursor: string | undefined): string[] {
+export function journalctlArgs(cfg: JournaldConfig, cursor: string | undefined, fromHead = false): string[] {
   const args = ["--follow", "--output=json", "--all", "--no-pager", "--quiet", ...journalSelection(cfg)];
   if (cursor !== undefined) args.push(`--cursor=${cursor}`);
   else if (cfg.since !== undefined) args.push(`--since=${cfg.since}`, "--no-tail");
-  else if (cfg.start === "beginning") args.push("--no-tail");
+  else if (cfg.start === "beginning" || fromHead) args.push("--no-tail");
   else args.push("--lines=0");
   args.push(...journalMatches(cfg));
   return args;

@@ -254,6 +254,32 @@ describe("journald source (real journal files from systemd-journal-remote)", () 
     assert.ok(src2.argv().some((a) => a.startsWith("--cursor=")));
   });
 
+  test("start: end on an empty journal: followed from its head, also after a restart before any entry", async () => {
+    const d = journalDir(); // no journal file at all yet
+    const store = new MemoryCheckpointStore();
+    const src1 = source({ directory: d, identifiers: ["sshd"] }, store);
+    const run1 = start(src1, new RecordingSink(store));
+    await waitFor(async () => (await store.get("journald:journald")) === "head", "the head position saved");
+    await run1.stop();
+    assert.ok(src1.argv().includes("--no-tail"));
+    assert.ok(!src1.argv().includes("--lines=0"));
+    // Entries written while down, into the journal that was empty: all of them are new.
+    writeJournal(join(d, "remote.journal"), ssh(2, 20));
+    const sink2 = new RecordingSink(store);
+    const run2 = start(source({ directory: d, identifiers: ["sshd"] }, store), sink2);
+    await waitFor(
+      () => sink2.lines.length === 2,
+      "the entries written while down",
+      () => sink2.lines,
+    );
+    await run2.stop();
+    assert.deepEqual(messages(sink2), [
+      "Failed password for root from 203.0.113.20 port 22 ssh2",
+      "Failed password for root from 203.0.113.21 port 22 ssh2",
+    ]);
+    assert.match((await store.get("journald:journald")) ?? "", /^s=/, "a real cursor once entries were read");
+  });
+
   test("start: end with no matching entry in the journal yet: entries written while down are read", async () => {
     const d = journalDir();
     const file = join(d, "remote.journal");

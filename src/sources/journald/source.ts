@@ -19,6 +19,9 @@ import { sleep } from "../waker.ts";
 import { journalctlArgs, journalctlTailArgs } from "./args.ts";
 import type { JournaldConfig } from "./config.ts";
 
+/** Saved instead of a cursor when `start: end` found the journal empty (journal cursors look like `s=...;i=...`). */
+const HEAD = "head";
+
 const CURSOR_KEY = '"__CURSOR":"';
 const STDERR_KEEP = 4096;
 
@@ -51,6 +54,8 @@ export class JournaldSource implements InstrumentedSource {
   readonly #key: string;
   /** Cursor of the last entry handed to the sink (restarts of journalctl resume after it). */
   #cursor: string | undefined;
+  /** No cursor yet, and the journal was empty when first looked at: read it from its head. */
+  #fromHead = false;
   #child: ChildProcess | undefined;
   #lastExit: string | undefined;
   #running = false;
@@ -78,7 +83,7 @@ export class JournaldSource implements InstrumentedSource {
 
   /** The command line journalctl is (or would now be) started with. */
   argv(): string[] {
-    return [this.#cfg.journalctl, ...journalctlArgs(this.#cfg, this.#cursor)];
+    return [this.#cfg.journalctl, ...journalctlArgs(this.#cfg, this.#cursor, this.#fromHead)];
   }
 
   async healthcheck(): Promise<Health> {
@@ -100,9 +105,18 @@ export class JournaldSource implements InstrumentedSource {
     this.#running = true;
     try {
       this.#cursor = await this.#ctx.checkpoints.get(this.#key);
+      if (this.#cursor === HEAD) {
+        this.#cursor = undefined;
+        this.#fromHead = true;
+      }
       let backoff = this.#cfg.restart_backoff;
       while (!signal.aborted) {
-        if (this.#cursor === undefined && this.#cfg.start === "end" && this.#cfg.since === undefined) {
+        if (
+          this.#cursor === undefined &&
+          !this.#fromHead &&
+          this.#cfg.start === "end" &&
+          this.#cfg.since === undefined
+        ) {
           await this.#startAtTail(sink);
           if (signal.aborted) break;
         }
@@ -150,7 +164,14 @@ export class JournaldSource implements InstrumentedSource {
       return;
     }
     const cursor = cursorOf(r.stdout.trimEnd().split("\n").at(-1) ?? "");
-    if (cursor === undefined) return; // an empty journal
+    if (cursor === undefined) {
+      // An empty journal: everything that will be in it is new. Follow it from its head, and save that, so
+      // that a restart before the first entry still reads the entries written meanwhile.
+      this.#log.info({}, "the journal is empty; following it from its start");
+      this.#fromHead = true;
+      await this.#push(sink, [], HEAD);
+      return;
+    }
     this.#log.info({ cursor }, "starting at the end of the journal");
     await this.#push(sink, [], cursor);
   }
@@ -227,7 +248,7 @@ export class JournaldSource implements InstrumentedSource {
   async #push(sink: LineSink, lines: string[], cursor: string | undefined): Promise<number> {
     const batch: SourceBatch = { lines, stream: `journald:${this.name}` };
     if (cursor !== undefined) {
-      this.#cursor = cursor;
+      if (cursor !== HEAD) this.#cursor = cursor;
       batch.position = { key: this.#key, value: cursor };
     }
     this.#stats.lines += lines.length;
