@@ -213,6 +213,43 @@ describe("file source", () => {
     assert.deepEqual(sink.lines, [...lines("l", 3), "n 1", "n 2"]);
   });
 
+  test("globs: a rotated file read to its end stays retired across a restart (start: beginning)", async () => {
+    const d = dir();
+    const p = join(d, "app.log");
+    writeFileSync(p, text(lines("l", 3)));
+    const store = new MemoryCheckpointStore();
+    const sink1 = new RecordingSink(store);
+    const src1 = source(
+      [join(d, "*.log")],
+      { start: "beginning", rotate_wait: "50ms" },
+      { checkpoints: store },
+    );
+    const run1 = start(src1, sink1);
+    await waitFor(() => sink1.lines.length === 3, "first lines");
+    renameSync(p, join(d, "app-20251123.log"));
+    writeFileSync(p, "n 1\n");
+    await waitFor(
+      () => sink1.lines.includes("n 1") && src1.stats().files_open === 1,
+      "the new app.log, the rotated file retired",
+    );
+    await run1.stop();
+    appendFileSync(p, "n 2\n");
+    // A new process: its glob matches app-20251123.log, which it has never followed itself.
+    const sink2 = new RecordingSink(store);
+    const src2 = source(
+      [join(d, "*.log")],
+      { start: "beginning", rotate_wait: "50ms" },
+      { checkpoints: store },
+    );
+    const run2 = start(src2, sink2);
+    await waitFor(() => sink2.lines.includes("n 2"), "the line written while down");
+    await new Promise((r) => setTimeout(r, 200)); // more scans of the glob
+    const open = src2.stats().files_open;
+    await run2.stop();
+    assert.deepEqual(sink2.lines, ["n 2"]);
+    assert.equal(open, 1, "only app.log is followed");
+  });
+
   test("an explicitly configured .gz file is skipped and counted (gzip is read by replay only)", async () => {
     const d = dir();
     const p = join(d, "auth.log.2.gz");

@@ -190,6 +190,7 @@ export class FileSource implements InstrumentedSource {
     this.#sink = sink;
     this.#signal = signal;
     try {
+      await this.#loadRetired();
       await this.#discover(true);
       while (!signal.aborted) {
         let more = false;
@@ -258,6 +259,44 @@ export class FileSource implements InstrumentedSource {
     if (!this.#retired.has(key)) return false;
     const head = await readHeadOf(path);
     return head !== undefined && head.fingerprint === this.#retired.get(key);
+  }
+
+  /** The retired set as saved (oldest first), so that it outlives a restart. */
+  #retiredPosition(): SourcePosition {
+    return { key: this.#retiredKey, value: JSON.stringify({ v: 1, files: [...this.#retired] }) };
+  }
+
+  get #retiredKey(): string {
+    return `file:${this.name}:retired`;
+  }
+
+  /** Restores the retired set saved by an earlier run (an unusable value is ignored and counted). */
+  async #loadRetired(): Promise<void> {
+    const text = await this.#ctx.checkpoints.get(this.#retiredKey);
+    if (text === undefined) return;
+    let files: unknown;
+    try {
+      files = (JSON.parse(text) as { files?: unknown }).files;
+    } catch {
+      files = undefined;
+    }
+    const valid =
+      Array.isArray(files) &&
+      files.every(
+        (e) =>
+          Array.isArray(e) &&
+          e.length === 2 &&
+          typeof e[0] === "string" &&
+          (typeof e[1] === "string" || e[1] === null),
+      );
+    if (!valid) {
+      this.#stats.errors++;
+      this.#log.warn({ key: this.#retiredKey }, "unusable saved list of rotated files ignored");
+      return;
+    }
+    for (const [key, fingerprint] of (files as [string, string | null][]).slice(-MAX_RETIRED)) {
+      this.#retired.set(key, fingerprint ?? undefined);
+    }
   }
 
   async #rememberRetired(f: TrackedFile): Promise<void> {
@@ -506,6 +545,9 @@ export class FileSource implements InstrumentedSource {
     tail.finished.delete(f);
     await this.#rememberRetired(f);
     await this.#close(f);
+    // The retired set first: a crash between the two commits leaves the file in the tail's saved position,
+    // where a restart finds it read to its end.
+    await this.#push({ lines: [], stream: tail.path, position: this.#retiredPosition() });
     await this.#commit(tail);
   }
 
