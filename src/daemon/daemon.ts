@@ -585,7 +585,15 @@ export class Daemon implements Control {
   async flushDecisions(positions: readonly SourcePosition[] = []): Promise<void> {
     if (!this.#pending.length && !positions.length) return;
     const batch = this.#pending.splice(0);
-    await this.#serial(() => this.#commit(batch, positions));
+    try {
+      await this.#serial(() => this.#commit(batch, positions));
+    } catch (e) {
+      // Nothing of the batch was committed (one transaction), but its decisions are already in effect in
+      // memory: events of an address just banned are suppressed, so re-reading the lines (the source restarts
+      // from its committed position) would not decide again. Keep them for the next commit, or they are lost.
+      this.#pending.unshift(...batch);
+      throw e;
+    }
   }
 
   /** Applies the policy to a SIEM or API alert, records it and starts enforcement; resolves with the outcome. */

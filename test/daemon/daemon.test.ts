@@ -488,3 +488,35 @@ test("a source whose run fails (one store error) is reported down, restarted, an
     await d.stop();
   }
 });
+
+test("a commit that fails (disk full) loses no decision: it is committed with the re-read batch, once", async () => {
+  const t = setup("commit-fails");
+  const d = t.make();
+  await d.start();
+  // The store refuses the first transaction that holds a decision, as SQLite does when the disk is full.
+  const record = d.store.recordOutcomes.bind(d.store);
+  let refused = 0;
+  d.store.recordOutcomes = (items, positions) => {
+    if (refused === 0 && items.some((i) => i.decision)) {
+      refused++;
+      return Promise.reject(new Error("SQLITE_FULL: database or disk is full"));
+    }
+    return record(items, positions);
+  };
+  try {
+    appendFileSync(t.log, fail("203.0.113.44").repeat(5));
+    await until("the refused commit", () => refused === 1);
+    // The source restarts from its committed position and reads the five lines again: the address is banned
+    // in memory, so they decide nothing new; the kept decision is committed with them, then enforced.
+    await until("the ban on the firewall", () => t.firewall()["203.0.113.44"], 30_000);
+    const decisions = await d.store.listDecisions({ limit: 100 });
+    assert.deepEqual(
+      decisions.map((x) => x.target),
+      ["203.0.113.44"],
+    );
+    const audit = await d.store.auditFor("203.0.113.44");
+    assert.equal(audit.filter((a) => a.action === "ban").length, 1);
+  } finally {
+    await d.stop();
+  }
+});
