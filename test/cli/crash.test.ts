@@ -274,7 +274,9 @@ test("run: kill -9 mid-stream, four times: no line missed or read twice, no ban 
       [],
       "duplicated bans",
     );
-    console.log(`# ${bans.length} of ${ATTACKERS} attackers banned (a burst straddling a kill may be missed)`);
+    console.log(
+      `# ${bans.length} of ${ATTACKERS} attackers banned (a burst straddling a kill may be missed)`,
+    );
     assert.ok(bans.length >= ATTACKERS - KILLS, `${bans.length} bans of ${ATTACKERS} attackers`);
     assert.ok(bans.length <= ATTACKERS);
     // What the store holds is what the firewall holds.
