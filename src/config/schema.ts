@@ -98,6 +98,12 @@ export const rulesSchema = z
     builtin: z.boolean().default(true).describe("Load the built-in rule pack"),
     paths: z.array(z.string()).default([]).describe("Extra rule files or directories"),
     disable: z.array(z.string()).default([]).describe("Rule ids to turn off"),
+    windows_snapshot: duration
+      .default("10s")
+      .describe(
+        "Save the detection windows this often, with the source positions (one transaction): after a crash they " +
+          "are restored as of the last snapshot (a clean stop always saves them)",
+      ),
   })
   .prefault({});
 

@@ -140,6 +140,8 @@ const SOURCE_RESTART_MAX_MS = 60_000;
 
 /** Checkpoint key of the detection windows saved at shutdown ("" once restored). */
 const WINDOWS_KEY = "detection.windows";
+/** Checkpoint key of the time (daemon clock, epoch ms) the saved windows were taken at. */
+const WINDOWS_AT_KEY = "detection.windows.at";
 /** At most this many groups (addresses, users) are saved, the most recent of each rule first. */
 const WINDOW_GROUPS_SAVED = 50_000;
 
@@ -239,6 +241,10 @@ export class Daemon implements Control {
     this.#every(parseDuration(c.reconcile_interval), () => this.#sync.reconcileAll());
     this.#every(10_000, () => this.#refreshGuards());
     this.#every(5000, () => this.#writeStatus());
+    // Windows changed by lines read just before a quiet spell are saved too (a batch saves them when due).
+    this.#every(this.#windowsEvery, async () => {
+      if (this.#windowsDue()) await this.flushDecisions();
+    });
     this.#every(3_600_000, () => this.#retention());
     this.#writePid();
     await this.#writeStatus();
@@ -503,26 +509,61 @@ export class Daemon implements Control {
 
   /**
    * Detection windows survive a clean restart: saved at shutdown, after the sources have stopped and their last
-   * batch (decisions, then checkpoint) is committed, so the saved windows hold exactly the lines before the saved
-   * positions. Read back once at start and cleared: after a crash nothing stale is restored (the windows start
-   * empty, as they always did), and lines are never counted twice.
+   * batch (decisions and position, one transaction) is committed, so the saved windows hold exactly the lines
+   * before the saved positions. While running they are also saved every `rules.windows_snapshot` with a batch
+   * (see {@link flushDecisions}), so a crash loses only what was counted since the last snapshot.
    */
   async #saveWindows(): Promise<void> {
     if (!this.store || !this.#engine) return;
     try {
-      const state = this.#engine.saveState(WINDOW_GROUPS_SAVED);
-      await this.store.checkpoints.set(WINDOWS_KEY, JSON.stringify(state));
-      const groups = state.rules.reduce((n, r) => n + r.groups.length, 0);
-      this.#log.info({ rules: state.rules.length, groups }, "detection windows saved");
+      const saved = { rules: 0, groups: 0 };
+      await this.store.recordOutcomes([], this.#windowsPositions(saved));
+      this.#log.info(saved, "detection windows saved");
     } catch (e) {
       this.#log.error({ err: (e as Error).message }, "detection windows could not be saved");
     }
   }
 
+  #windowsSavedAt = 0;
+  /** The pipeline's event count when the windows were last saved: unchanged windows are not saved again. */
+  #windowsEvents = 0;
+
+  #windowsDue(): boolean {
+    return (
+      this.#clock.now() - this.#windowsSavedAt >= this.#windowsEvery &&
+      (this.#pipeline?.counters.events ?? 0) !== this.#windowsEvents
+    );
+  }
+
+  get #windowsEvery(): number {
+    return parseDuration(this.#config.raw.rules.windows_snapshot);
+  }
+
+  /** The windows as positions to commit (their state, and when it was taken); counts them into `saved`. */
+  #windowsPositions(saved?: { rules: number; groups: number }): SourcePosition[] {
+    const at = this.#clock.now();
+    this.#windowsSavedAt = at;
+    this.#windowsEvents = this.#pipeline?.counters.events ?? 0;
+    const state = this.#engine.saveState(WINDOW_GROUPS_SAVED);
+    if (saved) {
+      saved.rules = state.rules.length;
+      saved.groups = state.rules.reduce((n, r) => n + r.groups.length, 0);
+    }
+    return [
+      { key: WINDOWS_KEY, value: JSON.stringify(state) },
+      { key: WINDOWS_AT_KEY, value: String(at) },
+    ];
+  }
+
+  /**
+   * Restores the last saved windows: from a clean stop, they hold exactly the lines before the saved positions;
+   * after a crash, the lines up to the last snapshot (those read after it are not counted again: they are past
+   * the positions saved with later batches). A ban decided after the snapshot had already consumed its
+   * address's counts (the engine forgets a source when it is banned): those groups are dropped again.
+   */
   async #restoreWindows(): Promise<void> {
     const saved = await this.store.checkpoints.get(WINDOWS_KEY);
     if (!saved) return;
-    await this.store.checkpoints.set(WINDOWS_KEY, "");
     let state: unknown;
     try {
       state = JSON.parse(saved);
@@ -531,7 +572,16 @@ export class Daemon implements Control {
       return;
     }
     const restored = this.#engine.restoreState(state);
-    this.#log.info(restored, "detection windows restored");
+    const at = Number(await this.store.checkpoints.get(WINDOWS_AT_KEY));
+    let forgotten = 0;
+    if (Number.isFinite(at) && at > 0) {
+      for (const d of await this.store.changedSince(at - 1)) {
+        this.#engine.forgetSource(d.target);
+        forgotten++;
+      }
+    }
+    this.#windowsSavedAt = this.#clock.now();
+    this.#log.info({ ...restored, forgotten }, "detection windows restored");
   }
 
   async #stopSources(list: RunningSource[]): Promise<void> {
@@ -583,8 +633,14 @@ export class Daemon implements Control {
    * a batch is processed synchronously up to this call).
    */
   async flushDecisions(positions: readonly SourcePosition[] = []): Promise<void> {
-    if (!this.#pending.length && !positions.length) return;
+    const due = this.#windowsDue();
+    if (!this.#pending.length && !positions.length && !due) return;
     const batch = this.#pending.splice(0);
+    if (due) {
+      // The windows as they are now hold exactly the lines up to these positions (a batch is processed
+      // synchronously up to this call): saved in the same transaction, they survive a crash.
+      positions = [...positions, ...this.#windowsPositions()];
+    }
     try {
       await this.#serial(() => this.#commit(batch, positions));
     } catch (e) {
