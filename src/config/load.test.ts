@@ -82,6 +82,32 @@ test("every problem of a file is reported at once", () => {
   }
 });
 
+test("timer periods must be at least a second (a zero interval would spin)", () => {
+  const p = join(tmp, "zero.yaml");
+  writeFileSync(
+    p,
+    [
+      "rules: { windows_snapshot: 0s }",
+      "reconcile_interval: 0",
+      "sources:",
+      "  - { type: file, path: /var/log/auth.log, poll_interval: 0 }",
+      "  - { type: journald, restart_backoff: 0s }",
+      "",
+    ].join("\n"),
+  );
+  try {
+    loadConfigFile(p, REGISTRIES);
+    assert.fail("loaded");
+  } catch (e) {
+    assert.ok(e instanceof PortcullisError);
+    const text = e.describe();
+    assert.match(text, /zero\.yaml:1 rules\.windows_snapshot: expected a duration of at least 1s/);
+    assert.match(text, /zero\.yaml:2 reconcile_interval: expected a duration of at least 1s/);
+    assert.match(text, /sources\[0\]\.poll_interval: expected a duration of at least 10ms/);
+    assert.match(text, /sources\[1\]\.restart_backoff: expected a duration of at least 1ms/);
+  }
+});
+
 test("a missing file is a clear error", () => {
   assert.throws(
     () => loadConfigFile(join(tmp, "absent.yaml"), REGISTRIES),

@@ -11,7 +11,7 @@
  *     - type: nftables
  */
 import { z } from "zod";
-import { isDuration } from "../core/duration.ts";
+import { isDuration, parseDuration } from "../core/duration.ts";
 import { apiConfigSchema } from "../api/config.ts";
 import { parseCidr } from "../core/ip.ts";
 
@@ -19,6 +19,11 @@ const duration = z
   .union([z.string(), z.number().nonnegative()])
   .refine((v) => typeof v === "number" || isDuration(v), {
     message: "expected a duration such as 90s, 10m, 1h, 2d",
+  });
+/** A period for a timer: at least `minMs` (a zero interval would spin). */
+const interval = (minMs: number) =>
+  duration.refine((v) => parseDuration(v) >= minMs, {
+    message: `expected a duration of at least ${minMs / 1000}s`,
   });
 const cidr = z
   .string()
@@ -98,7 +103,7 @@ export const rulesSchema = z
     builtin: z.boolean().default(true).describe("Load the built-in rule pack"),
     paths: z.array(z.string()).default([]).describe("Extra rule files or directories"),
     disable: z.array(z.string()).default([]).describe("Rule ids to turn off"),
-    windows_snapshot: duration
+    windows_snapshot: interval(1000)
       .default("10s")
       .describe(
         "Save the detection windows this often, with the source positions (one transaction): after a crash they " +
@@ -135,7 +140,7 @@ export const configSchema = z.strictObject({
   rules: rulesSchema,
   policy: policySchema,
   responders: z.array(plugin).default([]).describe("Where bans are enforced (nftables, ipset, ufw, ...)"),
-  reconcile_interval: duration
+  reconcile_interval: interval(1000)
     .default("5m")
     .describe("How often responders are compared with the store and repaired"),
   store: storeSchema,

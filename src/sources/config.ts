@@ -3,11 +3,14 @@ import { z } from "zod";
 import { isDuration, parseDuration } from "../core/duration.ts";
 
 /** A duration (`250ms`, `1s`, `5m`, or a number of seconds), as milliseconds. */
-export function durationMs(defaultValue: string) {
+export function durationMs(defaultValue: string, minMs = 0) {
   return z
     .union([z.string(), z.number().nonnegative()])
     .refine((v) => typeof v === "number" || isDuration(v), {
       message: "expected a duration such as 250ms, 1s, 5m",
+    })
+    .refine((v) => !(typeof v === "number" || isDuration(v)) || parseDuration(v) >= minMs, {
+      message: `expected a duration of at least ${minMs}ms`,
     })
     .default(defaultValue)
     .transform((v) => parseDuration(v));

@@ -41,7 +41,7 @@ const fileObject = z
       .describe(
         "Use inotify (fs.watch) to notice changes at once; polling continues as a fallback either way",
       ),
-    poll_interval: durationMs("1s").describe(
+    poll_interval: durationMs("1s", 10).describe(
       "How often files are checked without an inotify event (the only trigger when watch is false, " +
         "e.g. on NFS), and globs re-scanned",
     ),

@@ -47,8 +47,10 @@ export const journaldConfig = z
       .default([])
       .describe("Read these journal files (journalctl --file), e.g. ones received by systemd-journal-remote"),
     journalctl: absolute.default("/usr/bin/journalctl").describe("The journalctl executable"),
-    restart_backoff: durationMs("1s").describe("Wait before restarting journalctl after it exits; doubles"),
-    restart_backoff_max: durationMs("1m").describe("Longest wait between restarts"),
+    restart_backoff: durationMs("1s", 1).describe(
+      "Wait before restarting journalctl after it exits; doubles",
+    ),
+    restart_backoff_max: durationMs("1m", 1).describe("Longest wait between restarts"),
     max_line_bytes: maxLineBytes(1024 * 1024).describe(
       "Longest JSON entry kept, in bytes; a longer one cannot be parsed once cut, so it is dropped and counted",
     ),
