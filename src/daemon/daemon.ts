@@ -138,7 +138,7 @@ interface RunningSource {
 const SOURCE_RESTART_FIRST_MS = 1000;
 const SOURCE_RESTART_MAX_MS = 60_000;
 
-/** Checkpoint key of the detection windows saved at shutdown ("" once restored). */
+/** Checkpoint key of the detection windows (saved at shutdown and every `rules.windows_snapshot`). */
 const WINDOWS_KEY = "detection.windows";
 /** Checkpoint key of the time (daemon clock, epoch ms) the saved windows were taken at. */
 const WINDOWS_AT_KEY = "detection.windows.at";
