@@ -18,6 +18,12 @@ export class Metrics {
     labelNames: ["dataset"],
     registers: [this.registry],
   });
+  readonly rejected = new Counter({
+    name: "portcullis_lines_rejected_total",
+    help: "Lines a parser recognised but refused to read (an address the sender may have written), by parser and reason",
+    labelNames: ["parser", "reason"],
+    registers: [this.registry],
+  });
   readonly suppressed = new Counter({
     name: "portcullis_events_suppressed_total",
     help: "Events from sources banned at the time, not counted",

@@ -45,3 +45,19 @@ test("file lines keep the hostname written in the line as host.name", async () =
   assert.equal(events[0]?.host?.name, "srv");
   assert.equal(events[0]?.log?.syslog, undefined);
 });
+
+test("lines a parser refuses (a forged nginx client) are counted, not silently dropped", async () => {
+  const { pipeline, events } = recording();
+  const forged =
+    '2025/11/23 10:00:00 [error] 7#7: *1 user "bob": password mismatch, client: 203.0.113.21, server: a, request: "GET / HTTP/1.1", host: "a", referrer: "x": password mismatch, client: 192.0.2.99, server: a';
+  await pipeline.push({
+    lines: [forged, line("srv")],
+    stream: "/var/log/mixed.log",
+    path: "/var/log/mixed.log",
+  });
+  assert.equal(pipeline.counters.rejected, 1);
+  assert.deepEqual(
+    events.map((e) => e.source?.ip),
+    ["203.0.113.7"],
+  );
+});

@@ -46,7 +46,7 @@ export class Pipeline implements LineSink {
   readonly #opts: PipelineOptions;
   readonly #streams = new Map<string, Stream>();
   #latest = 0;
-  counters = { lines: 0, events: 0, suppressed: 0, alerts: 0 };
+  counters = { lines: 0, events: 0, suppressed: 0, alerts: 0, rejected: 0 };
 
   constructor(opts: PipelineOptions) {
     this.#opts = opts;
@@ -61,7 +61,15 @@ export class Pipeline implements LineSink {
     }
     s = {
       framer: new LineFramer(this.#opts.time),
-      parsers: new ParserSet({ time: this.#opts.time, allActions: true, modes: this.#opts.modes }),
+      parsers: new ParserSet({
+        time: this.#opts.time,
+        allActions: true,
+        modes: this.#opts.modes,
+        onRejected: (parser, reason) => {
+          this.counters.rejected++;
+          this.#opts.metrics?.rejected.inc({ parser, reason });
+        },
+      }),
       line: 0,
     };
     if (this.#streams.size >= (this.#opts.maxStreams ?? 10_000)) {

@@ -36,6 +36,8 @@ export interface ParserSetOptions {
   allActions?: boolean;
   /** Restrict to these parser ids (default: every registered parser). */
   only?: readonly string[];
+  /** Lines a parser recognised but refused to read (see ParserCreateOptions.onRejected), by parser id. */
+  onRejected?: (parser: string, reason: string) => void;
 }
 
 export class ParserSet {
@@ -65,7 +67,11 @@ export class ParserSet {
       }
       const slot: Slot = {
         def,
-        parser: def.create({ mode, time: opts.time }),
+        parser: def.create({
+          mode,
+          time: opts.time,
+          ...(opts.onRejected && { onRejected: (reason: string) => opts.onRejected!(def.id, reason) }),
+        }),
         failures: mode === "all" ? undefined : new Set(def.modes[mode]),
       };
       for (const p of def.programs ?? []) push(this.#byProgram, p, slot);

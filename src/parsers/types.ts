@@ -28,6 +28,11 @@ export interface ParserCreateOptions {
   /** One of the definition's mode names, or `all` (every action; what the detection pipeline uses). */
   mode: string;
   time: TimeContext;
+  /**
+   * Called for a line the parser recognised but refused to read, because what it would report cannot be
+   * trusted (e.g. an address the sender may have written itself): such lines are counted, not silent.
+   */
+  onRejected?: (reason: string) => void;
 }
 
 export interface ParserDefinition {

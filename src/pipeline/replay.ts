@@ -41,6 +41,8 @@ export interface ReplaySummary {
   events: number;
   /** Events ignored because their source was banned at the time. */
   suppressed: number;
+  /** Lines a parser recognised but refused to read (an address the sender may have written itself). */
+  rejected: number;
   alerts: number;
   decisions: number;
   /** Policy results by outcome. */
@@ -99,6 +101,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     lines: 0,
     events: 0,
     suppressed: 0,
+    rejected: 0,
     alerts: 0,
     decisions: 0,
     outcomes: {},
@@ -144,6 +147,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     const parsers = new ParserSet({
       time: input.time,
       allActions: true,
+      onRejected: () => summary.rejected++,
       ...(opts.modes ? { modes: opts.modes } : {}),
     });
     let lastBytes = 0;

@@ -176,6 +176,9 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
         ["lines", String(summary.lines)],
         ["events", String(summary.events)],
         ["events ignored while banned", String(summary.suppressed)],
+        ...(summary.rejected
+          ? [["lines refused (untrustworthy address)", String(summary.rejected)] as [string, string]]
+          : []),
         ["alerts", String(summary.alerts)],
         ["bans", String(summary.decisions)],
         ...Object.entries(summary.outcomes)

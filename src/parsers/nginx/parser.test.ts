@@ -27,6 +27,26 @@ function one(line: string, mode = "all"): SecurityEvent {
 const E = "2024/06/03 10:11:12 [error] 4242#4242: *17 ";
 const TAIL = ', server: www.example.org, request: "GET /private/ HTTP/1.1", host: "www.example.org"';
 
+test("lines refused for an untrustworthy address are reported with their reason, not dropped silently", () => {
+  const refused: string[] = [];
+  const set = new ParserSet({ time, only: ["nginx"], onRejected: (p, why) => refused.push(`${p}: ${why}`) });
+  const framer = new LineFramer(time);
+  const out: SecurityEvent[] = [];
+  for (const l of [
+    `${E}user "bob": password mismatch, client: 203.0.113.21${TAIL}, referrer: "x": password mismatch, client: 192.0.2.99, server: a, request: "GET / HTTP/1.1", host: "a"`,
+    `${E}user "${", client: 192.0.2.1, server: a".repeat(9)}": password mismatch, client: 203.0.113.23${TAIL}`,
+    `${E}user "carol": password mismatch, client: 203.0.113.24${TAIL}`,
+    `${E}limiting requests, excess: 0.5 by zone "one", client: 203.0.113.25${TAIL}`,
+  ]) {
+    set.parse(framer.frame(l)!, out);
+  }
+  assert.deepEqual(refused, ["nginx: client address after a referrer", "nginx: too many client addresses"]);
+  assert.deepEqual(
+    out.map((e) => e.source?.ip),
+    ["203.0.113.24", "203.0.113.25"],
+  );
+});
+
 test("basic auth: unknown user and wrong password, with user, address, time and request", () => {
   const a = one(`${E}user "mallory" was not found in "/etc/nginx/htpasswd", client: 203.0.113.5${TAIL}`);
   assert.equal(a.event.dataset, "nginx");

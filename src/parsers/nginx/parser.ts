@@ -143,14 +143,23 @@ function realClient(s: string, from: number): Client | undefined {
   let seen = 0;
   for (let k = s.indexOf(CLIENT, from); k >= 0; k = s.indexOf(CLIENT, k + 1)) {
     // nginx writes one; an injection sample has two or three. Many is a hostile line: nothing to read.
-    if (++seen > MAX_CLIENTS) return undefined;
+    if (++seen > MAX_CLIENTS) {
+      rejection = "too many client addresses";
+      return undefined;
+    }
     const c = clientAt(s, k);
     if (!c) continue;
-    if (referrer >= 0 && k > referrer) return undefined;
+    if (referrer >= 0 && k > referrer) {
+      rejection = "client address after a referrer";
+      return undefined;
+    }
     last = c;
   }
   return last;
 }
+
+/** Why {@link realClient} refused the line being parsed, if it did (a module-level scratch, read per line). */
+let rejection: string | undefined;
 
 /** `, server: NAME, request: "M T P"` right after the client. */
 function requestAfter(s: string, c: Client): string | undefined {
@@ -289,12 +298,15 @@ export const nginx: ParserDefinition = {
     aggressive: FAILURES,
   },
   actions: [...FAILURES, HTTP.login],
-  create({ time }): LineParser {
+  create({ time, onRejected }): LineParser {
     return {
       parse(frame, out) {
         const h = readHeader(frame, time);
-        if (h) errorLine(frame, h, out);
-        else if (looksLikeAccessLine(frame.message)) {
+        if (h) {
+          rejection = undefined;
+          errorLine(frame, h, out);
+          if (rejection !== undefined) onRejected?.(rejection);
+        } else if (looksLikeAccessLine(frame.message)) {
           const e = accessEvent(frame, "nginx", time);
           if (e) out.push(e);
         }
