@@ -106,6 +106,16 @@ test("timer periods must be at least a second (a zero interval would spin)", () 
     assert.match(text, /sources\[0\]\.poll_interval: expected a duration of at least 10ms/);
     assert.match(text, /sources\[1\]\.restart_backoff: expected a duration of at least 1ms/);
   }
+  // Not a duration at all: the format error, with its line (the minimum is not checked on it).
+  writeFileSync(p, "reconcile_interval: soon\n");
+  try {
+    loadConfigFile(p, REGISTRIES);
+    assert.fail("loaded");
+  } catch (e) {
+    assert.ok(e instanceof PortcullisError);
+    assert.equal(e.issues.length, 1, e.describe());
+    assert.match(e.describe(), /zero\.yaml:1 reconcile_interval: expected a duration such as 90s/);
+  }
 });
 
 test("a missing file is a clear error", () => {

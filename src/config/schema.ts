@@ -19,6 +19,8 @@ const duration = z
   .union([z.string(), z.number().nonnegative()])
   .refine((v) => typeof v === "number" || isDuration(v), {
     message: "expected a duration such as 90s, 10m, 1h, 2d",
+    // Refinements added to it (interval) then only see valid durations.
+    abort: true,
   });
 /** A period for a timer: at least `minMs` (a zero interval would spin). */
 const interval = (minMs: number) =>

@@ -9,11 +9,9 @@ export function durationMs(defaultValue: string, minMs = 0) {
     .refine((v) => typeof v === "number" || isDuration(v), {
       message: "expected a duration such as 250ms, 1s, 5m",
     })
-    .refine((v) => !(typeof v === "number" || isDuration(v)) || parseDuration(v) >= minMs, {
-      message: `expected a duration of at least ${minMs}ms`,
-    })
     .default(defaultValue)
-    .transform((v) => parseDuration(v));
+    .transform((v) => parseDuration(v))
+    .refine((ms) => ms >= minMs, { message: `expected a duration of at least ${minMs}ms` });
 }
 
 export const sourceName = z
