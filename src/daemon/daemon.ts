@@ -376,6 +376,7 @@ export class Daemon implements Control {
     }
     this.#rules = rules;
     this.#engine = new DetectionEngine(rules, previous);
+    this.#windowsEvery = parseDuration(c.rules.windows_snapshot);
     this.#allowlist = new Allowlist([
       { cidrs: c.policy.allowlist, why: "configured allowlist" },
       { cidrs: this.#o.extraAllow ?? [], why: "daemon allowlist" },
@@ -535,9 +536,8 @@ export class Daemon implements Control {
     );
   }
 
-  get #windowsEvery(): number {
-    return parseDuration(this.#config.raw.rules.windows_snapshot);
-  }
+  /** `rules.windows_snapshot` in ms (set with the rules: read on every batch). */
+  #windowsEvery = 0;
 
   /** The windows as positions to commit (their state, and when it was taken); counts them into `saved`. */
   #windowsPositions(saved?: { rules: number; groups: number }): SourcePosition[] {
