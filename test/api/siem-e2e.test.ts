@@ -19,7 +19,8 @@ import { SystemClock } from "../../src/core/clock.ts";
 import { memoryLogger } from "../../src/core/logger.ts";
 import { Daemon } from "../../src/daemon/daemon.ts";
 import { FACTORIES, REGISTRIES } from "../../src/daemon/plugins.ts";
-import { repoRoot, SHARED_MISSING, sharedDir } from "../support/shared.ts";
+import { SHARED_MISSING, sharedDir } from "../support/shared.ts";
+import { fakeFirewall, until } from "../support/daemon.ts";
 
 const shared = sharedDir();
 if (!shared && process.env.PORTCULLIS_REQUIRE_SHARED) throw new Error(SHARED_MISSING);
@@ -61,19 +62,6 @@ async function token(scope: string): Promise<string> {
   return c.out().trim().split("\n").at(-1)!;
 }
 
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-): Promise<T> {
-  const end = performance.now() + 15_000;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 async function unbanAll(): Promise<void> {
   // Let enforcement in flight finish first, then lift every ban the store or the firewall holds.
   await until("no enforcement in flight", async () =>
@@ -90,20 +78,11 @@ async function unbanAll(): Promise<void> {
 
 before(async () => {
   mkdirSync(dataDir, { recursive: true });
-  const fake = join(repoRoot, "test", "support", "fake-firewall.mjs");
   const config = validateConfig(
     {
       data_dir: dataDir,
       sources: [],
-      responders: [
-        {
-          type: "command",
-          name: "fakefw",
-          apply: [process.execPath, fake, fw, "apply", "{target}", "{expires_s}"],
-          remove: [process.execPath, fake, fw, "remove", "{target}"],
-          list: [process.execPath, fake, fw, "list"],
-        },
-      ],
+      responders: [{ type: "command", name: "fakefw", ...fakeFirewall(fw) }],
       policy: { allow_admin_sessions: false, allowlist: ["198.51.100.0/24"] },
       api: { listen: "127.0.0.1:0" },
     },

@@ -12,13 +12,12 @@
  * The firewall is the stand-in script of the daemon tests (no privileges needed).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import Database from "better-sqlite3";
-import { repoRoot } from "../support/shared.ts";
+import { fakeFirewallYaml, spawnDaemon, syslogStamp, until } from "../support/daemon.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "portcullis-crash-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,42 +26,19 @@ const MARKERS = 12_000;
 const ATTACKERS = 150;
 const KILLS = 4;
 
-const MON = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-function stamp(): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${MON[d.getMonth()]} ${String(d.getDate()).padStart(2, " ")} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
 const marker = (n: number) =>
-  `${stamp()} srv sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/echo marker-${n}\n`;
+  `${syslogStamp()} srv sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/echo marker-${n}\n`;
 const attacker = (i: number) => `198.51.${100 + Math.floor(i / 250)}.${(i % 250) + 1}`;
 const failure = (ip: string) =>
-  `${stamp()} srv sshd[77]: Failed password for root from ${ip} port 2222 ssh2\n`;
+  `${syslogStamp()} srv sshd[77]: Failed password for root from ${ip} port 2222 ssh2\n`;
 
-/** `portcullis run --config cfg` as a child process (SIGKILL-able); its stderr goes to `err`. */
-function spawnDaemon(cfg: string, err: (text: string) => void) {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "-e",
-      `import(${JSON.stringify(join(repoRoot, "src", "cli", "main.ts"))}).then((m) => m.main(["run", "--config", ${JSON.stringify(cfg)}])).then((c) => { process.exitCode = c; })`,
-    ],
-    { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] },
-  );
-  child.stderr.on("data", (b: Buffer) => err(b.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
-  return { child, exited };
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 60_000): Promise<T> {
-  const end = performance.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+/** Runs `fn` on a read-only connection to the daemon's database (SQLite WAL: readers never block the writer). */
+function readDb<T>(dataDir: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(join(dataDir, "portcullis.db"), { readonly: true, fileMustExist: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
   }
 }
 
@@ -97,9 +73,6 @@ test("run: kill -9 mid-stream, four times: no line missed or read twice, no ban 
       "",
     ].join("\n"),
   );
-  const fake = join(repoRoot, "test", "support", "fake-firewall.mjs");
-  const fakeArgv = (...args: string[]) =>
-    `[${[process.execPath, fake, fw, ...args].map((a) => JSON.stringify(a)).join(", ")}]`;
   writeFileSync(
     cfg,
     [
@@ -111,11 +84,7 @@ test("run: kill -9 mid-stream, four times: no line missed or read twice, no ban 
       "    poll_interval: 50ms",
       "    batch_lines: 64",
       "responders:",
-      "  - type: command",
-      "    name: fakefw",
-      `    apply: ${fakeArgv("apply", "{target}", "{expires_s}")}`,
-      `    remove: ${fakeArgv("remove", "{target}")}`,
-      `    list: ${fakeArgv("list")}`,
+      ...fakeFirewallYaml(fw),
       "policy:",
       "  allow_admin_sessions: false",
       "  circuit_breaker: { max_bans_per_minute: 0 }",
@@ -133,18 +102,16 @@ test("run: kill -9 mid-stream, four times: no line missed or read twice, no ban 
 
   // What the daemon has committed so far (read while it runs: SQLite WAL readers do not block the writer).
   const committed = (): number => {
-    const path = join(data, "portcullis.db");
-    if (!existsSync(path)) return 0;
-    const db = new Database(path, { readonly: true, fileMustExist: true });
-    try {
-      return (
-        db.prepare("SELECT count(*) AS n FROM alerts WHERE rule_id = 'line-marker'").get() as { n: number }
-      ).n;
-    } catch {
-      return 0; // not migrated yet
-    } finally {
-      db.close();
-    }
+    if (!existsSync(join(data, "portcullis.db"))) return 0;
+    return readDb(data, (db) => {
+      try {
+        return (
+          db.prepare("SELECT count(*) AS n FROM alerts WHERE rule_id = 'line-marker'").get() as { n: number }
+        ).n;
+      } catch {
+        return 0; // not migrated yet
+      }
+    });
   };
 
   /**
@@ -152,9 +119,8 @@ test("run: kill -9 mid-stream, four times: no line missed or read twice, no ban 
    * committed alerts describe the same lines. An alert of a line at or past the position would be read again
    * after the restart; a marker line before it without its alert was skipped.
    */
-  const consistent = (): { nextLine: number } => {
-    const db = new Database(join(data, "portcullis.db"), { readonly: true, fileMustExist: true });
-    try {
+  const consistent = (): { nextLine: number } =>
+    readDb(data, (db) => {
       const saved = db.prepare("SELECT value FROM checkpoints WHERE key LIKE 'file:%'").all() as {
         value: string;
       }[];
@@ -176,10 +142,7 @@ test("run: kill -9 mid-stream, four times: no line missed or read twice, no ban 
         `alerts committed beyond or short of the saved position (line ${nextLine})`,
       );
       return { nextLine };
-    } finally {
-      db.close();
-    }
-  };
+    });
 
   // The log: markers with an attacker's burst of 5 failures after every 80 of them, appended in chunks while the
   // daemon runs (and while it is down).
@@ -245,8 +208,7 @@ test("run: kill -9 mid-stream, four times: no line missed or read twice, no ban 
     await writer;
   }
 
-  const db = new Database(join(data, "portcullis.db"), { readonly: true });
-  try {
+  readDb(data, (db) => {
     // Every marker line exactly once, at its own line of the file.
     const rows = db.prepare("SELECT group_key, events FROM alerts WHERE rule_id = 'line-marker'").all() as {
       group_key: string;
@@ -291,9 +253,7 @@ test("run: kill -9 mid-stream, four times: no line missed or read twice, no ban 
     assert.deepEqual(onFirewall, bans.map((b) => b.target).sort());
     const audit = db.prepare("SELECT count(*) AS n FROM audit WHERE action = 'ban'").get() as { n: number };
     assert.equal(audit.n, bans.length, "one audit record per ban");
-  } finally {
-    db.close();
-  }
+  });
 });
 
 test("run: kill -9 keeps the detection windows as of the last snapshot (4 failures before, 1 after: a ban)", async () => {
@@ -303,20 +263,13 @@ test("run: kill -9 keeps the detection windows as of the last snapshot (4 failur
   const data = join(d, "data");
   const cfg = join(d, "portcullis.yaml");
   writeFileSync(log, "");
-  const fake = join(repoRoot, "test", "support", "fake-firewall.mjs");
-  const fakeArgv = (...args: string[]) =>
-    `[${[process.execPath, fake, fw, ...args].map((a) => JSON.stringify(a)).join(", ")}]`;
   writeFileSync(
     cfg,
     [
       `data_dir: ${data}`,
       "sources: [{ type: file, path: " + JSON.stringify(log) + ", start: beginning, poll_interval: 50ms }]",
       "responders:",
-      "  - type: command",
-      "    name: fakefw",
-      `    apply: ${fakeArgv("apply", "{target}", "{expires_s}")}`,
-      `    remove: ${fakeArgv("remove", "{target}")}`,
-      `    list: ${fakeArgv("list")}`,
+      ...fakeFirewallYaml(fw),
       "policy: { allow_admin_sessions: false }",
       "rules: { windows_snapshot: 1s }",
       'api: { listen: "127.0.0.1:0" }',
@@ -326,33 +279,29 @@ test("run: kill -9 keeps the detection windows as of the last snapshot (4 failur
   let stderr = "";
   let run = spawnDaemon(cfg, (t) => (stderr += t));
   try {
-    await until("started", () => stderr.includes("portcullis started"));
+    await until("started", () => stderr.includes("portcullis started"), 60_000);
     for (let i = 0; i < 4; i++) appendFileSync(log, failure("203.0.113.80"));
     // Saved within a snapshot interval, even though no line follows (the daemon is idle).
     await until(
       "the windows snapshot holding the four failures",
-      () => {
-        const path = join(data, "portcullis.db");
-        const db = new Database(path, { readonly: true, fileMustExist: true });
-        try {
+      () =>
+        readDb(data, (db) => {
           const row = db.prepare("SELECT value FROM checkpoints WHERE key = 'detection.windows'").get() as
             | { value: string }
             | undefined;
           return row?.value.includes("203.0.113.80");
-        } finally {
-          db.close();
-        }
-      },
+        }),
       30_000,
     );
     run.child.kill("SIGKILL");
     assert.equal(await run.exited, null, "killed");
     run = spawnDaemon(cfg, (t) => (stderr += t));
-    await until("restarted", () => stderr.split("portcullis started").length === 3);
+    await until("restarted", () => stderr.split("portcullis started").length === 3, 60_000);
     appendFileSync(log, failure("203.0.113.80"));
     await until(
       "the fifth failure bans",
       () => existsSync(fw) && readFileSync(fw, "utf8").includes("203.0.113.80"),
+      60_000,
     );
     run.child.kill("SIGTERM");
     assert.equal(await run.exited, 0, stderr.slice(-3000));

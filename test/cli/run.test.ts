@@ -4,32 +4,17 @@
  * removed, status recorded). The firewall is the stand-in script of the daemon tests.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { repoRoot } from "../support/shared.ts";
+import { fakeFirewallYaml, spawnDaemon, syslogStamp, until } from "../support/daemon.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "portcullis-run-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const MON = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-function line(ip: string): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${MON[d.getMonth()]} ${String(d.getDate()).padStart(2, " ")} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} srv sshd[77]: Failed password for root from ${ip} port 1 ssh2\n`;
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = performance.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const line = (ip: string) =>
+  `${syslogStamp()} srv sshd[77]: Failed password for root from ${ip} port 1 ssh2\n`;
 
 test("run: SIGHUP reloads keeping windows, refuses a bad config, SIGTERM stops cleanly", async () => {
   const log = join(dir, "auth.log");
@@ -37,7 +22,6 @@ test("run: SIGHUP reloads keeping windows, refuses a bad config, SIGTERM stops c
   const data = join(dir, "data");
   const cfg = join(dir, "portcullis.yaml");
   writeFileSync(log, "");
-  const fake = join(repoRoot, "test", "support", "fake-firewall.mjs");
   const config = (disable: string[]) =>
     [
       `data_dir: ${data}`,
@@ -47,11 +31,7 @@ test("run: SIGHUP reloads keeping windows, refuses a bad config, SIGTERM stops c
       "    start: beginning",
       "    poll_interval: 100ms",
       "responders:",
-      "  - type: command",
-      "    name: fakefw",
-      `    apply: [${JSON.stringify(process.execPath)}, ${JSON.stringify(fake)}, ${JSON.stringify(fw)}, apply, "{target}", "{expires_s}"]`,
-      `    remove: [${JSON.stringify(process.execPath)}, ${JSON.stringify(fake)}, ${JSON.stringify(fw)}, remove, "{target}"]`,
-      `    list: [${JSON.stringify(process.execPath)}, ${JSON.stringify(fake)}, ${JSON.stringify(fw)}, list]`,
+      ...fakeFirewallYaml(fw),
       "policy:",
       "  allow_admin_sessions: false",
       "rules:",
@@ -61,44 +41,37 @@ test("run: SIGHUP reloads keeping windows, refuses a bad config, SIGTERM stops c
       "",
     ].join("\n");
   writeFileSync(cfg, config([]));
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "-e",
-      `import(${JSON.stringify(join(repoRoot, "src", "cli", "main.ts"))}).then((m) => m.main(["run", "--config", ${JSON.stringify(cfg)}])).then((c) => { process.exitCode = c; })`,
-    ],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-  );
   let err = "";
-  child.stderr.on("data", (b: Buffer) => (err += b.toString()));
-  child.stdout.resume();
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  const { child, exited } = spawnDaemon(cfg, (t) => (err += t));
   try {
-    await until("started", () => err.includes("portcullis started"));
+    await until("started", () => err.includes("portcullis started"), 20_000);
     for (let i = 0; i < 4; i++) appendFileSync(log, line("203.0.113.61"));
-    await until("4 lines read", () => {
-      try {
-        const s = JSON.parse(readFileSync(join(data, "status.json"), "utf8")) as {
-          counters?: { lines?: number };
-        };
-        return (s.counters?.lines ?? 0) >= 4;
-      } catch {
-        return false;
-      }
-    });
+    await until(
+      "4 lines read",
+      () => {
+        try {
+          const s = JSON.parse(readFileSync(join(data, "status.json"), "utf8")) as {
+            counters?: { lines?: number };
+          };
+          return (s.counters?.lines ?? 0) >= 4;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+    );
     writeFileSync(cfg, config(["ssh-slow-brute-force"]));
     child.kill("SIGHUP");
-    await until("reloaded", () => err.includes("configuration reloaded"));
+    await until("reloaded", () => err.includes("configuration reloaded"), 20_000);
     appendFileSync(log, line("203.0.113.61"));
     await until(
       "the fifth failure bans (windows kept)",
       () => existsSync(fw) && readFileSync(fw, "utf8").includes("203.0.113.61"),
+      20_000,
     );
     writeFileSync(cfg, "sources: [{ type: nope }]\n");
     child.kill("SIGHUP");
-    await until("bad reload refused", () => err.includes("reload refused"));
+    await until("bad reload refused", () => err.includes("reload refused"), 20_000);
     assert.equal(child.exitCode, null, "still running");
     child.kill("SIGTERM");
     assert.equal(await exited, 0, err.slice(-2000));

@@ -23,35 +23,13 @@ import { Daemon, type PluginFactories } from "../../src/daemon/daemon.ts";
 import { FACTORIES, REGISTRIES } from "../../src/daemon/plugins.ts";
 import { openSqliteStore } from "../../src/store/sqlite.ts";
 import type { LineSink, SourceDefinition } from "../../src/sources/types.ts";
-import { repoRoot } from "../support/shared.ts";
+import { fakeFirewall, syslogStamp, until } from "../support/daemon.ts";
 
 const root = mkdtempSync(join(tmpdir(), "portcullis-daemon-"));
 after(() => rmSync(root, { recursive: true, force: true }));
-const fake = join(repoRoot, "test", "support", "fake-firewall.mjs");
 
-function stamp(d = new Date()): string {
-  const mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][
-    d.getMonth()
-  ];
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${mon} ${String(d.getDate()).padStart(2, " ")} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
 const fail = (ip: string, pid = 100, user = "root") =>
-  `${stamp()} srv sshd[${pid}]: Failed password for ${user} from ${ip} port 4242 ssh2\n`;
-
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  ms = 15_000,
-): Promise<T> {
-  const end = performance.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+  `${syslogStamp()} srv sshd[${pid}]: Failed password for ${user} from ${ip} port 4242 ssh2\n`;
 
 function setup(name: string, extra: Record<string, unknown> = {}, policy: Record<string, unknown> = {}) {
   const dir = join(root, name);
@@ -65,15 +43,7 @@ function setup(name: string, extra: Record<string, unknown> = {}, policy: Record
     data_dir: dataDir,
     timezone: "local",
     sources: [{ type: "file", paths: [log], start: "beginning", poll_interval: "100ms" }],
-    responders: [
-      {
-        type: "command",
-        name: "fakefw",
-        apply: [process.execPath, fake, fw, "apply", "{target}", "{expires_s}"],
-        remove: [process.execPath, fake, fw, "remove", "{target}"],
-        list: [process.execPath, fake, fw, "list"],
-      },
-    ],
+    responders: [{ type: "command", name: "fakefw", ...fakeFirewall(fw) }],
     policy: { allow_admin_sessions: false, ...policy },
     api: { listen: "127.0.0.1:0" },
     ...extra,
@@ -127,7 +97,7 @@ test("a forged-log flood never bans loopback, own addresses or the allowlist; re
     for (let i = 0; i < 200; i++) {
       lines.push(fail("127.0.0.1", i), fail("::1", i), fail("198.51.100.9", i), fail("::ffff:127.0.0.5", i));
       lines.push(
-        `${stamp()} srv sshd[${i}]: Failed password for invalid user x from 203.0.113.99 port 22 ssh2 from 198.51.100.77 port 1 ssh2\n`,
+        `${syslogStamp()} srv sshd[${i}]: Failed password for invalid user x from 203.0.113.99 port 22 ssh2 from 198.51.100.77 port 1 ssh2\n`,
       );
     }
     appendFileSync(t.log, lines.join(""));
@@ -558,7 +528,7 @@ test("windows restored after a crash drop the counts a ban made after the snapsh
     await until("the ban expired", () => !t.firewall()["203.0.113.70"]);
     // One new failure (a few seconds later: an alert's id holds its time): with the consumed four restored,
     // this would be a fifth and ban at once.
-    const later = `${stamp(new Date(Date.now() + 3000))} srv sshd[7]: Failed password for root from 203.0.113.70 port 4242 ssh2\n`;
+    const later = `${syslogStamp(new Date(Date.now() + 3000))} srv sshd[7]: Failed password for root from 203.0.113.70 port 4242 ssh2\n`;
     appendFileSync(t.log, later);
     await until("the line read", () => d.pipeline.counters.lines >= 1);
     // Decisions are serialised: this no-op unban runs after the commit of the batch that held the line.

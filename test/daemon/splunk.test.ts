@@ -16,7 +16,7 @@ import { memoryLogger } from "../../src/core/logger.ts";
 import { Daemon } from "../../src/daemon/daemon.ts";
 import { FACTORIES, REGISTRIES } from "../../src/daemon/plugins.ts";
 import { FakeSplunk } from "../../src/siem/splunk-pull/fake-splunk.ts";
-import { repoRoot } from "../support/shared.ts";
+import { fakeFirewall } from "../support/daemon.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "portcullis-splunk-"));
 let fake: FakeSplunk | undefined;
@@ -38,7 +38,6 @@ test("a scheduled Splunk search bans the addresses it returns, once, through the
     { src_ip: "not-an-address", count: 9 },
   ];
   const fw = join(dir, "fw.json");
-  const fake_fw = join(repoRoot, "test", "support", "fake-firewall.mjs");
   const config = validateConfig(
     {
       data_dir: join(dir, "data"),
@@ -54,15 +53,7 @@ test("a scheduled Splunk search bans the addresses it returns, once, through the
           rule: "Brute force sources",
         },
       ],
-      responders: [
-        {
-          type: "command",
-          name: "fakefw",
-          apply: [process.execPath, fake_fw, fw, "apply", "{target}", "{expires_s}"],
-          remove: [process.execPath, fake_fw, fw, "remove", "{target}"],
-          list: [process.execPath, fake_fw, fw, "list"],
-        },
-      ],
+      responders: [{ type: "command", name: "fakefw", ...fakeFirewall(fw) }],
       policy: { allow_admin_sessions: false },
       api: { enabled: false },
     },
