@@ -46,6 +46,15 @@ const READ_BUDGET = 4 * 1024 * 1024;
 /** Retired files remembered so that a glob does not adopt them again (oldest forgotten first). */
 const MAX_RETIRED = 1024;
 
+/** The retired set as saved: `[dev:ino, fingerprint]` pairs, oldest first (JSON writes an unknown one as null). */
+const retiredSchema = z.object({
+  v: z.literal(1),
+  files: z.array(z.tuple([z.string(), z.string().nullable()])),
+});
+
+/** A file's entry in the retired set. */
+const retiredKey = (id: FileId) => `${id.dev}:${id.ino}`;
+
 const savedSchema = z.object({
   v: z.literal(1),
   files: z.array(
@@ -255,7 +264,7 @@ export class FileSource implements InstrumentedSource {
   }
 
   async #wasRetired(id: FileId, path: string): Promise<boolean> {
-    const key = `${id.dev}:${id.ino}`;
+    const key = retiredKey(id);
     if (!this.#retired.has(key)) return false;
     const head = await readHeadOf(path);
     return head !== undefined && head.fingerprint === this.#retired.get(key);
@@ -274,33 +283,25 @@ export class FileSource implements InstrumentedSource {
   async #loadRetired(): Promise<void> {
     const text = await this.#ctx.checkpoints.get(this.#retiredKey);
     if (text === undefined) return;
-    let files: unknown;
+    let parsed: unknown;
     try {
-      files = (JSON.parse(text) as { files?: unknown }).files;
+      parsed = JSON.parse(text);
     } catch {
-      files = undefined;
+      parsed = undefined;
     }
-    const valid =
-      Array.isArray(files) &&
-      files.every(
-        (e) =>
-          Array.isArray(e) &&
-          e.length === 2 &&
-          typeof e[0] === "string" &&
-          (typeof e[1] === "string" || e[1] === null),
-      );
-    if (!valid) {
+    const r = retiredSchema.safeParse(parsed);
+    if (!r.success) {
       this.#stats.errors++;
       this.#log.warn({ key: this.#retiredKey }, "unusable saved list of rotated files ignored");
       return;
     }
-    for (const [key, fingerprint] of (files as [string, string | null][]).slice(-MAX_RETIRED)) {
+    for (const [key, fingerprint] of r.data.files.slice(-MAX_RETIRED)) {
       this.#retired.set(key, fingerprint ?? undefined);
     }
   }
 
   async #rememberRetired(f: TrackedFile): Promise<void> {
-    const key = `${f.id.dev}:${f.id.ino}`;
+    const key = retiredKey(f.id);
     // The head as it is now (the first line may have been completed after the fingerprint was taken).
     const fingerprint = await f.refreshFingerprint().catch(() => f.fingerprint);
     this.#retired.delete(key);

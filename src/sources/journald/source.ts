@@ -1,11 +1,11 @@
 /**
  * The `journald` source: runs `journalctl --follow --output=json` (argument array, see args.ts) and hands
- * every JSON entry over as one line (the framer understands `journalctl -o json`). Each batch's position
- * is the `__CURSOR` of its last entry (committed with the batch's decisions); after a restart journalctl resumes at it (`--cursor`, that entry
- * itself skipped). `start: end` saves the journal's last cursor at once, so that entries written while the
- * daemon is down are not lost. If journalctl exits, it is started again after a backoff (doubling up to a
- * limit, reset once entries flow), from the cursor of the last entry handed over, so nothing is read twice
- * within one run.
+ * every JSON entry over as one line (the framer understands `journalctl -o json`). Each batch's position is
+ * the `__CURSOR` of its last entry (committed with the batch's decisions); after a restart journalctl resumes
+ * at it (`--cursor`, that entry itself skipped). `start: end` saves the journal's last cursor at once (or
+ * `head` for an empty journal), so that entries written while the daemon is down are not lost. If journalctl
+ * exits, it is started again after a backoff (doubling up to a limit, reset once entries flow), from the
+ * cursor of the last entry handed over, so nothing is read twice within one run.
  *
  * Back-pressure: stdout is read only while the sink keeps up; when it does not, the pipe fills and journalctl
  * blocks in write(2). The journal itself is the buffer: nothing is dropped.
