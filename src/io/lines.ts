@@ -20,35 +20,20 @@ export interface LineBatch {
 // line strings die young instead of being promoted while a big batch is processed; smaller stream buffers).
 const CHUNK = 1 << 16;
 
-async function isGzip(path: string): Promise<boolean> {
-  const fh = await open(path, "r");
-  try {
-    const buf = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(buf, 0, 2, 0);
-    return bytesRead === 2 && buf[0] === 0x1f && buf[1] === 0x8b;
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Whether `path` is gzip data; errors name the file. */
+/** Whether `path` is gzip data (by its magic bytes, whatever its name); errors name the file. */
 async function gzipped(path: string): Promise<boolean> {
   try {
-    return await isGzip(path);
+    const fh = await open(path, "r");
+    try {
+      const buf = Buffer.alloc(2);
+      const { bytesRead } = await fh.read(buf, 0, 2, 0);
+      return bytesRead === 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
     throw unreadable(path, e);
   }
-}
-
-/** Opens `path` (or stdin for `-`) as a stream of decompressed bytes. */
-export async function openInput(
-  path: string,
-  stdin: Readable = process.stdin,
-): Promise<{ stream: Readable; raw: Readable }> {
-  if (path === "-") return { stream: stdin, raw: stdin };
-  const gz = await gzipped(path);
-  const raw = createReadStream(path, { highWaterMark: CHUNK });
-  return { stream: gz ? raw.pipe(createGunzip({ chunkSize: CHUNK })) : raw, raw };
 }
 
 function unreadable(path: string, e: unknown): PortcullisError {
@@ -167,11 +152,17 @@ async function* fileLines(path: string): AsyncGenerator<LineBatch> {
  * sliced strings would): memory stays flat however long the input.
  */
 export async function* readLines(path: string, stdin?: Readable): AsyncGenerator<LineBatch> {
-  if (path !== "-" && !(await gzipped(path))) {
-    yield* fileLines(path);
-    return;
+  let raw: Readable = stdin ?? process.stdin;
+  let stream = raw;
+  if (path !== "-") {
+    // Plain files are read directly; gzip (rotated `auth.log.2.gz`) through a stream and zlib.
+    if (!(await gzipped(path))) {
+      yield* fileLines(path);
+      return;
+    }
+    raw = createReadStream(path, { highWaterMark: CHUNK });
+    stream = raw.pipe(createGunzip({ chunkSize: CHUNK }));
   }
-  const { stream, raw } = await openInput(path, stdin);
   let carry: Buffer | undefined;
   let bytesRead = 0;
   raw.on("data", (b: Buffer) => {
