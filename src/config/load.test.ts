@@ -15,6 +15,17 @@ import { loadConfigFile } from "./load.ts";
 
 const fixtures = join(repoRoot, "test", "fixtures", "config");
 
+/** The configuration error loading `path` fails with (the test fails if it loads). */
+function loadError(path: string): PortcullisError {
+  try {
+    loadConfigFile(path, REGISTRIES);
+  } catch (e) {
+    assert.ok(e instanceof PortcullisError && e.code === "CONFIG_INVALID", String(e));
+    return e;
+  }
+  assert.fail(`${path} loaded without error`);
+}
+
 for (const f of readdirSync(join(fixtures, "valid")).sort()) {
   test(`valid config ${f} loads`, () => {
     const c = loadConfigFile(join(fixtures, "valid", f), REGISTRIES);
@@ -38,19 +49,14 @@ for (const f of readdirSync(join(fixtures, "invalid")).sort()) {
     const expect = /^# expect: (.*)$/m.exec(readFileSync(path, "utf8"))?.[1];
     assert.ok(expect, `${f} lacks an "# expect:" header`);
     const [, line, where, message] = /^:(\d+) ([^:]*): (.*)$/.exec(expect)!;
-    try {
-      loadConfigFile(path, REGISTRIES);
-      assert.fail("loaded without error");
-    } catch (e) {
-      assert.ok(e instanceof PortcullisError && e.code === "CONFIG_INVALID", String(e));
-      const hit = e.issues.find(
-        (i) =>
-          i.path.startsWith(`${path}:${line}`) &&
-          i.path.includes(where!.trim()) &&
-          i.message.includes(message!),
-      );
-      assert.ok(hit, `expected ${expect}, got:\n${e.describe()}`);
-    }
+    const e = loadError(path);
+    const hit = e.issues.find(
+      (i) =>
+        i.path.startsWith(`${path}:${line}`) &&
+        i.path.includes(where!.trim()) &&
+        i.message.includes(message!),
+    );
+    assert.ok(hit, `expected ${expect}, got:\n${e.describe()}`);
   });
 }
 
@@ -73,13 +79,8 @@ test("every problem of a file is reported at once", () => {
       "",
     ].join("\n"),
   );
-  try {
-    loadConfigFile(p, REGISTRIES);
-    assert.fail("loaded");
-  } catch (e) {
-    assert.ok(e instanceof PortcullisError);
-    assert.equal(e.issues.length, 4, e.describe());
-  }
+  const e = loadError(p);
+  assert.equal(e.issues.length, 4, e.describe());
 });
 
 test("timer periods must be at least a second (a zero interval would spin)", () => {
@@ -95,27 +96,16 @@ test("timer periods must be at least a second (a zero interval would spin)", () 
       "",
     ].join("\n"),
   );
-  try {
-    loadConfigFile(p, REGISTRIES);
-    assert.fail("loaded");
-  } catch (e) {
-    assert.ok(e instanceof PortcullisError);
-    const text = e.describe();
-    assert.match(text, /zero\.yaml:1 rules\.windows_snapshot: expected a duration of at least 1s/);
-    assert.match(text, /zero\.yaml:2 reconcile_interval: expected a duration of at least 1s/);
-    assert.match(text, /sources\[0\]\.poll_interval: expected a duration of at least 10ms/);
-    assert.match(text, /sources\[1\]\.restart_backoff: expected a duration of at least 1ms/);
-  }
+  const text = loadError(p).describe();
+  assert.match(text, /zero\.yaml:1 rules\.windows_snapshot: expected a duration of at least 1s/);
+  assert.match(text, /zero\.yaml:2 reconcile_interval: expected a duration of at least 1s/);
+  assert.match(text, /sources\[0\]\.poll_interval: expected a duration of at least 10ms/);
+  assert.match(text, /sources\[1\]\.restart_backoff: expected a duration of at least 1ms/);
   // Not a duration at all: the format error, with its line (the minimum is not checked on it).
   writeFileSync(p, "reconcile_interval: soon\n");
-  try {
-    loadConfigFile(p, REGISTRIES);
-    assert.fail("loaded");
-  } catch (e) {
-    assert.ok(e instanceof PortcullisError);
-    assert.equal(e.issues.length, 1, e.describe());
-    assert.match(e.describe(), /zero\.yaml:1 reconcile_interval: expected a duration such as 90s/);
-  }
+  const e = loadError(p);
+  assert.equal(e.issues.length, 1, e.describe());
+  assert.match(e.describe(), /zero\.yaml:1 reconcile_interval: expected a duration such as 90s/);
 });
 
 test("a missing file is a clear error", () => {
