@@ -65,6 +65,23 @@ function source(opts: Record<string, unknown>, checkpoints: CheckpointStore = ne
 const messages = (sink: RecordingSink) =>
   sink.lines.map((l) => (JSON.parse(l) as { MESSAGE: string }).MESSAGE);
 
+/**
+ * A restart: a new source on the same checkpoint store runs until it has handed over `n` entries (`what`),
+ * then stops. Returns the source (for its arguments) and the messages it read.
+ */
+async function rerun(opts: Record<string, unknown>, store: CheckpointStore, n: number, what: string) {
+  const sink = new RecordingSink(store);
+  const src = source(opts, store);
+  const run = start(src, sink);
+  await waitFor(
+    () => sink.lines.length === n,
+    what,
+    () => sink.lines,
+  );
+  await run.stop();
+  return { src, read: messages(sink) };
+}
+
 const ssh = (n: number, from = 1): Entry[] =>
   Array.from({ length: n }, (_, i) => ({
     ident: "sshd",
@@ -209,16 +226,8 @@ describe("journald source (real journal files from systemd-journal-remote)", () 
     await waitFor(() => sink1.lines.length === 3, "first run");
     await run1.stop();
     writeJournal(file, ssh(2, 4));
-    const sink2 = new RecordingSink(store);
-    const src2 = source({ directory: d, start: "beginning" }, store);
-    const run2 = start(src2, sink2);
-    await waitFor(
-      () => sink2.lines.length === 2,
-      "second run",
-      () => sink2.lines,
-    );
-    await run2.stop();
-    assert.deepEqual(messages(sink2), [
+    const { src: src2, read } = await rerun({ directory: d, start: "beginning" }, store, 2, "second run");
+    assert.deepEqual(read, [
       "Failed password for root from 203.0.113.4 port 22 ssh2",
       "Failed password for root from 203.0.113.5 port 22 ssh2",
     ]);
@@ -239,18 +248,13 @@ describe("journald source (real journal files from systemd-journal-remote)", () 
       { ident: "cron", message: "tick" },
       { ident: "sshd", message: "Failed password for root from 203.0.113.7 port 22 ssh2 (while down)" },
     ]);
-    const sink2 = new RecordingSink(store);
-    const src2 = source({ files: [file], identifiers: ["sshd"] }, store);
-    const run2 = start(src2, sink2);
-    await waitFor(
-      () => sink2.lines.length === 1,
+    const { src: src2, read } = await rerun(
+      { files: [file], identifiers: ["sshd"] },
+      store,
+      1,
       "the entry written while down",
-      () => sink2.lines,
     );
-    await run2.stop();
-    assert.deepEqual(messages(sink2), [
-      "Failed password for root from 203.0.113.7 port 22 ssh2 (while down)",
-    ]);
+    assert.deepEqual(read, ["Failed password for root from 203.0.113.7 port 22 ssh2 (while down)"]);
     assert.ok(src2.argv().some((a) => a.startsWith("--cursor=")));
   });
 
@@ -265,15 +269,13 @@ describe("journald source (real journal files from systemd-journal-remote)", () 
     assert.ok(!src1.argv().includes("--lines=0"));
     // Entries written while down, into the journal that was empty: all of them are new.
     writeJournal(join(d, "remote.journal"), ssh(2, 20));
-    const sink2 = new RecordingSink(store);
-    const run2 = start(source({ directory: d, identifiers: ["sshd"] }, store), sink2);
-    await waitFor(
-      () => sink2.lines.length === 2,
+    const { read } = await rerun(
+      { directory: d, identifiers: ["sshd"] },
+      store,
+      2,
       "the entries written while down",
-      () => sink2.lines,
     );
-    await run2.stop();
-    assert.deepEqual(messages(sink2), [
+    assert.deepEqual(read, [
       "Failed password for root from 203.0.113.20 port 22 ssh2",
       "Failed password for root from 203.0.113.21 port 22 ssh2",
     ]);
@@ -293,17 +295,13 @@ describe("journald source (real journal files from systemd-journal-remote)", () 
       { ident: "cron", message: "tick" },
       { ident: "sshd", message: "Failed password for root from 203.0.113.8 port 22 ssh2 (while down)" },
     ]);
-    const sink2 = new RecordingSink(store);
-    const run2 = start(source({ files: [file], identifiers: ["sshd"] }, store), sink2);
-    await waitFor(
-      () => sink2.lines.length === 1,
+    const { read } = await rerun(
+      { files: [file], identifiers: ["sshd"] },
+      store,
+      1,
       "the entry written while down",
-      () => sink2.lines,
     );
-    await run2.stop();
-    assert.deepEqual(messages(sink2), [
-      "Failed password for root from 203.0.113.8 port 22 ssh2 (while down)",
-    ]);
+    assert.deepEqual(read, ["Failed password for root from 203.0.113.8 port 22 ssh2 (while down)"]);
   });
 
   test("unit and identifier matches: entries of either are read, others not", async () => {
