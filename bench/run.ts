@@ -9,6 +9,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { installedNodeFlags } from "./node-flags.ts";
 import { crowdsecReplay } from "./peers/crowdsec.ts";
 import { repoRoot, sharedDir } from "../test/support/shared.ts";
 
@@ -48,6 +49,7 @@ const runs = Number(args.get("runs") ?? 1);
 const cache = join(repoRoot, ".bench-cache");
 mkdirSync(cache, { recursive: true });
 const bin = join(repoRoot, "bin", "portcullis.js");
+const node = [process.execPath, ...installedNodeFlags()];
 const hasTime = existsSync("/usr/bin/time");
 
 function which(cmd: string): string | undefined {
@@ -132,8 +134,8 @@ for (const lines of sizes) {
     return r;
   };
   const tz = ["--timezone", "UTC", "--reference-time", "2026-12-31T00:00:00Z"];
-  run("portcullis", "replay", [process.execPath, bin, "replay", "--json", "--no-progress", ...tz, file]);
-  run("portcullis", "parse", [process.execPath, bin, "parse", ...tz, file]);
+  run("portcullis", "replay", [...node, bin, "replay", "--json", "--no-progress", ...tz, file]);
+  run("portcullis", "parse", [...node, bin, "parse", ...tz, file]);
   if (only === "portcullis") continue;
   const f2b = which("fail2ban-regex");
   if (f2b) run("fail2ban", "fail2ban-regex sshd", [f2b, file, "sshd"]);

@@ -3,7 +3,8 @@
  * --config <file>`, so its nftables responder runs plain `nft` against that namespace only (the real thing:
  * the CLI, file source with inotify, pipeline, SQLite store, nftables responder).
  *
- * The CLI runs compiled JavaScript, as installed (`bin/portcullis.js` runs dist/): the benchmark compiles the
+ * The CLI runs compiled JavaScript, as installed (`bin/portcullis.js` runs dist/, with the node options of its
+ * `#!` line): the benchmark compiles the
  * current src/ with tsconfig.build.json into its own folder (.bench-cache/daemon/dist, rebuilt when a source
  * file is newer), so it never writes the shared dist/ that other work uses. `--impl tsx` runs the sources
  * through tsx instead (adds tsx's loader thread to the memory figures).
@@ -23,6 +24,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { repoRoot } from "../../test/support/shared.ts";
+import { installedNodeFlags } from "../node-flags.ts";
 import { sh, start, until, type Child } from "./common.ts";
 import { inNs } from "./netns.ts";
 
@@ -91,7 +93,7 @@ export function portcullisCli(impl: Impl, log: (s: string) => void = () => {}): 
     'import { main } from "./dist/cli/main.js";\n' +
       "main(process.argv.slice(2)).then((c) => { process.exitCode = c; });\n",
   );
-  return [process.execPath, entry];
+  return [process.execPath, ...installedNodeFlags(), entry];
 }
 
 /**

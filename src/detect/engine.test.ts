@@ -124,3 +124,35 @@ test("sourceBanned: an address is banned under every prefix in use, and as itsel
   assert.equal(sourceBanned(bans, "192.0.2.7", [64], 0), true);
   assert.equal(sourceBanned(bans, "192.0.2.8", [64], 0), false);
 });
+
+test("mayRead: a rule may read a (dataset, action) if its equalities admit them and the fields it needs can be there", () => {
+  const engine = new DetectionEngine(
+    parseRules(
+      [
+        "- { id: brute, type: threshold, threshold: 5, window: 10m,",
+        "    query: 'event.dataset: sshd and event.action: (ssh_auth_failed or ssh_invalid_user)' }",
+        "- { id: cmd, type: match, query: 'process.command_line: *wget*' }",
+        "- { id: seq, type: sequence, window: 1h, first: { query: 'event.dataset: pam and event.action: a' },",
+        "    then: { query: 'event.dataset: pam and event.action: b and event.outcome: success' } }",
+        "- { id: off, type: match, enabled: false, query: 'event.dataset: pam and event.action: c' }",
+      ].join("\n"),
+      "inline",
+    ).rules,
+  );
+  const sshd = (f: string) => ["source", "source.ip", "user", "user.name"].includes(f);
+  const sudo = (f: string) => ["process", "process.command_line"].includes(f);
+  assert.equal(engine.mayRead("sshd", "ssh_auth_failed", sshd), true);
+  assert.equal(
+    engine.mayRead("sshd", "ssh_login", sshd),
+    false,
+    "no rule admits the action, cmd needs a command",
+  );
+  assert.equal(engine.mayRead("sshd", "ssh_login", sudo), true, "cmd reads any dataset with a command line");
+  assert.equal(engine.mayRead("pam", "a", sshd), true, "a sequence's first condition");
+  assert.equal(engine.mayRead("pam", "b", sshd), true, "its second, whatever the outcome");
+  assert.equal(engine.mayRead("pam", "c", sshd), false, "a disabled rule reads nothing");
+  assert.equal(
+    engine.mayRead("nginx", "http_probe", () => false),
+    false,
+  );
+});

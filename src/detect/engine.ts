@@ -124,14 +124,27 @@ function grouperFor(rule: CompiledRule): Grouper {
 }
 
 /** Field readers for the fields a rule's condition(s) need (a sequence: those both conditions need). */
-function needsOf(r: CompiledRule): ((e: unknown) => unknown)[] {
+/** The fields (besides the indexed ones) every event the rule may read has: see {@link requiredFields}. */
+function needFieldsOf(r: CompiledRule): string[] {
   let fields = requiredFields(r.query.ast);
   if (r.then) {
     const other = requiredFields(r.then.ast);
     fields = new Set([...fields].filter((f) => other.has(f)));
   }
   // The indexed fields are checked by the candidate index already.
-  return [...fields].filter((f) => !INDEXED_FIELDS.has(f)).map((f) => fieldAccessor(f));
+  return [...fields].filter((f) => !INDEXED_FIELDS.has(f));
+}
+
+/**
+ * Whether the rule's equalities on `field` (event.action, event.outcome) admit the value `v`. A sequence
+ * needs either of its conditions; each condition's set is a necessary condition for it. Missing value: an
+ * equality cannot hold. Non-string values (arrays, numbers): admitted (the predicate decides).
+ */
+function admits(rule: CompiledRule, field: string, v: unknown): boolean {
+  const ok = (set: Set<string> | undefined) =>
+    set === undefined || (v !== undefined && (typeof v !== "string" || set.has(v)));
+  if (!rule.then) return ok(rule.query.required.get(field));
+  return ok(rule.query.required.get(field)) || ok(rule.then.required.get(field));
 }
 
 interface Entry {
@@ -145,7 +158,9 @@ interface Entry {
    * a (dataset, action, outcome) combination holds for every event with it, and is computed once per combination.
    */
   indexedFieldsOnly: boolean;
-  /** Readers of the fields the condition needs (see {@link requiredFields}); all must find a value. */
+  /** The fields the condition needs (see {@link requiredFields}); all must have a value. */
+  needFields: string[];
+  /** Their readers. */
   needs: ((e: unknown) => unknown)[];
 }
 
@@ -254,7 +269,8 @@ export class DetectionEngine {
             alerts: 0,
             indexed: r.then === undefined && indexedOnly(r.query.ast),
             indexedFieldsOnly: readsIndexedFieldsOnly(r),
-            needs: needsOf(r),
+            needFields: needFieldsOf(r),
+            needs: needFieldsOf(r).map((f) => fieldAccessor(f)),
           },
       );
     this.#anyDataset = this.#entries.filter((e) => e.detector.rule.datasets === undefined);
@@ -318,15 +334,6 @@ export class DetectionEngine {
     let list = byOutcome?.get(outcome);
     if (list) return list;
     const base = (typeof ds === "string" ? this.#byDataset.get(ds) : undefined) ?? this.#anyDataset;
-    const admits = (rule: CompiledRule, field: string, v: unknown) => {
-      const sets = [rule.query.required.get(field), rule.then?.required.get(field)];
-      // A sequence needs either of its conditions; each condition's set is a necessary condition for it.
-      // Missing value: an equality cannot hold. Non-string values (arrays, numbers): keep the rule (the
-      // predicate decides).
-      const ok = (set: Set<string> | undefined) =>
-        set === undefined || (v !== undefined && (typeof v !== "string" || set.has(v)));
-      return rule.then ? sets.some(ok) : ok(sets[0]);
-    };
     // Decided without evaluation only when every indexed value is a string (what the index compared).
     const strings = [ds, action, outcome].every((v) => typeof v === "string");
     // A condition reading only the indexed fields is evaluated here, once, on an event made of the
@@ -353,6 +360,20 @@ export class DetectionEngine {
     if (!byOutcome) byAction.set(action, (byOutcome = new Map<unknown, Candidate[]>()));
     byOutcome.set(outcome, list);
     return list;
+  }
+
+  /**
+   * Whether any rule may read an event of `dataset` and `action` (whatever its outcome) whose fields can only
+   * be among those `has` accepts: the rule's dataset and action equalities admit them, and every field its
+   * condition needs may be present (a field is present if `has` accepts it or a field below it). Replay asks
+   * this of the parsers that declare their fields, and skips making the events no rule can read. Rules about
+   * bans (META_DATASETS) are fed by replay itself, not by parsers.
+   */
+  mayRead(dataset: string, action: string, has: (field: string) => boolean): boolean {
+    const base = this.#byDataset.get(dataset) ?? this.#anyDataset;
+    return base.some(
+      (entry) => admits(entry.detector.rule, "event.action", action) && entry.needFields.every((f) => has(f)),
+    );
   }
 
   /**

@@ -16,6 +16,8 @@ interface Slot {
   parser: LineParser;
   /** Failure actions this slot reports (undefined: all). */
   failures: Set<string> | undefined;
+  /** The actions some rule may read (undefined: all); see ParserSetOptions.wants. */
+  wants: ((action: string) => boolean) | undefined;
 }
 
 /** Where the frames of one program go (see ParserSet's #route). */
@@ -38,6 +40,12 @@ export interface ParserSetOptions {
   only?: readonly string[];
   /** Lines a parser recognised but refused to read (see ParserCreateOptions.onRejected), by parser id. */
   onRejected?: (parser: string, reason: string) => void;
+  /**
+   * Whether a rule may read events of this parser and action (replay: see DetectionEngine.mayRead). Asked
+   * once per action, only for parsers that declare their `fields`; the events of other actions are not made
+   * (or dropped). Absent: every event is kept (`parse` prints them all, the daemon stores them).
+   */
+  wants?: (def: ParserDefinition, action: string) => boolean;
 }
 
 export class ParserSet {
@@ -65,14 +73,17 @@ export class ParserSet {
           `parser ${def.id} has no mode "${mode}" (modes: ${Object.keys(def.modes).join(", ")}, all)`,
         );
       }
+      const wants = opts.wants && def.fields ? cachedWants(def, opts.wants) : undefined;
       const slot: Slot = {
         def,
         parser: def.create({
           mode,
           time: opts.time,
           ...(opts.onRejected && { onRejected: (reason: string) => opts.onRejected!(def.id, reason) }),
+          ...(wants && { wants }),
         }),
         failures: mode === "all" ? undefined : new Set(def.modes[mode]),
+        wants,
       };
       for (const p of def.programs ?? []) push(this.#byProgram, p, slot);
       for (const prefix of def.programPrefixes ?? []) this.#prefixed.push({ prefix, slot });
@@ -162,12 +173,29 @@ export class ParserSet {
     for (let i = start; i < out.length; i++) {
       const e = out[i]!;
       if (slot.failures && e.event.outcome === "failure" && !slot.failures.has(e.event.action)) continue;
+      if (slot.wants && !slot.wants(e.event.action)) continue;
       if (Number.isNaN(e["@timestamp"])) e["@timestamp"] = frame.time ?? this.#time.reference();
       if (frame.repeat > 1 && e.event.count === undefined) e.event.count = frame.repeat;
       out[kept++] = e;
     }
     if (kept < out.length) out.length = kept;
   }
+}
+
+/** `wants` for one parser, asked once per action (the vocabulary is the parser's declared actions). */
+function cachedWants(
+  def: ParserDefinition,
+  wants: (def: ParserDefinition, action: string) => boolean,
+): (action: string) => boolean {
+  const known = new Map<string, boolean>();
+  return (action) => {
+    let w = known.get(action);
+    if (w === undefined) {
+      w = wants(def, action);
+      if (known.size < 1_000) known.set(action, w);
+    }
+    return w;
+  };
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V) {

@@ -33,6 +33,12 @@ export interface ParserCreateOptions {
    * trusted (e.g. an address the sender may have written itself): such lines are counted, not silent.
    */
   onRejected?: (reason: string) => void;
+  /**
+   * Whether any rule may read events of `action` (given only for parsers that declare their `fields`). A parser
+   * may skip building the events of other actions, but still reads the line for its own state (sshd's
+   * connections); the ParserSet drops any such event it builds anyway. Absent: every action is wanted.
+   */
+  wants?: (action: string) => boolean;
 }
 
 export interface ParserDefinition {
@@ -57,7 +63,45 @@ export interface ParserDefinition {
   modes: Readonly<Record<string, readonly string[]>>;
   /** Every `event.action` this parser can produce (failures and others), for docs and rule validation. */
   actions: readonly string[];
+  /**
+   * Every field its events may carry besides {@link COMMON_FIELDS} (full paths of leaf values). Declaring them
+   * lets replay skip the events that no rule can read (a rule on any dataset that needs `process.command_line`
+   * cannot read an event that never has one): see ParserCreateOptions.wants. test/conformance/fields.test.ts
+   * checks every event the parser makes from the corpora against this list. Undeclared: nothing is skipped.
+   */
+  fields?: readonly string[];
   create(options: ParserCreateOptions): LineParser;
+}
+
+/** Fields every parser's events may carry: newEvent's, the frame's repeat count, and where the line came from. */
+export const COMMON_FIELDS: readonly string[] = [
+  "@timestamp",
+  "message",
+  "event.dataset",
+  "event.action",
+  "event.outcome",
+  "event.category",
+  "event.reason",
+  "event.count",
+  "host.name",
+  "process.name",
+  "process.pid",
+  "log.file.path",
+  "log.file.line",
+];
+
+/**
+ * Whether an event of `def` may have a value at `field` (a declared leaf, or an object above one such as
+ * `source`); undefined when `def` declares no fields.
+ */
+export function declaredFields(def: ParserDefinition): ((field: string) => boolean) | undefined {
+  if (!def.fields) return undefined;
+  const paths = new Set<string>();
+  for (const f of [...COMMON_FIELDS, ...def.fields]) {
+    for (let i = f.indexOf("."); i > 0; i = f.indexOf(".", i + 1)) paths.add(f.slice(0, i));
+    paths.add(f);
+  }
+  return (field) => paths.has(field);
 }
 
 export function defaultMode(def: ParserDefinition): string {

@@ -15,6 +15,7 @@ import { LineFramer } from "../framing/framer.ts";
 import type { TimeContext } from "../framing/zone.ts";
 import { readLines } from "../io/lines.ts";
 import { ParserSet } from "../parsers/dispatch.ts";
+import { declaredFields } from "../parsers/types.ts";
 import type { Policy, PolicyResult } from "../policy/policy.ts";
 
 export interface ReplayInput {
@@ -38,6 +39,7 @@ export interface ReplayHooks {
 export interface ReplaySummary {
   files: number;
   lines: number;
+  /** Events the parsers made that a rule may read (those of no rule's interest are not made). */
   events: number;
   /** Events ignored because their source was banned at the time. */
   suppressed: number;
@@ -147,6 +149,11 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     const parsers = new ParserSet({
       time: input.time,
       allActions: true,
+      // Events no rule can read are not made (summary.events counts the others).
+      wants: (def, action) => {
+        const has = declaredFields(def);
+        return has === undefined || engine.mayRead(def.id, action, has);
+      },
       onRejected: () => summary.rejected++,
       ...(opts.modes ? { modes: opts.modes } : {}),
     });

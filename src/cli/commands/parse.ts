@@ -9,6 +9,7 @@ import { LineFramer } from "../../framing/framer.ts";
 import type { CliIO } from "../main.ts";
 import { ParserSet } from "../../parsers/dispatch.ts";
 import { resolveModes, timeContextFor, type TimeOptions } from "../options.ts";
+import { tuneHeapForStreaming } from "../heap.ts";
 
 interface ParseOptions extends TimeOptions {
   mode: string[];
@@ -40,6 +41,7 @@ export function registerParse(program: Command, io: CliIO, setExit: (code: numbe
       "instant that year-less dates are placed near, and the time of lines without one (default: the file's modification time)",
     )
     .action(async (files: string[], opts: ParseOptions) => {
+      tuneHeapForStreaming();
       const modes = resolveModes(opts.mode);
       let out: string[] = [];
       const flush = async () => {

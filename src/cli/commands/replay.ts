@@ -17,6 +17,7 @@ import { Allowlist } from "../../policy/allowlist.ts";
 import type { CliIO } from "../main.ts";
 import { resolveModes, timeContextFor, type TimeOptions } from "../options.ts";
 import { table } from "../table.ts";
+import { tuneHeapForStreaming } from "../heap.ts";
 
 interface ReplayOptions extends TimeOptions {
   rules?: string[];
@@ -103,6 +104,7 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
     )
     .option("--no-progress", "no progress bar even on a terminal")
     .action(async (files: string[], opts: ReplayOptions) => {
+      tuneHeapForStreaming();
       // The YAML parser and the schema library are loaded only for rule files of the user's (the built-in
       // pack comes from its validated snapshot), the progress bar only on a terminal.
       const rules = opts.rules?.length

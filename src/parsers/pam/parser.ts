@@ -125,7 +125,7 @@ function locateRhost(s: string, base: number, from: number): { pick?: Candidate;
   return pick ? { pick, candidates: count } : { candidates: count };
 }
 
-function authFailure(frame: Frame, info: PamInfo, body: string, out: SecurityEvent[]): void {
+function authFailure(wants: Wants, frame: Frame, info: PamInfo, body: string, out: SecurityEvent[]): void {
   // body: `authentication failure; logname=... uid=0 euid=0 tty=... ruser=... rhost=...[  user=...]`
   const s = body.trimEnd();
   const fieldsAt = 23; // after "authentication failure;"
@@ -160,10 +160,12 @@ function authFailure(frame: Frame, info: PamInfo, body: string, out: SecurityEve
   if (user === undefined && info.ruser) user = info.ruser;
   if (user !== undefined) e.user = { name: user };
   e.pam = info;
-  out.push(e);
+  // Its action is known once the rhost is read (remote, local or legacy).
+  if (wants(e.event.action)) out.push(e);
 }
 
 function simple(
+  wants: Wants,
   frame: Frame,
   info: PamInfo,
   action: Action,
@@ -172,6 +174,7 @@ function simple(
   category: string,
   out: SecurityEvent[],
 ): void {
+  if (!wants(action)) return;
   const e = newEvent(frame, "pam", action, outcome);
   e.event.category = [category];
   if (user !== undefined) e.user = { name: user };
@@ -179,27 +182,37 @@ function simple(
   out.push(e);
 }
 
-function parseLine(frame: Frame, out: SecurityEvent[]): void {
+type Wants = (action: string) => boolean;
+
+/**
+ * A session line (`pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)`), told without
+ * allocating: most PAM lines of a busy host are sessions, which replay skips when no rule reads them.
+ */
+const SESSION_LINE =
+  /^(?:pam_\w{1,40}(?:\([^():\s]{0,64}(?::\w{1,16})?\))?: |\(pam_\w{1,40}\) )session (?:opened|closed) for user /;
+
+function parseLine(wants: Wants, skipSessions: boolean, frame: Frame, out: SecurityEvent[]): void {
+  if (skipSessions && SESSION_LINE.test(frame.message)) return;
   const h = header(frame);
   if (!h) return;
   const { info, body } = h;
   const c0 = body.charCodeAt(0);
   if (c0 === 97 /* a */) {
-    if (body.startsWith("authentication failure;")) authFailure(frame, info, body, out);
+    if (body.startsWith("authentication failure;")) authFailure(wants, frame, info, body, out);
   } else if (c0 === 115 /* s */) {
     let m = SESSION_OPENED.exec(body);
     if (m) {
-      simple(frame, info, "pam_session_opened", "success", m[1], "session", out);
+      simple(wants, frame, info, "pam_session_opened", "success", m[1], "session", out);
       return;
     }
     m = SESSION_CLOSED.exec(body);
-    if (m) simple(frame, info, "pam_session_closed", "success", m[1], "session", out);
+    if (m) simple(wants, frame, info, "pam_session_closed", "success", m[1], "session", out);
   } else if (c0 === 99 /* c */) {
     if (body === "check pass; user unknown")
-      simple(frame, info, "pam_user_unknown", "failure", undefined, "authentication", out);
+      simple(wants, frame, info, "pam_user_unknown", "failure", undefined, "authentication", out);
   } else if (c0 === 67 /* C */) {
     const m = LOCKED.exec(body);
-    if (m) simple(frame, info, "pam_account_locked", "failure", m[1], "authentication", out);
+    if (m) simple(wants, frame, info, "pam_account_locked", "failure", m[1], "authentication", out);
   }
 }
 
@@ -216,7 +229,20 @@ export const pam: ParserDefinition = {
   },
   modes: { normal: ["pam_auth_failure"], aggressive: FAILURES },
   actions: ACTIONS,
-  create(): LineParser {
-    return { parse: parseLine };
+  fields: [
+    "source.ip",
+    "source.domain",
+    "user.name",
+    "pam.module",
+    "pam.service",
+    "pam.type",
+    "pam.ruser",
+    "pam.logname",
+    "pam.tty",
+  ],
+  create(options): LineParser {
+    const wants = options.wants ?? (() => true);
+    const skipSessions = !wants("pam_session_opened") && !wants("pam_session_closed");
+    return { parse: (frame, out) => parseLine(wants, skipSessions, frame, out) };
   },
 };

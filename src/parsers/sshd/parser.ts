@@ -33,6 +33,7 @@ export const SSHD_PROGRAMS = ["sshd", "sshd-session", "sshd-auth"] as const;
 
 class SshdParser implements LineParser, Context {
   readonly #reported: ReadonlySet<string> | undefined;
+  readonly #wants: (action: string) => boolean;
   readonly #conns: ConnTable;
   readonly #line = new Line();
   #frame: Frame | undefined;
@@ -40,8 +41,9 @@ class SshdParser implements LineParser, Context {
   #looked = false;
   #key = -1;
 
-  constructor(mode: string, cap: number) {
+  constructor(mode: string, cap: number, wants: (action: string) => boolean = () => true) {
     this.#reported = mode === "all" ? undefined : new Set(MODES[mode] ?? MODES.normal);
+    this.#wants = wants;
     this.#conns = new ConnTable(cap);
   }
 
@@ -118,15 +120,18 @@ class SshdParser implements LineParser, Context {
       if (addr === undefined) {
         if (conn !== undefined) conn.pending = { action, user, reason };
       } else {
-        const e = this.#event(frame, action, "failure", addr, L.addr !== undefined ? L.port : conn?.port);
-        if (user !== undefined) e.user = { name: user };
-        if (reason !== undefined) e.event.reason = reason;
-        if (action === A.multipleUsers && conn !== undefined) e.related = { user: [...conn.users] };
-        out.push(e);
+        // The connection's state changes whether or not a rule wants the event.
+        if (this.#wants(action)) {
+          const e = this.#event(frame, action, "failure", addr, L.addr !== undefined ? L.port : conn?.port);
+          if (user !== undefined) e.user = { name: user };
+          if (reason !== undefined) e.event.reason = reason;
+          if (action === A.multipleUsers && conn !== undefined) e.related = { user: [...conn.users] };
+          out.push(e);
+        }
         if (conn !== undefined) conn.pending = undefined;
       }
     }
-    if (L.info !== "") {
+    if (L.info !== "" && this.#wants(L.info)) {
       const addr = L.addr ?? conn?.addr;
       const e = this.#event(frame, L.info, L.info === A.login ? "success" : "unknown", addr, L.port);
       if (L.user !== undefined) e.user = { name: L.user };
@@ -157,8 +162,9 @@ export const sshd: ParserDefinition = {
   programs: SSHD_PROGRAMS,
   modes: MODES,
   actions: ACTIONS,
+  fields: ["source.ip", "source.domain", "source.port", "user.name", "related.user"],
   create(options: ParserCreateOptions): LineParser {
-    return new SshdParser(options.mode, 20_000);
+    return new SshdParser(options.mode, 20_000, options.wants);
   },
 };
 
