@@ -4,10 +4,10 @@
  * the CLI, file source with inotify, pipeline, SQLite store, nftables responder).
  *
  * The CLI runs compiled JavaScript, as installed (`bin/portcullis.js` runs dist/, with the node options of its
- * `#!` line): the benchmark compiles the
- * current src/ with tsconfig.build.json into its own folder (.bench-cache/daemon/dist, rebuilt when a source
- * file is newer), so it never writes the shared dist/ that other work uses. `--impl tsx` runs the sources
- * through tsx instead (adds tsx's loader thread to the memory figures).
+ * `#!` line): the benchmark compiles the current src/ with tsconfig.build.json into its own folder
+ * (.bench-cache/daemon/dist, rebuilt when a source file is newer), so it never writes the shared dist/ that
+ * other work uses. `--impl tsx` runs the sources through tsx instead (adds tsx's loader thread to the memory
+ * figures).
  */
 import {
   closeSync,
