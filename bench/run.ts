@@ -4,7 +4,7 @@
  * through the peer tools that are installed (fail2ban-regex, sshguard's sshg-parser, crowdsec replay), with the
  * throughput ratio. Every command runs under /usr/bin/time for CPU and peak RSS.
  *
- * Options: --sizes 100000,1000000   --only portcullis   --runs 1
+ * Options: --sizes 100000,1000000   --only portcullis[,sshguard,fail2ban,crowdsec]   --runs 1
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
@@ -44,7 +44,9 @@ const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)
   args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "");
 const sizes = (args.get("sizes") ?? "100000,1000000").split(",").map(Number);
-const only = args.get("only");
+// --only portcullis,sshguard: the peers to run besides Portcullis (default: every installed one).
+const only = args.has("only") ? new Set(args.get("only")!.split(",")) : undefined;
+const peer = (tool: string) => only === undefined || only.has(tool);
 const runs = Number(args.get("runs") ?? 1);
 const cache = join(repoRoot, ".bench-cache");
 mkdirSync(cache, { recursive: true });
@@ -136,14 +138,14 @@ for (const lines of sizes) {
   const tz = ["--timezone", "UTC", "--reference-time", "2026-12-31T00:00:00Z"];
   run("portcullis", "replay", [...node, bin, "replay", "--json", "--no-progress", ...tz, file]);
   run("portcullis", "parse", [...node, bin, "parse", ...tz, file]);
-  if (only === "portcullis") continue;
-  const f2b = which("fail2ban-regex");
+  const f2b = peer("fail2ban") ? which("fail2ban-regex") : undefined;
   if (f2b) run("fail2ban", "fail2ban-regex sshd", [f2b, file, "sshd"]);
-  const sshg = existsSync("/usr/libexec/sshguard/sshg-parser")
-    ? "/usr/libexec/sshguard/sshg-parser"
-    : undefined;
+  const sshg =
+    peer("sshguard") && existsSync("/usr/libexec/sshguard/sshg-parser")
+      ? "/usr/libexec/sshguard/sshg-parser"
+      : undefined;
   if (sshg) run("sshguard", "sshg-parser < file", [sshg], file);
-  const cs = crowdsecReplay(file);
+  const cs = peer("crowdsec") ? crowdsecReplay(file) : undefined;
   if (cs) run("crowdsec", "crowdsec replay", cs.argv, undefined, cs.note);
 }
 
