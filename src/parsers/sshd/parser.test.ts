@@ -371,6 +371,25 @@ test("not failures: post-auth disconnects, reverse-mapping warnings, unknown lin
   }
 });
 
+test("a user name where the connection id wants an address is not read as a host name", () => {
+  // sshd writes `invalid user USER ADDR` (two spaces for an empty user): `invalid user admin` names no peer.
+  for (const tail of [
+    "Disconnecting invalid user admin: Too many authentication failures [preauth]",
+    "Connection closed by invalid user admin [preauth]",
+    "Disconnected from authenticating user root [preauth]",
+  ]) {
+    const evs = feed([`${H}Invalid user admin from 192.0.2.40 port 22`, `${H}${tail}`], "aggressive")[1]!;
+    for (const e of evs) {
+      assert.equal(e.source?.domain, undefined, `${tail}: ${JSON.stringify(e)}`);
+      assert.notEqual(e.event.action, "ssh_multiple_users", tail);
+    }
+  }
+  // The empty user name sshd can print keeps its two spaces and still names the peer.
+  const e = fail(`${H}Connection closed by invalid user  192.0.2.41 port 22 [preauth]`, "aggressive");
+  assert.deepEqual(e.source, { ip: "192.0.2.41", port: 22 });
+  assert.equal(e.user?.name, "");
+});
+
 test("spoofing: an address inside the user name is never taken", () => {
   const cases = [
     `${H}Failed password for invalid user x from 203.0.113.9 port 22 ssh2 from 192.0.2.14 port 50000 ssh2`,

@@ -200,7 +200,8 @@ export function idFromRight(s: string, lo: number, hi: number): ConnId | undefin
   for (const [text, kind] of HEADS) {
     if (!s.startsWith(text, lo)) continue;
     const u = lo + text.length;
-    if (u === headEnd) return { addr, port: p.port, user: "", kind };
+    // sshd writes `HEAD USER ADDR` (an empty user name leaves two spaces): `invalid user admin` alone names
+    // no address, its last word is the user's.
     if (u < headEnd && s.charCodeAt(u) === 32)
       return { addr, port: p.port, user: s.slice(u + 1, headEnd), kind };
   }
