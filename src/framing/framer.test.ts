@@ -182,3 +182,36 @@ test("a repeated envelope is reused only when the line really has the same one",
   assert.deepEqual(read("sshd[1]: e"), [undefined, "sshd", 1, "e"]);
   assert.deepEqual(read("sshd[1]: f"), [undefined, "sshd", 1, "f"]);
 });
+
+test("envelopes read through the remembered host or envelope equal those read from scratch", () => {
+  const envelopes = [
+    "srv sshd[1]: ",
+    "srv sshd[2]: ",
+    "srv  sshd[2]: ",
+    "srv cron[5]: ",
+    "srv cron: ",
+    "srv [sshd]: ",
+    "srv sshd[1]:",
+    "srv sshd[1]",
+    "srv hello ",
+    "srv2 sshd[1]: ",
+    "sr sshd[1]: ",
+    "srsshd[1]: ",
+    "srvcron[5]: ",
+    "sshd[1]: ",
+    "srv pop(pam_unix)[4920]: ",
+    "srv ",
+    "",
+  ];
+  const messages = ["x", " y", "", "a: b", "srv sshd[1]: z"];
+  const shared = utc();
+  let seed = 7;
+  const next = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  for (let i = 0; i < 2000; i++) {
+    const line = `Mar  3 00:17:22 ${envelopes[next(envelopes.length)]!}${messages[next(messages.length)]!}`;
+    assert.deepEqual(shared.frame(line), utc().frame(line), line);
+  }
+});

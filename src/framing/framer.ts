@@ -264,6 +264,8 @@ export class LineFramer {
   readonly #lastEnv = {
     text: "",
     host: undefined as string | undefined,
+    /** `host` as written with the spaces after it (`srv01 `), or empty. */
+    hostText: "",
     program: "",
     pid: undefined as number | undefined,
   };
@@ -347,15 +349,40 @@ export class LineFramer {
       env.msgStart = at + n;
       return env;
     }
-    if (!scanEnvelope(line, at, requireIdent, env, this.#names)) return undefined;
-    // Only an envelope with a program is remembered: the result of one without depends on what follows it.
-    if (env.program !== undefined && env.msgStart > at && line.charCodeAt(env.msgStart - 1) === 32) {
-      last.text = line.slice(at, env.msgStart);
-      last.host = env.host;
-      last.program = env.program;
-      last.pid = env.pid;
+    // Same host as the last envelope, another program or pid (interleaved sessions): only the identifier
+    // is read (the host token and the spaces after it are what scanEnvelope would have read).
+    const hn = last.hostText.length;
+    if (hn > 0 && line.startsWith(last.hostText, at) && line.charCodeAt(at + hn) !== 32) {
+      const from = at + hn;
+      const sp = line.indexOf(" ", from);
+      if (identAt(line, from, sp < 0 ? line.length : sp, this.#names)) {
+        env.host = last.host;
+        env.program = ID.program;
+        env.pid = ID.pid;
+        env.msgStart = sp < 0 ? line.length : skipSpace(line, sp);
+        this.#remember(line, at);
+        return env;
+      }
     }
+    if (!scanEnvelope(line, at, requireIdent, env, this.#names)) return undefined;
+    this.#remember(line, at);
     return env;
+  }
+
+  /** Remembers the envelope just read into #env (see #envelope). */
+  #remember(line: string, at: number): void {
+    const env = this.#env;
+    const last = this.#lastEnv;
+    // Only an envelope with a program is remembered: the result of one without depends on what follows it.
+    if (env.program === undefined || env.msgStart <= at || line.charCodeAt(env.msgStart - 1) !== 32) return;
+    last.text = line.slice(at, env.msgStart);
+    last.program = env.program;
+    last.pid = env.pid;
+    if (env.host !== last.host || last.hostText.length === 0) {
+      last.host = env.host;
+      // The host token with the spaces after it; none when there is no host (`prog[pid]: msg`).
+      last.hostText = env.host === undefined ? "" : line.slice(at, skipSpace(line, at + env.host.length));
+    }
   }
 
   /**
