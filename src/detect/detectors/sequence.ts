@@ -38,6 +38,8 @@ export function sequenceDetector(rule: CompiledRule): Detector {
       }
       const s = state.touch(key, make);
       s.firsts.expire(t, rule.window);
+      // Firsts that all expired are not shown as the sample of a later sequence.
+      if (s.firsts.length === 0) s.sample.length = 0;
       s.firsts.add(t, weight, rule.cap, rule.window);
       pushSample(s.sample, e);
       return undefined;

@@ -19,6 +19,16 @@ interface State {
   sample: SecurityEvent[];
 }
 
+/**
+ * The group's window emptied: its burst is over and the next event starts a new one (alerted afresh, with its
+ * own sample), the same whether or not a sweep dropped the group in between. Without this, a new burst whose
+ * first line already reaches the threshold (`message repeated 5 times`) would be taken for the old one.
+ */
+function newBurst(s: State): void {
+  s.alerted = -1;
+  s.sample.length = 0;
+}
+
 export function thresholdDetector(rule: CompiledRule): Detector {
   if (rule.spec.type !== "threshold") throw new Error("not a threshold rule");
   const threshold = rule.spec.threshold;
@@ -30,6 +40,7 @@ export function thresholdDetector(rule: CompiledRule): Detector {
     observe(e, key, t, weight) {
       const s = state.touch(key, make);
       s.win.expire(t, rule.window);
+      if (s.win.length === 0) newBurst(s);
       // A late event (older than the newest counted) says nothing about whether the current burst is over.
       const late = t < s.win.last;
       const count = s.win.add(t, weight, rule.cap, rule.window);
