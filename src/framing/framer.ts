@@ -260,12 +260,17 @@ export class LineFramer {
   #hour: HourStamp = NO_HOUR;
   readonly #env: Envelope = { host: undefined, program: undefined, pid: undefined, msgStart: 0 };
   readonly #names = new RecentNames();
-  /** The last envelope remembered by #envelope, with its text (`host prog[pid]: `); empty text: none. */
+  /**
+   * The last envelope remembered by #envelope: the line it was read from (`line[at, at + n)` is its text,
+   * `host prog[pid]: `; n = 0: none) and the length `hn` of its host with the spaces after it (0: no host).
+   * Lines are compared with it character by character: `startsWith` with a substring is slower.
+   */
   readonly #lastEnv = {
-    text: "",
+    line: "",
+    at: 0,
+    n: 0,
+    hn: 0,
     host: undefined as string | undefined,
-    /** `host` as written with the spaces after it (`srv01 `), or empty. */
-    hostText: "",
     program: "",
     pid: undefined as number | undefined,
   };
@@ -341,27 +346,35 @@ export class LineFramer {
   #envelope(line: string, at: number, requireIdent: boolean): Envelope | undefined {
     const env = this.#env;
     const last = this.#lastEnv;
-    const n = last.text.length;
-    if (n > 0 && line.startsWith(last.text, at) && line.charCodeAt(at + n) !== 32) {
-      env.host = last.host;
-      env.program = last.program;
-      env.pid = last.pid;
-      env.msgStart = at + n;
-      return env;
-    }
-    // Same host as the last envelope, another program or pid (interleaved sessions): only the identifier
-    // is read (the host token and the spaces after it are what scanEnvelope would have read).
-    const hn = last.hostText.length;
-    if (hn > 0 && line.startsWith(last.hostText, at) && line.charCodeAt(at + hn) !== 32) {
-      const from = at + hn;
-      const sp = line.indexOf(" ", from);
-      if (identAt(line, from, sp < 0 ? line.length : sp, this.#names)) {
+    const n = last.n;
+    if (n > 0) {
+      // How much of the last envelope's text this line repeats at `at`.
+      const src = last.line;
+      const d = last.at - at;
+      let i = at;
+      const end = at + n;
+      while (i < end && line.charCodeAt(i) === src.charCodeAt(i + d)) i++;
+      if (i === end && line.charCodeAt(end) !== 32) {
         env.host = last.host;
-        env.program = ID.program;
-        env.pid = ID.pid;
-        env.msgStart = sp < 0 ? line.length : skipSpace(line, sp);
-        this.#remember(line, at);
+        env.program = last.program;
+        env.pid = last.pid;
+        env.msgStart = end;
         return env;
+      }
+      // Same host, another program or pid (interleaved sessions): only the identifier is read (the host
+      // token and the spaces after it are what scanEnvelope would have read).
+      const hn = last.hn;
+      if (hn > 0 && i >= at + hn && line.charCodeAt(at + hn) !== 32) {
+        const from = at + hn;
+        const sp = line.indexOf(" ", from);
+        if (identAt(line, from, sp < 0 ? line.length : sp, this.#names)) {
+          env.host = last.host;
+          env.program = ID.program;
+          env.pid = ID.pid;
+          env.msgStart = sp < 0 ? line.length : skipSpace(line, sp);
+          this.#remember(line, at);
+          return env;
+        }
       }
     }
     if (!scanEnvelope(line, at, requireIdent, env, this.#names)) return undefined;
@@ -375,14 +388,13 @@ export class LineFramer {
     const last = this.#lastEnv;
     // Only an envelope with a program is remembered: the result of one without depends on what follows it.
     if (env.program === undefined || env.msgStart <= at || line.charCodeAt(env.msgStart - 1) !== 32) return;
-    last.text = line.slice(at, env.msgStart);
+    last.line = line;
+    last.at = at;
+    last.n = env.msgStart - at;
+    last.host = env.host;
+    last.hn = env.host === undefined ? 0 : skipSpace(line, at + env.host.length) - at;
     last.program = env.program;
     last.pid = env.pid;
-    if (env.host !== last.host || last.hostText.length === 0) {
-      last.host = env.host;
-      // The host token with the spaces after it; none when there is no host (`prog[pid]: msg`).
-      last.hostText = env.host === undefined ? "" : line.slice(at, skipSpace(line, at + env.host.length));
-    }
   }
 
   /**

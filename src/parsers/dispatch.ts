@@ -188,12 +188,18 @@ function cachedWants(
   wants: (def: ParserDefinition, action: string) => boolean,
 ): (action: string) => boolean {
   const known = new Map<string, boolean>();
+  // The last answer on its own: a parser asks about an event's action, then #run about the same one.
+  let lastAction = "";
+  let lastWant = false;
   return (action) => {
+    if (action === lastAction) return lastWant;
     let w = known.get(action);
     if (w === undefined) {
       w = wants(def, action);
       if (known.size < 1_000) known.set(action, w);
     }
+    lastAction = action;
+    lastWant = w;
     return w;
   };
 }
