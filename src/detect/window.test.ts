@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { seededInts } from "../../test/support/random.ts";
 import type { Alert } from "../core/alert.ts";
 import type { SecurityEvent } from "../core/event.ts";
 import { DetectionEngine } from "./engine.ts";
@@ -28,11 +29,7 @@ function busiest(held: number[], t: number): number {
 }
 
 test("SlidingCount: a late entry is counted with the busiest window holding it, never with more", () => {
-  let seed = 11;
-  const rand = (n: number) => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed % n;
-  };
+  const rand = seededInts(11);
   for (let round = 0; round < 50; round++) {
     const w = new SlidingCount();
     let held: number[] = [];

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { seededInts } from "../../test/support/random.ts";
 import { LineFramer } from "./framer.ts";
 import { readSyslogDate } from "./timestamps.ts";
 import { Zone } from "./zone.ts";
@@ -145,11 +146,7 @@ test("the per-hour stamp cache gives readSyslogDate's time, across year boundari
     let ref = Date.UTC(2025, 11, 31, 22, 0, 0);
     const ctx = { zone: new Zone(zone), reference: () => ref };
     const framer = new LineFramer(ctx);
-    let seed = 7;
-    const rand = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return seed % n;
-    };
+    const rand = seededInts(7);
     for (let i = 0; i < 20_000; i++) {
       if (i % 500 === 0) ref += rand(4) * 12 * 3_600_000; // the daemon's reference moves
       const mo = [0, 2, 9, 11][rand(4)]!;
@@ -205,11 +202,7 @@ test("envelopes read through the remembered host or envelope equal those read fr
   ];
   const messages = ["x", " y", "", "a: b", "srv sshd[1]: z"];
   const shared = utc();
-  let seed = 7;
-  const next = (n: number) => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed % n;
-  };
+  const next = seededInts(7);
   for (let i = 0; i < 2000; i++) {
     const line = `Mar  3 00:17:22 ${envelopes[next(envelopes.length)]!}${messages[next(messages.length)]!}`;
     assert.deepEqual(shared.frame(line), utc().frame(line), line);

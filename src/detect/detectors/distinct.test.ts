@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { seededInts } from "../../../test/support/random.ts";
 import type { SecurityEvent } from "../../core/event.ts";
 import { parseRules } from "../load.ts";
 import { severityFor, type CompiledRule } from "../rule.ts";
@@ -58,11 +59,7 @@ function reference(r: CompiledRule) {
 }
 
 test("distinct: same alerts and groups as walking the map every time, timestamps out of order included", () => {
-  let seed = 7;
-  const rand = (n: number) => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed % n;
-  };
+  const rand = seededInts(7);
   for (let round = 0; round < 20; round++) {
     const d = distinctDetector(rule);
     const ref = reference(rule);
