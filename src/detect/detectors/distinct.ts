@@ -6,6 +6,7 @@ import { KeyedState } from "../window.ts";
 import {
   lastGroups,
   makeAlert,
+  newBurst,
   pushSample,
   restoreGroups,
   restoreSample,
@@ -86,11 +87,7 @@ export function distinctDetector(rule: CompiledRule): Detector {
       const value = typeof raw === "string" ? raw : JSON.stringify(raw);
       const s = state.touch(key, make);
       expire(s, t - rule.window);
-      if (s.seen.size === 0) {
-        // The last burst is over (see threshold.ts's newBurst), whether or not a sweep dropped the group.
-        s.alerted = -1;
-        s.sample.length = 0;
-      }
+      if (s.seen.size === 0) newBurst(s);
       s.seen.delete(value);
       s.seen.set(value, t);
       if (t < s.last) s.ordered = false;

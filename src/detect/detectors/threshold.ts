@@ -5,6 +5,7 @@ import { KeyedState, SlidingCount } from "../window.ts";
 import {
   lastGroups,
   makeAlert,
+  newBurst,
   pushSample,
   restoreGroups,
   restoreSample,
@@ -17,16 +18,6 @@ interface State {
   /** Highest tier already alerted in the current burst (-1: none). */
   alerted: number;
   sample: SecurityEvent[];
-}
-
-/**
- * The group's window emptied: its burst is over and the next event starts a new one (alerted afresh, with its
- * own sample), the same whether or not a sweep dropped the group in between. Without this, a new burst whose
- * first line already reaches the threshold (`message repeated 5 times`) would be taken for the old one.
- */
-function newBurst(s: State): void {
-  s.alerted = -1;
-  s.sample.length = 0;
 }
 
 export function thresholdDetector(rule: CompiledRule): Detector {

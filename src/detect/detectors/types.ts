@@ -91,6 +91,16 @@ export function restoreTier(v: unknown): number {
 
 export const SAMPLE_SIZE = 5;
 
+/**
+ * A group whose window emptied: its burst is over and the next event starts a new one (alerted afresh, with its
+ * own sample), the same whether or not a sweep dropped the group in between. Without this, a new burst whose
+ * first line already reaches the threshold (`message repeated 5 times`) would be taken for the old one.
+ */
+export function newBurst(s: { alerted: number; sample: SecurityEvent[] }): void {
+  s.alerted = -1;
+  s.sample.length = 0;
+}
+
 /** Keeps the most recent `SAMPLE_SIZE` events. */
 export function pushSample(sample: SecurityEvent[], e: SecurityEvent): void {
   if (sample.length >= SAMPLE_SIZE) sample.shift();
