@@ -4,11 +4,10 @@ import { fieldAccessor } from "../../kql/index.ts";
 import { severityFor, type CompiledRule } from "../rule.ts";
 import { KeyedState } from "../window.ts";
 import {
-  lastGroups,
+  groupedDetector,
   makeAlert,
   newBurst,
   pushSample,
-  restoreGroups,
   restoreSample,
   restoreTier,
   type Detector,
@@ -78,8 +77,7 @@ export function distinctDetector(rule: CompiledRule): Detector {
     s.sample = restoreSample(v.sample);
     return s;
   };
-  return {
-    rule,
+  return groupedDetector(rule, state, {
     accepts: rule.query,
     observe(e, key, t) {
       const raw = read(e);
@@ -112,34 +110,11 @@ export function distinctDetector(rule: CompiledRule): Detector {
         events: s.sample,
       });
     },
-    forget(key) {
-      state.delete(key);
+    ended(s, t) {
+      expire(s, t - rule.window);
+      return s.seen.size === 0;
     },
-    forgetWhere(covered) {
-      state.deleteWhere(covered);
-    },
-    sweep(t) {
-      const min = t - rule.window;
-      state.sweep((s) => {
-        expire(s, min);
-        return s.seen.size === 0;
-      });
-    },
-    get keys() {
-      return state.size;
-    },
-    get evictions() {
-      return state.evictions;
-    },
-    save(limit) {
-      return lastGroups(state.entries(), state.size, limit, (s) => ({
-        seen: [...s.seen],
-        alerted: s.alerted,
-        sample: s.sample,
-      }));
-    },
-    restore(groups) {
-      return restoreGroups(groups, decode, (k, s) => state.set(k, s));
-    },
-  };
+    encode: (s) => ({ seen: [...s.seen], alerted: s.alerted, sample: s.sample }),
+    decode,
+  });
 }

@@ -2,14 +2,13 @@
 import type { Severity } from "../../core/alert.ts";
 import type { CompiledRule } from "../rule.ts";
 import { KeyedState } from "../window.ts";
-import { lastGroups, makeAlert, restoreGroups, restoreTier, type Detector } from "./types.ts";
+import { groupedDetector, makeAlert, restoreTier, type Detector } from "./types.ts";
 
 export function matchDetector(rule: CompiledRule): Detector {
   if (rule.spec.type !== "match") throw new Error("not a match rule");
   const last = new KeyedState<{ at: number; severity: number }>(rule.spec.max_keys);
   const order: Severity[] = ["low", "medium", "high", "critical"];
-  return {
-    rule,
+  return groupedDetector(rule, last, {
     accepts: rule.query,
     observe(e, key, t) {
       let severity: Severity = rule.tiers[0]!.severity;
@@ -27,33 +26,11 @@ export function matchDetector(rule: CompiledRule): Detector {
       s.severity = rank;
       return makeAlert(rule, key, t, { severity, count: 1, first: t, events: [e] });
     },
-    forget(key) {
-      last.delete(key);
-    },
-    forgetWhere(covered) {
-      last.deleteWhere(covered);
-    },
-    sweep(t) {
-      last.sweep((s) => t - s.at >= rule.suppress);
-    },
-    get keys() {
-      return last.size;
-    },
-    get evictions() {
-      return last.evictions;
-    },
-    save(limit) {
-      return lastGroups(last.entries(), last.size, limit, (s) => ({ at: s.at, severity: s.severity }));
-    },
-    restore(groups) {
-      return restoreGroups(
-        groups,
-        (v) =>
-          typeof v.at === "number" && Number.isFinite(v.at)
-            ? { at: v.at, severity: Math.min(restoreTier(v.severity), order.length - 1) }
-            : undefined,
-        (k, s) => last.set(k, s),
-      );
-    },
-  };
+    ended: (s, t) => t - s.at >= rule.suppress,
+    encode: (s) => ({ at: s.at, severity: s.severity }),
+    decode: (v) =>
+      typeof v.at === "number" && Number.isFinite(v.at)
+        ? { at: v.at, severity: Math.min(restoreTier(v.severity), order.length - 1) }
+        : undefined,
+  });
 }

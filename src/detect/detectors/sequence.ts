@@ -2,7 +2,7 @@
 import type { SecurityEvent } from "../../core/event.ts";
 import { severityFor, type CompiledRule } from "../rule.ts";
 import { KeyedState, SlidingCount } from "../window.ts";
-import { lastGroups, makeAlert, pushSample, restoreGroups, restoreSample, type Detector } from "./types.ts";
+import { groupedDetector, makeAlert, pushSample, restoreSample, type Detector } from "./types.ts";
 
 interface State {
   firsts: SlidingCount;
@@ -15,8 +15,7 @@ export function sequenceDetector(rule: CompiledRule): Detector {
   const then = rule.then;
   const state = new KeyedState<State>(rule.spec.max_keys);
   const make = (): State => ({ firsts: new SlidingCount(), sample: [] });
-  return {
-    rule,
+  return groupedDetector(rule, state, {
     accepts: (e) => then(e) || rule.query(e),
     observe(e, key, t, weight) {
       if (then(e)) {
@@ -44,39 +43,14 @@ export function sequenceDetector(rule: CompiledRule): Detector {
       pushSample(s.sample, e);
       return undefined;
     },
-    forget(key) {
-      state.delete(key);
+    ended(s, t) {
+      s.firsts.expire(t, rule.window);
+      return s.firsts.length === 0;
     },
-    forgetWhere(covered) {
-      state.deleteWhere(covered);
+    encode: (s) => ({ firsts: s.firsts.entries(), sample: s.sample }),
+    decode(v) {
+      const firsts = SlidingCount.restore(v.firsts, rule.cap);
+      return firsts && { firsts, sample: restoreSample(v.sample) };
     },
-    sweep(t) {
-      state.sweep((s) => {
-        s.firsts.expire(t, rule.window);
-        return s.firsts.length === 0;
-      });
-    },
-    get keys() {
-      return state.size;
-    },
-    get evictions() {
-      return state.evictions;
-    },
-    save(limit) {
-      return lastGroups(state.entries(), state.size, limit, (s) => ({
-        firsts: s.firsts.entries(),
-        sample: s.sample,
-      }));
-    },
-    restore(groups) {
-      return restoreGroups(
-        groups,
-        (v) => {
-          const firsts = SlidingCount.restore(v.firsts, rule.cap);
-          return firsts && { firsts, sample: restoreSample(v.sample) };
-        },
-        (k, s) => state.set(k, s),
-      );
-    },
-  };
+  });
 }

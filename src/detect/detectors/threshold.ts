@@ -3,11 +3,10 @@ import type { SecurityEvent } from "../../core/event.ts";
 import { severityFor, type CompiledRule } from "../rule.ts";
 import { KeyedState, SlidingCount } from "../window.ts";
 import {
-  lastGroups,
+  groupedDetector,
   makeAlert,
   newBurst,
   pushSample,
-  restoreGroups,
   restoreSample,
   restoreTier,
   type Detector,
@@ -25,8 +24,7 @@ export function thresholdDetector(rule: CompiledRule): Detector {
   const threshold = rule.spec.threshold;
   const state = new KeyedState<State>(rule.spec.max_keys);
   const make = (): State => ({ win: new SlidingCount(), alerted: -1, sample: [] });
-  return {
-    rule,
+  return groupedDetector(rule, state, {
     accepts: rule.query,
     observe(e, key, t, weight) {
       const s = state.touch(key, make);
@@ -51,41 +49,15 @@ export function thresholdDetector(rule: CompiledRule): Detector {
         events: s.sample,
       });
     },
-    forget(key) {
-      state.delete(key);
+    ended(s, t) {
+      s.win.expire(t, rule.window);
+      return s.win.length === 0;
     },
-    forgetWhere(covered) {
-      state.deleteWhere(covered);
+    encode: (s) => ({ win: s.win.entries(), alerted: s.alerted, sample: s.sample }),
+    decode(v) {
+      const win = SlidingCount.restore(v.win, rule.cap);
+      const alerted = Math.min(restoreTier(v.alerted), rule.tiers.length - 1);
+      return win && { win, alerted, sample: restoreSample(v.sample) };
     },
-    sweep(t) {
-      state.sweep((s) => {
-        s.win.expire(t, rule.window);
-        return s.win.length === 0;
-      });
-    },
-    get keys() {
-      return state.size;
-    },
-    get evictions() {
-      return state.evictions;
-    },
-    save(limit) {
-      return lastGroups(state.entries(), state.size, limit, (s) => ({
-        win: s.win.entries(),
-        alerted: s.alerted,
-        sample: s.sample,
-      }));
-    },
-    restore(groups) {
-      return restoreGroups(
-        groups,
-        (v) => {
-          const win = SlidingCount.restore(v.win, rule.cap);
-          const alerted = Math.min(restoreTier(v.alerted), rule.tiers.length - 1);
-          return win && { win, alerted, sample: restoreSample(v.sample) };
-        },
-        (k, s) => state.set(k, s),
-      );
-    },
-  };
+  });
 }

@@ -6,6 +6,7 @@
 import type { Alert } from "../../core/alert.ts";
 import type { SecurityEvent } from "../../core/event.ts";
 import type { CompiledRule } from "../rule.ts";
+import type { KeyedState } from "../window.ts";
 
 /** The group-by values of an alert, rebuilt from its key only when an alert is made. */
 export type GroupValues = (key: string) => Record<string, string>;
@@ -33,8 +34,57 @@ export interface Detector {
   restore(groups: readonly [string, unknown][]): number;
 }
 
+/** What one kind of detector adds to the group bookkeeping that {@link groupedDetector} shares. */
+export interface DetectorParts<S> {
+  accepts: (e: SecurityEvent) => boolean;
+  observe: Detector["observe"];
+  /** Whether a group holds nothing any more at time `t` (a sweep drops it). */
+  ended: (s: S, t: number) => boolean;
+  /** A group's state as JSON-compatible data. */
+  encode: (s: S) => unknown;
+  /** A saved group back, or undefined when it is malformed (skipped). */
+  decode: (v: Record<string, unknown>) => S | undefined;
+}
+
+/**
+ * A detector whose groups live in `state`: forgetting, sweeping, counting, saving (the `limit` most recently
+ * created groups) and restoring are the same for every kind; `parts` says what differs.
+ */
+export function groupedDetector<S>(
+  rule: CompiledRule,
+  state: KeyedState<S>,
+  parts: DetectorParts<S>,
+): Detector {
+  return {
+    rule,
+    accepts: parts.accepts,
+    observe: parts.observe,
+    forget(key) {
+      state.delete(key);
+    },
+    forgetWhere(covered) {
+      state.deleteWhere(covered);
+    },
+    sweep(t) {
+      state.sweep((s) => parts.ended(s, t));
+    },
+    get keys() {
+      return state.size;
+    },
+    get evictions() {
+      return state.evictions;
+    },
+    save(limit) {
+      return lastGroups(state.entries(), state.size, limit, parts.encode);
+    },
+    restore(groups) {
+      return restoreGroups(groups, parts.decode, (k, s) => state.set(k, s));
+    },
+  };
+}
+
 /** The last `limit` entries of a group iterator (creation order), as `save` returns them. */
-export function lastGroups<S>(
+function lastGroups<S>(
   entries: Iterable<[string, S]>,
   size: number,
   limit: number,
@@ -53,7 +103,7 @@ export function lastGroups<S>(
  * Restores each saved group with `decode` (undefined: malformed, skipped); keys must be strings. Returns the
  * number restored.
  */
-export function restoreGroups<S>(
+function restoreGroups<S>(
   groups: readonly [string, unknown][],
   decode: (v: Record<string, unknown>) => S | undefined,
   put: (key: string, s: S) => void,
