@@ -8,6 +8,7 @@
  * Each query is warmed up, then timed `runs` times over all events; the best run is reported.
  */
 import { compileKql } from "../src/kql/index.ts";
+import { mulberry32 } from "../src/core/random.ts";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)
@@ -15,19 +16,7 @@ for (let i = 2; i < process.argv.length; i += 2)
 const N = Number(args.get("events") ?? 1_000_000);
 const RUNS = Number(args.get("runs") ?? 5);
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const next = rng(42);
+const next = mulberry32(42);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
 const USERS = ["root", "admin", "oracle", "ubuntu", "test", "git", "postgres", "alice"];
 const SSH_ACTIONS = ["ssh_auth_failed", "ssh_invalid_user", "ssh_auth_success", "ssh_disconnect"];

@@ -56,6 +56,7 @@ import {
   rootSnapshot,
   type Net,
 } from "./netns.ts";
+import { mulberry32 } from "../../src/core/random.ts";
 
 export interface TtbOptions {
   trials: number;
@@ -579,18 +580,6 @@ function report(
 function range(v: string): [number, number] {
   const [lo, hi] = v.split("-").map(Number);
   return [lo!, hi ?? lo!];
-}
-
-/** Small seeded PRNG (the schedule is reproducible with --seed). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function optionsFromArgs(argv: readonly string[]): TtbOptions {

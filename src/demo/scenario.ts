@@ -9,6 +9,7 @@
  * Attackers use documentation ranges (RFC 5737 203.0.113.0/24 and 198.51.100.0/24, RFC 3849 2001:db8::/32),
  * but not 192.0.2.0/24: test machines often have an address there, and a host's own addresses are never banned.
  */
+import { mulberry32 } from "../core/random.ts";
 
 const V6_NET = "2001:db8:beef:1";
 
@@ -44,17 +45,6 @@ export interface ScenarioLine {
   text: string;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const USERS = ["alice", "bob", "carol", "deploy"];
 const INVALID = [
   "admin",
@@ -72,7 +62,7 @@ const INVALID = [
 ];
 
 export function scenario(seed = 1, span = 3600): ScenarioLine[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const out: ScenarioLine[] = [];
   let pid = 4000;
   const port = () => 30000 + Math.floor(r() * 30000);

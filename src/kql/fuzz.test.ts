@@ -8,18 +8,7 @@ import {
   toElasticsearchQuery,
   toKql,
 } from "./index.ts";
-
-/** A small seeded generator (mulberry32), so that a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../core/random.ts";
 
 const PIECES = [
   " ",
@@ -99,7 +88,7 @@ function randomBytes(next: () => number): string {
 }
 
 test("random queries: a tree or a KQL_SYNTAX error, never anything else; trees survive print/compile/ES", () => {
-  const next = rng(20240115);
+  const next = mulberry32(20240115);
   let parsed = 0;
   for (let i = 0; i < 8_000; i++) {
     const q = i % 4 === 3 ? randomBytes(next) : randomQuery(next);
