@@ -1,28 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { SecurityEvent } from "../../core/event.ts";
-import { LineFramer } from "../../framing/framer.ts";
-import { Zone } from "../../framing/zone.ts";
-import { ParserSet } from "../dispatch.ts";
+import { lineHarness } from "../../../test/support/parser-harness.ts";
 
-const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
-
-function run(lines: string[], mode = "all", only = ["apache"]): SecurityEvent[] {
-  const set = new ParserSet({ time, only, modes: Object.fromEntries(only.map((p) => [p, mode])) });
-  const framer = new LineFramer(time);
-  const out: SecurityEvent[] = [];
-  for (const l of lines) {
-    const f = framer.frame(l);
-    if (f) set.parse(f, out);
-  }
-  return out;
-}
-
-function one(line: string, mode = "all"): SecurityEvent {
-  const evs = run([line], mode);
-  assert.equal(evs.length, 1, `one event expected for: ${line}`);
-  return evs[0]!;
-}
+const { run, one } = lineHarness("apache");
 
 const V22 = "[Mon Jun 03 10:11:12 2024] [error] [client 203.0.113.5] ";
 const V24 = (mod: string) =>

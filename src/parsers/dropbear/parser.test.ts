@@ -1,28 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { SecurityEvent } from "../../core/event.ts";
-import { LineFramer } from "../../framing/framer.ts";
-import { Zone } from "../../framing/zone.ts";
-import { ParserSet } from "../dispatch.ts";
+import { eachLineHarness } from "../../../test/support/parser-harness.ts";
 
-const REF = Date.UTC(2024, 5, 1, 12, 0, 0);
-
-function run(lines: string[], mode = "normal"): SecurityEvent[][] {
-  const time = { zone: new Zone("UTC"), reference: () => REF };
-  const framer = new LineFramer(time);
-  const set = new ParserSet({ time, only: ["dropbear"], modes: { dropbear: mode } });
-  return lines.map((l) => {
-    const out: SecurityEvent[] = [];
-    set.parse(framer.frame(l)!, out);
-    return out;
-  });
-}
-
-function one(line: string, mode = "normal"): SecurityEvent {
-  const [evs] = run([line], mode);
-  assert.equal(evs!.length, 1, `one event for ${line}`);
-  return evs![0]!;
-}
+const { run, one } = eachLineHarness("dropbear");
 
 test("bad password attempts, old and new spelling, PAM variant", () => {
   const a = one("May 30 10:00:01 router dropbear[4092]: bad password attempt for 'root' from 192.0.2.7:5543");

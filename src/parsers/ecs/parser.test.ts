@@ -1,30 +1,16 @@
-// Takes the ecs parser through the dispatcher (dispatch.ts -> registry.ts) rather than importing ./parser.ts
-// first: the parser and the registry import each other (nested parsing), see parser.ts.
+// Takes the ecs parser through the dispatcher (the harness: dispatch.ts -> registry.ts) rather than importing
+// ./parser.ts first: the parser and the registry import each other (nested parsing), see parser.ts.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { onlyEvent, parseEach, REF } from "../../../test/support/parser-harness.ts";
 import type { SecurityEvent } from "../../core/event.ts";
-import { LineFramer } from "../../framing/framer.ts";
-import { Zone } from "../../framing/zone.ts";
-import { ParserSet } from "../dispatch.ts";
 import { expand } from "./document.ts";
 
-const REF = Date.UTC(2024, 5, 1, 12, 0, 0);
-
-function run(docs: (object | string)[], only = ["ecs"]): SecurityEvent[][] {
-  const time = { zone: new Zone("UTC"), reference: () => REF };
-  const framer = new LineFramer(time);
-  const set = new ParserSet({ time, only });
-  return docs.map((d) => {
-    const out: SecurityEvent[] = [];
-    set.parse(framer.frame(typeof d === "string" ? d : JSON.stringify(d))!, out);
-    return out;
-  });
-}
+const run = (docs: (object | string)[], only = ["ecs"]) => parseEach(docs, only);
 
 function one(doc: object | string): SecurityEvent {
   const [evs] = run([doc]);
-  assert.equal(evs!.length, 1, `one event for ${JSON.stringify(doc).slice(0, 200)}`);
-  return evs![0]!;
+  return onlyEvent(evs!, `one event for ${JSON.stringify(doc).slice(0, 200)}`);
 }
 
 const failedPassword = {

@@ -1,22 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { eachLineHarness, REF } from "../../../test/support/parser-harness.ts";
 import type { SecurityEvent } from "../../core/event.ts";
-import { LineFramer } from "../../framing/framer.ts";
-import { Zone } from "../../framing/zone.ts";
-import { ParserSet } from "../dispatch.ts";
 
-const REF = Date.UTC(2024, 5, 1, 12, 0, 0);
-
-function run(lines: string[], mode = "normal"): SecurityEvent[][] {
-  const time = { zone: new Zone("UTC"), reference: () => REF };
-  const framer = new LineFramer(time);
-  const set = new ParserSet({ time, only: ["fail2ban"], modes: { fail2ban: mode } });
-  return lines.map((l) => {
-    const out: SecurityEvent[] = [];
-    set.parse(framer.frame(l)!, out);
-    return out;
-  });
-}
+const { run } = eachLineHarness("fail2ban");
 
 const summary = (evs: SecurityEvent[]) =>
   evs.map((e) => [e.event.action, e.event.outcome, e.source?.ip, (e.rule as { name: string }).name]);

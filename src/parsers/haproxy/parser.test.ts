@@ -1,22 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { SecurityEvent } from "../../core/event.ts";
-import { LineFramer } from "../../framing/framer.ts";
-import { Zone } from "../../framing/zone.ts";
-import { ParserSet } from "../dispatch.ts";
+import { lineHarness } from "../../../test/support/parser-harness.ts";
 
-const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
-
-function run(lines: string[], mode = "all"): SecurityEvent[] {
-  const set = new ParserSet({ time, only: ["haproxy"], modes: { haproxy: mode } });
-  const framer = new LineFramer(time);
-  const out: SecurityEvent[] = [];
-  for (const l of lines) {
-    const f = framer.frame(l);
-    if (f) set.parse(f, out);
-  }
-  return out;
-}
+const { run } = lineHarness("haproxy");
 
 const P = "Jun  3 10:11:12 lb1 haproxy[2200]: ";
 const line = (client: string, status: number, req = "GET / HTTP/1.1", srv = "app/web1") =>

@@ -1,22 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { SecurityEvent } from "../../core/event.ts";
-import { LineFramer } from "../../framing/framer.ts";
-import { Zone } from "../../framing/zone.ts";
-import { ParserSet } from "../dispatch.ts";
+import { parseLines } from "../../../test/support/parser-harness.ts";
 
-const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
-
-function run(lines: string[], only = ["lighttpd"]): SecurityEvent[] {
-  const set = new ParserSet({ time, only });
-  const framer = new LineFramer(time);
-  const out: SecurityEvent[] = [];
-  for (const l of lines) {
-    const f = framer.frame(l);
-    if (f) set.parse(f, out);
-  }
-  return out;
-}
+const run = (lines: string[], only = ["lighttpd"]) => parseLines(lines, only);
 
 test("mod_auth failures of old and new lighttpd versions: user, address, time", () => {
   const evs = run([

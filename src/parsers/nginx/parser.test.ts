@@ -1,28 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { lineHarness, time } from "../../../test/support/parser-harness.ts";
 import type { SecurityEvent } from "../../core/event.ts";
 import { LineFramer } from "../../framing/framer.ts";
-import { Zone } from "../../framing/zone.ts";
 import { ParserSet } from "../dispatch.ts";
 
-const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
-
-function run(lines: string[], mode = "all", only = ["nginx"]): SecurityEvent[] {
-  const set = new ParserSet({ time, only, modes: Object.fromEntries(only.map((p) => [p, mode])) });
-  const framer = new LineFramer(time);
-  const out: SecurityEvent[] = [];
-  for (const l of lines) {
-    const f = framer.frame(l);
-    if (f) set.parse(f, out);
-  }
-  return out;
-}
-
-function one(line: string, mode = "all"): SecurityEvent {
-  const evs = run([line], mode);
-  assert.equal(evs.length, 1, `one event expected for: ${line}`);
-  return evs[0]!;
-}
+const { run, one } = lineHarness("nginx");
 
 const E = "2024/06/03 10:11:12 [error] 4242#4242: *17 ";
 const TAIL = ', server: www.example.org, request: "GET /private/ HTTP/1.1", host: "www.example.org"';

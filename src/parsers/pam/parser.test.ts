@@ -1,28 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { eachLineHarness } from "../../../test/support/parser-harness.ts";
 import type { SecurityEvent } from "../../core/event.ts";
-import { LineFramer } from "../../framing/framer.ts";
-import { Zone } from "../../framing/zone.ts";
-import { ParserSet } from "../dispatch.ts";
 
-const REF = Date.UTC(2024, 5, 1, 12, 0, 0);
-
-function run(lines: string[], mode = "normal"): SecurityEvent[][] {
-  const time = { zone: new Zone("UTC"), reference: () => REF };
-  const framer = new LineFramer(time);
-  const set = new ParserSet({ time, only: ["pam"], modes: { pam: mode } });
-  return lines.map((l) => {
-    const out: SecurityEvent[] = [];
-    set.parse(framer.frame(l)!, out);
-    return out;
-  });
-}
-
-function one(line: string, mode = "normal"): SecurityEvent {
-  const [evs] = run([line], mode);
-  assert.equal(evs!.length, 1, `one event for ${line}`);
-  return evs![0]!;
-}
+const { run, one } = eachLineHarness("pam");
 
 const brief = (e: SecurityEvent) => [
   e.event.action,

@@ -1,29 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { SecurityEvent } from "../../core/event.ts";
-import { LineFramer } from "../../framing/framer.ts";
-import { Zone } from "../../framing/zone.ts";
-import { ParserSet } from "../dispatch.ts";
+import { lineHarness } from "../../../test/support/parser-harness.ts";
 import { postfix } from "./parser.ts";
 
-const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
-
-function run(lines: string[], mode = "all"): SecurityEvent[] {
-  const set = new ParserSet({ time, only: ["postfix"], modes: { postfix: mode } });
-  const framer = new LineFramer(time);
-  const out: SecurityEvent[] = [];
-  for (const l of lines) {
-    const f = framer.frame(l);
-    if (f) set.parse(f, out);
-  }
-  return out;
-}
-
-function one(line: string, mode = "all"): SecurityEvent {
-  const evs = run([line], mode);
-  assert.equal(evs.length, 1, `one event expected for: ${line}`);
-  return evs[0]!;
-}
+const { run, one } = lineHarness("postfix");
 
 const P = "Jun  3 10:11:12 mx1 postfix/smtpd[4242]: ";
 

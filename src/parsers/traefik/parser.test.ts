@@ -1,22 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { SecurityEvent } from "../../core/event.ts";
-import { LineFramer } from "../../framing/framer.ts";
-import { Zone } from "../../framing/zone.ts";
-import { ParserSet } from "../dispatch.ts";
+import { lineHarness } from "../../../test/support/parser-harness.ts";
 
-const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
-
-function run(lines: string[], mode = "all", only = ["traefik"]): SecurityEvent[] {
-  const set = new ParserSet({ time, only, modes: Object.fromEntries(only.map((p) => [p, mode])) });
-  const framer = new LineFramer(time);
-  const out: SecurityEvent[] = [];
-  for (const l of lines) {
-    const f = framer.frame(l);
-    if (f) set.parse(f, out);
-  }
-  return out;
-}
+const { run } = lineHarness("traefik");
 
 const line = (client: string, user: string, status: number, path = "/dashboard/") =>
   `${client} - ${user} [03/Jun/2024:10:11:12 +0000] "GET ${path} HTTP/2.0" ${status} 17 "-" "Mozilla/5.0 (X11)" 42 "dashboard@docker" "http://172.18.0.3:8080" 1ms`;

@@ -1,27 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { onlyEvent, parseEach } from "../../../test/support/parser-harness.ts";
 import type { SecurityEvent } from "../../core/event.ts";
-import { LineFramer } from "../../framing/framer.ts";
-import { Zone } from "../../framing/zone.ts";
-import { ParserSet } from "../dispatch.ts";
 
-const REF = Date.UTC(2024, 5, 1, 12, 0, 0);
-
-function run(docs: (object | string)[], mode = "normal"): SecurityEvent[][] {
-  const time = { zone: new Zone("UTC"), reference: () => REF };
-  const framer = new LineFramer(time);
-  const set = new ParserSet({ time, only: ["winlogbeat"], modes: { winlogbeat: mode } });
-  return docs.map((d) => {
-    const out: SecurityEvent[] = [];
-    set.parse(framer.frame(typeof d === "string" ? d : JSON.stringify(d))!, out);
-    return out;
-  });
-}
+const run = (docs: (object | string)[], mode = "normal") => parseEach(docs, ["winlogbeat"], mode);
 
 function one(doc: object, mode = "normal"): SecurityEvent {
   const [evs] = run([doc], mode);
-  assert.equal(evs!.length, 1, `one event for ${JSON.stringify(doc).slice(0, 200)}`);
-  return evs![0]!;
+  return onlyEvent(evs!, `one event for ${JSON.stringify(doc).slice(0, 200)}`);
 }
 
 const PROVIDER = "Microsoft-Windows-Security-Auditing";

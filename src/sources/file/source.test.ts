@@ -10,7 +10,7 @@ import {
 } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { ManualClock } from "../../core/clock.ts";
@@ -33,20 +33,72 @@ function source(
   return new FileSource(cfg, sourceContext(ctx));
 }
 
+/** A file `name` in a new folder, written with `content` (not created without it): the folder and the path. */
+function logFile(name: string, content?: string | Buffer): { d: string; p: string } {
+  const d = dir();
+  const p = join(d, name);
+  if (content !== undefined) writeFileSync(p, content);
+  return { d, p };
+}
+
+/** Starts a source on `paths` with a sink that commits positions to `ctx.checkpoints` (when given). */
+function follow(
+  paths: string[],
+  opts: Record<string, unknown> = {},
+  ctx: { checkpoints?: MemoryCheckpointStore; clock?: ManualClock } = {},
+) {
+  const src = source(paths, opts, ctx);
+  const sink = new RecordingSink(ctx.checkpoints);
+  return { src, sink, run: start(src, sink) };
+}
+
+/** Waits until `sink` has `count` lines (showing them if it never does). */
+const linesRead = (sink: RecordingSink, count: number, what: string) =>
+  waitFor(
+    () => sink.lines.length === count,
+    what,
+    () => sink.lines,
+  );
+
+/** A run on `p` committing to `store` that stops once it has read `count` lines: its source and sink. */
+async function readThenStop(
+  p: string,
+  store: MemoryCheckpointStore,
+  opts: Record<string, unknown>,
+  count: number,
+  what: string,
+) {
+  const { src, sink, run } = follow([p], opts, { checkpoints: store });
+  await linesRead(sink, count, what);
+  await run.stop();
+  return { src, sink };
+}
+
+/**
+ * Rotates `p` to a dated name its glob matches (logrotate's dateext), starts a new `p` with the line "n 1", and
+ * waits until `sink` has that line and `src` follows the new file only.
+ */
+async function rotateDateext(p: string, src: FileSource, sink: RecordingSink): Promise<void> {
+  renameSync(p, join(dirname(p), "app-20251123.log"));
+  writeFileSync(p, "n 1\n");
+  await waitFor(
+    () => sink.lines.includes("n 1") && src.stats().files_open === 1,
+    "the new app.log, the rotated file retired",
+    () => [sink.lines, src.stats()],
+  );
+}
+
 const lines = (prefix: string, count: number, from = 1) =>
   Array.from({ length: count }, (_, i) => `${prefix} ${i + from}`);
 const text = (ls: string[]) => ls.map((l) => l + "\n").join("");
 
 describe("file source", () => {
   test("reads a file from the beginning and follows appends, with line numbers", async () => {
-    const p = join(dir(), "auth.log");
-    writeFileSync(p, text(lines("a", 3)));
-    const src = source([p], { start: "beginning" });
-    const sink = new RecordingSink();
-    const run = start(src, sink);
-    await waitFor(() => sink.lines.length === 3, "first lines");
+    const { p } = logFile("auth.log", text(lines("a", 3)));
+    const { src, sink, run } = follow([p], { start: "beginning" });
+    await linesRead(sink, 3, "first lines");
     appendFileSync(p, text(lines("a", 2, 4)));
-    await waitFor(() => sink.lines.length === 5, "appended lines");
+    await linesRead(sink, 5, "appended lines");
     await run.stop();
     assert.deepEqual(sink.lines, lines("a", 5));
     const nums = sink.lineBatches.map((b) => b.firstLine);
@@ -58,81 +110,55 @@ describe("file source", () => {
   });
 
   test("start: end skips existing content (from the last complete line) and reads what follows", async () => {
-    const p = join(dir(), "auth.log");
-    writeFileSync(p, text(lines("old", 3)) + "unfinished ");
-    const sink = new RecordingSink();
-    const run = start(source([p]), sink);
+    const { p } = logFile("auth.log", text(lines("old", 3)) + "unfinished ");
+    const { sink, run } = follow([p]);
     await waitFor(() => sink.batches.length > 0, "start checkpoint");
     appendFileSync(p, "line\n" + text(lines("new", 2)));
-    await waitFor(() => sink.lines.length === 3, "new lines");
+    await linesRead(sink, 3, "new lines");
     await run.stop();
     assert.deepEqual(sink.lines, ["unfinished line", "new 1", "new 2"]);
     assert.equal(sink.lineBatches[0]!.firstLine, undefined, "line numbers are unknown after start: end");
   });
 
   test("rename rotation: the old file is read to its end (late writes included), then the new one", async () => {
-    const d = dir();
-    const p = join(d, "auth.log");
-    writeFileSync(p, text(lines("a", 3)));
+    const { p } = logFile("auth.log", text(lines("a", 3)));
     const clock = new ManualClock(1000);
-    const src = source([p], { start: "beginning", rotate_wait: "10s" }, { clock });
-    const sink = new RecordingSink();
-    const run = start(src, sink);
-    await waitFor(() => sink.lines.length === 3, "before rotation");
+    const { src, sink, run } = follow([p], { start: "beginning", rotate_wait: "10s" }, { clock });
+    await linesRead(sink, 3, "before rotation");
     const old = await open(p, "a"); // the writer's descriptor survives the rename
     renameSync(p, `${p}.1`);
     writeFileSync(p, text(lines("b", 2)));
-    await waitFor(
-      () => sink.lines.length === 5,
-      "new file",
-      () => sink.lines,
-    );
+    await linesRead(sink, 5, "new file");
     await old.write("a late\n");
     await old.close();
-    await waitFor(
-      () => sink.lines.length === 6,
-      "late line in the rotated file",
-      () => sink.lines,
-    );
+    await linesRead(sink, 6, "late line in the rotated file");
     assert.equal(src.stats().files_open, 2, "rotated file still open within rotate_wait");
     clock.advanceBy(10_000);
     await waitFor(() => src.stats().files_open === 1, "rotated file closed after rotate_wait");
     appendFileSync(p, "b 3\n");
-    await waitFor(() => sink.lines.length === 7, "after close");
+    await linesRead(sink, 7, "after close");
     await run.stop();
     assert.deepEqual(sink.lines, [...lines("a", 3), ...lines("b", 2), "a late", "b 3"]);
     assert.equal(src.stats().rotations, 1);
   });
 
   test("copytruncate: the truncated file is read again from its start, nothing twice", async () => {
-    const d = dir();
-    const p = join(d, "app.log");
-    writeFileSync(p, text(lines("a", 4)));
-    const src = source([p], { start: "beginning" });
-    const sink = new RecordingSink();
-    const run = start(src, sink);
-    await waitFor(() => sink.lines.length === 4, "before truncation");
+    const { p } = logFile("app.log", text(lines("a", 4)));
+    const { src, sink, run } = follow([p], { start: "beginning" });
+    await linesRead(sink, 4, "before truncation");
     copyFileSync(p, `${p}.1`);
     truncateSync(p, 0);
     appendFileSync(p, "b 1\n");
-    await waitFor(
-      () => sink.lines.length === 5,
-      "after truncation",
-      () => sink.lines,
-    );
+    await linesRead(sink, 5, "after truncation");
     await run.stop();
     assert.deepEqual(sink.lines, [...lines("a", 4), "b 1"]);
     assert.equal(src.stats().truncations, 1);
   });
 
   test("copytruncate while the pipeline is slow: the unread rest is taken from the copy", async () => {
-    const d = dir();
-    const p = join(d, "app.log");
-    writeFileSync(p, text(lines("a", 2)));
-    const src = source([p], { start: "beginning" });
-    const sink = new RecordingSink();
-    const run = start(src, sink);
-    await waitFor(() => sink.lines.length === 2, "first lines");
+    const { p } = logFile("app.log", text(lines("a", 2)));
+    const { src, sink, run } = follow([p], { start: "beginning" });
+    await linesRead(sink, 2, "first lines");
     sink.block();
     const calls = sink.calls;
     appendFileSync(p, "a 3\n");
@@ -142,26 +168,19 @@ describe("file source", () => {
     truncateSync(p, 0);
     appendFileSync(p, "b\n");
     sink.release();
-    await waitFor(
-      () => sink.lines.length === 6,
-      "all lines",
-      () => sink.lines,
-    );
+    await linesRead(sink, 6, "all lines");
     await run.stop();
     assert.deepEqual(sink.lines, [...lines("a", 5), "b"]);
     assert.equal(src.stats().truncations, 1);
   });
 
   test("a file that appears later is read from its beginning, even with start: end", async () => {
-    const d = dir();
-    const p = join(d, "later.log");
-    const sink = new RecordingSink();
-    const src = source([p]);
-    const run = start(src, sink);
+    const { p } = logFile("later.log");
+    const { src, sink, run } = follow([p]);
     await waitFor(() => sink.batches.length > 0, "started");
     assert.equal((await src.healthcheck()).ok, true);
     writeFileSync(p, text(lines("x", 2)));
-    await waitFor(() => sink.lines.length === 2, "new file");
+    await linesRead(sink, 2, "new file");
     await run.stop();
     assert.deepEqual(sink.lines, lines("x", 2));
   });
@@ -172,37 +191,21 @@ describe("file source", () => {
     writeFileSync(join(d, "a.log.1"), "rotated\n");
     writeFileSync(join(d, "old.log.gz"), gzipSync("compressed\n"));
     writeFileSync(join(d, "notes.txt"), "other\n");
-    const sink = new RecordingSink();
-    const src = source([join(d, "*.log*")], { start: "beginning" });
-    const run = start(src, sink);
-    await waitFor(() => sink.lines.length === 1, "a.log");
+    const { sink, run } = follow([join(d, "*.log*")], { start: "beginning" });
+    await linesRead(sink, 1, "a.log");
     writeFileSync(join(d, "b.log"), "b 1\n");
-    await waitFor(
-      () => sink.lines.length === 2,
-      "b.log",
-      () => sink.lines,
-    );
+    await linesRead(sink, 2, "b.log");
     await run.stop();
     assert.deepEqual(sink.lines.sort(), ["a 1", "b 1"]);
   });
 
   test("globs: a file rotated to a name the glob matches (dateext, extension .log) is not read again", async () => {
-    const d = dir();
-    const p = join(d, "app.log");
-    writeFileSync(p, "");
-    const sink = new RecordingSink();
-    const src = source([join(d, "*.log")], { start: "beginning", rotate_wait: "50ms" });
-    const run = start(src, sink);
+    const { d, p } = logFile("app.log", "");
+    const { src, sink, run } = follow([join(d, "*.log")], { start: "beginning", rotate_wait: "50ms" });
     await waitFor(() => src.stats().files_open === 1, "app.log followed");
     appendFileSync(p, text(lines("l", 3)));
-    await waitFor(() => sink.lines.length === 3, "first lines");
-    renameSync(p, join(d, "app-20251123.log"));
-    writeFileSync(p, "n 1\n");
-    await waitFor(
-      () => sink.lines.includes("n 1") && src.stats().files_open === 1,
-      "the new app.log, the rotated file retired",
-      () => [sink.lines, src.stats()],
-    );
+    await linesRead(sink, 3, "first lines");
+    await rotateDateext(p, src, sink);
     // Several more scans of the glob: the retired file must stay retired.
     const seen = src.stats().lines;
     await new Promise((r) => setTimeout(r, 300));
@@ -214,34 +217,17 @@ describe("file source", () => {
   });
 
   test("globs: a rotated file read to its end stays retired across a restart (start: beginning)", async () => {
-    const d = dir();
-    const p = join(d, "app.log");
-    writeFileSync(p, text(lines("l", 3)));
+    const { d, p } = logFile("app.log", text(lines("l", 3)));
     const store = new MemoryCheckpointStore();
-    const sink1 = new RecordingSink(store);
-    const src1 = source(
-      [join(d, "*.log")],
-      { start: "beginning", rotate_wait: "50ms" },
-      { checkpoints: store },
-    );
-    const run1 = start(src1, sink1);
-    await waitFor(() => sink1.lines.length === 3, "first lines");
-    renameSync(p, join(d, "app-20251123.log"));
-    writeFileSync(p, "n 1\n");
-    await waitFor(
-      () => sink1.lines.includes("n 1") && src1.stats().files_open === 1,
-      "the new app.log, the rotated file retired",
-    );
+    const glob = () =>
+      follow([join(d, "*.log")], { start: "beginning", rotate_wait: "50ms" }, { checkpoints: store });
+    const { src: src1, sink: sink1, run: run1 } = glob();
+    await linesRead(sink1, 3, "first lines");
+    await rotateDateext(p, src1, sink1);
     await run1.stop();
     appendFileSync(p, "n 2\n");
     // A new process: its glob matches app-20251123.log, which it has never followed itself.
-    const sink2 = new RecordingSink(store);
-    const src2 = source(
-      [join(d, "*.log")],
-      { start: "beginning", rotate_wait: "50ms" },
-      { checkpoints: store },
-    );
-    const run2 = start(src2, sink2);
+    const { src: src2, sink: sink2, run: run2 } = glob();
     await waitFor(() => sink2.lines.includes("n 2"), "the line written while down");
     await new Promise((r) => setTimeout(r, 200)); // more scans of the glob
     const open = src2.stats().files_open;
@@ -251,144 +237,94 @@ describe("file source", () => {
   });
 
   test("an explicitly configured .gz file is skipped and counted (gzip is read by replay only)", async () => {
-    const d = dir();
-    const p = join(d, "auth.log.2.gz");
-    writeFileSync(p, gzipSync("x\n"));
-    const sink = new RecordingSink();
-    const src = source([p], { start: "beginning" });
-    const run = start(src, sink);
+    const { p } = logFile("auth.log.2.gz", gzipSync("x\n"));
+    const { src, sink, run } = follow([p], { start: "beginning" });
     await waitFor(() => src.stats().skipped_files === 1, "skipped");
     await run.stop();
     assert.deepEqual(sink.lines, []);
   });
 
   test("polling only (watch: false) sees appends and rotations", async () => {
-    const d = dir();
-    const p = join(d, "poll.log");
-    writeFileSync(p, "a 1\n");
-    const sink = new RecordingSink();
-    const run = start(source([p], { start: "beginning", watch: false }), sink);
-    await waitFor(() => sink.lines.length === 1, "first");
+    const { p } = logFile("poll.log", "a 1\n");
+    const { sink, run } = follow([p], { start: "beginning", watch: false });
+    await linesRead(sink, 1, "first");
     appendFileSync(p, "a 2\n");
-    await waitFor(() => sink.lines.length === 2, "append");
+    await linesRead(sink, 2, "append");
     renameSync(p, `${p}.1`);
     writeFileSync(p, "b 1\n");
-    await waitFor(() => sink.lines.length === 3, "rotation");
+    await linesRead(sink, 3, "rotation");
     await run.stop();
     assert.deepEqual(sink.lines, ["a 1", "a 2", "b 1"]);
   });
 
   describe("restart with the same checkpoint store", () => {
     test("neither re-reads nor misses lines (including lines written while stopped)", async () => {
-      const p = join(dir(), "auth.log");
-      writeFileSync(p, text(lines("a", 3)));
+      const { p } = logFile("auth.log", text(lines("a", 3)));
       const store = new MemoryCheckpointStore();
-      const sink1 = new RecordingSink(store);
-      const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink1);
-      await waitFor(() => sink1.lines.length === 3, "first run");
-      await run1.stop();
+      await readThenStop(p, store, { start: "beginning" }, 3, "first run");
       appendFileSync(p, text(lines("a", 2, 4)));
-      const sink2 = new RecordingSink(store);
-      const run2 = start(source([p], { start: "end" }, { checkpoints: store }), sink2);
-      await waitFor(() => sink2.lines.length === 2, "second run");
+      const { sink: sink2, run: run2 } = follow([p], { start: "end" }, { checkpoints: store });
+      await linesRead(sink2, 2, "second run");
       appendFileSync(p, "a 6\n");
-      await waitFor(() => sink2.lines.length === 3, "second run, live");
+      await linesRead(sink2, 3, "second run, live");
       await run2.stop();
       assert.deepEqual(sink2.lines, lines("a", 3, 4));
       assert.equal(sink2.lineBatches[0]!.firstLine, 4, "line numbers continue");
     });
 
     test("start: end is remembered: lines written while stopped are read after the restart", async () => {
-      const p = join(dir(), "auth.log");
-      writeFileSync(p, text(lines("old", 2)));
+      const { p } = logFile("auth.log", text(lines("old", 2)));
       const store = new MemoryCheckpointStore();
-      const run1 = start(source([p], {}, { checkpoints: store }), new RecordingSink(store));
+      const { run: run1 } = follow([p], {}, { checkpoints: store });
       await waitFor(() => store.writes > 0, "initial position saved");
       await run1.stop();
       appendFileSync(p, "while down\n");
-      const sink2 = new RecordingSink(store);
-      const run2 = start(source([p], {}, { checkpoints: store }), sink2);
-      await waitFor(() => sink2.lines.length === 1, "line written while down");
-      await run2.stop();
+      const { sink: sink2 } = await readThenStop(p, store, {}, 1, "line written while down");
       assert.deepEqual(sink2.lines, ["while down"]);
     });
 
     test("rotation while stopped: the rest of auth.log.1 from the saved offset, then auth.log from 0", async () => {
-      const d = dir();
-      const p = join(d, "auth.log");
-      writeFileSync(p, text(lines("a", 3)));
+      const { p } = logFile("auth.log", text(lines("a", 3)));
       const store = new MemoryCheckpointStore();
-      const sink1 = new RecordingSink(store);
-      const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink1);
-      await waitFor(() => sink1.lines.length === 3, "first run");
-      await run1.stop();
+      await readThenStop(p, store, { start: "beginning" }, 3, "first run");
       appendFileSync(p, text(lines("a", 2, 4)));
       renameSync(p, `${p}.1`);
       writeFileSync(p, text(lines("b", 2)));
-      const sink2 = new RecordingSink(store);
-      const src2 = source([p], { start: "end" }, { checkpoints: store });
-      const run2 = start(src2, sink2);
-      await waitFor(
-        () => sink2.lines.length === 4,
-        "second run",
-        () => sink2.lines,
-      );
+      const { src: src2, sink: sink2, run: run2 } = follow([p], { start: "end" }, { checkpoints: store });
+      await linesRead(sink2, 4, "second run");
       await waitFor(() => src2.stats().files_open === 1, "rotated file retired");
       await run2.stop();
       assert.deepEqual(sink2.lines, [...lines("a", 2, 4), ...lines("b", 2)]);
       assert.equal(sink2.lineBatches[0]!.firstLine, 4);
       // A third start reads nothing again.
-      const sink3 = new RecordingSink(store);
-      const run3 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink3);
+      const { sink: sink3, run: run3 } = follow([p], { start: "beginning" }, { checkpoints: store });
       await waitFor(() => sink3.batches.length > 0, "third run");
       await run3.stop();
       assert.deepEqual(sink3.lines, []);
     });
 
     test("copytruncate while stopped (file regrown past the old offset): rest of the copy, then from 0", async () => {
-      const d = dir();
-      const p = join(d, "app.log");
-      writeFileSync(p, text(lines("a", 2)));
+      const { p } = logFile("app.log", text(lines("a", 2)));
       const store = new MemoryCheckpointStore();
-      const sink1 = new RecordingSink(store);
-      const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink1);
-      await waitFor(() => sink1.lines.length === 2, "first run");
-      await run1.stop();
+      await readThenStop(p, store, { start: "beginning" }, 2, "first run");
       appendFileSync(p, "a 3\n");
       copyFileSync(p, `${p}-20251123`);
       truncateSync(p, 0);
       appendFileSync(p, text(lines("b", 5))); // longer than the old offset: only the first line tells
-      const sink2 = new RecordingSink(store);
-      const src2 = source([p], { start: "end" }, { checkpoints: store });
-      const run2 = start(src2, sink2);
-      await waitFor(
-        () => sink2.lines.length === 6,
-        "second run",
-        () => sink2.lines,
-      );
-      await run2.stop();
+      const { sink: sink2 } = await readThenStop(p, store, { start: "end" }, 6, "second run");
       assert.deepEqual(sink2.lines, ["a 3", ...lines("b", 5)]);
     });
 
     test("a rotated file that cannot be found (compressed) is counted and the new file read from 0", async () => {
-      const d = dir();
-      const p = join(d, "auth.log");
-      writeFileSync(p, "a 1\n");
+      const { p } = logFile("auth.log", "a 1\n");
       const store = new MemoryCheckpointStore();
-      const run1 = start(
-        source([p], { start: "beginning" }, { checkpoints: store }),
-        new RecordingSink(store),
-      );
+      const { run: run1 } = follow([p], { start: "beginning" }, { checkpoints: store });
       await waitFor(() => store.writes > 1, "first run");
       await run1.stop();
       rmSync(p);
       writeFileSync(`${p}.1.gz`, gzipSync("a 1\na 2\n"));
       writeFileSync(p, "b 1\n");
-      const sink2 = new RecordingSink(store);
-      const src2 = source([p], {}, { checkpoints: store });
-      const run2 = start(src2, sink2);
-      await waitFor(() => sink2.lines.length === 1, "new file");
-      await run2.stop();
+      const { src: src2, sink: sink2 } = await readThenStop(p, store, {}, 1, "new file");
       assert.deepEqual(sink2.lines, ["b 1"]);
       assert.equal(src2.stats().missed_files, 1);
     });
@@ -396,61 +332,41 @@ describe("file source", () => {
 
   describe("partial and long lines", () => {
     test("a partial last line is held until its newline arrives", async () => {
-      const p = join(dir(), "p.log");
-      writeFileSync(p, "one\ntw");
-      const sink = new RecordingSink();
-      const run = start(source([p], { start: "beginning" }), sink);
-      await waitFor(() => sink.lines.length === 1, "complete line");
+      const { p } = logFile("p.log", "one\ntw");
+      const { sink, run } = follow([p], { start: "beginning" });
+      await linesRead(sink, 1, "complete line");
       appendFileSync(p, "o\nthr");
-      await waitFor(() => sink.lines.length === 2, "completed line");
+      await linesRead(sink, 2, "completed line");
       await run.stop();
       assert.deepEqual(sink.lines, ["one", "two"]);
     });
 
     test("a partial line is not committed: after a restart it is read whole", async () => {
-      const p = join(dir(), "p.log");
-      writeFileSync(p, "one\nhalf");
+      const { p } = logFile("p.log", "one\nhalf");
       const store = new MemoryCheckpointStore();
-      const sink1 = new RecordingSink(store);
-      const run1 = start(source([p], { start: "beginning" }, { checkpoints: store }), sink1);
-      await waitFor(() => sink1.lines.length === 1, "first run");
-      await run1.stop();
+      await readThenStop(p, store, { start: "beginning" }, 1, "first run");
       appendFileSync(p, " done\n");
-      const sink2 = new RecordingSink(store);
-      const run2 = start(source([p], {}, { checkpoints: store }), sink2);
-      await waitFor(() => sink2.lines.length === 1, "second run");
-      await run2.stop();
+      const { sink: sink2 } = await readThenStop(p, store, {}, 1, "second run");
       assert.deepEqual(sink2.lines, ["half done"]);
     });
 
     test("a partial line in a rotated-away file is emitted when that file is retired", async () => {
-      const d = dir();
-      const p = join(d, "p.log");
-      writeFileSync(p, "one\nno newline");
-      const src = source([p], { start: "beginning" });
-      const sink = new RecordingSink();
-      const run = start(src, sink);
-      await waitFor(() => sink.lines.length === 1, "first line");
+      const { p } = logFile("p.log", "one\nno newline");
+      const { src, sink, run } = follow([p], { start: "beginning" });
+      await linesRead(sink, 1, "first line");
       renameSync(p, `${p}.1`);
       writeFileSync(p, "next\n");
-      await waitFor(
-        () => sink.lines.length === 3,
-        "rotation",
-        () => sink.lines,
-      );
+      await linesRead(sink, 3, "rotation");
       await run.stop();
       assert.deepEqual(sink.lines, ["one", "no newline", "next"]);
       assert.equal(src.stats().partial_lines, 1);
     });
 
     test("a 1 MB line keeps its first max_line_bytes; the rest is discarded and counted", async () => {
-      const p = join(dir(), "long.log");
       const big = "x".repeat(1024 * 1024);
-      writeFileSync(p, `before\n${big}\nafter\n`);
-      const src = source([p], { start: "beginning", max_line_bytes: 65536 });
-      const sink = new RecordingSink();
-      const run = start(src, sink);
-      await waitFor(() => sink.lines.length === 3, "three lines");
+      const { p } = logFile("long.log", `before\n${big}\nafter\n`);
+      const { src, sink, run } = follow([p], { start: "beginning", max_line_bytes: 65536 });
+      await linesRead(sink, 3, "three lines");
       await run.stop();
       assert.equal(sink.lines[0], "before");
       assert.equal(sink.lines[1], "x".repeat(65536));
@@ -461,20 +377,15 @@ describe("file source", () => {
   });
 
   test("start: end inside a giant unfinished line: after a restart its rest is skipped, not taken for a line", async () => {
-    const p = join(dir(), "giant.log");
-    writeFileSync(p, "old\n" + "x".repeat(70_000));
+    const { p } = logFile("giant.log", "old\n" + "x".repeat(70_000));
     const store = new MemoryCheckpointStore();
-    const run1 = start(
-      source([p], { max_line_bytes: 65536 }, { checkpoints: store }),
-      new RecordingSink(store),
-    );
+    const { run: run1 } = follow([p], { max_line_bytes: 65536 }, { checkpoints: store });
     await waitFor(() => store.writes > 0, "initial position saved");
     await run1.stop();
     // The giant line ends with what looks like a record of its own (an attacker controls its tail).
     const forged = "Nov 23 10:00:00 h sshd[1]: Failed password for root from 203.0.113.9 port 22 ssh2";
     appendFileSync(p, `${forged}\nnext\n`);
-    const sink2 = new RecordingSink(store);
-    const run2 = start(source([p], { max_line_bytes: 65536 }, { checkpoints: store }), sink2);
+    const { sink: sink2, run: run2 } = follow([p], { max_line_bytes: 65536 }, { checkpoints: store });
     await waitFor(
       () => sink2.lines.length >= 1,
       "the line after the giant one",
@@ -485,12 +396,9 @@ describe("file source", () => {
   });
 
   test("back-pressure: a blocked sink stops the reading; nothing is lost or repeated", async () => {
-    const p = join(dir(), "bp.log");
-    writeFileSync(p, text(lines("a", 10)));
-    const src = source([p], { start: "beginning", batch_lines: 100 });
-    const sink = new RecordingSink();
-    const run = start(src, sink);
-    await waitFor(() => sink.lines.length === 10, "first lines");
+    const { p } = logFile("bp.log", text(lines("a", 10)));
+    const { src, sink, run } = follow([p], { start: "beginning", batch_lines: 100 });
+    await linesRead(sink, 10, "first lines");
     sink.block();
     const calls = sink.calls;
     const more = lines("b", 50_000);
@@ -514,8 +422,7 @@ describe("file source", () => {
   });
 
   test("a restart resumes after the last batch whose position the sink committed", async () => {
-    const p = join(dir(), "c.log");
-    writeFileSync(p, text(lines("a", 5)));
+    const { p } = logFile("c.log", text(lines("a", 5)));
     const store = new MemoryCheckpointStore();
     const src = source([p], { start: "beginning", batch_lines: 2 }, { checkpoints: store });
     // A sink that processes but never commits the third line batch (the pipeline "crashed" on it).
@@ -531,10 +438,7 @@ describe("file source", () => {
     const run = start(src, sink);
     await waitFor(() => got.length === 5, "all lines");
     await run.stop();
-    const sink2 = new RecordingSink(store);
-    const run2 = start(source([p], {}, { checkpoints: store }), sink2);
-    await waitFor(() => sink2.lines.length === 1, "uncommitted batch re-read");
-    await run2.stop();
+    const { sink: sink2 } = await readThenStop(p, store, {}, 1, "uncommitted batch re-read");
     assert.deepEqual(sink2.lines, ["a 5"]);
   });
 });
