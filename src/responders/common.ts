@@ -338,6 +338,17 @@ export function remainingMs(expires: number, now: number): number | undefined {
 export type ChunkOutcome = undefined | string | { all: string };
 
 /**
+ * What a batch command gave, as {@link isolate} wants it: undefined on success; an error for the whole chunk
+ * when no split can fix it (the executable could not run: exit 126/127, or the output matches `systemic`,
+ * e.g. no permission or no namespace); else the error, so the chunk is split.
+ */
+export function chunkOutcome(r: ExecResult, systemic?: RegExp): ChunkOutcome {
+  if (r.code === 0) return undefined;
+  const error = errorText(r);
+  return r.code === 126 || r.code === 127 || systemic?.test(error) ? { all: error } : error;
+}
+
+/**
  * Runs `items` as one batch; when the batch fails, splits it in halves until the entries that fail are
  * isolated (each failing entry gets its error, the others are applied). The backend operations must be
  * idempotent, since a half may be re-run. A `{ all }` outcome (e.g. the binary is missing) fails every entry

@@ -1,20 +1,10 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { SystemClock } from "../core/clock.ts";
 import { ProcessExec, type Exec } from "../core/exec.ts";
-import { silentLogger } from "../core/logger.ts";
 import type { Health } from "../core/plugin.ts";
-import {
-  ADDR,
-  createPair,
-  destroyPair,
-  inNs,
-  netnsSkipReason,
-  probe,
-  startListener,
-  type Listener,
-  type NetPair,
-} from "../../test/support/netns.ts";
+import { ADDR, inNs, netnsSkipReason, probe } from "../../test/support/netns.ts";
+import { responderCtx, suitePair } from "../../test/support/responder-net.ts";
 import { nftablesConfig } from "./nftables/config.ts";
 import { NftablesResponder } from "./nftables/responder.ts";
 import { reconcile } from "./reconcile.ts";
@@ -139,8 +129,7 @@ describe("reconcile with overlapping prefixes (in memory)", () => {
 const skip = netnsSkipReason(["nft"]);
 
 describe("reconcile with 100k bans against real nftables", { skip }, () => {
-  let p!: NetPair;
-  let l: Listener | undefined;
+  const p = suitePair("rec");
   const transactions: string[] = [];
   const base = new ProcessExec();
   const exec: Exec = {
@@ -149,22 +138,12 @@ describe("reconcile with 100k bans against real nftables", { skip }, () => {
       return base.run(argv, input, options);
     },
   };
-  before(async () => {
-    p = await createPair("rec");
-    l = await startListener(p);
-  });
-  after(async () => {
-    await l?.stop();
-    await destroyPair(p);
-  });
 
   it("restores 100k bans after `nft flush ruleset` in one transaction, and removes 50k in one", async () => {
-    const r = new NftablesResponder(nftablesConfig.parse({ type: "nftables", netns: p.server }), {
-      clock: SystemClock,
-      logger: silentLogger,
-      dataDir: "/nonexistent",
-      exec,
-    });
+    const r = new NftablesResponder(
+      nftablesConfig.parse({ type: "nftables", netns: p.server }),
+      responderCtx({ exec }),
+    );
     const now = SystemClock.now();
     const desired: BanEntry[] = [];
     for (let i = 0; desired.length < 99_000; i++) {

@@ -1,32 +1,18 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { after, before, describe, it, test } from "node:test";
+import { describe, it } from "node:test";
 import { ManualClock, SystemClock } from "../../core/clock.ts";
-import { ProcessExec, type Exec, type ExecResult } from "../../core/exec.ts";
-import { silentLogger } from "../../core/logger.ts";
+import type { Exec, ExecResult } from "../../core/exec.ts";
 import type { PluginContext } from "../../core/plugin.ts";
-import {
-  ADDR,
-  createPair,
-  destroyPair,
-  inNs,
-  netnsSkipReason,
-  nsLines,
-  pairNetwork,
-  probe,
-  rootSnapshot,
-  startListener,
-  type Listener,
-  type NetPair,
-} from "../../../test/support/netns.ts";
-import { responderConformance } from "../conformance.ts";
+import { ADDR, inNs, netnsSkipReason, nsLines, probe } from "../../../test/support/netns.ts";
+import { pairConformance, responderCtx, rootGuard, suitePair } from "../../../test/support/responder-net.ts";
 import { commandConfig, substitute } from "./config.ts";
 import { CommandResponder, command } from "./responder.ts";
 
 const script = join(dirname(fileURLToPath(import.meta.url)), "testdata", "ipset-fw.sh");
 const skip = netnsSkipReason(["ipset", "iptables", "ip6tables"]);
-const rootBefore = skip ? undefined : await rootSnapshot();
+const rootUntouched = await rootGuard(skip);
 
 /** The script's commands; `mode` selects per-entry or stdin_batch. */
 function scriptConfig(netns: string, extra: Record<string, unknown> = {}) {
@@ -44,13 +30,6 @@ function scriptConfig(netns: string, extra: Record<string, unknown> = {}) {
   });
 }
 
-const realCtx = (): PluginContext => ({
-  clock: SystemClock,
-  logger: silentLogger,
-  dataDir: "/nonexistent",
-  exec: new ProcessExec(),
-});
-
 /** An Exec that records what it was asked to run and answers with `answer`. */
 function fakeExec(answer: (argv: readonly string[], input: string) => Partial<ExecResult> = () => ({})) {
   const calls: { argv: readonly string[]; input: string }[] = [];
@@ -63,12 +42,8 @@ function fakeExec(answer: (argv: readonly string[], input: string) => Partial<Ex
   return { exec, calls };
 }
 
-const fakeCtx = (exec: Exec, clock = new ManualClock(1_700_000_000_000)): PluginContext => ({
-  clock,
-  logger: silentLogger,
-  dataDir: "/nonexistent",
-  exec,
-});
+const fakeCtx = (exec: Exec, clock = new ManualClock(1_700_000_000_000)): PluginContext =>
+  responderCtx({ exec, clock });
 
 describe("command config and placeholders", () => {
   it("rejects unknown placeholders, a placeholder as the executable, and unknown keys", () => {
@@ -229,44 +204,23 @@ describe("command responder with a recording exec", () => {
   });
 });
 
-let pair: NetPair | undefined;
-let listener: Listener | undefined;
-
-responderConformance({
+pairConformance({
   name: "command (ipset script, per entry)",
+  tag: "cmd",
   skip,
   supports: { ipv6: true, cidr: true },
-  async start() {
-    pair = await createPair("cmd");
-    listener = await startListener(pair);
-    const p = pair;
-    return {
-      responder: command.create(scriptConfig(p.server), realCtx()),
-      net: pairNetwork(p),
-      flush: async () => void (await inNs(p.server, ["ipset", "flush"])),
-      residue: async () => [
-        ...(await nsLines(p.server, ["ipset", "list", "-n"])),
-        ...(await nsLines(p.server, ["iptables", "-S", "INPUT"])).filter((l) => l.includes("match-set")),
-      ],
-    };
-  },
-  async stop() {
-    await listener?.stop();
-    await destroyPair(pair);
-  },
+  start: (p) => ({
+    responder: command.create(scriptConfig(p.server), responderCtx()),
+    flush: async () => void (await inNs(p.server, ["ipset", "flush"])),
+    residue: async () => [
+      ...(await nsLines(p.server, ["ipset", "list", "-n"])),
+      ...(await nsLines(p.server, ["iptables", "-S", "INPUT"])).filter((l) => l.includes("match-set")),
+    ],
+  }),
 });
 
 describe("command responder in stdin_batch mode, for real", { skip }, () => {
-  let p!: NetPair;
-  let l: Listener | undefined;
-  before(async () => {
-    p = await createPair("cmdb");
-    l = await startListener(p);
-  });
-  after(async () => {
-    await l?.stop();
-    await destroyPair(p);
-  });
+  const p = suitePair("cmdb");
 
   it("bans and unbans 300 entries in two script runs each way", async () => {
     const sh = ["/bin/sh", script];
@@ -277,7 +231,7 @@ describe("command responder in stdin_batch mode, for real", { skip }, () => {
         stdin_batch: true,
         batch_size: 200,
       }),
-      realCtx(),
+      responderCtx(),
     );
     await r.setup();
     const now = SystemClock.now();
@@ -298,6 +252,4 @@ describe("command responder in stdin_batch mode, for real", { skip }, () => {
   });
 });
 
-test("the root network namespace is untouched", { skip }, async () => {
-  assert.deepEqual(await rootSnapshot(), rootBefore);
-});
+rootUntouched();

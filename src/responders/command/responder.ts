@@ -5,15 +5,12 @@
  * reach an argument. Per-entry mode runs one process per entry, in order; stdin_batch mode runs one process
  * per batch with the entries on stdin (a failing batch is split to find the failing entries).
  */
-import type { Clock } from "../../core/clock.ts";
 import type { ExecResult } from "../../core/exec.ts";
-import type { Logger } from "../../core/logger.ts";
 import type { Health, PluginContext, PluginDefinition } from "../../core/plugin.ts";
 import {
-  CommandRunner,
   ResponderError,
-  Serial,
   applyFailures,
+  chunkOutcome,
   errorText,
   isolate,
   parseTarget,
@@ -23,34 +20,19 @@ import {
   type Item,
   type Prepared,
 } from "../common.ts";
+import { LocalResponder } from "../local.ts";
 import type { BanEntry, EntryResult, Responder } from "../types.ts";
 import { commandConfig, substitute, type CommandConfig, type Placeholder } from "./config.ts";
 
 type Action = "ban" | "unban";
 
-export class CommandResponder implements Responder {
-  readonly type = "command";
-  readonly name: string;
+export class CommandResponder extends LocalResponder<"command", CommandConfig> implements Responder {
   readonly nativeExpiry: boolean;
-  readonly #config: CommandConfig;
-  readonly #clock: Clock;
-  readonly #logger: Logger;
-  readonly #serial = new Serial();
-  readonly commands: CommandRunner;
 
   constructor(config: CommandConfig, ctx: PluginContext) {
-    this.#config = config;
-    this.name = config.name ?? "command";
-    this.nativeExpiry = config.native_expiry;
-    this.#clock = ctx.clock;
-    this.#logger = ctx.logger.child({ responder: this.name, type: this.type });
     const transient = new Set(config.transient_exit_codes);
-    this.commands = new CommandRunner({
-      exec: ctx.exec,
-      config,
-      logger: this.#logger,
-      transient: (r) => transient.has(r.code) || /killed by SIG/.test(r.stderr),
-    });
+    super("command", config, ctx, (r) => transient.has(r.code) || /killed by SIG/.test(r.stderr));
+    this.nativeExpiry = config.native_expiry;
   }
 
   #values(
@@ -80,9 +62,9 @@ export class CommandResponder implements Responder {
   }
 
   async #change(prepared: Prepared, action: Action): Promise<EntryResult[]> {
-    const c = this.#config;
+    const c = this.config;
     const template = action === "ban" ? c.apply : (c.remove ?? c.apply);
-    const now = this.#clock.now();
+    const now = this.clock.now();
     const failures = new Map<Item, string>();
     const fail = (r: ExecResult) => (r.code === 0 ? undefined : errorText(r));
     if (!c.stdin_batch) {
@@ -99,13 +81,9 @@ export class CommandResponder implements Responder {
           const v = this.#values(it, action, now);
           return `${v.target} ${v.duration_s} ${v.expires_s} ${v.family}\n`;
         });
-        const r = await this.#run(
-          template,
-          this.#values(undefined, action, now, chunk.length),
-          lines.join(""),
+        return chunkOutcome(
+          await this.#run(template, this.#values(undefined, action, now, chunk.length), lines.join("")),
         );
-        if (r.code === 126 || r.code === 127) return { all: errorText(r) };
-        return fail(r);
       });
       for (const [k, v] of failed) failures.set(k, v);
     }
@@ -113,30 +91,28 @@ export class CommandResponder implements Responder {
   }
 
   setup(): Promise<void> {
-    return this.#serial.run(async () => {
-      if (!this.#config.setup) return;
-      const r = await this.#run(this.#config.setup, { action: "ban" });
+    return this.serial.run(async () => {
+      if (!this.config.setup) return;
+      const r = await this.#run(this.config.setup, { action: "ban" });
       if (r.code !== 0)
-        throw new ResponderError(`setup command failed: ${errorText(r)}`, this.#config.setup, r.code);
+        throw new ResponderError(`setup command failed: ${errorText(r)}`, this.config.setup, r.code);
     });
   }
 
   apply(entries: readonly BanEntry[]): Promise<EntryResult[]> {
-    return this.#serial.run(() =>
-      this.#change(prepareEntries(entries, this.#clock.now(), this.#config), "ban"),
-    );
+    return this.serial.run(() => this.#change(prepareEntries(entries, this.clock.now(), this.config), "ban"));
   }
 
   remove(targets: readonly string[]): Promise<EntryResult[]> {
-    return this.#serial.run(() => this.#change(prepareTargets(targets), "unban"));
+    return this.serial.run(() => this.#change(prepareTargets(targets), "unban"));
   }
 
   list(): Promise<BanEntry[]> {
-    return this.#serial.run(() => this.#list());
+    return this.serial.run(() => this.#list());
   }
 
   async #list(): Promise<BanEntry[]> {
-    const template = this.#config.list;
+    const template = this.config.list;
     if (!template) {
       throw new ResponderError(
         `responder ${this.name}: no \`list\` command configured, so what is enforced cannot be read (reconcile needs it)`,
@@ -152,7 +128,7 @@ export class CommandResponder implements Responder {
       if (!target) continue;
       const t = parseTarget(target, { min_prefix_v4: 0, min_prefix_v6: 0 });
       if (typeof t === "string") {
-        this.#logger.warn({ line: line.slice(0, 200) }, "list command printed a line that is not a target");
+        this.logger.warn({ line: line.slice(0, 200) }, "list command printed a line that is not a target");
         continue;
       }
       const s = exp === undefined || exp === "-" ? 0 : Number(exp);
@@ -162,7 +138,7 @@ export class CommandResponder implements Responder {
   }
 
   async healthcheck(): Promise<Health> {
-    const template = this.#config.healthcheck;
+    const template = this.config.healthcheck;
     if (!template) return { ok: true, detail: "no healthcheck command configured" };
     const r = await this.#run(template, {});
     return r.code === 0
@@ -171,8 +147,8 @@ export class CommandResponder implements Responder {
   }
 
   teardown(): Promise<void> {
-    return this.#serial.run(async () => {
-      const c = this.#config;
+    return this.serial.run(async () => {
+      const c = this.config;
       if (c.teardown) {
         const r = await this.#run(c.teardown, { action: "unban" });
         if (r.code !== 0)

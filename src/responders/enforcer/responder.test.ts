@@ -2,42 +2,29 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it, test } from "node:test";
+import { after, describe, it, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import {
   ADDR,
-  createPair,
-  destroyPair,
   inNs,
   netnsSkipReason,
   nsLines,
-  pairNetwork,
   probe,
-  rootSnapshot,
   startListener,
-  type Listener,
   type NetPair,
 } from "../../../test/support/netns.ts";
+import { pairConformance, responderCtx, rootGuard, suitePair } from "../../../test/support/responder-net.ts";
 import { SystemClock } from "../../core/clock.ts";
-import { ProcessExec } from "../../core/exec.ts";
 import { memoryLogger, silentLogger } from "../../core/logger.ts";
-import type { PluginContext } from "../../core/plugin.ts";
 import { validateEnforcerConfig } from "../../enforcer/config.ts";
 import { EnforcerServer, hostedFromConfig } from "../../enforcer/server.ts";
 import { MemoryResponder, SpyResponder } from "../../enforcer/testing.ts";
-import { responderConformance } from "../conformance.ts";
 import { createResponder } from "../registry.ts";
 import { enforcerResponderConfig } from "./config.ts";
 import { EnforcerResponder, enforcer } from "./responder.ts";
 
 const skip = netnsSkipReason(["nft"]);
-const ctx = (logger = silentLogger): PluginContext => ({
-  clock: SystemClock,
-  logger,
-  dataDir: "/nonexistent",
-  exec: new ProcessExec(),
-});
-const rootBefore = skip ? undefined : await rootSnapshot();
+const rootUntouched = await rootGuard(skip);
 const now = () => SystemClock.now();
 
 const base = mkdtempSync(join(tmpdir(), "pcl-enfr-"));
@@ -58,7 +45,7 @@ async function startEnforcer(p: NetPair, socket: string, extra: Record<string, u
     },
     "(test)",
   );
-  const [hosted] = hostedFromConfig(loaded, ctx());
+  const [hosted] = hostedFromConfig(loaded, responderCtx());
   const spy = new SpyResponder(hosted!.responder);
   const server = new EnforcerServer({
     socket,
@@ -72,6 +59,17 @@ async function startEnforcer(p: NetPair, socket: string, extra: Record<string, u
   return { server, spy };
 }
 
+/** An enforcer hosting the in-memory responder `mem` as "nft". */
+async function startMemoryEnforcer(socket: string, mem: MemoryResponder): Promise<EnforcerServer> {
+  const server = new EnforcerServer({
+    socket,
+    responders: [{ name: "nft", responder: mem, limits: { min_prefix_v4: 8, min_prefix_v6: 32 } }],
+    logger: silentLogger,
+  });
+  await server.start();
+  return server;
+}
+
 const client = (socket: string, extra: Record<string, unknown> = {}) =>
   enforcer.create(
     enforcerResponderConfig.parse({
@@ -81,7 +79,7 @@ const client = (socket: string, extra: Record<string, unknown> = {}) =>
       reconnect: { attempts: 3, initial_delay_ms: 20, max_delay_ms: 100 },
       ...extra,
     }),
-    ctx(),
+    responderCtx(),
   ) as EnforcerResponder;
 
 test("config: strict, described, with defaults; created through the registry", () => {
@@ -106,31 +104,26 @@ test("config: strict, described, with defaults; created through the registry", (
     false,
     "responder is required",
   );
-  const r = createResponder({ type: "enforcer", name: "fw", responder: "nft" }, ctx());
+  const r = createResponder({ type: "enforcer", name: "fw", responder: "nft" }, responderCtx());
   assert.equal(r.type, "enforcer");
   assert.equal(r.name, "fw");
   assert.equal(r.nativeExpiry, false, "false until the enforcer said otherwise");
 });
 
-let pair: NetPair | undefined;
-let listener: Listener | undefined;
 let conformanceServer: EnforcerServer | undefined;
 let conformanceClient: EnforcerResponder | undefined;
 
-responderConformance({
+pairConformance({
   name: "enforcer -> nftables (through the socket)",
+  tag: "enfc",
   skip,
   supports: { ipv6: true, cidr: true },
-  async start() {
-    pair = await createPair("enfc");
-    listener = await startListener(pair);
+  async start(p) {
     const socket = socketIn();
-    conformanceServer = (await startEnforcer(pair, socket)).server;
+    conformanceServer = (await startEnforcer(p, socket)).server;
     conformanceClient = client(socket);
-    const p = pair;
     return {
       responder: conformanceClient,
-      net: pairNetwork(p),
       flush: async () => void (await inNs(p.server, ["nft", "flush", "ruleset"])),
       residue: () => nsLines(p.server, ["nft", "list", "ruleset"]),
     };
@@ -138,19 +131,11 @@ responderConformance({
   async stop() {
     conformanceClient?.close();
     await conformanceServer?.stop();
-    await listener?.stop();
-    await destroyPair(pair);
   },
 });
 
 describe("enforcer responder specifics", { skip }, () => {
-  let p!: NetPair;
-  before(async () => {
-    p = await createPair("enfs");
-  });
-  after(async () => {
-    await destroyPair(p);
-  });
+  const p = suitePair("enfs", { listener: false });
 
   it("reports the enforcer's nativeExpiry and health; an unknown responder name is a clear error", async () => {
     const socket = socketIn();
@@ -220,7 +205,7 @@ describe("enforcer responder specifics", { skip }, () => {
         responder: "nft",
         reconnect: { attempts: 3, initial_delay_ms: 10, max_delay_ms: 50 },
       }),
-      ctx(log),
+      responderCtx({ logger: log }),
     );
     try {
       await r.setup();
@@ -273,12 +258,7 @@ describe("enforcer responder specifics", { skip }, () => {
 test("the caller's spelling comes back, expiries go out as integers, close() is safe and the next call reconnects", async () => {
   const socket = socketIn();
   const mem = new MemoryResponder("nft");
-  const server = new EnforcerServer({
-    socket,
-    responders: [{ name: "nft", responder: mem, limits: { min_prefix_v4: 8, min_prefix_v6: 32 } }],
-    logger: silentLogger,
-  });
-  await server.start();
+  const server = await startMemoryEnforcer(socket, mem);
   try {
     const r = client(socket);
     const res = await r.apply([{ target: "2001:DB8::7", expires: 1_900_000_000_000.5 }]);
@@ -312,12 +292,7 @@ test("operations from several callers share the one connection, one request at a
     await gate;
     return apply(entries);
   };
-  const server = new EnforcerServer({
-    socket,
-    responders: [{ name: "nft", responder: mem, limits: { min_prefix_v4: 8, min_prefix_v6: 32 } }],
-    logger: silentLogger,
-  });
-  await server.start();
+  const server = await startMemoryEnforcer(socket, mem);
   try {
     const r = client(socket);
     const banned = r.apply([{ target: "192.0.2.5", expires: 1_900_000_000_000 }]);
@@ -334,6 +309,4 @@ test("operations from several callers share the one connection, one request at a
   }
 });
 
-test("the root network namespace is untouched", { skip }, async () => {
-  assert.deepEqual(await rootSnapshot(), rootBefore);
-});
+rootUntouched();

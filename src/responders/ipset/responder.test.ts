@@ -1,36 +1,14 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, it, test } from "node:test";
+import { beforeEach, describe, it, test } from "node:test";
 import { SystemClock } from "../../core/clock.ts";
-import { ProcessExec } from "../../core/exec.ts";
-import { silentLogger } from "../../core/logger.ts";
-import type { PluginContext } from "../../core/plugin.ts";
-import {
-  ADDR,
-  createPair,
-  destroyPair,
-  inNs,
-  netnsSkipReason,
-  nsLines,
-  pairNetwork,
-  probe,
-  rootSnapshot,
-  startListener,
-  type Listener,
-  type NetPair,
-} from "../../../test/support/netns.ts";
-import { responderConformance } from "../conformance.ts";
+import { ADDR, inNs, netnsSkipReason, nsLines, probe } from "../../../test/support/netns.ts";
+import { pairConformance, responderCtx, rootGuard, suitePair } from "../../../test/support/responder-net.ts";
 import { reconcile } from "../reconcile.ts";
 import { ipsetConfig } from "./config.ts";
 import { IpsetResponder, ipset } from "./responder.ts";
 
 const skip = netnsSkipReason(["ipset", "iptables", "ip6tables"]);
-const ctx = (): PluginContext => ({
-  clock: SystemClock,
-  logger: silentLogger,
-  dataDir: "/nonexistent",
-  exec: new ProcessExec(),
-});
-const rootBefore = skip ? undefined : await rootSnapshot();
+const rootUntouched = await rootGuard(skip);
 
 /** Everything ipset/iptables state in a namespace that is not empty by default. */
 async function residue(ns: string): Promise<string[]> {
@@ -58,44 +36,23 @@ test("config: strict, with defaults", () => {
   assert.equal(ipset.type, "ipset");
 });
 
-let pair: NetPair | undefined;
-let listener: Listener | undefined;
-
-responderConformance({
+pairConformance({
   name: "ipset",
+  tag: "ips",
   skip,
   supports: { ipv6: true, cidr: true },
-  async start() {
-    pair = await createPair("ips");
-    listener = await startListener(pair);
-    const p = pair;
-    return {
-      responder: ipset.create(ipsetConfig.parse({ type: "ipset", netns: p.server }), ctx()),
-      net: pairNetwork(p),
-      flush: async () => void (await inNs(p.server, ["ipset", "flush"])),
-      residue: () => residue(p.server),
-    };
-  },
-  async stop() {
-    await listener?.stop();
-    await destroyPair(pair);
-  },
+  start: (p) => ({
+    responder: ipset.create(ipsetConfig.parse({ type: "ipset", netns: p.server }), responderCtx()),
+    flush: async () => void (await inNs(p.server, ["ipset", "flush"])),
+    residue: () => residue(p.server),
+  }),
 });
 
 describe("ipset specifics", { skip }, () => {
-  let p!: NetPair;
-  let l: Listener | undefined;
+  const p = suitePair("ipss");
   const make = (extra: Record<string, unknown> = {}) =>
-    new IpsetResponder(ipsetConfig.parse({ type: "ipset", netns: p.server, ...extra }), ctx());
+    new IpsetResponder(ipsetConfig.parse({ type: "ipset", netns: p.server, ...extra }), responderCtx());
   const now = () => SystemClock.now();
-  before(async () => {
-    p = await createPair("ipss");
-    l = await startListener(p);
-  });
-  after(async () => {
-    await l?.stop();
-    await destroyPair(p);
-  });
   beforeEach(async () => void (await make().teardown()));
 
   it("restoring 20k bans after `ipset flush` is one `ipset restore`", async () => {
@@ -172,6 +129,4 @@ describe("ipset specifics", { skip }, () => {
   });
 });
 
-test("the root network namespace is untouched", { skip }, async () => {
-  assert.deepEqual(await rootSnapshot(), rootBefore);
-});
+rootUntouched();

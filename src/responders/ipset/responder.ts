@@ -5,14 +5,11 @@
  * Entries are changed in batches through `ipset restore -exist`, which makes add (and timeout refresh) and
  * delete idempotent; the kernel expires entries by itself.
  */
-import type { Clock } from "../../core/clock.ts";
-import type { Logger } from "../../core/logger.ts";
 import type { Health, PluginContext, PluginDefinition } from "../../core/plugin.ts";
 import {
-  CommandRunner,
   ResponderError,
-  Serial,
   applyFailures,
+  chunkOutcome,
   errorText,
   isolate,
   parseTarget,
@@ -23,6 +20,7 @@ import {
   type Item,
   type Target,
 } from "../common.ts";
+import { LocalResponder } from "../local.ts";
 import type { BanEntry, EntryResult, Responder } from "../types.ts";
 import { deleteArgs, listRules, verdictTarget, xtFamilies, type XtFamily } from "../xtables.ts";
 import { ipsetConfig, type IpsetConfig } from "./config.ts";
@@ -30,26 +28,15 @@ import { ipsetConfig, type IpsetConfig } from "./config.ts";
 /** ipset's largest timeout (seconds); longer bans are stored without timeout and removed by reconcile. */
 export const IPSET_MAX_TIMEOUT_S = 2_147_483;
 
-export class IpsetResponder implements Responder {
-  readonly type = "ipset";
-  readonly name: string;
+export class IpsetResponder extends LocalResponder<"ipset", IpsetConfig> implements Responder {
   readonly nativeExpiry = true;
-  readonly #config: IpsetConfig;
-  readonly #clock: Clock;
-  readonly #logger: Logger;
-  readonly #serial = new Serial();
-  readonly commands: CommandRunner;
 
   constructor(config: IpsetConfig, ctx: PluginContext) {
-    this.#config = config;
-    this.name = config.name ?? "ipset";
-    this.#clock = ctx.clock;
-    this.#logger = ctx.logger.child({ responder: this.name, type: this.type });
-    this.commands = new CommandRunner({ exec: ctx.exec, config, logger: this.#logger });
+    super("ipset", config, ctx);
   }
 
   setName(t: { family: 4 | 6; prefix: boolean }): string {
-    return `${this.#config.set_prefix}${t.family}${t.prefix ? "net" : ""}`;
+    return `${this.config.set_prefix}${t.family}${t.prefix ? "net" : ""}`;
   }
 
   #sets(f: XtFamily): { name: string; kind: "hash:ip" | "hash:net" }[] {
@@ -60,30 +47,21 @@ export class IpsetResponder implements Responder {
   }
 
   #accept = (t: Target): string | undefined =>
-    t.family === 6 && !this.#config.ipv6
+    t.family === 6 && !this.config.ipv6
       ? "IPv6 is disabled in this responder's config (ipv6: false)"
       : undefined;
 
   async #restore(script: string): Promise<ChunkOutcome> {
-    const r = await this.commands.run([this.#config.ipset_path, "-exist", "restore"], script);
-    if (r.code === 0) return undefined;
-    const error = errorText(r);
-    if (
-      r.code === 126 ||
-      r.code === 127 ||
-      /exec of .* failed|Operation not permitted|Cannot open network/i.test(error)
-    ) {
-      return { all: error };
-    }
-    return error;
+    const r = await this.commands.run([this.config.ipset_path, "-exist", "restore"], script);
+    return chunkOutcome(r, /exec of .* failed|Operation not permitted|Cannot open network/i);
   }
 
   setup(): Promise<void> {
-    return this.#serial.run(() => this.#setup());
+    return this.serial.run(() => this.#setup());
   }
 
   async #setup(): Promise<void> {
-    const c = this.#config;
+    const c = this.config;
     let script = "";
     for (const f of xtFamilies(c)) {
       for (const s of this.#sets(f)) {
@@ -133,9 +111,9 @@ export class IpsetResponder implements Responder {
   }
 
   async #ready(): Promise<boolean> {
-    for (const f of xtFamilies(this.#config)) {
+    for (const f of xtFamilies(this.config)) {
       for (const s of this.#sets(f)) {
-        const r = await this.commands.run([this.#config.ipset_path, "list", "-n", s.name]);
+        const r = await this.commands.run([this.config.ipset_path, "list", "-n", s.name]);
         if (r.code !== 0) return false;
       }
     }
@@ -152,7 +130,7 @@ export class IpsetResponder implements Responder {
       if (typeof outcome === "string" && !checked) {
         checked = true;
         if (!(await this.#ready())) {
-          this.#logger.warn({}, "ipset sets missing; setting them up again");
+          this.logger.warn({}, "ipset sets missing; setting them up again");
           try {
             await this.#setup();
           } catch (e) {
@@ -166,9 +144,9 @@ export class IpsetResponder implements Responder {
   }
 
   apply(entries: readonly BanEntry[]): Promise<EntryResult[]> {
-    return this.#serial.run(async () => {
-      const now = this.#clock.now();
-      const prepared = prepareEntries(entries, now, this.#config, this.#accept);
+    return this.serial.run(async () => {
+      const now = this.clock.now();
+      const prepared = prepareEntries(entries, now, this.config, this.#accept);
       const render = (chunk: readonly Item[]) =>
         chunk
           .map((i) => {
@@ -182,7 +160,7 @@ export class IpsetResponder implements Responder {
   }
 
   remove(targets: readonly string[]): Promise<EntryResult[]> {
-    return this.#serial.run(async () => {
+    return this.serial.run(async () => {
       const prepared = prepareTargets(targets, this.#accept);
       const render = (chunk: readonly Item[]) =>
         chunk.map((i) => `del ${this.setName(i)} ${i.key}\n`).join("");
@@ -191,12 +169,12 @@ export class IpsetResponder implements Responder {
   }
 
   list(): Promise<BanEntry[]> {
-    return this.#serial.run(async () => {
-      const now = this.#clock.now();
+    return this.serial.run(async () => {
+      const now = this.clock.now();
       const out: BanEntry[] = [];
-      for (const f of xtFamilies(this.#config)) {
+      for (const f of xtFamilies(this.config)) {
         for (const s of this.#sets(f)) {
-          const r = await this.commands.run([this.#config.ipset_path, "save", s.name]);
+          const r = await this.commands.run([this.config.ipset_path, "save", s.name]);
           if (r.code !== 0) {
             if (/does not exist/i.test(r.stderr)) continue;
             throw new ResponderError(`ipset save ${s.name}: ${errorText(r)}`, ["ipset", "save"], r.code);
@@ -216,7 +194,7 @@ export class IpsetResponder implements Responder {
   }
 
   async healthcheck(): Promise<Health> {
-    const c = this.#config;
+    const c = this.config;
     try {
       const counts: string[] = [];
       for (const f of xtFamilies(c)) {
@@ -239,8 +217,8 @@ export class IpsetResponder implements Responder {
   }
 
   teardown(): Promise<void> {
-    return this.#serial.run(async () => {
-      const c = this.#config;
+    return this.serial.run(async () => {
+      const c = this.config;
       for (const f of xtFamilies(c)) {
         const names = this.#sets(f).map((s) => s.name);
         const { lines } = await listRules(this.commands, f.bin);

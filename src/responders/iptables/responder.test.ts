@@ -1,36 +1,14 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it, test } from "node:test";
+import { describe, it, test } from "node:test";
 import { SystemClock } from "../../core/clock.ts";
-import { ProcessExec } from "../../core/exec.ts";
-import { silentLogger } from "../../core/logger.ts";
-import type { PluginContext } from "../../core/plugin.ts";
-import {
-  ADDR,
-  createPair,
-  destroyPair,
-  inNs,
-  netnsSkipReason,
-  nsLines,
-  pairNetwork,
-  probe,
-  rootSnapshot,
-  startListener,
-  type Listener,
-  type NetPair,
-} from "../../../test/support/netns.ts";
-import { responderConformance } from "../conformance.ts";
+import { ADDR, inNs, netnsSkipReason, nsLines, probe } from "../../../test/support/netns.ts";
+import { pairConformance, responderCtx, rootGuard, suitePair } from "../../../test/support/responder-net.ts";
 import { restoreBinary } from "../xtables.ts";
 import { iptablesConfig } from "./config.ts";
 import { IptablesResponder, iptables } from "./responder.ts";
 
 const skip = netnsSkipReason(["iptables", "ip6tables"]);
-const ctx = (): PluginContext => ({
-  clock: SystemClock,
-  logger: silentLogger,
-  dataDir: "/nonexistent",
-  exec: new ProcessExec(),
-});
-const rootBefore = skip ? undefined : await rootSnapshot();
+const rootUntouched = await rootGuard(skip);
 
 async function residue(ns: string, v4: string, v6: string): Promise<string[]> {
   const rules = [...(await nsLines(ns, [v4, "-S"])), ...(await nsLines(ns, [v6, "-S"]))];
@@ -53,16 +31,12 @@ for (const backend of [
   { name: "iptables (nf_tables backend)", v4: "iptables", v6: "ip6tables" },
   { name: "iptables (legacy backend)", v4: "iptables-legacy", v6: "ip6tables-legacy" },
 ]) {
-  let pair: NetPair | undefined;
-  let listener: Listener | undefined;
-  responderConformance({
+  pairConformance({
     name: backend.name,
+    tag: "ipt",
     skip: skip ?? netnsSkipReason([backend.v4, backend.v6]),
     supports: { ipv6: true, cidr: true },
-    async start() {
-      pair = await createPair("ipt");
-      listener = await startListener(pair);
-      const p = pair;
+    start(p) {
       const config = iptablesConfig.parse({
         type: "iptables",
         netns: p.server,
@@ -70,8 +44,7 @@ for (const backend of [
         ip6tables_path: backend.v6,
       });
       return {
-        responder: iptables.create(config, ctx()),
-        net: pairNetwork(p),
+        responder: iptables.create(config, responderCtx()),
         flush: async () => {
           // flush every chain of the filter table (our rules and the jumps to our chain)
           await inNs(p.server, [backend.v4, "-F"]);
@@ -80,27 +53,17 @@ for (const backend of [
         residue: () => residue(p.server, backend.v4, backend.v6),
       };
     },
-    async stop() {
-      await listener?.stop();
-      await destroyPair(pair);
-    },
   });
 }
 
 describe("iptables specifics", { skip }, () => {
-  let p!: NetPair;
-  let l: Listener | undefined;
+  const p = suitePair("ipts");
   const make = (extra: Record<string, unknown> = {}) =>
-    new IptablesResponder(iptablesConfig.parse({ type: "iptables", netns: p.server, ...extra }), ctx());
+    new IptablesResponder(
+      iptablesConfig.parse({ type: "iptables", netns: p.server, ...extra }),
+      responderCtx(),
+    );
   const now = () => SystemClock.now();
-  before(async () => {
-    p = await createPair("ipts");
-    l = await startListener(p);
-  });
-  after(async () => {
-    await l?.stop();
-    await destroyPair(p);
-  });
 
   it("a batch is one iptables-restore per family, and only missing rules are added", async () => {
     const r = make();
@@ -143,6 +106,4 @@ describe("iptables specifics", { skip }, () => {
   });
 });
 
-test("the root network namespace is untouched", { skip }, async () => {
-  assert.deepEqual(await rootSnapshot(), rootBefore);
-});
+rootUntouched();

@@ -5,15 +5,11 @@
  * is one `iptables-restore --noflush` transaction per family. There is no expiry: the daemon removes bans.
  * Lookups are linear in the number of rules: fine for hundreds of bans, not for 100k (use nftables or ipset).
  */
-import type { Clock } from "../../core/clock.ts";
-import type { Logger } from "../../core/logger.ts";
 import type { Health, PluginContext, PluginDefinition } from "../../core/plugin.ts";
 import {
-  CommandRunner,
   ResponderError,
-  Serial,
   applyFailures,
-  errorText,
+  chunkOutcome,
   failEntries,
   groupBy,
   isolate,
@@ -25,6 +21,7 @@ import {
   type Prepared,
   type Target,
 } from "../common.ts";
+import { LocalResponder } from "../local.ts";
 import type { BanEntry, EntryResult, Responder } from "../types.ts";
 import {
   deleteArgs,
@@ -37,53 +34,33 @@ import {
 } from "../xtables.ts";
 import { iptablesConfig, type IptablesConfig } from "./config.ts";
 
-export class IptablesResponder implements Responder {
-  readonly type = "iptables";
-  readonly name: string;
+export class IptablesResponder extends LocalResponder<"iptables", IptablesConfig> implements Responder {
   readonly nativeExpiry = false;
-  readonly #config: IptablesConfig;
-  readonly #clock: Clock;
-  readonly #logger: Logger;
-  readonly #serial = new Serial();
-  readonly commands: CommandRunner;
 
   constructor(config: IptablesConfig, ctx: PluginContext) {
-    this.#config = config;
-    this.name = config.name ?? "iptables";
-    this.#clock = ctx.clock;
-    this.#logger = ctx.logger.child({ responder: this.name, type: this.type });
-    this.commands = new CommandRunner({ exec: ctx.exec, config, logger: this.#logger });
+    super("iptables", config, ctx);
   }
 
   #accept = (t: Target): string | undefined =>
-    t.family === 6 && !this.#config.ipv6
+    t.family === 6 && !this.config.ipv6
       ? "IPv6 is disabled in this responder's config (ipv6: false)"
       : undefined;
 
   #family(family: 4 | 6): XtFamily | undefined {
-    return xtFamilies(this.#config).find((f) => f.family === family);
+    return xtFamilies(this.config).find((f) => f.family === family);
   }
 
   async #restore(f: XtFamily, lines: readonly string[]): Promise<ChunkOutcome> {
     const r = await this.commands.run([restoreBinary(f.bin), "--noflush"], restoreScript(lines));
-    if (r.code === 0) return undefined;
-    const error = errorText(r);
-    if (
-      r.code === 126 ||
-      r.code === 127 ||
-      /exec of .* failed|Permission denied|Cannot open network/i.test(error)
-    ) {
-      return { all: error };
-    }
-    return error;
+    return chunkOutcome(r, /exec of .* failed|Permission denied|Cannot open network/i);
   }
 
   setup(): Promise<void> {
-    return this.#serial.run(() => this.#setup());
+    return this.serial.run(() => this.#setup());
   }
 
   async #setup(): Promise<void> {
-    const c = this.#config;
+    const c = this.config;
     const target = verdictTarget(c.verdict);
     for (const f of xtFamilies(c)) {
       const { lines } = await listRules(this.commands, f.bin);
@@ -112,7 +89,7 @@ export class IptablesResponder implements Responder {
 
   /** Rules of our chain by canonical target; undefined when the chain does not exist. */
   async #current(f: XtFamily): Promise<Map<string, string[]> | undefined> {
-    const { lines, missing } = await listRules(this.commands, f.bin, this.#config.chain);
+    const { lines, missing } = await listRules(this.commands, f.bin, this.config.chain);
     if (missing) return undefined;
     const out = new Map<string, string[]>();
     for (const l of lines) {
@@ -136,7 +113,7 @@ export class IptablesResponder implements Responder {
       const f = this.#family(family)!;
       let current = await this.#current(f);
       if (!current) {
-        this.#logger.warn({ chain: this.#config.chain }, "chain missing; setting it up again");
+        this.logger.warn({ chain: this.config.chain }, "chain missing; setting it up again");
         await this.#setup();
         current = (await this.#current(f)) ?? new Map<string, string[]>();
       }
@@ -154,10 +131,10 @@ export class IptablesResponder implements Responder {
   }
 
   apply(entries: readonly BanEntry[]): Promise<EntryResult[]> {
-    return this.#serial.run(async () => {
-      const prepared = prepareEntries(entries, this.#clock.now(), this.#config, this.#accept);
+    return this.serial.run(async () => {
+      const prepared = prepareEntries(entries, this.clock.now(), this.config, this.#accept);
       const line = (i: Item) =>
-        `-A ${this.#config.chain} -s ${i.key} -j ${verdictTarget(this.#config.verdict)}`;
+        `-A ${this.config.chain} -s ${i.key} -j ${verdictTarget(this.config.verdict)}`;
       try {
         return await this.#change(prepared, (i, cur) => (cur.has(i.key) ? [] : [line(i)]));
       } catch (e) {
@@ -167,7 +144,7 @@ export class IptablesResponder implements Responder {
   }
 
   remove(targets: readonly string[]): Promise<EntryResult[]> {
-    return this.#serial.run(async () => {
+    return this.serial.run(async () => {
       const prepared = prepareTargets(targets, this.#accept);
       try {
         return await this.#change(prepared, (i, cur) =>
@@ -180,9 +157,9 @@ export class IptablesResponder implements Responder {
   }
 
   list(): Promise<BanEntry[]> {
-    return this.#serial.run(async () => {
+    return this.serial.run(async () => {
       const out: BanEntry[] = [];
-      for (const f of xtFamilies(this.#config)) {
+      for (const f of xtFamilies(this.config)) {
         for (const key of (await this.#current(f))?.keys() ?? [])
           out.push({ target: key, expires: Infinity });
       }
@@ -191,7 +168,7 @@ export class IptablesResponder implements Responder {
   }
 
   async healthcheck(): Promise<Health> {
-    const c = this.#config;
+    const c = this.config;
     try {
       let count = 0;
       for (const f of xtFamilies(c)) {
@@ -212,8 +189,8 @@ export class IptablesResponder implements Responder {
   }
 
   teardown(): Promise<void> {
-    return this.#serial.run(async () => {
-      const c = this.#config;
+    return this.serial.run(async () => {
+      const c = this.config;
       for (const f of xtFamilies(c)) {
         const { lines } = await listRules(this.commands, f.bin);
         for (const l of lines) {

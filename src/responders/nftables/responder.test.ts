@@ -1,37 +1,15 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, it, test } from "node:test";
+import { beforeEach, describe, it, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { SystemClock } from "../../core/clock.ts";
-import { ProcessExec } from "../../core/exec.ts";
-import { silentLogger } from "../../core/logger.ts";
-import type { PluginContext } from "../../core/plugin.ts";
-import {
-  ADDR,
-  createPair,
-  destroyPair,
-  inNs,
-  netnsSkipReason,
-  nsLines,
-  pairNetwork,
-  probe,
-  rootSnapshot,
-  startListener,
-  type Listener,
-  type NetPair,
-} from "../../../test/support/netns.ts";
-import { responderConformance } from "../conformance.ts";
+import { ADDR, inNs, netnsSkipReason, nsLines, probe } from "../../../test/support/netns.ts";
+import { pairConformance, responderCtx, rootGuard, suitePair } from "../../../test/support/responder-net.ts";
 import { reconcile } from "../reconcile.ts";
 import { nftablesConfig } from "./config.ts";
 import { NFT_MAX_TIMEOUT_S, NftablesResponder, nftTime, nftables } from "./responder.ts";
 
 const skip = netnsSkipReason(["nft"]);
-const ctx = (): PluginContext => ({
-  clock: SystemClock,
-  logger: silentLogger,
-  dataDir: "/nonexistent",
-  exec: new ProcessExec(),
-});
-const rootBefore = skip ? undefined : await rootSnapshot();
+const rootUntouched = await rootGuard(skip);
 
 test("config: strict, described, with defaults", () => {
   const c = nftablesConfig.parse({ type: "nftables" });
@@ -57,44 +35,26 @@ test("nftTime: days, hours, minutes, seconds; no number nft 1.0.6 would call too
   assert.equal(nftTime(0), "0s");
 });
 
-let pair: NetPair | undefined;
-let listener: Listener | undefined;
-
-responderConformance({
+pairConformance({
   name: "nftables",
+  tag: "nft",
   skip,
   supports: { ipv6: true, cidr: true },
-  async start() {
-    pair = await createPair("nft");
-    listener = await startListener(pair);
-    const p = pair;
-    return {
-      responder: nftables.create(nftablesConfig.parse({ type: "nftables", netns: p.server }), ctx()),
-      net: pairNetwork(p),
-      flush: async () => void (await inNs(p.server, ["nft", "flush", "ruleset"])),
-      residue: () => nsLines(p.server, ["nft", "list", "ruleset"]),
-    };
-  },
-  async stop() {
-    await listener?.stop();
-    await destroyPair(pair);
-  },
+  start: (p) => ({
+    responder: nftables.create(nftablesConfig.parse({ type: "nftables", netns: p.server }), responderCtx()),
+    flush: async () => void (await inNs(p.server, ["nft", "flush", "ruleset"])),
+    residue: () => nsLines(p.server, ["nft", "list", "ruleset"]),
+  }),
 });
 
 describe("nftables specifics", { skip }, () => {
-  let p!: NetPair;
-  let l: Listener | undefined;
+  const p = suitePair("nfts");
   const make = (extra: Record<string, unknown> = {}) =>
-    new NftablesResponder(nftablesConfig.parse({ type: "nftables", netns: p.server, ...extra }), ctx());
+    new NftablesResponder(
+      nftablesConfig.parse({ type: "nftables", netns: p.server, ...extra }),
+      responderCtx(),
+    );
   const now = () => SystemClock.now();
-  before(async () => {
-    p = await createPair("nfts");
-    l = await startListener(p);
-  });
-  after(async () => {
-    await l?.stop();
-    await destroyPair(p);
-  });
   // each test starts from an empty ruleset, even when the previous one failed half-way
   beforeEach(async () => void (await inNs(p.server, ["nft", "flush", "ruleset"])));
 
@@ -313,7 +273,4 @@ describe("nftables specifics", { skip }, () => {
   });
 });
 
-test("the root network namespace is untouched", { skip }, async () => {
-  const now = await rootSnapshot();
-  assert.deepEqual(now, rootBefore);
-});
+rootUntouched();

@@ -4,16 +4,13 @@
  * each configured base chain (`input`, `forward`). Every change is one atomic transaction through `nft -f -`;
  * the kernel expires elements by itself.
  */
-import type { Clock } from "../../core/clock.ts";
 import { cidrCovers, type Cidr } from "../../core/ip.ts";
 import type { Health, PluginContext, PluginDefinition } from "../../core/plugin.ts";
-import type { Logger } from "../../core/logger.ts";
 import {
-  CommandRunner,
   PrefixIndex,
   ResponderError,
-  Serial,
   applyFailures,
+  chunkOutcome,
   errorText,
   groupBy,
   isolate,
@@ -25,6 +22,7 @@ import {
   type Item,
   type Target,
 } from "../common.ts";
+import { LocalResponder } from "../local.ts";
 import type { BanEntry, EntryResult, Responder } from "../types.ts";
 import { nftablesConfig, type NftablesConfig } from "./config.ts";
 
@@ -94,61 +92,39 @@ function elementText(v: unknown): string | undefined {
   return undefined;
 }
 
-export class NftablesResponder implements Responder {
-  readonly type = "nftables";
-  readonly name: string;
+export class NftablesResponder extends LocalResponder<"nftables", NftablesConfig> implements Responder {
   readonly nativeExpiry = true;
-  readonly #config: NftablesConfig;
-  readonly #clock: Clock;
-  readonly #logger: Logger;
-  readonly #serial = new Serial();
-  /** Exposed for tests: counts the commands run. */
-  readonly commands: CommandRunner;
 
   constructor(config: NftablesConfig, ctx: PluginContext) {
-    this.#config = config;
-    this.name = config.name ?? "nftables";
-    this.#clock = ctx.clock;
-    this.#logger = ctx.logger.child({ responder: this.name, type: this.type });
-    this.commands = new CommandRunner({ exec: ctx.exec, config, logger: this.#logger });
+    super("nftables", config, ctx);
   }
 
   get #t(): string {
-    return `inet ${this.#config.table}`;
+    return `inet ${this.config.table}`;
   }
 
   /** Runs one `nft -f -` transaction; returns undefined on success, the error otherwise. */
   async #transaction(script: string): Promise<ChunkOutcome> {
-    const r = await this.commands.run([this.#config.nft_path, "-f", "-"], script);
-    if (r.code === 0) return undefined;
-    const error = errorText(r);
-    // Failures that no splitting can fix: fail the whole chunk at once.
-    if (
-      r.code === 126 ||
-      r.code === 127 ||
-      /Operation not permitted|exec of .* failed|Cannot open network namespace/i.test(error)
-    ) {
-      return { all: error };
-    }
-    return error;
+    const r = await this.commands.run([this.config.nft_path, "-f", "-"], script);
+    return chunkOutcome(r, /Operation not permitted|exec of .* failed|Cannot open network namespace/i);
   }
 
   /** The table's chains, or undefined when the table does not exist. */
   async #chains(): Promise<Map<string, ChainInfo> | undefined> {
-    const r = await this.commands.check([this.#config.nft_path, "-j", "list", "chains"]);
+    const r = await this.commands.check([this.config.nft_path, "-j", "list", "chains"]);
     const doc = JSON.parse(r.stdout) as {
       nftables?: { chain?: ChainInfo & { family: string; table: string } }[];
     };
-    const tables = await this.commands.check([this.#config.nft_path, "-j", "list", "tables"]);
+    const tables = await this.commands.check([this.config.nft_path, "-j", "list", "tables"]);
     const tdoc = JSON.parse(tables.stdout) as { nftables?: { table?: { family: string; name: string } }[] };
     const exists = (tdoc.nftables ?? []).some(
-      (o) => o.table?.family === "inet" && o.table.name === this.#config.table,
+      (o) => o.table?.family === "inet" && o.table.name === this.config.table,
     );
     if (!exists) return undefined;
     const out = new Map<string, ChainInfo>();
     for (const o of doc.nftables ?? []) {
       const c = o.chain;
-      if (c && c.family === "inet" && c.table === this.#config.table) out.set(c.name, c);
+      if (c && c.family === "inet" && c.table === this.config.table) out.set(c.name, c);
     }
     return out;
   }
@@ -156,18 +132,18 @@ export class NftablesResponder implements Responder {
   async #ready(): Promise<boolean> {
     try {
       const chains = await this.#chains();
-      return !!chains && chains.has("ban") && this.#config.hooks.every((h) => chains.get(h)?.hook === h);
+      return !!chains && chains.has("ban") && this.config.hooks.every((h) => chains.get(h)?.hook === h);
     } catch {
       return false;
     }
   }
 
   setup(): Promise<void> {
-    return this.#serial.run(() => this.#setup());
+    return this.serial.run(() => this.#setup());
   }
 
   async #setup(): Promise<void> {
-    const c = this.#config;
+    const c = this.config;
     const T = this.#t;
     const chains = (await this.#chains()) ?? new Map<string, ChainInfo>();
     const stmt = `${c.counters ? "counter " : ""}${c.verdict}`;
@@ -209,7 +185,7 @@ export class NftablesResponder implements Responder {
         1,
       );
     }
-    this.#logger.debug({ table: T, hooks: c.hooks }, "nftables table ready");
+    this.logger.debug({ table: T, hooks: c.hooks }, "nftables table ready");
   }
 
   /**
@@ -236,7 +212,7 @@ export class NftablesResponder implements Responder {
       if (typeof outcome === "string" && !checked && !/overlap/i.test(outcome)) {
         checked = true;
         if (!(await this.#ready())) {
-          this.#logger.warn({ table: this.#t }, "table missing or incomplete; setting it up again");
+          this.logger.warn({ table: this.#t }, "table missing or incomplete; setting it up again");
           try {
             await this.#setup();
           } catch (e) {
@@ -278,7 +254,7 @@ export class NftablesResponder implements Responder {
         state.get(e.set)?.push({ key: e.target.key, cidr: e.target.cidr });
       return state;
     } catch (e) {
-      this.#logger.warn({ err: (e as Error).message }, "cannot read the interval sets");
+      this.logger.warn({ err: (e as Error).message }, "cannot read the interval sets");
       return undefined;
     }
   }
@@ -301,9 +277,9 @@ export class NftablesResponder implements Responder {
    * with an overlap: the content is read then (one `nft -j list`), so a batch without overlaps stays one command.
    */
   apply(entries: readonly BanEntry[]): Promise<EntryResult[]> {
-    return this.#serial.run(async () => {
-      const now = this.#clock.now();
-      const prepared = prepareEntries(entries, now, this.#config);
+    return this.serial.run(async () => {
+      const now = this.clock.now();
+      const prepared = prepareEntries(entries, now, this.config);
       const T = this.#t;
       const write: Item[] = [];
       const coveredBy = new Map<Item, Item>();
@@ -364,7 +340,7 @@ export class NftablesResponder implements Responder {
         const error = failures.get(cover);
         if (error !== undefined) failures.set(i, error);
       }
-      this.#logger.debug(
+      this.logger.debug(
         { applied: prepared.items.length - failures.size, covered: coveredBy.size, failed: failures.size },
         "apply",
       );
@@ -373,8 +349,8 @@ export class NftablesResponder implements Responder {
   }
 
   remove(targets: readonly string[]): Promise<EntryResult[]> {
-    return this.#serial.run(async () => {
-      const now = this.#clock.now();
+    return this.serial.run(async () => {
+      const now = this.clock.now();
       const prepared = prepareTargets(targets);
       const T = this.#t;
       const known = this.#lazyNetState(now);
@@ -405,7 +381,7 @@ export class NftablesResponder implements Responder {
       if (failures.size) {
         // A failure for a target that is absent is what removal wants. Check against the real content.
         const present = new Set(
-          (await this.#list(this.#clock.now()).catch(() => undefined))?.map((e) => e.target),
+          (await this.#list(this.clock.now()).catch(() => undefined))?.map((e) => e.target),
         );
         for (const item of [...failures.keys()]) if (!present.has(item.key)) failures.delete(item);
       }
@@ -414,7 +390,7 @@ export class NftablesResponder implements Responder {
   }
 
   list(): Promise<BanEntry[]> {
-    return this.#serial.run(() => this.#list(this.#clock.now()));
+    return this.serial.run(() => this.#list(this.clock.now()));
   }
 
   async #list(now: number): Promise<BanEntry[]> {
@@ -423,7 +399,7 @@ export class NftablesResponder implements Responder {
 
   /** The elements of the four sets, by set. */
   async #elements(now: number): Promise<{ set: string; target: Target; expires: number }[]> {
-    const c = this.#config;
+    const c = this.config;
     const r = await this.commands.run([c.nft_path, "-j", "list", "table", "inet", c.table]);
     if (r.code !== 0) {
       if (/No such file or directory/i.test(r.stderr)) return [];
@@ -451,7 +427,7 @@ export class NftablesResponder implements Responder {
         } else text = elementText(e);
         const t = text === undefined ? undefined : parseTarget(text, { min_prefix_v4: 0, min_prefix_v6: 0 });
         if (!t || typeof t === "string") {
-          this.#logger.warn({ set: s.name, element: JSON.stringify(e) }, "element not written by portcullis");
+          this.logger.warn({ set: s.name, element: JSON.stringify(e) }, "element not written by portcullis");
           continue;
         }
         out.push({ set: s.name, target: t, expires });
@@ -464,25 +440,21 @@ export class NftablesResponder implements Responder {
     try {
       const chains = await this.#chains();
       if (!chains) return { ok: false, detail: `table ${this.#t} missing (setup not run, or flushed)` };
-      const missing = ["ban", ...this.#config.hooks].filter((h) => !chains.has(h));
+      const missing = ["ban", ...this.config.hooks].filter((h) => !chains.has(h));
       if (missing.length)
         return { ok: false, detail: `table ${this.#t}: chains missing: ${missing.join(", ")}` };
-      return { ok: true, detail: `table ${this.#t} present, hooked into ${this.#config.hooks.join(", ")}` };
+      return { ok: true, detail: `table ${this.#t} present, hooked into ${this.config.hooks.join(", ")}` };
     } catch (e) {
       return { ok: false, detail: `nft not usable: ${(e as Error).message}` };
     }
   }
 
   teardown(): Promise<void> {
-    return this.#serial.run(async () => {
+    return this.serial.run(async () => {
       const outcome = await this.#transaction(`add table ${this.#t}\ndelete table ${this.#t}\n`);
       if (outcome !== undefined) {
         const msg = typeof outcome === "string" ? outcome : outcome.all;
-        throw new ResponderError(
-          `nftables teardown of ${this.#t} failed: ${msg}`,
-          [this.#config.nft_path],
-          1,
-        );
+        throw new ResponderError(`nftables teardown of ${this.#t} failed: ${msg}`, [this.config.nft_path], 1);
       }
     });
   }

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { after, before, describe, it, test } from "node:test";
 import { SystemClock } from "../../core/clock.ts";
 import { ProcessExec } from "../../core/exec.ts";
-import { silentLogger } from "../../core/logger.ts";
 import type { PluginContext } from "../../core/plugin.ts";
 import {
   ADDR,
@@ -20,6 +19,7 @@ import {
   type Listener,
   type UfwSandbox,
 } from "../../../test/support/netns.ts";
+import { responderCtx } from "../../../test/support/responder-net.ts";
 import { responderConformance } from "../conformance.ts";
 import { ufwConfig } from "./config.ts";
 import { UfwResponder, ufw } from "./responder.ts";
@@ -51,12 +51,7 @@ async function ufwServer(tag: string) {
   return {
     pair,
     sandbox: s,
-    ctx: (): PluginContext => ({
-      clock: SystemClock,
-      logger: silentLogger,
-      dataDir: "/nonexistent",
-      exec: new ProcessExec({ prefix: s.prefix }),
-    }),
+    ctx: (): PluginContext => responderCtx({ exec: new ProcessExec({ prefix: s.prefix }) }),
     /** Config management restores the admin's rules files, then `ufw reload`: our bans are gone. */
     async restoreAndReload() {
       files.forEach((f, i) => writeFileSync(f, baseline[i]!));

@@ -9,14 +9,11 @@
  * hundreds of bans, not 100k (use nftables or ipset beside ufw for that). Rules are applied one at a time,
  * in order; one failing entry does not stop the others.
  */
-import type { Clock } from "../../core/clock.ts";
 import type { ExecResult } from "../../core/exec.ts";
-import type { Logger } from "../../core/logger.ts";
 import type { Health, PluginContext, PluginDefinition } from "../../core/plugin.ts";
 import {
-  CommandRunner,
   ResponderError,
-  Serial,
+  applyFailures,
   errorText,
   failEntries,
   parseTarget,
@@ -25,6 +22,7 @@ import {
   type Item,
   type Prepared,
 } from "../common.ts";
+import { LocalResponder } from "../local.ts";
 import type { BanEntry, EntryResult, Responder } from "../types.ts";
 import { ufwConfig, type UfwConfig } from "./config.ts";
 
@@ -33,26 +31,15 @@ interface UfwRule {
   key: string;
 }
 
-export class UfwResponder implements Responder {
-  readonly type = "ufw";
-  readonly name: string;
+export class UfwResponder extends LocalResponder<"ufw", UfwConfig> implements Responder {
   readonly nativeExpiry = false;
-  readonly #config: UfwConfig;
-  readonly #clock: Clock;
-  readonly #logger: Logger;
-  readonly #serial = new Serial();
-  readonly commands: CommandRunner;
 
   constructor(config: UfwConfig, ctx: PluginContext) {
-    this.#config = config;
-    this.name = config.name ?? "ufw";
-    this.#clock = ctx.clock;
-    this.#logger = ctx.logger.child({ responder: this.name, type: this.type });
-    this.commands = new CommandRunner({ exec: ctx.exec, config, logger: this.#logger });
+    super("ufw", config, ctx);
   }
 
   #ufw(...args: string[]): Promise<ExecResult> {
-    return this.commands.run([this.#config.ufw_path, ...args]);
+    return this.commands.run([this.config.ufw_path, ...args]);
   }
 
   /** Our rules (with our comment), by canonical target. */
@@ -65,7 +52,7 @@ export class UfwResponder implements Responder {
       const m = /^ufw (?:prepend |insert \d+ )?(deny|reject) from (\S+) comment '([^']*)'\s*$/.exec(
         line.trim(),
       );
-      if (!m || m[3] !== this.#config.comment) continue;
+      if (!m || m[3] !== this.config.comment) continue;
       const t = parseTarget(m[2]!, { min_prefix_v4: 0, min_prefix_v6: 0 });
       if (typeof t === "string") continue;
       const list = out.get(t.key) ?? [];
@@ -76,12 +63,12 @@ export class UfwResponder implements Responder {
   }
 
   setup(): Promise<void> {
-    return this.#serial.run(async () => {
+    return this.serial.run(async () => {
       // Nothing to create: ufw keeps the rules. Enabling ufw is the admin's decision, never ours.
       const r = await this.#ufw("status");
       if (r.code !== 0) throw new ResponderError(`ufw status: ${errorText(r)}`, ["ufw", "status"], r.code);
       if (!/Status: active/.test(r.stdout))
-        this.#logger.warn({}, "ufw is inactive: bans are stored, not enforced");
+        this.logger.warn({}, "ufw is inactive: bans are stored, not enforced");
     });
   }
 
@@ -103,17 +90,13 @@ export class UfwResponder implements Responder {
         }
       }
     }
-    for (const [item, error] of failures) {
-      for (const i of item.indexes)
-        prepared.results[i] = { target: prepared.results[i]!.target, ok: false, error };
-    }
-    return prepared.results;
+    return applyFailures(prepared, failures);
   }
 
   apply(entries: readonly BanEntry[]): Promise<EntryResult[]> {
-    return this.#serial.run(async () => {
-      const c = this.#config;
-      const prepared = prepareEntries(entries, this.#clock.now(), c);
+    return this.serial.run(async () => {
+      const c = this.config;
+      const prepared = prepareEntries(entries, this.clock.now(), c);
       try {
         const current = await this.#rules();
         return await this.#each(prepared, (i) =>
@@ -126,8 +109,8 @@ export class UfwResponder implements Responder {
   }
 
   remove(targets: readonly string[]): Promise<EntryResult[]> {
-    return this.#serial.run(async () => {
-      const c = this.#config;
+    return this.serial.run(async () => {
+      const c = this.config;
       const prepared = prepareTargets(targets);
       try {
         const current = await this.#rules();
@@ -141,7 +124,7 @@ export class UfwResponder implements Responder {
   }
 
   list(): Promise<BanEntry[]> {
-    return this.#serial.run(async () =>
+    return this.serial.run(async () =>
       [...(await this.#rules()).keys()].map((target) => ({ target, expires: Infinity })),
     );
   }
@@ -151,15 +134,15 @@ export class UfwResponder implements Responder {
     if (r.code !== 0) return { ok: false, detail: `ufw status failed: ${errorText(r)}` };
     if (!/Status: active/.test(r.stdout))
       return { ok: false, detail: "ufw is inactive: bans are not enforced" };
-    const ours = r.stdout.split("\n").filter((l) => l.endsWith(`# ${this.#config.comment}`)).length;
-    return { ok: true, detail: `ufw active, ${ours} rules with comment ${this.#config.comment}` };
+    const ours = r.stdout.split("\n").filter((l) => l.endsWith(`# ${this.config.comment}`)).length;
+    return { ok: true, detail: `ufw active, ${ours} rules with comment ${this.config.comment}` };
   }
 
   teardown(): Promise<void> {
-    return this.#serial.run(async () => {
+    return this.serial.run(async () => {
       for (const rules of (await this.#rules()).values()) {
         for (const rule of rules) {
-          const args = ["delete", rule.action, "from", rule.key, "comment", this.#config.comment];
+          const args = ["delete", rule.action, "from", rule.key, "comment", this.config.comment];
           const r = await this.#ufw(...args);
           if (r.code !== 0) throw new ResponderError(`ufw ${args.join(" ")}: ${errorText(r)}`, args, r.code);
         }
