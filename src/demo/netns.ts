@@ -18,6 +18,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { ProcessExec, type ExecResult } from "../core/exec.ts";
+import { createVethPair, deleteNamespaces } from "../core/netns.ts";
 import { ACTORS } from "./scenario.ts";
 
 export const DEMO_NET = {
@@ -96,43 +97,18 @@ function alive(pid: number): boolean {
 export async function createNetwork(): Promise<DemoNetwork> {
   const id = `${PREFIX}${process.pid}-${randomBytes(2).toString("hex")}`;
   const net = { server: `${id}-srv`, attacker: `${id}-att` };
+  await createVethPair({
+    server: net.server,
+    peer: net.attacker,
+    serverDev: "veth-srv",
+    peerDev: "veth-att",
+    serverAddrs: [`${DEMO_NET.serverV4}/24`, `${DEMO_NET.serverV6}/64`],
+    peerAddrs: [`${DEMO_NET.attackerV4}/24`, `${DEMO_NET.attackerV6}/64`],
+  });
   try {
-    await must(["ip", "netns", "add", net.server]);
-    await must(["ip", "netns", "add", net.attacker]);
-    const S = ["ip", "-n", net.server];
-    const A = ["ip", "-n", net.attacker];
-    await must([
-      ...S,
-      "link",
-      "add",
-      "veth-srv",
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "veth-att",
-      "netns",
-      net.attacker,
-    ]);
-    await must([...S, "addr", "add", `${DEMO_NET.serverV4}/24`, "dev", "veth-srv"]);
-    await must([...A, "addr", "add", `${DEMO_NET.attackerV4}/24`, "dev", "veth-att"]);
-    await must([...S, "addr", "add", `${DEMO_NET.serverV6}/64`, "dev", "veth-srv", "nodad"]);
-    await must([...A, "addr", "add", `${DEMO_NET.attackerV6}/64`, "dev", "veth-att", "nodad"]);
-    for (const [ns, dev] of [
-      [S, "veth-srv"],
-      [A, "veth-att"],
-    ] as const) {
-      await must([...ns, "link", "set", "lo", "up"]);
-      await must([...ns, "link", "set", dev, "up"]);
-    }
     // The two IPv6 networks share the link.
-    await must([...S, "route", "add", ACTORS.ipv6Prefix, "dev", "veth-srv"]);
-    await must([...A, "route", "add", `${DEMO_NET.serverV6}/64`, "dev", "veth-att"]);
-    // `reject` answers with ICMP errors, which the kernel rate-limits per destination: the prober would see
-    // some rejected connections as timeouts.
-    for (const key of ["net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0"]) {
-      await must(["ip", "netns", "exec", net.server, "sysctl", "-q", "-w", key]);
-    }
+    await must(["ip", "-n", net.server, "route", "add", ACTORS.ipv6Prefix, "dev", "veth-srv"]);
+    await must(["ip", "-n", net.attacker, "route", "add", `${DEMO_NET.serverV6}/64`, "dev", "veth-att"]);
     return net;
   } catch (e) {
     await destroyNetwork(net);
@@ -142,7 +118,7 @@ export async function createNetwork(): Promise<DemoNetwork> {
 
 /** Deletes both namespaces (with them the veth pair, the firewall and the addresses). Never throws. */
 export async function destroyNetwork(net: DemoNetwork): Promise<void> {
-  for (const ns of [net.server, net.attacker]) await run(["ip", "netns", "del", ns]);
+  await deleteNamespaces([net.server, net.attacker]);
 }
 
 /** The same, synchronously: for `process.on("exit")`, the last resort when the demo dies on an error. */

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { ProcessExec, type ExecResult } from "../../src/core/exec.ts";
+import { createVethPair, deleteNamespaces } from "../../src/core/netns.ts";
 import type { ConformanceNetwork } from "../../src/responders/conformance.ts";
 
 export const ADDR = {
@@ -87,53 +88,22 @@ function skipReason(binaries: readonly string[]): string | undefined {
 export async function createPair(tag: string): Promise<NetPair> {
   const id = `pcl-${tag}-${randomBytes(3).toString("hex")}`;
   const pair = { server: `${id}-s`, client: `${id}-c` };
-  try {
-    await must(["ip", "netns", "add", pair.server]);
-    await must(["ip", "netns", "add", pair.client]);
-    const S = ["ip", "-n", pair.server];
-    const C = ["ip", "-n", pair.client];
-    await must([
-      ...S,
-      "link",
-      "add",
-      "veth-srv",
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "veth-cli",
-      "netns",
-      pair.client,
-    ]);
-    await must([...S, "addr", "add", `${ADDR.serverV4}/24`, "dev", "veth-srv"]);
-    await must([...S, "addr", "add", `${ADDR.serverV6}/64`, "dev", "veth-srv", "nodad"]);
-    for (const a of [ADDR.clientV4, ADDR.clientV4b])
-      await must([...C, "addr", "add", `${a}/24`, "dev", "veth-cli"]);
-    for (const a of [ADDR.clientV6, ADDR.clientV6b]) {
-      await must([...C, "addr", "add", `${a}/64`, "dev", "veth-cli", "nodad"]);
-    }
-    // ICMP errors (what `reject` sends) are rate-limited per destination; tests reject in quick succession
-    for (const key of ["net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0"]) {
-      await must(["ip", "netns", "exec", pair.server, "sysctl", "-q", "-w", key]);
-    }
-    for (const [ns, dev] of [
-      [S, "veth-srv"],
-      [C, "veth-cli"],
-    ] as const) {
-      await must([...ns, "link", "set", "lo", "up"]);
-      await must([...ns, "link", "set", dev, "up"]);
-    }
-    return pair;
-  } catch (e) {
-    await destroyPair(pair);
-    throw e;
-  }
+  await createVethPair({
+    server: pair.server,
+    peer: pair.client,
+    serverDev: "veth-srv",
+    peerDev: "veth-cli",
+    serverAddrs: [`${ADDR.serverV4}/24`, `${ADDR.serverV6}/64`],
+    peerAddrs: [ADDR.clientV4, ADDR.clientV4b]
+      .map((a) => `${a}/24`)
+      .concat([ADDR.clientV6, ADDR.clientV6b].map((a) => `${a}/64`)),
+  });
+  return pair;
 }
 
 /** Deletes both namespaces (and with them the veth pair and every firewall rule inside). Never throws. */
 export async function destroyPair(pair: NetPair | undefined): Promise<void> {
-  if (!pair) return;
-  for (const ns of [pair.server, pair.client]) await sh(["ip", "netns", "del", ns]);
+  if (pair) await deleteNamespaces([pair.server, pair.client]);
 }
 
 /** Whether a TCP connection from `from` (a client address) to the server listener works and says hello. */
