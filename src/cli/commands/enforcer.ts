@@ -13,6 +13,7 @@ import { socketPath } from "../../enforcer/protocol.ts";
 import { enforcerFromConfig } from "../../enforcer/server.ts";
 import { PortcullisError } from "../../core/errors.ts";
 import type { CliIO } from "../main.ts";
+import { runUntilSignalled } from "../signals.ts";
 
 interface EnforcerOptions {
   config: string;
@@ -38,24 +39,12 @@ export function registerEnforcer(program: Command, io: CliIO, setExit: (code: nu
         { socket: opts.socket },
       );
       await server.start();
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          logger.info({ signal }, "shutting down");
-          server.stop().then(resolve, (e: unknown) => {
-            logger.error({ err: (e as Error).message }, "shutdown failed");
-            resolve();
-          });
-        };
-        process.on("SIGTERM", () => stop("SIGTERM"));
-        process.on("SIGINT", () => stop("SIGINT"));
-        // the responders are fixed at start: a new config needs a restart (logged, never half-applied)
-        process.on("SIGHUP", () =>
-          logger.warn({}, "SIGHUP ignored: restart the enforcer to change its config"),
-        );
-      });
+      // The responders are fixed at start: a new config needs a restart (logged, never half-applied).
+      await runUntilSignalled(
+        logger,
+        () => server.stop(),
+        () => logger.warn({}, "SIGHUP ignored: restart the enforcer to change its config"),
+      );
       setExit(0);
     });
 }

@@ -12,6 +12,7 @@ import { Daemon } from "../../daemon/daemon.ts";
 import { FACTORIES, REGISTRIES } from "../../daemon/plugins.ts";
 import type { CliIO } from "../main.ts";
 import { DEFAULT_CONFIG } from "../local.ts";
+import { runUntilSignalled } from "../signals.ts";
 
 interface RunOptions {
   config: string;
@@ -40,20 +41,10 @@ export function registerRun(program: Command, io: CliIO, setExit: (code: number)
         ...(opts.dryRun ? { dryRun: true } : {}),
       });
       await daemon.start();
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          logger.info({ signal }, "shutting down");
-          daemon.stop().then(resolve, (e: unknown) => {
-            logger.error({ err: (e as Error).message }, "shutdown failed");
-            resolve();
-          });
-        };
-        process.on("SIGTERM", () => stop("SIGTERM"));
-        process.on("SIGINT", () => stop("SIGINT"));
-        process.on("SIGHUP", () => {
+      await runUntilSignalled(
+        logger,
+        () => daemon.stop(),
+        () => {
           try {
             const next = loadConfigFile(opts.config, REGISTRIES);
             daemon
@@ -67,8 +58,8 @@ export function registerRun(program: Command, io: CliIO, setExit: (code: number)
               "reload refused: the new configuration is invalid; keeping the running one",
             );
           }
-        });
-      });
+        },
+      );
       setExit(0);
     });
 }
