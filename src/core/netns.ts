@@ -19,7 +19,8 @@ export interface VethPairSpec {
 
 const exec = new ProcessExec();
 
-async function must(argv: readonly string[]): Promise<void> {
+/** Runs an iproute2 command (15 s at most) and throws with its output when it fails. */
+export async function must(argv: readonly string[]): Promise<void> {
   const r = await exec.run(argv, undefined, { timeoutMs: 15_000 });
   if (r.code !== 0) {
     throw new Error(`${argv.join(" ")} -> exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);

@@ -18,7 +18,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { ProcessExec, type ExecResult } from "../core/exec.ts";
-import { createVethPair, deleteNamespaces } from "../core/netns.ts";
+import { createVethPair, deleteNamespaces, must } from "../core/netns.ts";
 import { ACTORS } from "./scenario.ts";
 
 export const DEMO_NET = {
@@ -40,13 +40,6 @@ const exec = new ProcessExec();
 
 function run(argv: readonly string[]): Promise<ExecResult> {
   return exec.run(argv, undefined, { timeoutMs: 15_000 });
-}
-
-async function must(argv: readonly string[]): Promise<void> {
-  const r = await run(argv);
-  if (r.code !== 0) {
-    throw new Error(`${argv.join(" ")} -> exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
-  }
 }
 
 function hasExecutable(name: string): boolean {
