@@ -43,6 +43,7 @@ function fastControl(): Control & { ingested: number } {
   let n = 0;
   const never = () => Promise.reject(new Error("not used in the benchmark"));
   return {
+    ipv6Prefix: 64,
     get ingested() {
       return n;
     },

@@ -106,6 +106,8 @@ export type StreamEvent =
   | { kind: "decision"; data: StoredDecision | Record<string, unknown> };
 
 export interface Control {
+  /** The prefix IPv6 sources are banned under (`policy.ipv6_prefix`): an IPv6 alert bans that range. */
+  readonly ipv6Prefix: number;
   status(): Promise<StatusReport>;
   listDecisions(q: DecisionQuery): Promise<StoredDecision[]>;
   ban(req: BanRequest): Promise<BanOutcome>;

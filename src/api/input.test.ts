@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { hitsCaller } from "./routes/webhooks.ts";
 import { startTestServer, type HttpResponse, type TestServer } from "./testing.ts";
 
 let t: TestServer;
@@ -206,6 +207,24 @@ describe("the ip field", () => {
       }
       expectError(await ban({ target: "127.0.0.0/30" }), 422, "REFUSED_OWN_ADDRESS");
     }));
+
+  test("addresses that never name one host (unspecified, broadcast, multicast) -> refused on every kind", () =>
+    untouched(async () => {
+      for (const ip of ["0.0.0.0", "255.255.255.255", "224.0.0.1", "::", "ff02::1"]) {
+        for (const path of ["/v1/webhooks/generic", "/blockip", "/v1/webhooks/hook"]) {
+          const r = await t.post(path, webhook, { ip, origin: "ossim" });
+          expectError(r, 422, "INVALID_IP");
+          assert.equal(r.json.results[0].outcome, "refused_invalid", `${path} ${ip}`);
+        }
+      }
+    }));
+
+  test("an IPv6 alert is refused when the range it would ban (policy.ipv6_prefix) holds the caller", () => {
+    assert.equal(hitsCaller("2001:db8:1:3::9", "2001:db8:1:2::5"), false);
+    assert.equal(hitsCaller("2001:db8:1:3::9", "2001:db8:1:2::5", 48), true);
+    assert.equal(hitsCaller("2001:db8:1:2::9", "2001:db8:1:2::5", 128), true, "never narrower than a /64");
+    assert.equal(hitsCaller("203.0.113.9", "203.0.113.5", 48), false);
+  });
 
   test("documentation ranges are bannable like any public address", async () => {
     for (const ip of ["192.0.2.200", "198.51.100.1", "203.0.113.1", "2001:db8::1"]) {

@@ -53,6 +53,8 @@ export class FakeControl implements Control {
   enforcementResult: Enforcement = { state: "applied", failed: [], pending: [] };
   /** Make the next calls throw (a failing store). */
   failing = false;
+  /** The prefix IPv6 sources are banned under (policy.ipv6_prefix). */
+  ipv6Prefix = 64;
 
   constructor(clock: Clock, opts: { allow?: string[]; policy?: Partial<PolicyConfig> } = {}) {
     this.#clock = clock;

@@ -191,6 +191,10 @@ export class Daemon implements Control {
     return this.#o.dryRun ?? this.#config.raw.policy.dry_run;
   }
 
+  get ipv6Prefix(): number {
+    return this.#config.raw.policy.ipv6_prefix;
+  }
+
   get policy(): Policy {
     return this.#policy;
   }
@@ -655,10 +659,25 @@ export class Daemon implements Control {
   /** Applies the policy to a SIEM or API alert, records it and starts enforcement; resolves with the outcome. */
   async #handleAlert(alert: Alert, actor: Actor): Promise<BanOutcome> {
     await this.flushDecisions();
-    return this.#serial(async () => {
-      const [out] = await this.#commit([this.#prepare(alert, actor, this.#clock.now())]);
+    return this.#serial(() => this.#decideAndCommit(this.#prepare(alert, actor, this.#clock.now())));
+  }
+
+  /**
+   * Commits one prepared outcome of a SIEM, API or CLI request. When the store refuses the write the policy's
+   * in-memory change is taken back before the error reaches the caller (who is told to retry): otherwise the
+   * retry would be answered "already banned" by a ban that is neither recorded nor enforced.
+   */
+  async #decideAndCommit(p: Prepared): Promise<BanOutcome> {
+    // The policy that decided (a reload during the write replaces it; both share the ban table).
+    const policy = this.#policy;
+    try {
+      const [out] = await this.#commit([p]);
       return out!;
-    });
+    } catch (e) {
+      policy.undo(p.result);
+      this.telemetry.activeBans.set(this.#bans.size);
+      throw e;
+    }
   }
 
   /** The policy's decision on an alert and everything to record about it; in-memory effects happen here. */
@@ -930,8 +949,7 @@ export class Daemon implements Control {
         },
         now,
       );
-      const [out] = await this.#commit([this.#prepare(undefined, req.actor, now, result)]);
-      return out!;
+      return this.#decideAndCommit(this.#prepare(undefined, req.actor, now, result));
     });
   }
 

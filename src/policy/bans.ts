@@ -48,6 +48,15 @@ export class BanTable {
     this.#record(target, at);
   }
 
+  /** Forgets one ban of `target` at `at` from the history (a ban taken back, see Policy.undo). */
+  unrecord(target: string, at: number): void {
+    const h = this.#history.get(target);
+    const i = h ? h.lastIndexOf(at) : -1;
+    if (i < 0) return;
+    h!.splice(i, 1);
+    if (!h!.length) this.#history.delete(target);
+  }
+
   /** Keeps each target's history in time order whatever order it is learnt in (restored after a restart). */
   #record(target: string, at: number): void {
     const h = this.#history.get(target);

@@ -131,6 +131,33 @@ test("an expired ban is no longer in force: the next offence bans anew", () => {
   assert.equal(p.onAlert(alert("203.0.113.20"), T + 1000).outcome, "banned");
 });
 
+test("undo takes back a ban or an extension that could not be recorded: no ban, history or breaker slot left", () => {
+  const p = new Policy({
+    defaultDuration: 600_000,
+    maxBansPerMinute: 1,
+    escalation: { enabled: true, factor: 2, max: 86_400_000, lookback: 86_400_000 },
+  });
+  const lost = p.onAlert(alert("203.0.113.9"), T);
+  assert.equal(lost.outcome, "banned");
+  p.undo(lost);
+  p.undo(lost); // a second undo changes nothing
+  assert.equal(p.bans.active("203.0.113.9", T), undefined);
+  assert.equal(p.counts.banned, 0);
+  // The retry is a first ban (no escalation), and the breaker's only slot was given back.
+  const retry = p.onAlert(alert("203.0.113.9"), T + 1);
+  assert.deepEqual([retry.outcome, retry.decision?.escalation], ["banned", 0]);
+  const extended = p.onAlert(alert("203.0.113.9"), T + 120_000);
+  assert.deepEqual([extended.outcome, extended.expires], ["extended", T + 720_000]);
+  p.undo(extended);
+  assert.equal(p.bans.active("203.0.113.9", T + 120_000)?.expires, T + 600_001);
+  // The retry extends again; a duplicate report then has nothing to take back.
+  assert.equal(p.onAlert(alert("203.0.113.9"), T + 120_000).outcome, "extended");
+  const dup = p.onAlert(alert("203.0.113.9"), T + 120_001);
+  assert.equal(dup.outcome, "already_banned");
+  p.undo(dup);
+  assert.equal(p.bans.active("203.0.113.9", T + 120_001)?.expires, T + 720_000);
+});
+
 test("coveringTargets: an address is blocked by itself and by every banned range containing it", () => {
   const banned = [
     "2001:db8:7:7::/64",

@@ -108,6 +108,8 @@ export class Policy {
   /** Called once each time the circuit breaker starts refusing (for a loud warning). */
   onBreakerOpen: ((at: number) => void) | undefined;
   #breakerOpen = false;
+  /** How to take back the in-memory effect of a `banned` or `extended` result (see {@link undo}). */
+  readonly #undo = new WeakMap<PolicyResult, () => void>();
 
   constructor(config: Partial<PolicyConfig> = {}, allowlist = new Allowlist(), bans = new BanTable()) {
     this.config = { ...DEFAULT_POLICY, ...config };
@@ -166,14 +168,19 @@ export class Policy {
     if (active) {
       const wanted = now + base;
       if (this.config.onDuplicate === "extend" && wanted > active.expires + this.config.dedupWindow) {
+        const before = active.expires;
         active.expires = wanted;
-        return this.#count({
+        const extended = this.#count({
           outcome: "extended",
           target,
           expires: wanted,
           decisionId: active.decisionId,
           reason: `already banned; extended to ${new Date(wanted).toISOString()}`,
         });
+        this.#undo.set(extended, () => {
+          if (active.expires === wanted) active.expires = before;
+        });
+        return extended;
       }
       return this.#count({
         outcome: "already_banned",
@@ -226,13 +233,34 @@ export class Policy {
     if (req.rule) decision.rule = req.rule;
     if (req.alertId !== undefined) decision.alert_id = req.alertId;
     this.bans.set({ target, decisionId: decision.id, expires: decision.expires, escalation }, now);
-    return this.#count({
+    const banned = this.#count({
       outcome: "banned",
       target,
       decision,
       expires: decision.expires,
       reason: req.reason,
     });
+    this.#undo.set(banned, () => {
+      if (this.bans.active(target, now)?.decisionId === decision.id) this.bans.remove(target);
+      this.bans.unrecord(target, now);
+      const i = this.#recent.lastIndexOf(now);
+      if (i >= 0) this.#recent.splice(i, 1);
+    });
+    return banned;
+  }
+
+  /**
+   * Takes back what {@link ban} changed in memory for `result` (a new ban, or an extension) when it could not
+   * be recorded: the store refused the write and the sender is told to retry, so the retry must decide
+   * afresh instead of finding a ban that exists nowhere else ("already banned"). A no-op for other results
+   * and for a result already taken back.
+   */
+  undo(result: PolicyResult): void {
+    const undo = this.#undo.get(result);
+    if (!undo) return;
+    this.#undo.delete(result);
+    undo();
+    this.counts[result.outcome]--;
   }
 
   #count(r: PolicyResult): PolicyResult {

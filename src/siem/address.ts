@@ -52,9 +52,18 @@ export function checkAddress(value: unknown): AddressCheck {
 
 /** Addresses that never identify one remote host. */
 function unusableReason(ip: string): string | undefined {
+  if (ip === "::1" || ip.startsWith("127.")) return "a loopback address";
+  return notOneHost(ip);
+}
+
+/**
+ * Why a canonical address names no host at all (unspecified, broadcast, multicast), or undefined. Banning one
+ * would block traffic of other hosts (a DHCP server sees requests from 0.0.0.0). Loopback is not among them:
+ * it is this host, which the allowlist protects with its own reason.
+ */
+export function notOneHost(ip: string): string | undefined {
   if (ip === "0.0.0.0" || ip === "::") return "the unspecified address";
   if (ip === "255.255.255.255") return "the broadcast address";
-  if (ip === "::1" || ip.startsWith("127.")) return "a loopback address";
   const first = ip.indexOf(":") < 0 ? Number(ip.slice(0, ip.indexOf("."))) : -1;
   if ((first >= 224 && first <= 239) || /^ff[0-9a-f]{2}:/.test(ip)) return "a multicast address";
   return undefined;

@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { validateConfig } from "../../src/config/load.ts";
+import type { Alert } from "../../src/core/alert.ts";
 import { SystemClock } from "../../src/core/clock.ts";
 import { memoryLogger } from "../../src/core/logger.ts";
 import { Daemon, type PluginFactories } from "../../src/daemon/daemon.ts";
@@ -485,6 +486,56 @@ test("a commit that fails (disk full) loses no decision: it is committed with th
     );
     const audit = await d.store.auditFor("203.0.113.44");
     assert.equal(audit.filter((a) => a.action === "ban").length, 1);
+  } finally {
+    await d.stop();
+  }
+});
+
+test("a SIEM or API ban whose write fails is taken back: the retry bans, never 'already banned' by a phantom", async () => {
+  const t = setup("siem-commit-fails");
+  const d = t.make();
+  await d.start();
+  // The store refuses every transaction while `full` holds (a locked or full database).
+  const record = d.store.recordOutcomes.bind(d.store);
+  let full = true;
+  d.store.recordOutcomes = (items, positions) =>
+    full ? Promise.reject(new Error("SQLITE_BUSY: database is locked")) : record(items, positions);
+  const now = SystemClock.now();
+  const alert = (ip: string): Alert => ({
+    id: `a-${ip}`,
+    "@timestamp": now,
+    rule: { id: "kibana-ssh", name: "SSH brute force (Kibana)", type: "threshold" },
+    severity: "high",
+    group: { "source.ip": ip },
+    count: 20,
+    first_seen: now,
+    last_seen: now,
+    events: [],
+    attack: [],
+    origin: "kibana",
+    response: "ban",
+  });
+  const actor = { type: "siem", name: "kibana" } as const;
+  try {
+    await assert.rejects(d.ingestAlert(alert("198.51.100.7"), actor), /SQLITE_BUSY/);
+    await assert.rejects(
+      d.ban({ target: "198.51.100.8", actor: { type: "api", name: "ops" }, origin: "api" }),
+      /SQLITE_BUSY/,
+    );
+    assert.equal(d.policy.bans.size, 0, "nothing stays banned in memory");
+    full = false;
+    const siem = await d.ingestAlert(alert("198.51.100.7"), actor);
+    const api = await d.ban({ target: "198.51.100.8", actor: { type: "api", name: "ops" }, origin: "api" });
+    assert.equal(siem.outcome, "banned");
+    assert.equal(api.outcome, "banned");
+    // Taken back entirely: the escalation history does not count the ban that was never made.
+    assert.equal(siem.decision?.escalation, 0);
+    await until(
+      "both bans on the firewall",
+      () => t.firewall()["198.51.100.7"] && t.firewall()["198.51.100.8"],
+    );
+    const stored = await d.store.listDecisions({ limit: 10 });
+    assert.deepEqual(stored.map((x) => x.target).sort(), ["198.51.100.7", "198.51.100.8"]);
   } finally {
     await d.stop();
   }

@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Actor } from "../../core/decision.ts";
 import { canonicalIp, cidrContains, groupKey, parseCidr, parseIp } from "../../core/ip.ts";
+import { notOneHost } from "../../siem/address.ts";
 import { ApiError, combinedError, type ResultOutcome } from "../errors.ts";
 import { echo, resultOf, type TargetResult } from "../present.ts";
 import { MAX_ALERTS_PER_REQUEST, isWebhookError, webhookContext } from "../webhooks.ts";
@@ -23,13 +24,13 @@ const resultSchema = z.object({
 export const resultsSchema = z.object({ results: z.array(resultSchema) });
 
 /**
- * Whether banning `ip` would cut off the caller: the same address, or for IPv6 the same /64 (the prefix
- * IPv6 sources are banned under by default).
+ * Whether banning `ip` would cut off the caller: the same address, or for IPv6 the same prefix, the one IPv6
+ * sources are banned under (`policy.ipv6_prefix`; never narrower than a /64 here, a host's own subnet).
  */
-export function hitsCaller(ip: string, caller: string): boolean {
+export function hitsCaller(ip: string, caller: string, ipv6Prefix = 64): boolean {
   if (ip === caller) return true;
   if (ip.indexOf(":") < 0) return false;
-  const c = parseCidr(groupKey(ip, 64));
+  const c = parseCidr(groupKey(ip, Math.min(64, ipv6Prefix)));
   const p = parseIp(caller);
   return c !== undefined && p !== undefined && cidrContains(c, p);
 }
@@ -69,15 +70,19 @@ export function webhookRoutes(app: ApiApp, deps: RouteDeps): void {
     for (const alert of out) {
       const raw = alert.group["source.ip"];
       const ip = typeof raw === "string" && raw.indexOf("/") < 0 ? canonicalIp(raw) : undefined;
+      // Every kind gets the same checks (the generic and hook bodies are read by no SIEM extractor).
+      const notHost = ip === undefined ? undefined : notOneHost(ip);
       let r: TargetResult;
       if (ip === undefined) {
         r = { target: echo(String(raw)), outcome: "refused_invalid", reason: "not a single IP address" };
-      } else if (hitsCaller(ip, req.clientIp)) {
+      } else if (hitsCaller(ip, req.clientIp, deps.control.ipv6Prefix)) {
         r = {
           target: ip,
           outcome: "refused_own_address",
           reason: `${ip} is the sender's own address (${req.clientIp})`,
         };
+      } else if (notHost !== undefined) {
+        r = { target: ip, outcome: "refused_invalid", reason: `${ip} is ${notHost}` };
       } else {
         alert.group = { ...alert.group, "source.ip": ip };
         try {
