@@ -611,7 +611,7 @@ export class Daemon implements Control {
       const alert = alerts[i]!;
       const p = this.#prepare(alert, { type: "rule", name: alert.rule.id }, this.#clock.now());
       this.#pending.push(p);
-      if (p.result.decision) {
+      if (p.result.decision && this.#policy.inForce(p.result.decision)) {
         // Repeat-offender rules count bans: feed the ban back as an event (it may add alerts to this loop).
         const ban: SecurityEvent = {
           "@timestamp": alert["@timestamp"],
@@ -703,7 +703,8 @@ export class Daemon implements Control {
           detail: { reason: d.reason, duration: d.duration, escalation: d.escalation, origin: d.origin },
         });
         record.decision = { d, responders: d.simulated ? [] : this.#sync.names };
-        this.#engine.forgetSource(d.target);
+        // Counting starts afresh for a banned address; a shadow rule's simulated ban leaves the counts alone.
+        if (this.#policy.inForce(d)) this.#engine.forgetSource(d.target);
         this.telemetry.activeBans.set(this.#bans.size);
         break;
       }
@@ -800,11 +801,19 @@ export class Daemon implements Control {
         continue;
       }
       if (d.state === "active" && !this.#bans.active(d.target, this.#clock.now())) {
+        const inForce = this.#policy.inForce(d);
         this.#bans.set(
-          { target: d.target, decisionId: d.id, expires: d.expires, escalation: d.escalation },
+          {
+            target: d.target,
+            decisionId: d.id,
+            expires: d.expires,
+            escalation: d.escalation,
+            simulated: d.simulated,
+          },
           d["@timestamp"],
+          inForce,
         );
-        this.#engine.forgetSource(d.target);
+        if (inForce) this.#engine.forgetSource(d.target);
       } else if (
         d.state !== "active" &&
         this.#bans.active(d.target, this.#clock.now())?.decisionId === d.id
@@ -1071,9 +1080,21 @@ async function ensureCliToken(tokens: TokenStore, dataDir: string): Promise<void
 export async function loadBans(store: Store, bans: BanTable, now: number, lookback: number): Promise<void> {
   const seen = new Set<string>();
   for (const d of await store.activeDecisions(now)) {
+    // A real ban that replaced a shadow rule's simulated one stays the one in memory.
+    const known = bans.active(d.target, now);
+    if (d.simulated && known !== undefined && !known.simulated) continue;
+    // A simulated ban is active (a dry-run daemon keeps showing it) but no earlier offence: the store's
+    // history below leaves simulated bans out too.
     bans.set(
-      { target: d.target, decisionId: d.id, expires: d.expires, escalation: d.escalation },
+      {
+        target: d.target,
+        decisionId: d.id,
+        expires: d.expires,
+        escalation: d.escalation,
+        simulated: d.simulated,
+      },
       d["@timestamp"],
+      !d.simulated,
     );
     seen.add(`${d.target} ${d["@timestamp"]}`);
   }

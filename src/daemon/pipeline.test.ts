@@ -11,7 +11,7 @@ import { Pipeline } from "./pipeline.ts";
 function recording(): { pipeline: Pipeline; events: SecurityEvent[] } {
   const events: SecurityEvent[] = [];
   const engine = { process: (e: SecurityEvent) => void events.push(e), sweep: () => {}, ipv6Prefixes: [64] };
-  const policy = { bans: { active: () => undefined } };
+  const policy = { blocking: { active: () => undefined } };
   const pipeline = new Pipeline({
     time: { zone: new Zone("UTC"), reference: () => Date.UTC(2025, 10, 23) },
     modes: {},

@@ -122,7 +122,7 @@ export class Pipeline implements LineSink {
         }
         const ip = e.source?.ip;
         if (ip !== undefined && !META_DATASETS.has(e.event.dataset)) {
-          if (sourceBanned(policy.bans, ip, prefixes, now)) {
+          if (sourceBanned(policy.blocking, ip, prefixes, now)) {
             this.counters.suppressed++;
             o.metrics?.suppressed.inc();
             continue;

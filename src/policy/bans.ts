@@ -7,6 +7,8 @@ export interface ActiveBan {
   decisionId: string;
   expires: number;
   escalation: number;
+  /** Recorded, not enforced (dry-run or a rule in shadow mode); see Policy.inForce. */
+  simulated?: boolean;
 }
 
 export class BanTable {
@@ -23,9 +25,10 @@ export class BanTable {
     return b;
   }
 
-  set(ban: ActiveBan, at: number): void {
+  /** Makes `ban` the target's active ban; `history: false` keeps it out of the escalation history. */
+  set(ban: ActiveBan, at: number, history = true): void {
     this.#active.set(ban.target, ban);
-    this.#record(ban.target, at);
+    if (history) this.#record(ban.target, at);
   }
 
   remove(target: string): ActiveBan | undefined {

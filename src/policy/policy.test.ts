@@ -123,6 +123,27 @@ test("per-rule overrides: alert-only rules, durations, shadow mode; dry run simu
   assert.equal(dry.onAlert(alert("203.0.113.13"), T).decision?.simulated, true);
 });
 
+test("a shadow rule's simulated ban stands in the way of nothing on a live daemon; in dry-run every ban counts", () => {
+  const escalation = { enabled: true, factor: 2, max: 86_400_000, lookback: 86_400_000 };
+  const p = new Policy({ rules: { "shadow-rule": { shadow: true } }, escalation });
+  const shadow = p.onAlert(alert("203.0.113.20", "shadow-rule"), T);
+  assert.deepEqual([shadow.outcome, shadow.decision?.simulated], ["banned", true]);
+  assert.equal(p.onAlert(alert("203.0.113.20", "shadow-rule"), T + 1).outcome, "already_banned");
+  // Not in force: events of the address keep counting, a real rule bans it, with no escalation from the shadow.
+  assert.equal(p.blocking.active("203.0.113.20", T + 1), undefined);
+  const real = p.onAlert(alert("203.0.113.20"), T + 2);
+  assert.deepEqual([real.outcome, real.decision?.simulated, real.decision?.escalation], ["banned", false, 0]);
+  assert.equal(p.blocking.active("203.0.113.20", T + 3)?.decisionId, real.decision?.id);
+  // The real ban now de-duplicates shadow reports too.
+  assert.equal(p.onAlert(alert("203.0.113.20", "shadow-rule"), T + 3).outcome, "already_banned");
+  // Dry run: everything is simulated and behaves as it would for real (de-duplication, suppression, escalation).
+  const dry = new Policy({ dryRun: true, defaultDuration: 1000, escalation });
+  const first = dry.onAlert(alert("203.0.113.21"), T);
+  assert.equal(dry.blocking.active("203.0.113.21", T)?.decisionId, first.decision?.id);
+  assert.equal(dry.onAlert(alert("203.0.113.21"), T + 1).outcome, "already_banned");
+  assert.equal(dry.onAlert(alert("203.0.113.21"), T + 5000).decision?.escalation, 1);
+});
+
 test("an expired ban is no longer in force: the next offence bans anew", () => {
   const p = new Policy({ defaultDuration: 1000 });
   p.onAlert(alert("203.0.113.20"), T);

@@ -10,7 +10,7 @@ import type { Alert } from "../core/alert.ts";
 import type { Actor, Decision } from "../core/decision.ts";
 import { canonicalIp, cidrContains, parseCidr, parseIp } from "../core/ip.ts";
 import { Allowlist } from "./allowlist.ts";
-import { BanTable } from "./bans.ts";
+import { BanTable, type ActiveBan } from "./bans.ts";
 
 export interface RulePolicy {
   /** Override the rule's own suggestion. */
@@ -117,6 +117,24 @@ export class Policy {
     this.bans = bans;
   }
 
+  /**
+   * Whether a ban is in force for everything else the daemon decides: a real ban always; a simulated one only
+   * in dry-run, where every ban is simulated to show what would happen. A simulated ban of a rule in shadow
+   * mode on a live daemon changes nothing else: a real rule still bans the address, its events still count,
+   * and it is no earlier offence for escalation.
+   */
+  inForce(ban: { simulated?: boolean }): boolean {
+    return ban.simulated !== true || this.config.dryRun;
+  }
+
+  /** The active bans that are {@link inForce} (the pipeline's view: events of these addresses are ignored). */
+  readonly blocking = {
+    active: (target: string, now: number): ActiveBan | undefined => {
+      const b = this.bans.active(target, now);
+      return b !== undefined && this.inForce(b) ? b : undefined;
+    },
+  };
+
   /** What to do about a detection alert, at time `now`. */
   onAlert(alert: Alert, now: number): PolicyResult {
     const rp = this.config.rules[alert.rule.id] ?? {};
@@ -164,7 +182,10 @@ export class Policy {
       });
     }
     const base = req.duration ?? this.config.defaultDuration;
-    const active = this.bans.active(target, now);
+    const simulated = this.config.dryRun || req.shadow === true;
+    // A shadow rule's simulated ban does not stand in the way of a real one (which replaces it in memory).
+    const found = this.bans.active(target, now);
+    const active = found !== undefined && (this.inForce(found) || simulated) ? found : undefined;
     if (active) {
       const wanted = now + base;
       if (this.config.onDuplicate === "extend" && wanted > active.expires + this.config.dedupWindow) {
@@ -227,12 +248,17 @@ export class Policy {
       origin: req.origin,
       actor: req.actor,
       escalation,
-      simulated: this.config.dryRun || req.shadow === true,
+      simulated,
       status: {},
     };
     if (req.rule) decision.rule = req.rule;
     if (req.alertId !== undefined) decision.alert_id = req.alertId;
-    this.bans.set({ target, decisionId: decision.id, expires: decision.expires, escalation }, now);
+    const inForce = this.inForce(decision);
+    this.bans.set(
+      { target, decisionId: decision.id, expires: decision.expires, escalation, simulated },
+      now,
+      inForce,
+    );
     const banned = this.#count({
       outcome: "banned",
       target,
@@ -241,8 +267,11 @@ export class Policy {
       reason: req.reason,
     });
     this.#undo.set(banned, () => {
-      if (this.bans.active(target, now)?.decisionId === decision.id) this.bans.remove(target);
-      this.bans.unrecord(target, now);
+      if (this.bans.active(target, now)?.decisionId === decision.id) {
+        this.bans.remove(target);
+        if (found !== undefined && found.expires > now) this.bans.set(found, now, false);
+      }
+      if (inForce) this.bans.unrecord(target, now);
       const i = this.#recent.lastIndexOf(now);
       if (i >= 0) this.#recent.splice(i, 1);
     });
