@@ -42,6 +42,9 @@ export interface PipelineOptions {
   maxStreams?: number;
 }
 
+/** How far ahead of this host's clock an event's time may move the windows' sweep time. */
+export const MAX_CLOCK_AHEAD = 60_000;
+
 export class Pipeline implements LineSink {
   readonly #opts: PipelineOptions;
   readonly #streams = new Map<string, Stream>();
@@ -128,7 +131,10 @@ export class Pipeline implements LineSink {
             continue;
           }
         }
-        if (e["@timestamp"] > this.#latest) this.#latest = e["@timestamp"];
+        // A timestamp from the future (a sender's wrong clock, a forged syslog message) must not move the sweep
+        // time ahead: sweeping at year 9999 would empty every window. It still counts in its own group.
+        const t = Math.min(e["@timestamp"], now + MAX_CLOCK_AHEAD);
+        if (t > this.#latest) this.#latest = t;
         engine.process(e, alerts);
         if (alerts.length) {
           // Decided at once, as in replay: later events of this batch from an address just banned are suppressed.

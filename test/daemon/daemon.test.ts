@@ -491,6 +491,30 @@ test("a commit that fails (disk full) loses no decision: it is committed with th
   }
 });
 
+test("a line stamped far in the future does not empty the detection windows of everyone else", async () => {
+  const t = setup("future-line");
+  const d = t.make();
+  await d.start();
+  try {
+    appendFileSync(t.log, fail("203.0.113.83").repeat(3));
+    await until("three events read", () =>
+      d.status().then((s) => (s.counters.events ?? 0) >= 3 || undefined),
+    );
+    appendFileSync(
+      t.log,
+      "9999-12-31T23:59:59+00:00 srv sshd[999]: Failed password for root from 198.51.100.1 port 1 ssh2\n",
+    );
+    // Its batch ends with a sweep of the windows (at the latest event time seen), before the next lines come.
+    await until("the future line read", () =>
+      d.status().then((s) => (s.counters.events ?? 0) >= 4 || undefined),
+    );
+    appendFileSync(t.log, fail("203.0.113.83").repeat(3));
+    await until("the ban on the firewall", () => t.firewall()["203.0.113.83"]);
+  } finally {
+    await d.stop();
+  }
+});
+
 test("a SIEM or API ban whose write fails is taken back: the retry bans, never 'already banned' by a phantom", async () => {
   const t = setup("siem-commit-fails");
   const d = t.make();
