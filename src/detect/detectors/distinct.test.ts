@@ -19,23 +19,22 @@ const [rule] = parseRules(
   "inline",
 ).rules as [CompiledRule];
 
-/** The detector's counting as first written: the map is walked from its front on every event and sweep. */
+/**
+ * The detector's counting by its definition, with no shortcut: each value's time is its latest sighting, a
+ * value counts while that time is within the window before the event's time, the whole map is walked on every
+ * event and sweep, and an alert's first_seen is the earliest time counted.
+ */
 function reference(r: CompiledRule) {
   const groups = new Map<string, { seen: Map<string, number>; alerted: number }>();
   const expire = (seen: Map<string, number>, min: number) => {
-    for (const [v, at] of seen) {
-      if (at >= min) break;
-      seen.delete(v);
-    }
+    for (const [v, at] of seen) if (at < min) seen.delete(v);
   };
   return {
     observe(key: string, value: string, t: number) {
       let s = groups.get(key);
       if (!s) groups.set(key, (s = { seen: new Map(), alerted: -1 }));
       expire(s.seen, t - r.window);
-      s.seen.delete(value);
-      s.seen.set(value, t);
-      if (s.seen.size > r.cap) s.seen.delete(s.seen.keys().next().value as string);
+      if (!((s.seen.get(value) ?? -Infinity) > t)) s.seen.set(value, t);
       const count = s.seen.size;
       if (count < 3) {
         s.alerted = -1;
@@ -44,7 +43,7 @@ function reference(r: CompiledRule) {
       const tier = severityFor(r.tiers, count);
       if (tier.index <= s.alerted) return undefined;
       s.alerted = tier.index;
-      return { count, first: s.seen.values().next().value };
+      return { count, first: Math.min(...s.seen.values()) };
     },
     sweep(t: number) {
       for (const [k, s] of groups) {
@@ -57,6 +56,23 @@ function reference(r: CompiledRule) {
     },
   };
 }
+
+test("distinct: a value seen before the window does not count because a late line came in between", () => {
+  const d = distinctDetector(rule);
+  const at = (user: string, t: number) =>
+    d.observe(
+      { "@timestamp": t, event: { dataset: "sshd" }, user: { name: user } } as SecurityEvent,
+      "k",
+      t,
+      1,
+    );
+  // alice 10:00:00, then a late line for bob 09:59:50, then carol 10:01:00: bob (10 s older than alice) is out
+  // of the minute before carol's line, so only 2 distinct users are in it.
+  assert.equal(at("alice", 600_000), undefined);
+  assert.equal(at("bob", 590_000), undefined);
+  assert.equal(at("carol", 660_000), undefined);
+  assert.equal(at("dave", 660_000)?.count, 3);
+});
 
 test("distinct: same alerts and groups as walking the map every time, timestamps out of order included", () => {
   const rand = seededInts(7);

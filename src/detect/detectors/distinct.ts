@@ -41,21 +41,52 @@ export function distinctDetector(rule: CompiledRule): Detector {
     alerted: -1,
     sample: [],
   });
-  /** Drops the values last seen before `min` from the front of the map (oldest sighting first). */
+  /**
+   * Drops the values last seen before `min`. In time order they are at the front of the map; after an
+   * out-of-order sighting the whole map is walked (a stale value may sit behind a fresh one), which also finds
+   * out whether the map is back in time order.
+   */
   const expire = (s: State, min: number) => {
     if (s.floor >= min) return;
-    for (const [v, at] of s.seen) {
-      if (at >= min) {
-        // In time order the first value left is the oldest; otherwise keep the (still valid) bound.
-        if (s.ordered) s.floor = at;
+    if (s.ordered) {
+      for (const [v, at] of s.seen) {
+        if (at >= min) {
+          s.floor = at;
+          return;
+        }
+        s.seen.delete(v);
+      }
+    } else {
+      let floor = Infinity;
+      let last = -Infinity;
+      let ordered = true;
+      for (const [v, at] of s.seen) {
+        if (at < min) {
+          s.seen.delete(v);
+          continue;
+        }
+        if (at < floor) floor = at;
+        if (at < last) ordered = false;
+        last = at;
+      }
+      if (s.seen.size > 0) {
+        s.floor = floor;
+        s.ordered = ordered;
+        s.last = last;
         return;
       }
-      s.seen.delete(v);
     }
     // Empty: whatever comes next starts in time order.
     s.floor = Infinity;
     s.ordered = true;
     s.last = -Infinity;
+  };
+  /** The earliest time in the group (its first entry while in time order). */
+  const earliest = (s: State, t: number): number => {
+    if (s.ordered) return s.seen.values().next().value ?? t;
+    let min = t;
+    for (const at of s.seen.values()) if (at < min) min = at;
+    return min;
   };
   /** A saved group: `seen` as [value, time] pairs in map order, bounded by the rule's cap. */
   const decode = (v: Record<string, unknown>): State | undefined => {
@@ -86,12 +117,17 @@ export function distinctDetector(rule: CompiledRule): Detector {
       const s = state.touch(key, make);
       expire(s, t - rule.window);
       if (s.seen.size === 0) newBurst(s);
-      s.seen.delete(value);
-      s.seen.set(value, t);
-      if (t < s.last) s.ordered = false;
-      s.last = t;
-      if (t < s.floor) s.floor = t;
-      if (s.seen.size > rule.cap) s.seen.delete(s.seen.keys().next().value as string);
+      // A value's time is its latest sighting: a late line does not make it look older than it is.
+      const known = s.seen.get(value);
+      if (known === undefined || known <= t) {
+        s.seen.delete(value);
+        s.seen.set(value, t);
+        if (t < s.last) s.ordered = false;
+        s.last = t;
+        if (t < s.floor) s.floor = t;
+        // Over the cap, the value at the front goes (the oldest one while in time order).
+        if (s.seen.size > rule.cap) s.seen.delete(s.seen.keys().next().value as string);
+      }
       pushSample(s.sample, e);
       const count = s.seen.size;
       if (count < threshold) {
@@ -101,7 +137,7 @@ export function distinctDetector(rule: CompiledRule): Detector {
       const tier = severityFor(rule.tiers, count);
       if (tier.index <= s.alerted) return undefined;
       s.alerted = tier.index;
-      const first = s.seen.values().next().value ?? t;
+      const first = earliest(s, t);
       return makeAlert(rule, key, t, {
         severity: tier.severity,
         count,
