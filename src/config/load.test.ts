@@ -108,6 +108,40 @@ test("timer periods must be at least a second (a zero interval would spin)", () 
   assert.match(e.describe(), /zero\.yaml:1 reconcile_interval: expected a duration such as 90s/);
 });
 
+test("durations are bounded: a timer at most 24d (Node fires a longer one after 1 ms), anything at most 3650d", () => {
+  const p = join(tmp, "long.yaml");
+  writeFileSync(
+    p,
+    [
+      "rules: { windows_snapshot: 30d }",
+      "reconcile_interval: 25d",
+      "policy: { default_duration: 20000000w }",
+      "sources:",
+      "  - { type: file, path: /var/log/auth.log, poll_interval: 30d }",
+      "  - { type: journald, restart_backoff_max: 1000d }",
+      "",
+    ].join("\n"),
+  );
+  const text = loadError(p).describe();
+  assert.match(text, /long\.yaml:1 rules\.windows_snapshot: expected a duration of at most 24d/);
+  assert.match(text, /long\.yaml:2 reconcile_interval: expected a duration of at most 24d/);
+  assert.match(text, /long\.yaml:3 policy\.default_duration: expected a duration of at most 3650d/);
+  assert.match(text, /sources\[0\]\.poll_interval: expected a duration of at most 24d/);
+  assert.match(text, /sources\[1\]\.restart_backoff_max: expected a duration of at most 24d/);
+});
+
+test("a YAML alias bomb is a configuration error naming the file, not a crash", () => {
+  const p = join(tmp, "bomb.yaml");
+  const levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
+  for (let i = 1; i < 8; i++) {
+    const prev = String.fromCharCode(96 + i);
+    const name = String.fromCharCode(97 + i);
+    levels.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(", ")}]`);
+  }
+  writeFileSync(p, `${levels.join("\n")}\n`);
+  assert.match(loadError(p).message, /invalid YAML in .*bomb\.yaml: .*alias/i);
+});
+
 test("a missing file is a clear error", () => {
   assert.throws(
     () => loadConfigFile(join(tmp, "absent.yaml"), REGISTRIES),

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { parseDuration } from "../core/duration.ts";
 import { PortcullisError, type Issue } from "../core/errors.ts";
-import { formatPath, keyLineOf, parseYamlDocs, type LocatedDoc } from "../core/yaml.ts";
+import { formatPath, keyLineOf, parseYamlDocs, plainValue, type LocatedDoc } from "../core/yaml.ts";
 import { Zone } from "../framing/zone.ts";
 import { configSchema, type RawConfig } from "./schema.ts";
 
@@ -161,7 +161,7 @@ export function loadConfigFile(file: string, registries: Registries): LoadedConf
     );
   }
   const located = docs[0];
-  return validateConfig(located?.doc.toJS() ?? {}, file, registries, located);
+  return validateConfig(located ? (plainValue(located, file) ?? {}) : {}, file, registries, located);
 }
 
 export function ms(d: string | number): number {

@@ -11,7 +11,7 @@
  *     - type: nftables
  */
 import { z } from "zod";
-import { isDuration, parseDuration } from "../core/duration.ts";
+import { isDuration, MAX_DURATION_MS, MAX_TIMER_MS, parseDuration } from "../core/duration.ts";
 import { apiConfigSchema } from "../api/config.ts";
 import { parseCidr } from "../core/ip.ts";
 
@@ -21,12 +21,20 @@ const duration = z
     message: "expected a duration such as 90s, 10m, 1h, 2d",
     // Refinements added to it (interval) then only see valid durations.
     abort: true,
+  })
+  .refine((v) => parseDuration(v) <= MAX_DURATION_MS, {
+    message: "expected a duration of at most 3650d",
+    abort: true,
   });
-/** A period for a timer: at least `minMs` (a zero interval would spin). */
+/** A period for a timer: at least `minMs` (a zero interval would spin), at most what a timer can wait. */
 const interval = (minMs: number) =>
-  duration.refine((v) => parseDuration(v) >= minMs, {
-    message: `expected a duration of at least ${minMs / 1000}s`,
-  });
+  duration
+    .refine((v) => parseDuration(v) >= minMs, {
+      message: `expected a duration of at least ${minMs / 1000}s`,
+    })
+    .refine((v) => parseDuration(v) <= MAX_TIMER_MS, {
+      message: "expected a duration of at most 24d (the longest a timer can wait)",
+    });
 const cidr = z
   .string()
   .refine((v) => parseCidr(v) !== undefined, { message: "expected an IP address or CIDR" });

@@ -9,6 +9,11 @@ const UNITS: Record<string, number> = {
   w: 604_800_000,
 };
 
+/** The longest period a Node.js timer can wait: a longer one fires after 1 ms, over and over. */
+export const MAX_TIMER_MS = 2_147_483_647;
+/** The longest duration the configuration and the CLI accept (ten years): a ban, a retention period. */
+export const MAX_DURATION_MS = 3650 * 86_400_000;
+
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 
 /** Parses `10m`, `1h30m`, `90s`, `2d`, or a bare number of seconds. Returns milliseconds. */

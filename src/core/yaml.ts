@@ -3,6 +3,7 @@
  * the line it came from, so every config and rule error can say file:line.
  */
 import { isMap, LineCounter, parseAllDocuments, type Document } from "yaml";
+import { PortcullisError } from "./errors.ts";
 
 export type Path = readonly (string | number)[];
 
@@ -22,6 +23,21 @@ export function parseYamlDocs(text: string): {
     d.errors.map((e) => ({ line: counter.linePos(e.pos[0]).line, message: e.message.split("\n")[0]! })),
   );
   return { docs: list.map((doc) => ({ doc, counter })), errors };
+}
+
+/**
+ * The plain value of a parsed document. The YAML library refuses documents whose aliases expand to an
+ * excessive size (an "alias bomb": a few lines of nested anchors that would take gigabytes): that is a
+ * configuration error of `file`, reported like the others, not a crash.
+ */
+export function plainValue({ doc }: LocatedDoc, file: string): unknown {
+  try {
+    return doc.toJS();
+  } catch (e) {
+    throw new PortcullisError("CONFIG_INVALID", `invalid YAML in ${file}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
 }
 
 /** Line of the value at `path`, or of its nearest existing ancestor. */

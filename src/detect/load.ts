@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { isSeq } from "yaml";
-import { formatPath, keyLineOf, lineOf, parseYamlDocs } from "../core/yaml.ts";
+import { formatPath, keyLineOf, lineOf, parseYamlDocs, plainValue } from "../core/yaml.ts";
 import { PortcullisError, type Issue } from "../core/errors.ts";
 import { compileRule, type CompiledRule } from "./rule.ts";
 import { ruleSchema } from "./schema.ts";
@@ -19,7 +19,13 @@ export function parseRules(text: string, file: string): { rules: CompiledRule[];
   for (const located of docs) {
     const { doc } = located;
     if (doc.errors.length) continue;
-    const value: unknown = doc.toJS();
+    let value: unknown;
+    try {
+      value = plainValue(located, file);
+    } catch (e) {
+      issues.push({ path: `${file}:1`, message: (e as Error).message });
+      continue;
+    }
     if (value === null || value === undefined) continue;
     const items: { value: unknown; base: (string | number)[] }[] = isSeq(doc.contents)
       ? (value as unknown[]).map((v, i) => ({ value: v, base: [i] }))

@@ -14,7 +14,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { PortcullisError, type Issue } from "../core/errors.ts";
-import { formatPath, keyLineOf, parseYamlDocs, type LocatedDoc } from "../core/yaml.ts";
+import { formatPath, keyLineOf, parseYamlDocs, plainValue, type LocatedDoc } from "../core/yaml.ts";
 import { RESPONDERS } from "../responders/registry.ts";
 import { DEFAULT_SOCKET, socketPath } from "./protocol.ts";
 
@@ -191,5 +191,5 @@ export function loadEnforcerConfig(file: string): LoadedEnforcerConfig {
       `invalid enforcer configuration ${file}: one YAML document expected`,
     );
   const located = docs[0];
-  return validateEnforcerConfig(located?.doc.toJS() ?? {}, file, located);
+  return validateEnforcerConfig(located ? (plainValue(located, file) ?? {}) : {}, file, located);
 }

@@ -11,6 +11,7 @@ import type { Actor, Decision } from "../core/decision.ts";
 import { canonicalIp, cidrContains, parseCidr, parseIp } from "../core/ip.ts";
 import { Allowlist } from "./allowlist.ts";
 import { BanTable, type ActiveBan } from "./bans.ts";
+import { MAX_DURATION_MS } from "../core/duration.ts";
 
 export interface RulePolicy {
   /** Override the rule's own suggestion. */
@@ -181,7 +182,8 @@ export class Policy {
         reason: `${target} is allowlisted (${allowed.why}: ${allowed.cidr})`,
       });
     }
-    const base = req.duration ?? this.config.defaultDuration;
+    // Bounded whoever asks (a rule, a SIEM, an operator): an expiry must stay a valid date.
+    const base = Math.min(req.duration ?? this.config.defaultDuration, MAX_DURATION_MS);
     const simulated = this.config.dryRun || req.shadow === true;
     // A shadow rule's simulated ban does not stand in the way of a real one (which replaces it in memory).
     const found = this.bans.active(target, now);
@@ -233,7 +235,7 @@ export class Policy {
       escalation = this.bans.previousBans(target, now - this.config.escalation.lookback);
       duration = Math.min(
         base * this.config.escalation.factor ** escalation,
-        Math.max(base, this.config.escalation.max),
+        Math.max(base, Math.min(this.config.escalation.max, MAX_DURATION_MS)),
       );
     }
     const decision: Decision = {

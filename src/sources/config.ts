@@ -1,17 +1,21 @@
 /** Schema pieces shared by the source configs. */
 import { z } from "zod";
-import { isDuration, parseDuration } from "../core/duration.ts";
+import { isDuration, MAX_TIMER_MS, parseDuration } from "../core/duration.ts";
 
 /** A duration (`250ms`, `1s`, `5m`, or a number of seconds), as milliseconds. */
 export function durationMs(defaultValue: string, minMs = 0) {
-  return z
-    .union([z.string(), z.number().nonnegative()])
-    .refine((v) => typeof v === "number" || isDuration(v), {
-      message: "expected a duration such as 250ms, 1s, 5m",
-    })
-    .default(defaultValue)
-    .transform((v) => parseDuration(v))
-    .refine((ms) => ms >= minMs, { message: `expected a duration of at least ${minMs}ms` });
+  return (
+    z
+      .union([z.string(), z.number().nonnegative()])
+      .refine((v) => typeof v === "number" || isDuration(v), {
+        message: "expected a duration such as 250ms, 1s, 5m",
+      })
+      .default(defaultValue)
+      .transform((v) => parseDuration(v))
+      .refine((ms) => ms >= minMs, { message: `expected a duration of at least ${minMs}ms` })
+      // Every source duration is a timer's wait; a longer one would make Node fire it after 1 ms, again and again.
+      .refine((ms) => ms <= MAX_TIMER_MS, { message: "expected a duration of at most 24d" })
+  );
 }
 
 export const sourceName = z

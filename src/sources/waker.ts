@@ -3,6 +3,8 @@
  * on it, and file watchers or new data wake it. A wake that arrives while nobody waits is remembered, so no
  * event is lost between two waits. Timers are scheduling only (how often to look); no logic reads them.
  */
+import { MAX_TIMER_MS } from "../core/duration.ts";
+
 export type WakeReason = "wake" | "timer" | "abort";
 
 export class Waker {
@@ -31,7 +33,7 @@ export class Waker {
         resolve(why);
       };
       const onAbort = () => done("abort");
-      const timer = setTimeout(() => done("timer"), ms);
+      const timer = setTimeout(() => done("timer"), Math.min(ms, MAX_TIMER_MS));
       signal.addEventListener("abort", onAbort, { once: true });
       this.#release = done;
     });

@@ -263,6 +263,22 @@ test("without a running daemon the CLI bans through the same policy; the next st
     io.stderr.text(),
   );
   assert.match(io.stdout.text(), /the daemon is not running: enforced at its next start/);
+  // A longer ban of the same address extends the stored decision (and says so only because it did).
+  assert.equal(await main(["ban", "198.51.100.201", "--duration", "2h", "-c", cfg], io), 0, io.stderr.text());
+  assert.match(io.stdout.text(), /extended/);
+  {
+    const store = await openSqliteStore(join(t.dataDir, "portcullis.db"), { clock: () => Date.now() });
+    try {
+      const [dec] = await store.decisionsFor("198.51.100.201");
+      assert.ok(dec!.expires >= SystemClock.now() + 7_000_000, "the 2h expiry is stored");
+      assert.ok((await store.auditFor("198.51.100.201")).some((a) => a.action === "extend"));
+    } finally {
+      await store.close();
+    }
+  }
+  // A duration no date can hold is refused before anything is decided.
+  assert.equal(await main(["ban", "198.51.100.202", "--duration", "20000000w", "-c", cfg], io), 64);
+  assert.match(io.stderr.text(), /--duration must be at most 3650d/);
   assert.equal(await main(["ban", "127.0.0.1", "-c", cfg], io), 1);
   assert.match(io.stderr.text(), /allowlisted \(loopback/);
   const d = t.make();

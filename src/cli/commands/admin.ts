@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { SystemClock } from "../../core/clock.ts";
-import { formatDuration, parseDuration } from "../../core/duration.ts";
+import { formatDuration, MAX_DURATION_MS, parseDuration } from "../../core/duration.ts";
 import { PortcullisError } from "../../core/errors.ts";
 import { explainFrom } from "../../daemon/daemon.ts";
 import { fingerprintOf } from "../../api/certs.ts";
@@ -267,6 +267,9 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
         if (opts.duration !== undefined && !(parseDuration(opts.duration, "--duration") > 0)) {
           throw new PortcullisError("USAGE", `--duration must be more than 0 (got ${opts.duration})`);
         }
+        if (opts.duration !== undefined && parseDuration(opts.duration, "--duration") > MAX_DURATION_MS) {
+          throw new PortcullisError("USAGE", `--duration must be at most 3650d (got ${opts.duration})`);
+        }
         const code = await withStore(opts, async ({ config, store, dataDir }) => {
           const api = localApi(dataDir);
           if (api) return banViaApi(new ApiClient(api), target, opts, out, io);
@@ -298,6 +301,16 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
                 detail: { reason: opts.reason, duration: r.decision.duration },
               },
             ]);
+          } else if (r.outcome === "extended") {
+            // Recorded as the daemon records it: the next start (and its firewall) gets the later expiry.
+            await store.extendDecision(r.decisionId!, r.expires!, {
+              at: now,
+              actor,
+              action: "extend",
+              target: r.target!,
+              decisionId: r.decisionId!,
+              detail: { expires: r.expires, reason: r.reason },
+            });
           } else if (r.outcome.startsWith("refused")) {
             await store.audit([
               {
