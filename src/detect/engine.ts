@@ -55,18 +55,21 @@ export function ipGroupKey(ip: string, prefix: number): string {
  * key under any prefix: one lookup.
  */
 export function sourceBanned(
-  bans: { active(key: string, now: number): unknown },
+  bans: { active(key: string, now: number): unknown; covering?(target: string, now: number): unknown },
   ip: string,
   prefixes: readonly number[],
   now: number,
 ): boolean {
   if (bans.active(ipGroupKey(ip, prefixes[0]!), now) !== undefined) return true;
-  if (ip.indexOf(":") < 0) return false;
-  for (let i = 1; i < prefixes.length; i++) {
-    if (bans.active(ipGroupKey(ip, prefixes[i]!), now) !== undefined) return true;
+  if (ip.indexOf(":") >= 0) {
+    for (let i = 1; i < prefixes.length; i++) {
+      if (bans.active(ipGroupKey(ip, prefixes[i]!), now) !== undefined) return true;
+    }
+    // A ban of the single address (by hand, `portcullis ban 2001:db8::5`, or from an API caller).
+    if (bans.active(ip, now) !== undefined) return true;
   }
-  // A ban of the single address (by hand, `portcullis ban 2001:db8::5`, or from an API caller).
-  return bans.active(ip, now) !== undefined;
+  // A range banned by hand or by a SIEM (`203.0.113.0/24`, `2001:db8::/48`) that contains the address.
+  return bans.covering !== undefined && bans.covering(ip, now) !== undefined;
 }
 
 /** The policy's IPv6 ban prefix first, then the other prefixes the engine's rules group source.ip by. */

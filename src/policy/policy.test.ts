@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Alert } from "../core/alert.ts";
 import { Allowlist } from "./allowlist.ts";
+import { sourceBanned } from "../detect/engine.ts";
 import { coveringTargets, Policy } from "./policy.ts";
 
 const T = Date.UTC(2026, 2, 2, 10);
@@ -142,6 +143,38 @@ test("a shadow rule's simulated ban stands in the way of nothing on a live daemo
   assert.equal(dry.blocking.active("203.0.113.21", T)?.decisionId, first.decision?.id);
   assert.equal(dry.onAlert(alert("203.0.113.21"), T + 1).outcome, "already_banned");
   assert.equal(dry.onAlert(alert("203.0.113.21"), T + 5000).decision?.escalation, 1);
+});
+
+test("an address inside a banned range is banned already: no second decision, its events are blocked", () => {
+  const p = new Policy({ defaultDuration: 600_000, maxPrefix: { v4: 16, v6: 32 } });
+  const range = p.ban(
+    { target: "203.0.113.0/24", duration: 86_400_000, reason: "by hand", actor, origin: "cli" },
+    T,
+  );
+  assert.equal(range.outcome, "banned");
+  const inside = p.onAlert(alert("203.0.113.85"), T + 1);
+  assert.deepEqual([inside.outcome, inside.decisionId], ["already_banned", range.decision?.id]);
+  assert.equal(sourceBanned(p.blocking, "203.0.113.85", [64], T + 1), true);
+  assert.equal(sourceBanned(p.blocking, "203.0.114.85", [64], T + 1), false);
+  // IPv6: a /64 (how IPv6 attackers are banned) inside a /48 banned by hand, and an address in it.
+  const v6 = p.ban(
+    { target: "2001:db8:2::/48", duration: 86_400_000, reason: "by hand", actor, origin: "api" },
+    T,
+  );
+  assert.equal(p.onAlert(alert("2001:db8:2:0:1::/64"), T + 1).decisionId, v6.decision?.id);
+  assert.equal(sourceBanned(p.blocking, "2001:db8:2::77", [64], T + 1), true);
+  // A ban that outlasts the range's stands on its own; once the range is lifted nothing covers the rest.
+  const longer = p.ban(
+    { target: "203.0.113.86", duration: 7 * 86_400_000, reason: "x", actor, origin: "cli" },
+    T,
+  );
+  assert.equal(longer.outcome, "banned");
+  p.bans.remove("203.0.113.0/24");
+  assert.equal(p.bans.covering("203.0.113.85", T + 2), undefined);
+  assert.equal(sourceBanned(p.blocking, "203.0.113.85", [64], T + 2), false);
+  assert.equal(p.onAlert(alert("203.0.113.85"), T + 2).outcome, "banned");
+  // Expired ranges stop covering too.
+  assert.equal(p.bans.covering("2001:db8:2::1", T + 86_400_000), undefined);
 });
 
 test("an expired ban is no longer in force: the next offence bans anew", () => {

@@ -94,7 +94,11 @@ export class Policy {
   readonly allowlist: Allowlist;
   readonly bans: BanTable;
   readonly #recent: number[] = [];
-  #seq = 0;
+  /**
+   * Decision ids are `d-<ms>-<seq>`. The sequence starts at a random point: a reloaded daemon's new Policy, or
+   * `portcullis ban` run while the daemon runs, must not make the id of a decision of the same millisecond.
+   */
+  #seq = Math.floor(Math.random() * 36 ** 5);
   /** Counts of results by outcome, for metrics and summaries. */
   readonly counts: Record<PolicyOutcome, number> = {
     banned: 0,
@@ -132,6 +136,10 @@ export class Policy {
   readonly blocking = {
     active: (target: string, now: number): ActiveBan | undefined => {
       const b = this.bans.active(target, now);
+      return b !== undefined && this.inForce(b) ? b : undefined;
+    },
+    covering: (target: string, now: number): ActiveBan | undefined => {
+      const b = this.bans.covering(target, now);
       return b !== undefined && this.inForce(b) ? b : undefined;
     },
   };
@@ -211,6 +219,22 @@ export class Policy {
         expires: active.expires,
         decisionId: active.decisionId,
         reason: `already banned until ${new Date(active.expires).toISOString()}`,
+      });
+    }
+    // Inside a banned range (a /24 banned by hand, a /48 from a SIEM): blocked already, unless this ban would
+    // outlast the range's, which then leaves the address banned on its own.
+    const range = this.bans.covering(target, now);
+    if (
+      range !== undefined &&
+      (this.inForce(range) || simulated) &&
+      now + base <= range.expires + this.config.dedupWindow
+    ) {
+      return this.#count({
+        outcome: "already_banned",
+        target,
+        expires: range.expires,
+        decisionId: range.decisionId,
+        reason: `already banned until ${new Date(range.expires).toISOString()} (in ${range.target})`,
       });
     }
     if (this.config.maxBansPerMinute > 0) {
