@@ -381,10 +381,13 @@ export class Daemon implements Control {
     this.#rules = rules;
     this.#engine = new DetectionEngine(rules, previous);
     this.#windowsEvery = parseDuration(c.rules.windows_snapshot);
+    const before = this.#allowlist;
     this.#allowlist = new Allowlist([
       { cidrs: c.policy.allowlist, why: "configured allowlist" },
       { cidrs: this.#o.extraAllow ?? [], why: "daemon allowlist" },
     ]);
+    // A reload keeps protecting the logged-in admins' addresses while they are read again (asynchronously).
+    if (before) this.#allowlist.inheritDynamic(before);
     this.#policy = new Policy(policyConfig(c, this.dryRun), this.#allowlist, this.#bans);
     this.#policy.onBreakerOpen = (at) => {
       this.telemetry.breaker.inc();

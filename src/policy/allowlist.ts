@@ -30,6 +30,11 @@ export class Allowlist {
     else this.#dynamic.delete(name);
   }
 
+  /** Takes over another allowlist's changing groups (a reload's new list, until its own are read). */
+  inheritDynamic(from: Allowlist): void {
+    for (const [name, entry] of from.#dynamic) this.#dynamic.set(name, entry);
+  }
+
   /**
    * Why `target` (an address or CIDR) may not be banned, or undefined. A CIDR target is refused when it
    * overlaps an allowlisted range in either direction (banning 10.0.0.0/8 would cut off an allowlisted 10.1.2.3).

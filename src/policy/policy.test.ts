@@ -230,3 +230,15 @@ test("coveringTargets: an address is blocked by itself and by every banned range
   assert.deepEqual(coveringTargets("203.0.113.1", banned), ["203.0.113.1"]);
   assert.deepEqual(coveringTargets("198.51.100.0/24", banned), ["198.51.100.0/24"], "a range: only itself");
 });
+
+test("a reloaded allowlist keeps the admin sessions of the one it replaces until it reads its own", () => {
+  const old = new Allowlist();
+  old.setDynamic("sessions", ["198.51.100.50"], "logged-in session");
+  const fresh = new Allowlist([{ cidrs: ["192.0.2.0/24"], why: "configured allowlist" }]);
+  assert.equal(fresh.match("198.51.100.50"), undefined);
+  fresh.inheritDynamic(old);
+  assert.deepEqual(fresh.match("198.51.100.50"), { cidr: "198.51.100.50", why: "logged-in session" });
+  fresh.setDynamic("sessions", [], "");
+  assert.equal(fresh.match("198.51.100.50"), undefined);
+  assert.equal(old.match("198.51.100.50")?.why, "logged-in session", "the old list is not changed");
+});
