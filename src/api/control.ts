@@ -111,7 +111,12 @@ export interface Control {
   status(): Promise<StatusReport>;
   listDecisions(q: DecisionQuery): Promise<StoredDecision[]>;
   ban(req: BanRequest): Promise<BanOutcome>;
-  unban(target: string, actor: Actor, reason?: string): Promise<UnbanOutcome>;
+  /**
+   * Lifts the bans of `target` (an address also lifts the banned ranges that contain it). With `opts.origin`
+   * (a SIEM hook's unban: `wazuh`), only the decisions of that origin end, on the target itself or, for an IPv6
+   * address, on the {@link ipv6Prefix} range it was banned under; every other ban stays.
+   */
+  unban(target: string, actor: Actor, reason?: string, opts?: { origin?: string }): Promise<UnbanOutcome>;
   listAlerts(q: AlertQuery): Promise<StoredAlert[]>;
   listRules(): RuleInfo[];
   explain(target: string): Promise<Explanation>;

@@ -104,6 +104,26 @@ describe("decisions, alerts, rules, status, explain", () => {
     expectError(await del("1.2.3.4; rm -rf"), 422, "INVALID_IP");
   });
 
+  test("DELETE /v1/decisions/:target?origin= ends only that origin's decisions; the origin is bounded", async () => {
+    await t.post("/v1/decisions", admin, { target: "198.51.100.9" });
+    await t.post("/v1/webhooks/generic", webhook, { ip: "198.51.100.10" });
+    const del = (target: string, q: string) =>
+      t.call(`/v1/decisions/${target}${q}`, { method: "DELETE", headers: bearer(admin) });
+    for (const bad of ["?origin=", `?origin=${"w".repeat(33)}`, "?origin=Wazuh%0A", "?origin=a&origin=b"])
+      expectError(await del("198.51.100.9", bad), 400, "INVALID_QUERY");
+    expectError(await del("198.51.100.9", "?origin=wazuh"), 404, "NOT_BANNED");
+    assert.equal(t.control.decisions.find((d) => d.target === "198.51.100.9")?.state, "active");
+    const own = await del("198.51.100.10", "?origin=webhook&reason=timeout");
+    assert.equal(own.status, 200, own.text);
+    assert.deepEqual(own.json, { target: "198.51.100.10", revoked: 1 });
+    const all = await del("198.51.100.9", "?reason=operator");
+    assert.deepEqual(
+      all.json,
+      { target: "198.51.100.9", revoked: 1 },
+      "without origin: every ban of the target",
+    );
+  });
+
   test("GET /v1/alerts lists SIEM alerts with ISO times; source_ip filter is validated", async () => {
     await t.post("/v1/webhooks/generic", webhook, { ip: "203.0.113.99", reason: "kibana threshold" });
     const r = await get("/v1/alerts?source_ip=203.0.113.99");

@@ -135,18 +135,27 @@ export class FakeControl implements Control {
     return Promise.resolve(this.#record(r));
   }
 
-  unban(target: string, actor: Actor, reason?: string): Promise<UnbanOutcome> {
+  unban(
+    target: string,
+    actor: Actor,
+    reason?: string,
+    opts: { origin?: string } = {},
+  ): Promise<UnbanOutcome> {
     this.calls.push({ op: "unban", target, actor, ...(reason !== undefined ? { reason } : {}) });
     this.#check();
     const t = normalizeTarget(target) ?? target;
     let revoked = 0;
+    let held = false;
+    const inForce = this.policy.bans.active(t, this.#clock.now())?.decisionId;
     for (const d of this.decisions) {
-      if (d.target === t && d.state === "active") {
-        d.state = "revoked";
-        revoked++;
-      }
+      if (d.target !== t || d.state !== "active") continue;
+      // With an origin (a SIEM hook's unban), only that origin's decisions end.
+      if (opts.origin !== undefined && d.origin !== opts.origin) continue;
+      d.state = "revoked";
+      revoked++;
+      if (opts.origin === undefined || d.id === inForce) held = true;
     }
-    if (revoked) this.policy.bans.remove(t);
+    if (held) this.policy.bans.remove(t);
     return Promise.resolve({ target: t, revoked });
   }
 

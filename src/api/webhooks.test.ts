@@ -4,6 +4,7 @@ import { EXTRACTORS } from "../siem/registry.ts";
 import {
   cleanText,
   generic,
+  hook,
   isWebhookError,
   NOT_WEBHOOKS,
   readDuration,
@@ -81,4 +82,26 @@ test("untrusted text is cleaned; durations are bounded", () => {
   assert.equal(readDuration("365d"), 365 * 86_400_000);
   for (const bad of [0, -1, "366d", "soon", null, {}, Number.NaN, Infinity])
     assert.equal(readDuration(bad), undefined, JSON.stringify(bad));
+});
+
+test("hook: the forwarded duration (a Wazuh stateful_timeout) is read and bounded like generic's", () => {
+  const hctx = webhookContext(hook, Date.UTC(2026, 10, 23), "wazuh-ar");
+  const base = { origin: "wazuh", ip: "8.8.4.4", rule: { id: "5712", name: "sshd brute force" } };
+  const one = (body: unknown) => hook.handle(body, hctx);
+  const error = (body: unknown) => {
+    const r = one(body);
+    return isWebhookError(r) ? `${r.error.path ?? ""}: ${r.error.message}` : "ok";
+  };
+  for (const [duration, ms] of [
+    [7200, 7_200_000],
+    ["2h", 7_200_000],
+    [undefined, undefined],
+  ] as const) {
+    const r = one({ ...base, ...(duration !== undefined ? { duration } : {}), request_id: "x" });
+    assert.ok(!isWebhookError(r), JSON.stringify(r));
+    assert.equal(r[0]!.duration, ms, String(duration));
+    assert.equal(r[0]!.origin, "wazuh");
+  }
+  for (const bad of [0, -5, "366d", "soon", 365 * 86_400 + 1, "9".repeat(40), {}, null, [60]])
+    assert.match(error({ ...base, duration: bad }), /^duration: /, JSON.stringify(bad));
 });

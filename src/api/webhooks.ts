@@ -198,7 +198,10 @@ export const HOOK_ORIGINS: ReadonlySet<string> = new Set(["ossim", "wazuh"]);
 /**
  * `hook`: an alert already extracted by one of Portcullis' own CLI hooks (`portcullis wazuh-ar`, `portcullis
  * block`), forwarded to the daemon: `{ "origin": "wazuh" | "ossim", "ip", "reason"?, "rule"?: {id, name},
- * "severity"?, "count"? }`. The origin is kept (the audit says the ban came from Wazuh or OSSIM).
+ * "severity"?, "count"?, "duration"? }`. The origin is kept (the audit says the ban came from Wazuh or OSSIM).
+ * `duration` is the SIEM's suggested ban length (a Wazuh 5.x `stateful_timeout`), read like the `generic`
+ * kind's: seconds (number) or 10m/1h/2d, more than 0 and at most 365d; anything else is refused (422).
+ * Other fields (a request id that keeps signed requests unique) are ignored.
  */
 export const hook: WebhookDefinition = {
   kind: "hook",
@@ -221,6 +224,18 @@ export const hook: WebhookDefinition = {
     }
     if (typeof body.count === "number" && Number.isInteger(body.count) && body.count > 0)
       item.count = body.count;
+    if (body.duration !== undefined) {
+      const duration = readDuration(body.duration);
+      if (duration === undefined) {
+        return {
+          error: {
+            path: "duration",
+            message: "expected seconds (number) or 10m/1h/2d, more than 0 and at most 365d",
+          },
+        };
+      }
+      item.duration = duration;
+    }
     const alert = ctx.alert(item);
     alert.origin = body.origin;
     return [alert];

@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:https";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, sign } from "../auth/signatures.ts";
+import { SystemClock } from "../core/clock.ts";
 import type { StoredAlert, StoredDecision, StoredAudit } from "../store/store.ts";
 import { runningPid } from "./pid.ts";
 
@@ -14,6 +16,55 @@ export interface ApiTarget {
   url: string;
   token: string;
   ca?: string;
+  /**
+   * Secrets to sign requests with (`api.signatures`): each request carries X-Portcullis-Timestamp and one
+   * `sha256=` value per secret in X-Portcullis-Signature (the server accepts any match, so a file holding the
+   * new and the old secret keeps working through a rotation).
+   */
+  signingSecrets?: readonly string[];
+}
+
+/** Most signatures the server looks at in one X-Portcullis-Signature header. */
+const MAX_SIGNATURES = 8;
+
+/**
+ * The signing secrets of a secret file, read as the server reads `api.signatures.secret_file`: one per line,
+ * blank lines and `#` comments skipped, each at least 16 characters. Throws (with a message naming the file,
+ * never a secret) when the file cannot be read or holds no usable secret.
+ */
+export function readSigningSecrets(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new Error(
+      `cannot read the signing secret file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { cause: e },
+    );
+  }
+  const secrets = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
+  if (!secrets.length) throw new Error(`the signing secret file ${path} holds no secret`);
+  if (secrets.some((s) => s.length < 16))
+    throw new Error(`every secret in the signing secret file ${path} needs at least 16 characters`);
+  if (secrets.length > MAX_SIGNATURES)
+    throw new Error(`the signing secret file ${path} holds more than ${MAX_SIGNATURES} secrets`);
+  return secrets;
+}
+
+/** The two signature headers for `body` (the exact bytes sent; empty for a request without a body). */
+export function signatureHeaders(
+  secrets: readonly string[],
+  body: string,
+  now = SystemClock.now(),
+): Record<string, string> {
+  const timestamp = String(Math.floor(now / 1000));
+  return {
+    [TIMESTAMP_HEADER]: timestamp,
+    [SIGNATURE_HEADER]: secrets.map((s) => sign(Buffer.from(s, "utf8"), timestamp, body)).join(", "),
+  };
 }
 
 const TIME_KEYS = ["@timestamp", "expires", "ended_at", "first_seen", "last_seen", "at", "started", "now"];
@@ -81,6 +132,9 @@ export class ApiClient {
             authorization: `Bearer ${this.target.token}`,
             accept: "application/json",
             ...(payload !== undefined ? { "content-type": "application/json" } : {}),
+            ...(this.target.signingSecrets?.length
+              ? signatureHeaders(this.target.signingSecrets, payload ?? "")
+              : {}),
             ...headers,
           },
           ...(this.target.ca ? { ca: this.target.ca } : {}),

@@ -965,19 +965,42 @@ export class Daemon implements Control {
     });
   }
 
-  unban(target: string, actor: Actor, reason = "manual unban"): Promise<UnbanOutcome> {
+  unban(
+    target: string,
+    actor: Actor,
+    reason = "manual unban",
+    opts: { origin?: string } = {},
+  ): Promise<UnbanOutcome> {
     return this.#serial(async () => {
       const t = normalizeTarget(target);
       if (!t) throw new PortcullisError("INVALID_IP", `not an IP address or CIDR: ${target}`);
       const now = this.#clock.now();
-      // Unbanning an address also lifts the range bans that block it (IPv6 attackers are banned per /64).
-      const targets = coveringTargets(
-        t,
-        this.#bans.list().map((b) => b.target),
-      );
+      const origin = opts.origin;
+      // Unbanning an address also lifts the range bans that block it (IPv6 attackers are banned per /64). A
+      // SIEM hook's unban (`origin`) ends only that origin's decisions on the address itself or on the prefix
+      // range ingestAlert banned its IPv6 attacker under: never an operator's range nor a native rule's ban.
+      const targets =
+        origin === undefined
+          ? coveringTargets(
+              t,
+              this.#bans.list().map((b) => b.target),
+            )
+          : [...new Set([t, t.indexOf("/") < 0 ? ipGroupKey(t, this.ipv6Prefix) : t])];
       const revoked: StoredDecision[] = [];
       for (const target of targets) {
-        revoked.push(...(await this.store.revoke(target, actor, reason, now)));
+        const ended = await this.store.revoke(
+          target,
+          actor,
+          reason,
+          now,
+          origin !== undefined ? { origin } : {},
+        );
+        revoked.push(...ended);
+        if (origin !== undefined) {
+          // The ban in force stays unless it is one of the decisions just ended (another origin's, say).
+          const held = this.#bans.active(target, now);
+          if (!held || !ended.some((d) => d.id === held.decisionId)) continue;
+        }
         this.#bans.remove(target);
         this.#engine.forgetSource(target);
       }

@@ -139,6 +139,29 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
     assert.deepEqual(audit[0]?.detail, { reason: "false positive" });
   });
 
+  withStore("revocation by origin ends only that origin's decisions", async (s) => {
+    await s.insertDecision({ ...decision("w", "192.0.2.3"), origin: "wazuh" }, ["nftables"], []);
+    await s.insertDecision({ ...decision("a", "192.0.2.3", T0 + 1), origin: "api" }, ["nftables"], []);
+    const actor = { type: "api", name: "hook" } as const;
+    assert.deepEqual(await s.revoke("192.0.2.3", actor, "timeout", T0 + 10, { origin: "ossim" }), []);
+    const ended = await s.revoke("192.0.2.3", actor, "timeout", T0 + 10, { origin: "wazuh" });
+    assert.deepEqual(
+      ended.map((d) => [d.id, d.state, d.origin]),
+      [["w", "revoked", "wazuh"]],
+    );
+    assert.equal((await s.getDecision("a"))?.state, "active");
+    const audit = await s.auditFor("192.0.2.3");
+    assert.deepEqual(
+      audit.filter((x) => x.action === "unban").map((x) => x.decisionId),
+      ["w"],
+    );
+    // Without an origin: every active decision of the target.
+    assert.deepEqual(
+      (await s.revoke("192.0.2.3", actor, "operator", T0 + 20)).map((d) => d.id),
+      ["a"],
+    );
+  });
+
   withStore("ban history counts enforced bans only, and survives extension", async (s) => {
     await s.insertDecision(decision("h1", "198.51.100.9", T0), [], []);
     await s.insertDecision({ ...decision("h2", "198.51.100.9", T0 + 1000), simulated: true }, [], []);

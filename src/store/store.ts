@@ -509,15 +509,25 @@ export class Store {
     });
   }
 
-  /** Revokes the active decisions for `target`; returns them (empty if none was active). */
-  async revoke(target: string, actor: Actor, reason: string, now: number): Promise<StoredDecision[]> {
+  /**
+   * Revokes the active decisions for `target`; returns them (empty if none was active). With `opts.origin`, only
+   * the decisions of that origin (`wazuh`, ...): a SIEM's unban ends that SIEM's bans, never anyone else's.
+   */
+  async revoke(
+    target: string,
+    actor: Actor,
+    reason: string,
+    now: number,
+    opts: { origin?: string } = {},
+  ): Promise<StoredDecision[]> {
     return this.db.transaction().execute(async (tx) => {
-      const rows = await tx
+      let q = tx
         .selectFrom("decisions")
         .selectAll()
         .where("target", "=", target)
-        .where("state", "=", "active")
-        .execute();
+        .where("state", "=", "active");
+      if (opts.origin !== undefined) q = q.where("origin", "=", opts.origin);
+      const rows = await q.execute();
       if (!rows.length) return [];
       await tx
         .updateTable("decisions")

@@ -273,6 +273,162 @@ test(
   },
 );
 
+/** `portcullis wazuh-ar` on one 5.x message (the handshake answered with continue for enable). */
+async function wazuhAr(command: "enable" | "disable", ip: string, ar: Record<string, unknown> = {}) {
+  const stdin = new PassThrough();
+  const c = capture(stdin);
+  const done = main(["wazuh-ar", "--ca", join(dataDir, "tls", "api.crt")], c.io);
+  const msg = {
+    version: 1,
+    command,
+    wazuh: { active_response: { name: "portcullis", ...ar } },
+    source: { ip },
+  };
+  stdin.write(`${JSON.stringify(msg)}\n`);
+  if (command === "enable") {
+    await until("check_keys", () => c.out().includes("\n"));
+    stdin.write(`${JSON.stringify(read("wazuh-ar-check-keys-continue.json"))}\n`);
+  }
+  return { code: await done, err: c.err() };
+}
+
+const activeOn = async (target: string) =>
+  (await daemon.store.decisionsFor(target)).filter((d) => d.state === "active");
+
+test(
+  "portcullis wazuh-ar: a 5.x stateful_timeout is the ban's length, as through the webhook",
+  { skip },
+  async () => {
+    await unbanAll();
+    const saved = { ...process.env };
+    Object.assign(process.env, { PORTCULLIS_URL: daemon.apiUrl!, PORTCULLIS_TOKEN: admin.target.token });
+    try {
+      const stateful = { type: "stateful", stateful_timeout: 7200 };
+      const r = await wazuhAr("enable", "8.8.4.4", stateful);
+      assert.equal(r.code, 0, r.err);
+      const [hooked] = await activeOn("8.8.4.4");
+      assert.equal(hooked?.duration, 7_200_000);
+      assert.equal(hooked?.origin, "wazuh");
+      const w = await webhook.call("POST", "/v1/webhooks/wazuh", {
+        command: "enable",
+        wazuh: { active_response: stateful },
+        source: { ip: "8.8.4.5" },
+      });
+      assert.equal(w.status, 200, JSON.stringify(w.body));
+      assert.equal((await activeOn("8.8.4.5"))[0]?.duration, hooked?.duration, "the same length both ways");
+    } finally {
+      process.env = saved;
+    }
+  },
+);
+
+test(
+  "portcullis wazuh-ar: disable ends Wazuh's own ban (IPv6: its prefix range) and nobody else's",
+  { skip },
+  async () => {
+    await unbanAll();
+    const saved = { ...process.env };
+    Object.assign(process.env, { PORTCULLIS_URL: daemon.apiUrl!, PORTCULLIS_TOKEN: admin.target.token });
+    try {
+      // Wazuh's own bans: an address, and an IPv6 attacker (banned under its /64).
+      assert.equal((await wazuhAr("enable", "203.0.113.7")).code, 0);
+      assert.equal((await wazuhAr("enable", "2001:db8:c::7")).code, 0);
+      assert.equal((await activeOn("203.0.113.7"))[0]?.origin, "wazuh");
+      assert.equal((await activeOn("2001:db8:c::/64"))[0]?.origin, "wazuh");
+      // The operator's day-long bans: one address, and ranges holding Wazuh's bans.
+      for (const target of ["203.0.113.8", "203.0.113.0/24", "2001:db8:c::/56"]) {
+        const r = await admin.call("POST", "/v1/decisions", { target, duration: "1d" });
+        assert.equal((r.body.result as { outcome: string }).outcome, "banned", JSON.stringify(r.body));
+      }
+      await until("every ban on the firewall", () =>
+        ["203.0.113.7", "2001:db8:c::/64", "203.0.113.8", "203.0.113.0/24", "2001:db8:c::/56"].every(
+          (t) => firewall()[t],
+        ),
+      );
+      const other = await wazuhAr("disable", "203.0.113.8");
+      assert.equal(other.code, 0, other.err);
+      assert.match(other.err, /not_banned 203\.0\.113\.8/);
+      for (const ip of ["203.0.113.7", "2001:db8:c::7"]) {
+        const r = await wazuhAr("disable", ip);
+        assert.equal(r.code, 0, r.err);
+        assert.match(r.err, /unbanned/);
+      }
+      assert.equal((await activeOn("203.0.113.7")).length, 0);
+      assert.equal((await activeOn("2001:db8:c::/64")).length, 0);
+      // Wazuh's timeout again (its response is over): the operator's range holding the address is no business of it.
+      const again = await wazuhAr("disable", "203.0.113.7");
+      assert.equal(again.code, 0, again.err);
+      assert.match(again.err, /not_banned 203\.0\.113\.7/);
+      await until("Wazuh's /64 off the firewall", () => !firewall()["2001:db8:c::/64"]);
+      for (const target of ["203.0.113.8", "203.0.113.0/24", "2001:db8:c::/56"]) {
+        assert.equal((await activeOn(target)).length, 1, `${target} stays`);
+        assert.ok(firewall()[target], `${target} stays on the firewall`);
+      }
+    } finally {
+      process.env = saved;
+    }
+  },
+);
+
+test(
+  "portcullis block and wazuh-ar sign their requests when the API requires signatures",
+  { skip },
+  async () => {
+    const sdir = join(dir, "signed");
+    const sdata = join(sdir, "data");
+    const sfw = join(sdir, "fw.json");
+    const secretFile = join(sdir, "webhook.secret");
+    mkdirSync(sdata, { recursive: true });
+    writeFileSync(secretFile, "e2e-signing-secret-0123456789\n", { mode: 0o600 });
+    const config = validateConfig(
+      {
+        data_dir: sdata,
+        sources: [],
+        responders: [{ type: "command", name: "fakefw", ...fakeFirewall(sfw) }],
+        policy: { allow_admin_sessions: false },
+        api: { listen: "127.0.0.1:0", signatures: { required: true, secret_file: secretFile } },
+      },
+      "signed.yaml",
+      REGISTRIES,
+    );
+    const signed = new Daemon({ config, clock: SystemClock, logger: memoryLogger(), plugins: FACTORIES });
+    await signed.start();
+    const saved = { ...process.env };
+    try {
+      const c = capture();
+      const args = ["token", "create", "--scope", "admin", "--name", "e2e-signed", "--data-dir", sdata];
+      assert.equal(await main(args, c.io), 0, c.err());
+      const ca = join(sdata, "tls", "api.crt");
+      Object.assign(process.env, {
+        PORTCULLIS_URL: signed.apiUrl!,
+        PORTCULLIS_TOKEN: c.out().trim().split("\n").at(-1)!,
+        PORTCULLIS_CA: ca,
+      });
+      const unsigned = capture();
+      assert.equal(await main(["block", "9.9.9.2"], unsigned.io), 2);
+      assert.match(unsigned.err(), /x-portcullis-timestamp and x-portcullis-signature are required/);
+      process.env.PORTCULLIS_SIGNING_SECRET_FILE = secretFile;
+      const b = capture();
+      assert.equal(await main(["block", "9.9.9.2"], b.io), 0, b.out() + b.err());
+      assert.equal((await signed.store.decisionsFor("9.9.9.2"))[0]?.state, "active");
+      delete process.env.PORTCULLIS_SIGNING_SECRET_FILE;
+      const stdin = new PassThrough();
+      const w = capture(stdin);
+      const done = main(["wazuh-ar", "--ca", ca, "--signing-secret-file", secretFile], w.io);
+      stdin.write(
+        `${JSON.stringify({ command: "enable", wazuh: { active_response: { name: "portcullis" } }, source: { ip: "9.9.9.3" } })}\n`,
+      );
+      await until("check_keys", () => w.out().includes("\n"));
+      stdin.write(`${JSON.stringify(read("wazuh-ar-check-keys-continue.json"))}\n`);
+      assert.equal(await done, 0, w.err());
+      assert.equal((await signed.store.decisionsFor("9.9.9.3"))[0]?.origin, "wazuh");
+    } finally {
+      process.env = saved;
+      await signed.stop();
+    }
+  },
+);
+
 test(
   "portcullis block SRC_IP DST_IP DST_PORT (OSSIM): exit 0 banned, 1 bad input, 3 refused",
   { skip },

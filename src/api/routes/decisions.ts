@@ -165,10 +165,23 @@ export function decisionRoutes(app: ApiApp, deps: RouteDeps): void {
       schema: {
         tags: ["decisions"],
         summary: "Unban an address or range (URL-encode the / of a CIDR as %2F)",
-        description: "200 with the number of decisions revoked; 404 NOT_BANNED when none was active.",
+        description:
+          "200 with the number of decisions revoked; 404 NOT_BANNED when none was active. An address also " +
+          "lifts the banned ranges that contain it. With `origin` (what the SIEM hooks send: `wazuh`), only " +
+          "the decisions of that origin end, on the target itself or on the IPv6 prefix range it was banned " +
+          "under; other bans stay.",
         security: [{ bearer: [] }],
         params: z.object({ target: z.string().max(100) }),
-        querystring: z.strictObject({ reason: z.string().max(500).optional() }),
+        querystring: z.strictObject({
+          reason: z.string().max(500).optional(),
+          origin: z
+            .string()
+            .min(1)
+            .max(32)
+            .regex(/^[a-z0-9][a-z0-9_-]*$/)
+            .optional()
+            .describe("Only the decisions of this origin (wazuh, ossim, api, native, ...)"),
+        }),
         response: { 200: z.object({ target: z.string(), revoked: z.number() }) },
       },
     },
@@ -177,9 +190,22 @@ export function decisionRoutes(app: ApiApp, deps: RouteDeps): void {
       const target = normalizeTarget(req.params.target);
       if (!target) throw new ApiError("INVALID_IP", `Not an IP address or CIDR: ${echo(req.params.target)}`);
       const reason = req.query.reason !== undefined ? cleanText(req.query.reason, 500) : undefined;
-      const r = await deps.control.unban(target, { type: "api", name: token.name }, reason);
+      const origin = req.query.origin;
+      const r = await deps.control.unban(
+        target,
+        { type: "api", name: token.name },
+        reason,
+        origin !== undefined ? { origin } : undefined,
+      );
       deps.logger.info(
-        { audit: "unban", token: token.name, source: req.clientIp, target, revoked: r.revoked },
+        {
+          audit: "unban",
+          token: token.name,
+          source: req.clientIp,
+          target,
+          ...(origin !== undefined ? { origin } : {}),
+          revoked: r.revoked,
+        },
         "unban requested",
       );
       if (!r.revoked) throw new ApiError("NOT_BANNED", `${target} is not banned`);

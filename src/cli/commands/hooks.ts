@@ -5,23 +5,31 @@
  * (`POST /v1/webhooks/hook`, webhook scope), unbans through `DELETE /v1/decisions/:ip` (admin scope).
  *
  * Connection: --url / PORTCULLIS_URL, --token-file / PORTCULLIS_TOKEN (or PORTCULLIS_TOKEN_FILE), --ca; on the
- * daemon's own host (root), the daemon's status file and local token are used when nothing is given.
+ * daemon's own host (root), the daemon's status file and local token are used when nothing is given. When the
+ * API requires signatures (`api.signatures.required`), --signing-secret-file / PORTCULLIS_SIGNING_SECRET_FILE
+ * names a file holding the secret (never the secret itself on the command line or in the environment): every
+ * request then carries X-Portcullis-Timestamp and X-Portcullis-Signature, and each ban a unique request id (a
+ * signed body sent twice within a second would be refused as a replay).
+ * A hook's unban ends only the bans of its own origin (`DELETE /v1/decisions/:ip?origin=wazuh`): an operator's
+ * range ban or a native rule's ban of the same address stays.
  * Exit codes: 0 banned or already banned (or unbanned), 1 bad input, 2 enforcement failed or daemon
  * unreachable, 3 refused by policy.
  */
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { SystemClock } from "../../core/clock.ts";
 import type { Forward, ForwardReply } from "../../siem/forward.ts";
 import { runOssimBlock } from "../../siem/ossim/block.ts";
 import { runWazuhAr } from "../../siem/wazuh/ar.ts";
-import { ApiClient, localApi, type ApiTarget } from "../client.ts";
+import { ApiClient, localApi, readSigningSecrets, type ApiTarget } from "../client.ts";
 import type { CliIO } from "../main.ts";
 
 interface HookOptions {
   url?: string;
   tokenFile?: string;
   ca?: string;
+  signingSecretFile?: string;
   config?: string;
   dataDir?: string;
 }
@@ -40,6 +48,17 @@ function readSetting(path: string, what: string): string | { error: string } {
 }
 
 async function connection(opts: HookOptions): Promise<Connection> {
+  const target = await endpoint(opts);
+  const file = opts.signingSecretFile ?? process.env.PORTCULLIS_SIGNING_SECRET_FILE;
+  if (!file || !target || "error" in target) return target;
+  try {
+    return { ...target, signingSecrets: readSigningSecrets(file) };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+async function endpoint(opts: HookOptions): Promise<Connection> {
   const env = process.env;
   const url = opts.url ?? env.PORTCULLIS_URL;
   const tokenFile = opts.tokenFile ?? env.PORTCULLIS_TOKEN_FILE;
@@ -91,6 +110,10 @@ function forwarder(target: Connection): Forward {
           rule: { id: a.rule.id, name: a.rule.name },
           severity: a.severity,
           count: a.count,
+          // The SIEM's ban length (Wazuh 5.x stateful_timeout), in seconds as the hook kind reads it.
+          ...(a.duration !== undefined ? { duration: a.duration / 1000 } : {}),
+          // Unique per request: a signed body must never repeat (the server refuses replays).
+          request_id: randomUUID(),
         },
         { prefer: `wait=${ENFORCEMENT_WAIT_S}` },
       );
@@ -110,7 +133,9 @@ function forwarder(target: Connection): Forward {
     }
     const r = await client.call(
       "DELETE",
-      `/v1/decisions/${encodeURIComponent(req.target)}?reason=${encodeURIComponent(req.reason)}`,
+      // Only the bans this hook's SIEM made: never an operator's range or a native rule's ban of the address.
+      `/v1/decisions/${encodeURIComponent(req.target)}?reason=${encodeURIComponent(req.reason)}` +
+        `&origin=${encodeURIComponent(req.origin)}`,
     );
     if (r.status === 200) return { outcome: Number(r.body.revoked) > 0 ? "unbanned" : "not_banned" };
     if (r.status === 404) return { outcome: "not_banned" };
@@ -124,6 +149,11 @@ function connectionOptions(cmd: Command): Command {
     .option("--url <url>", "the daemon's API, e.g. https://127.0.0.1:8443 (or PORTCULLIS_URL)")
     .option("--token-file <file>", "file holding an API token (or PORTCULLIS_TOKEN / PORTCULLIS_TOKEN_FILE)")
     .option("--ca <file>", "PEM certificate to trust for the API (its self-signed certificate)")
+    .option(
+      "--signing-secret-file <file>",
+      "file holding the api.signatures secret(s), one per line, to sign requests when the API requires " +
+        "signatures (or PORTCULLIS_SIGNING_SECRET_FILE); never the secret itself",
+    )
     .option("-c, --config <file>", "configuration file (to find the local daemon)")
     .option("-d, --data-dir <dir>", "state directory (to find the local daemon)");
 }
@@ -152,7 +182,8 @@ export function registerHooks(program: Command, io: CliIO, setExit: (code: numbe
     .command("block")
     .description(
       "ban SRC_IP through the daemon (OSSIM/USM action): exit 0 banned, 1 bad input, 2 failed, 3 refused; " +
-        "connection from PORTCULLIS_URL + PORTCULLIS_TOKEN[_FILE] (+ PORTCULLIS_CA), or the local daemon",
+        "connection from PORTCULLIS_URL + PORTCULLIS_TOKEN[_FILE] (+ PORTCULLIS_CA), or the local daemon; " +
+        "PORTCULLIS_SIGNING_SECRET_FILE: file holding the secret to sign requests (api.signatures)",
     )
     .argument("[args...]", "SRC_IP [DST_IP] [DST_PORT]")
     .helpOption(false)
