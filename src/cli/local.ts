@@ -45,7 +45,8 @@ export { runningPid } from "./pid.ts";
 /** A policy equal to the daemon's (same config), with the store's active bans, for CLI bans. */
 export async function localPolicy(config: LoadedConfig, store: Store): Promise<Policy> {
   // The daemon's own code (loaded only by the commands that decide without a daemon).
-  const { loadBans, policyConfig } = await import("../daemon/daemon.ts");
+  const { loadBans } = await import("../daemon/daemon.ts");
+  const { policyConfig } = await import("../daemon/settings.ts");
   const p = config.raw.policy;
   const allow = new Allowlist([
     { cidrs: p.allowlist, why: "configured allowlist" },

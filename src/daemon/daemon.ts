@@ -36,21 +36,13 @@ import type { SecurityEvent } from "../core/event.ts";
 import { ProcessExec, type Exec } from "../core/exec.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Health } from "../core/plugin.ts";
-import { builtinRules } from "../detect/builtin.ts";
 import { DetectionEngine, ipGroupKey } from "../detect/engine.ts";
-import { loadRules } from "../detect/load.ts";
 import type { CompiledRule } from "../detect/rule.ts";
 import { Zone } from "../framing/zone.ts";
 import { Allowlist } from "../policy/allowlist.ts";
 import { BanTable } from "../policy/bans.ts";
 import { ownAddresses, sessionAddresses } from "../policy/guards.ts";
-import {
-  coveringTargets,
-  normalizeTarget,
-  Policy,
-  type PolicyConfig,
-  type PolicyResult,
-} from "../policy/policy.ts";
+import { coveringTargets, normalizeTarget, Policy, type PolicyResult } from "../policy/policy.ts";
 import type { Responder } from "../responders/types.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import type { OutcomeRecord, Store, StoredDecision } from "../store/store.ts";
@@ -59,6 +51,9 @@ import type { InstrumentedSource, SourceDefinition, SourcePosition } from "../so
 import { VERSION } from "../version.ts";
 import { Metrics } from "./metrics.ts";
 import { Pipeline } from "./pipeline.ts";
+import { configuredRules, policyConfig } from "./settings.ts";
+
+export { configuredRules, policyConfig } from "./settings.ts";
 import { DecisionSync } from "./sync.ts";
 
 export interface PluginFactories {
@@ -83,35 +78,6 @@ export interface DaemonOptions {
   utmpPath?: string;
   /** Extra allowlist entries supplied by the caller (the demo's own namespace, tests). */
   extraAllow?: string[];
-}
-
-export function policyConfig(c: LoadedConfig["raw"], dryRun: boolean): Partial<PolicyConfig> {
-  const p = c.policy;
-  return {
-    defaultDuration: parseDuration(p.default_duration),
-    rules: Object.fromEntries(
-      Object.entries(p.rules).map(([id, r]) => [
-        id,
-        {
-          ...(r.response ? { response: r.response } : {}),
-          ...(r.duration !== undefined ? { duration: parseDuration(r.duration) } : {}),
-          ...(r.shadow !== undefined ? { shadow: r.shadow } : {}),
-        },
-      ]),
-    ),
-    escalation: {
-      enabled: p.escalation.enabled,
-      factor: p.escalation.factor,
-      max: parseDuration(p.escalation.max),
-      lookback: parseDuration(p.escalation.lookback),
-    },
-    onDuplicate: p.on_duplicate,
-    dedupWindow: parseDuration(p.dedup_window),
-    maxPrefix: p.max_prefix,
-    maxBansPerMinute: p.circuit_breaker.max_bans_per_minute,
-    dryRun,
-    scope: "host",
-  };
 }
 
 interface Prepared {
@@ -366,18 +332,7 @@ export class Daemon implements Control {
 
   #buildRulesAndPolicy(previous: DetectionEngine | undefined): void {
     const c = this.#config.raw;
-    let rules = [
-      ...(c.rules.builtin ? builtinRules() : []),
-      ...(c.rules.paths.length ? loadRules(c.rules.paths) : []),
-    ];
-    const unknown = c.rules.disable.filter((id) => !rules.some((r) => r.id === id));
-    if (unknown.length) {
-      throw new PortcullisError("CONFIG_INVALID", `rules.disable names unknown rules: ${unknown.join(", ")}`);
-    }
-    rules = rules.filter((r) => !c.rules.disable.includes(r.id));
-    if (c.max_tracked_keys) {
-      rules = rules.map((r) => ({ ...r, spec: { ...r.spec, max_keys: c.max_tracked_keys! } }));
-    }
+    const rules = configuredRules(c);
     this.#rules = rules;
     this.#engine = new DetectionEngine(rules, previous);
     this.#windowsEvery = parseDuration(c.rules.windows_snapshot);

@@ -1,6 +1,7 @@
 /**
- * `portcullis replay [--rules DIR] [--json] FILE...`: runs the rules and the built-in policy over historical
- * logs in event time; prints the alerts and the bans that would have been made, then a summary.
+ * `portcullis replay [--rules DIR] [--config FILE] [--json] FILE...`: runs the rules and the built-in policy
+ * (or a daemon configuration's rules and policy) over historical logs in event time; prints the alerts and the
+ * bans that would have been made, then a summary.
  */
 import { stat } from "node:fs/promises";
 import type { Command } from "commander";
@@ -21,6 +22,7 @@ import { tuneHeapForStreaming } from "../heap.ts";
 
 interface ReplayOptions extends TimeOptions {
   rules?: string[];
+  config?: string;
   json?: boolean;
   mode: string[];
   allow: string[];
@@ -79,6 +81,11 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
       "rule file or directory instead of the built-in pack; repeatable",
       (v: string, p: string[] = []) => [...p, v],
     )
+    .option(
+      "-c, --config <file>",
+      "the rules and policy of this daemon configuration (durations, per-rule overrides, escalation, allowlist, " +
+        "ipv6_prefix) instead of the built-in ones: what that daemon would have banned",
+    )
     .option("--json", "JSON lines: one object per alert and per decision (kind: alert | decision)")
     .option("--no-alerts", "print decisions only")
     .option(
@@ -107,20 +114,26 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
       tuneHeapForStreaming();
       // The YAML parser and the schema library are loaded only for rule files of the user's (the built-in
       // pack comes from its validated snapshot), the progress bar only on a terminal.
+      // A daemon configuration (loaded only when asked for: it brings the plugin registries along).
+      const configured = opts.config ? await daemonSettings(opts.config) : undefined;
       const rules = opts.rules?.length
         ? (await import("../../detect/load.ts")).loadRules(opts.rules)
-        : await loadBuiltinRules();
+        : (configured?.rules ?? (await loadBuiltinRules()));
       const engine = new DetectionEngine(rules);
       let allowlist: Allowlist;
       try {
-        allowlist = new Allowlist([{ cidrs: opts.allow, why: "--allow" }]);
+        allowlist = new Allowlist([
+          { cidrs: opts.allow, why: "--allow" },
+          ...(configured ? [{ cidrs: configured.allowlist, why: "configured allowlist" }] : []),
+        ]);
       } catch (e) {
         throw new (await import("../../core/errors.ts")).PortcullisError(
           "USAGE",
           `--allow: ${(e as Error).message}`,
         );
       }
-      const policy = new Policy({}, allowlist);
+      // Old logs replay as enforced: the configuration's dry_run does not apply (every ban is shown).
+      const policy = new Policy({ ...configured?.policy, dryRun: false }, allowlist);
       const inputs: ReplayInput[] = [];
       let totalBytes = 0;
       for (const path of files) {
@@ -142,6 +155,7 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
         inputs,
         engine,
         policy,
+        ...(configured ? { ipv6Prefix: configured.ipv6Prefix } : {}),
         modes: resolveModes(opts.mode),
         stdin: io.stdin,
         hooks: {
@@ -197,4 +211,18 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
       }
       setExit(0);
     });
+}
+
+/** The rules, policy settings, allowlist and IPv6 ban prefix of the daemon configuration in `file`. */
+async function daemonSettings(file: string) {
+  const { loadConfigFile } = await import("../../config/load.ts");
+  const { REGISTRIES } = await import("../../daemon/plugins.ts");
+  const { configuredRules, policyConfig } = await import("../../daemon/settings.ts");
+  const c = loadConfigFile(file, REGISTRIES).raw;
+  return {
+    rules: configuredRules(c),
+    policy: policyConfig(c, false),
+    allowlist: c.policy.allowlist,
+    ipv6Prefix: c.policy.ipv6_prefix,
+  };
 }
