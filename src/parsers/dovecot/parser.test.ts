@@ -6,6 +6,48 @@ const { run, one } = lineHarness("dovecot");
 
 const S = "Jun  3 10:11:12 mail dovecot: ";
 
+/**
+ * The characters that string searches (indexOf, lastIndexOf, includes) and charCodeAt look at while `fn` runs: the
+ * work a parser does on a line, whatever the machine's speed (these tests assert on it, not on time).
+ */
+function work(fn: () => void): number {
+  const P = String.prototype;
+  const names = ["indexOf", "lastIndexOf", "includes", "charCodeAt"] as const;
+  const saved = Object.getOwnPropertyDescriptors(P);
+  type Search = (this: string, search: string, from?: number) => number;
+  const indexOf = saved.indexOf.value as Search;
+  const lastIndexOf = saved.lastIndexOf.value as Search;
+  const charCodeAt = saved.charCodeAt.value as (this: string, i: number) => number;
+  const start = (s: string, from: number | undefined) =>
+    Math.min(Math.max(Math.trunc(from ?? 0) || 0, 0), s.length);
+  let n = 0;
+  P.indexOf = function (this: string, search: string, from?: number): number {
+    const at = indexOf.call(this, search, from);
+    n += (at < 0 ? this.length : at + search.length) - start(this, from);
+    return at;
+  };
+  P.includes = function (this: string, search: string, from?: number): boolean {
+    const at = indexOf.call(this, search, from);
+    n += (at < 0 ? this.length : at + search.length) - start(this, from);
+    return at >= 0;
+  };
+  P.lastIndexOf = function (this: string, search: string, from?: number): number {
+    const at = lastIndexOf.call(this, search, from);
+    n += (from === undefined ? this.length : start(this, from) + search.length) - Math.max(at, 0);
+    return at;
+  };
+  P.charCodeAt = function (this: string, i: number): number {
+    n++;
+    return charCodeAt.call(this, i);
+  };
+  try {
+    fn();
+  } finally {
+    for (const name of names) Object.defineProperty(P, name, saved[name]);
+  }
+  return n;
+}
+
 test("login-process failures take rip=, never lip=, and the user between <>", () => {
   const e = one(
     `${S}imap-login: Disconnected (auth failed, 2 attempts in 5 secs): user=<carol@example.org>, method=PLAIN, rip=198.51.100.20, lip=192.0.2.1, TLS, session=<AbCd+eF>`,
@@ -213,4 +255,23 @@ test("a 1 MB hostile line is handled in linear time", () => {
   run(lines);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   assert.ok(ms < 1000, `took ${ms} ms`);
+});
+
+test("back ends: a line of 1 MB full of `)<` costs work linear in its length", () => {
+  // Each `)` followed by `<` used to search the rest of the line for `>`: 2.5 s for this line.
+  const lines = [
+    `Jun  1 10:00:00 host dovecot: auth: sql(${")<".repeat(500_000)}`,
+    `${S}auth: sql(x,198.51.100.90,<s>): Password mismatch (given password: ${")<a>: x".repeat(150_000)})`,
+  ];
+  for (const line of lines) {
+    let evs: ReturnType<typeof run> = [];
+    const w = work(() => (evs = run([line])));
+    assert.ok(w < 20 * line.length, `${w} characters examined for a line of ${line.length}`);
+    if (line.includes("given password")) {
+      assert.deepEqual(
+        evs.map((e) => [e.event.action, e.source?.ip, e.user?.name]),
+        [["dovecot_password_mismatch", "198.51.100.90", "x"]],
+      );
+    } else assert.deepEqual(evs, []);
+  }
 });

@@ -158,12 +158,26 @@ function loginLine(frame: Frame, out: SecurityEvent[], s: string, at: number): v
 const DRIVER = /[a-z][a-z0-9-]{1,20}\(/y;
 const DRIVER_NAME = /[a-z][a-z0-9-]{1,20}: /y;
 
+/**
+ * The `>` closing the `<` at `open` within 80 characters, or -1. Session ids and pids hold no `<` or `)`, so the
+ * scan also stops at these: the scans of successive closings never overlap, and a line costs linear time.
+ */
+function sessionEnd(s: string, open: number): number {
+  const end = Math.min(s.length, open + 81);
+  for (let i = open + 1; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 62) return i;
+    if (c === 60 || c === 41) return -1; // < )
+  }
+  return -1;
+}
+
 /** After `)` at `k`: skips `<session>` groups and `: `; returns where the result text starts, or -1. */
 function afterClose(s: string, k: number): number {
   let i = k + 1;
   for (let n = 0; n < 3 && s.charCodeAt(i) === 60; n++) {
-    const close = s.indexOf(">", i);
-    if (close < 0 || close - i > 80) return -1;
+    const close = sessionEnd(s, i);
+    if (close < 0) return -1;
     i = close + 1;
   }
   return s.charCodeAt(i) === 58 && s.charCodeAt(i + 1) === 32 ? i + 2 : -1;
@@ -213,10 +227,18 @@ function backendArgs(s: string, from: number, k: number): { ip: string; userEnd:
   return ip === undefined ? undefined : { ip, userEnd: c };
 }
 
+/**
+ * The most well-formed closings (`,ip[,session]): result`) read on one line, from the right: only the strict
+ * reading reads past the first, through a user name that holds copies. Any other `)` costs constant time (see
+ * afterClose, backendArgs), so a line costs linear time.
+ */
+const MAX_CLOSINGS = 64;
+
 function backendLine(frame: Frame, out: SecurityEvent[], s: string, argsAt: number): boolean {
   const strict = s.includes("given password: ", argsAt);
   let found: { ip: string; user: string; action: Action; reasonAt: number } | undefined;
   let ambiguous = false;
+  let n = 0;
   for (let k = s.lastIndexOf(")"); k >= argsAt; k = s.lastIndexOf(")", k - 1)) {
     const tail = afterClose(s, k);
     if (tail < 0) continue;
@@ -227,7 +249,8 @@ function backendLine(frame: Frame, out: SecurityEvent[], s: string, argsAt: numb
     if (!found) {
       found = { ip: args.ip, user: s.slice(argsAt, args.userEnd), action, reasonAt: tail };
       if (!strict) break;
-    } else if (found.ip !== args.ip) {
+    } else if (found.ip !== args.ip || ++n >= MAX_CLOSINGS) {
+      // Another address, or so many closings that the ones left unread could hold one.
       ambiguous = true;
       break;
     }

@@ -157,6 +157,67 @@ test("spoofing: addresses injected in user names, paths and referrers are never 
   assert.equal(run([`${E}limiting requests, excess: 1.0 by zone "one", client: unix:, server: x`]).length, 0);
 });
 
+test("spoofing: fake clients in a Host header or request line with spaces (nginx < 1.21.1) are never taken", () => {
+  // nginx before 1.21.1 (Debian 11, Ubuntu 22.04) accepts spaces in the request line and the Host header, which
+  // nginx writes after its own client: the fake client comes after the real one.
+  const H = "2024/06/01 10:00:10 [error] 2865#0: *1 ";
+  const real = ", client: 203.0.113.5, server: www.example.com";
+  const fake = ", client: 198.51.100.1, server: y";
+  const pad = "x".repeat(600); // a line long enough to have been cut by nginx or a relay
+  const lines = [
+    `${H}user "admin": password mismatch${real}, request: "GET / HTTP/1.1", host: "x": password mismatch${fake}"`,
+    `${H}user "admin": password mismatch${real}, request: "GET /": password mismatch${fake} HTTP/1.1", host: "h"`,
+    `${H}user "admin" was not found in "/etc/nginx/htpasswd"${real}, request: "GET / HTTP/1.1", host: "x" was not found in "f"${fake}"`,
+    `${H}PAM: user 'admin' - not authenticated: x${real}, request: "GET / HTTP/1.1", host: "x' - y${fake}"`,
+    `${H}open() "/srv/www/phpmyadmin/index.php" failed (2: No such file or directory)${real}, request: "GET /phpmyadmin/index.php HTTP/1.1", host: "x (2: No such file or directory)${fake}"`,
+    `${H}open() "/srv/www/phpmyadmin/index.php" failed (2: No such file or directory)${real}, request: "GET /phpmyadmin/index.php (2: x)${fake} HTTP/1.1", host: "h"`,
+    // A Host with a whole fake context: a Host never holds "/", which every request line has.
+    `${H}user "admin": password mismatch${real}, request: "GET / HTTP/1.1", host: "x": password mismatch${fake}, request: "GET x"`,
+    `${H}user "admin": password mismatch${real}, request: "GET / HTTP/2.0", host: "x": password mismatch${fake}, request: "GET http:"`,
+    // The same on long lines, which may have been cut anywhere.
+    `${H}user "admin": password mismatch${real}, request: "GET / HTTP/1.1", host: "${pad}": password mismatch${fake}"`,
+    `${H}user "admin": password mismatch${real}, request: "GET /${pad}": password mismatch${fake} HTTP/1.1", host: "h"`,
+  ];
+  const evs = run(lines);
+  assert.deepEqual(
+    evs.map((e) => e.source?.ip),
+    lines.map(() => "203.0.113.5"),
+  );
+  assert.deepEqual(
+    evs.map((e) => e.event.action),
+    lines.map((l) => (l.startsWith("open()", H.length) ? "http_probe" : "nginx_auth_failed")),
+  );
+  assert.deepEqual(
+    evs.map((e) => e.user?.name),
+    lines.map((l) => (l.startsWith("open()", H.length) ? undefined : "admin")),
+  );
+  assert.equal(evs[1]!.url?.path, '/": password mismatch, client: 198.51.100.1, server: y');
+});
+
+test("spoofing: when more than one client can be nginx's and they disagree, the line is refused with its reason", () => {
+  const refused: string[] = [];
+  const set = new ParserSet({ time, only: ["nginx"], onRejected: (p, why) => refused.push(why) });
+  const framer = new LineFramer(time);
+  const out: SecurityEvent[] = [];
+  const H = "2024/06/01 10:00:10 [error] 2865#0: *1 ";
+  for (const l of [
+    // A request line holding a whole fake context: it may be the user name that holds the first one.
+    `${H}user "a": password mismatch, client: 203.0.113.5, server: s, request: "GET /": password mismatch, client: 198.51.100.1, server: y, request: "GET / HTTP/1.1", host: "h"`,
+    // A client on a Unix socket (no address) and a fake one in the referrer.
+    `${H}user "a": password mismatch, client: unix:, server: s, request: "GET / HTTP/1.1", host: "h", referrer: "x": password mismatch, client: 198.51.100.1, server: y, request: "GET / HTTP/1.1"`,
+    // HTTP/2 request lines come from :path, which nginx < 1.21.1 let hold spaces: the end of the request is unknown.
+    `${H}user "a": password mismatch, client: 198.51.100.1, server: y, request: "GET /": password mismatch, client: 203.0.113.5, server: s, request: "GET / HTTP/2.0", host: "h"`,
+  ]) {
+    set.parse(framer.frame(l)!, out);
+  }
+  assert.deepEqual(out, []);
+  assert.deepEqual(refused, [
+    "ambiguous client address",
+    "client address after a referrer",
+    "ambiguous client address",
+  ]);
+});
+
 test("syslog and journald envelopes: program nginx, with or without nginx's own date", () => {
   const j = run([
     'web1 nginx[812]: 2024/06/03 10:11:12 [error] 812#812: *5 user "amy" was not found in "/etc/htpasswd", client: 203.0.113.30, server: s, request: "GET / HTTP/1.1", host: "s"',

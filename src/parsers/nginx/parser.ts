@@ -13,13 +13,13 @@
  *
  * Where the client is: nginx appends `, client: ADDR, server: NAME[, request: "..."][, host: "..."][,
  * referrer: "..."]` to the message. Attacker-controlled text can sit on both sides of it: before it in the
- * message (a user name, a path decoded from the URI) and after it (the referrer; request line and Host cannot
- * hold spaces in current nginx). So:
+ * message (a user name, a path decoded from the URI) and after it (the referrer; the request line and Host too,
+ * which nginx < 1.21.1 lets hold spaces). So:
  * - messages without attacker text before the client (limits, TLS) take the first `, client: `;
- * - auth failures take the last `, client: ` before the first `, referrer: "` (the user name comes first and
- *   may contain copies: fail2ban's injection sample; real basic-auth user names cannot even contain `:`);
- * - not-found messages (whose path may contain anything) are used only when exactly one `, client: ` precedes
- *   the referrer; an ambiguous line is dropped rather than risk banning an injected address.
+ * - auth failures and not-found messages take the only `, client: ADDR, server: ` when there is one; with
+ *   several, only those that can be nginx's on both sides count (the text before reads as the message, the text
+ *   after as nginx's context: see realClient), and when these disagree the line is refused with its reason,
+ *   rather than risk banning an injected address.
  */
 import type { SecurityEvent } from "../../core/event.ts";
 import { canonicalIp } from "../../core/ip.ts";
@@ -101,6 +101,8 @@ function readHeader(frame: Frame, ctx: TimeContext): Header | undefined {
 }
 
 const CLIENT = ", client: ";
+const SERVER = ", server: ";
+const REQUEST = ', request: "';
 const REFERRER = ', referrer: "';
 
 interface Client {
@@ -111,15 +113,30 @@ interface Client {
   end: number;
 }
 
-/** The address after the `, client: ` at `k`; it must be followed by `, server: ` or the end of the line. */
-function clientAt(s: string, k: number): Client | undefined {
+/** A `, client: ADDR` that nginx could have written: ADDR is followed by `, server: ` or ends the line. */
+interface Candidate {
+  /** The address, canonical; undefined for what is not an IP address (`unix:`, a client on a Unix socket). */
+  ip: string | undefined;
+  /** The address as written. */
+  text: string;
+  at: number;
+  end: number;
+}
+
+function candidateAt(s: string, k: number): Candidate | undefined {
   const a = k + CLIENT.length;
   let e = s.indexOf(",", a);
   if (e < 0) e = s.length;
-  else if (!s.startsWith(", server: ", e)) return undefined;
+  else if (!s.startsWith(SERVER, e)) return undefined;
   if (e - a > 50) return undefined;
-  const ip = canonicalIp(s.slice(a, e));
-  return ip === undefined ? undefined : { ip, at: k, end: e };
+  const text = s.slice(a, e);
+  return { ip: canonicalIp(text), text, at: k, end: e };
+}
+
+/** The address after the `, client: ` at `k`; it must be followed by `, server: ` or the end of the line. */
+function clientAt(s: string, k: number): Client | undefined {
+  const c = candidateAt(s, k);
+  return c?.ip === undefined ? undefined : { ip: c.ip, at: c.at, end: c.end };
 }
 
 function firstClient(s: string, from: number): Client | undefined {
@@ -130,16 +147,132 @@ function firstClient(s: string, from: number): Client | undefined {
 const MAX_CLIENTS = 8;
 
 /**
- * The client nginx wrote on a line whose start (user name, decoded path) and end (referrer) are the sender's:
- * both may hold `, client: ADDR, server: ` and `, referrer: "`. The real client is the last valid one before
- * the first `, referrer: "` (a user name or path may hold fake clients, fail2ban's "injection on user name"
- * sample). When a valid client comes after a `, referrer: "`, either that referrer text is a fake one in the
- * user name or path (and the client after it is real) or it is the real referrer (and the client in it is
- * fake): the line cannot be read safely and yields nothing, rather than an address the sender chose.
+ * Lines at least this long (UTF-8 bytes) may have been cut: nginx cuts its messages at 2048 bytes, a syslog relay
+ * at 1024 bytes or more (with its own header in them). A shorter line that ends with a quote ends as nginx wrote it.
  */
-function realClient(s: string, from: number): Client | undefined {
-  const referrer = s.indexOf(REFERRER, from);
-  let last: Client | undefined;
+const MAY_BE_CUT = 400;
+
+/** The message kinds read with {@link realClient}: what precedes nginx's `, client: ` in each. */
+type Kind = "basic" | "pam" | "path";
+
+function isMethodChar(c: number): boolean {
+  return (c >= 65 && c <= 90) || c === 95 || c === 45; // A-Z _ -
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+function isSchemeChar(c: number): boolean {
+  return isLetter(c) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46; // 0-9 + - .
+}
+
+/**
+ * The end (index of the closing quote) of the HTTP/1.x request line starting at `q`, or -1 when it cannot be
+ * one. nginx's HTTP/1 parser (every version, including those that allow spaces in the URI) takes a space followed
+ * by `H` after the start of the URI as the start of the version, which must be `HTTP/major.minor`, optionally
+ * followed by spaces, and then ends the line. So the first ` H` after the URI's first character is the version.
+ */
+function http1RequestEnd(s: string, q: number): number {
+  const sp = s.indexOf(" ", q);
+  if (sp <= q) return -1;
+  let u = sp;
+  while (s.charCodeAt(u) === 32) u++;
+  const h = s.indexOf(" H", u);
+  if (h < 0 || !s.startsWith("HTTP/", h + 1)) return -1;
+  let i = digitsEnd(s, h + 6);
+  if (i === h + 6 || s.charCodeAt(i) !== 46) return -1;
+  const j = digitsEnd(s, i + 1);
+  if (j === i + 1) return -1;
+  i = j;
+  while (s.charCodeAt(i) === 32) i++;
+  return s.charCodeAt(i) === 34 ? i : -1;
+}
+
+/**
+ * Whether the text after candidate `c` can be the context nginx appends after the real client:
+ * `, server: NAME, request: "REQUEST"[, subrequest: "..."][, upstream: "..."][, host: "HOST"][, referrer: "..."]`,
+ * the line possibly cut anywhere when `cut` (long, or not ending with the quote nginx closes its last value
+ * with). Only what holds for every line nginx writes is checked (the real client always passes); the request,
+ * host and referrer are the sender's text and may contain anything else:
+ * - NAME is the server's configured name: no `"` and no `, `; the request line always follows it (these
+ *   messages come from request phases, after the request line was read);
+ * - the request line is `METHOD URI ...`: METHOD in `[A-Z_-]`, URI starting with `/` or `scheme://` (HTTP/1 and
+ *   the :path of HTTP/2 and HTTP/3 alike; CONNECT has a host instead);
+ * - an HTTP/1 request line ends at its version ({@link http1RequestEnd}); HTTP/2 and HTTP/3 request lines are
+ *   built from :path, which nginx < 1.21.1 let hold spaces and quotes, so when one may be present (or the line
+ *   may be cut inside the request) nothing is assumed about where the request ends;
+ * - after the request: a Host value never contains `/` (nginx answers 400 to such a Host before any of these
+ *   messages), so it ends at a `", referrer: "` before the first `/` after it, or at the end of the line.
+ */
+function tailOk(s: string, c: Candidate, cut: boolean): boolean {
+  if (c.end === s.length) return cut;
+  const v = c.end + SERVER.length;
+  const dq = s.indexOf('"', v);
+  if (dq < 0) return cut;
+  const sep = s.indexOf(", ", v);
+  if (sep < 0 || sep !== dq - (REQUEST.length - 1) || !s.startsWith(REQUEST, sep)) return false;
+  const q = dq + 1;
+  const sp = s.indexOf(" ", q);
+  if (sp < 0) return cut;
+  if (sp === q) return false;
+  for (let i = q; i < sp; i++) if (!isMethodChar(s.charCodeAt(i))) return false;
+  let u = sp;
+  while (s.charCodeAt(u) === 32) u++;
+  if (u === s.length) return cut;
+  if (!(sp - q === 7 && s.startsWith("CONNECT", q)) && s.charCodeAt(u) !== 47 /* / */) {
+    // An absolute URI: `scheme://` (a letter, then letters, digits, `+`, `-`, `.`).
+    if (!isLetter(s.charCodeAt(u))) return false;
+    let i = u + 1;
+    while (isSchemeChar(s.charCodeAt(i))) i++;
+    const rest = s.length - i;
+    if (rest < 3) return cut && "://".startsWith(s.slice(i));
+    if (!s.startsWith("://", i)) return false;
+  }
+  if (cut || s.includes(' HTTP/2.0"', u) || s.includes(' HTTP/3.0"', u)) return true;
+  // No version at all: an HTTP/0.9 request (no headers follow it).
+  if (s.indexOf(" H", u) < 0) return true;
+  const e = http1RequestEnd(s, q);
+  if (e < 0) return false;
+  const i = e + 1;
+  if (i === s.length) return true;
+  if (s.startsWith(', host: "', i)) {
+    const hs = i + 9;
+    const slash = s.indexOf("/", hs);
+    if (slash < 0) return true;
+    const ref = s.indexOf('", referrer: "', hs);
+    return ref >= 0 && ref < slash;
+  }
+  return s.startsWith(REFERRER, i) || s.startsWith(', upstream: "', i) || s.startsWith(', subrequest: "', i);
+}
+
+/** Whether the message before candidate `c` can be nginx's message of this kind (its user name, path, reason). */
+function headOk(s: string, kind: Kind, msg: number, c: Candidate): boolean {
+  const k = c.at;
+  switch (kind) {
+    case "basic": // user "X": password mismatch / user "X" was not found in "FILE"
+      if (s.endsWith('": password mismatch', k)) return k - 20 >= msg + 6;
+      return s.charCodeAt(k - 1) === 34 && s.lastIndexOf(' was not found in "', k - 1) > msg + 6;
+    case "pam": // PAM: user 'X' - REASON
+      return s.lastIndexOf("' - ", k) >= msg + 11;
+    case "path": // open() "PATH" failed (2: No such file or directory)[ while ACTION]
+      return (
+        s.charCodeAt(k - 1) === 41 || / while [a-z][a-z ]{0,80}$/.test(s.slice(Math.max(msg, k - 90), k))
+      );
+  }
+}
+
+/**
+ * The client nginx wrote on a line whose start (user name, decoded path) and end (request line, Host, referrer:
+ * nginx < 1.21.1 allows spaces in the first two) are the sender's: both sides may hold `, client: ADDR, server: `.
+ * nginx writes its client once, so a line with a single candidate is read as it is. With several, each is kept
+ * only if the text before it can be this kind of message ({@link headOk}) and the text after it can be nginx's
+ * context ({@link tailOk}); nginx's own client always passes both. When the candidates that pass disagree on the
+ * address, the line cannot be read safely and yields nothing (refused with a reason), rather than an address the
+ * sender chose; so does a line where none passes.
+ */
+function realClient(s: string, from: number, kind: Kind): Client | undefined {
+  const found: Candidate[] = [];
   let seen = 0;
   for (let k = s.indexOf(CLIENT, from); k >= 0; k = s.indexOf(CLIENT, k + 1)) {
     // nginx writes one; an injection sample has two or three. Many is a hostile line: nothing to read.
@@ -147,15 +280,31 @@ function realClient(s: string, from: number): Client | undefined {
       rejection = "too many client addresses";
       return undefined;
     }
-    const c = clientAt(s, k);
-    if (!c) continue;
-    if (referrer >= 0 && k > referrer) {
-      rejection = "client address after a referrer";
+    const c = candidateAt(s, k);
+    if (c) found.push(c);
+  }
+  let pick: Candidate | undefined;
+  if (found.length === 1) pick = found[0];
+  else if (found.length > 1) {
+    // nginx ends these lines with a quoted value (request, host, referrer): a line without one was cut.
+    const cut = !s.endsWith('"') || Buffer.byteLength(s, "utf8") >= MAY_BE_CUT;
+    const ok = found.filter((c) => headOk(s, kind, from, c) && tailOk(s, c, cut));
+    const last = ok[ok.length - 1];
+    if (!last) {
+      rejection = "no client address where nginx writes it";
       return undefined;
     }
-    last = c;
+    const key = (c: Candidate) => c.ip ?? c.text;
+    const other = ok.find((c) => key(c) !== key(last));
+    if (other) {
+      const referrer = s.indexOf(REFERRER, ok[0]!.end);
+      rejection =
+        referrer >= 0 && last.at > referrer ? "client address after a referrer" : "ambiguous client address";
+      return undefined;
+    }
+    pick = last;
   }
-  return last;
+  return pick?.ip === undefined ? undefined : { ip: pick.ip, at: pick.at, end: pick.end };
 }
 
 /** Why {@link realClient} refused the line being parsed, if it did (a module-level scratch, read per line). */
@@ -163,11 +312,12 @@ let rejection: string | undefined;
 
 /** `, server: NAME, request: "M T P"` right after the client. */
 function requestAfter(s: string, c: Client): string | undefined {
-  if (!s.startsWith(", server: ", c.end)) return undefined;
+  if (!s.startsWith(SERVER, c.end)) return undefined;
   const comma = s.indexOf(", ", c.end + 10);
-  if (comma < 0 || !s.startsWith(', request: "', comma)) return undefined;
+  if (comma < 0 || !s.startsWith(REQUEST, comma)) return undefined;
   const start = comma + 12;
-  let end = s.indexOf('", ', start);
+  let end = http1RequestEnd(s, start);
+  if (end < 0) end = s.indexOf('", ', start);
   if (end < 0) end = s.endsWith('"') ? s.length - 1 : -1;
   return end < start ? undefined : s.slice(start, end);
 }
@@ -200,7 +350,7 @@ function emit(
 /** `user "X" was not found in "FILE"` / `user "X": password mismatch`. */
 function basicAuth(frame: Frame, h: Header, out: SecurityEvent[]): void {
   const s = frame.message;
-  const c = realClient(s, h.msg);
+  const c = realClient(s, h.msg, "basic");
   if (!c) return;
   const userStart = h.msg + 6;
   let user: string;
@@ -223,7 +373,7 @@ function basicAuth(frame: Frame, h: Header, out: SecurityEvent[]): void {
 /** ngx_http_auth_pam: `PAM: user 'X' - not authenticated: REASON` (or `- invalid account: REASON`). */
 function pamAuth(frame: Frame, h: Header, out: SecurityEvent[]): void {
   const s = frame.message;
-  const c = realClient(s, h.msg);
+  const c = realClient(s, h.msg, "pam");
   if (!c) return;
   const userStart = h.msg + 11;
   const q = s.lastIndexOf("' - ", c.at);
@@ -234,7 +384,7 @@ function pamAuth(frame: Frame, h: Header, out: SecurityEvent[]): void {
 /** `open() "PATH" failed (2: ...)` / `"PATH" is not found (2: ...)`: a probe when the request path is one. */
 function notFound(frame: Frame, h: Header, out: SecurityEvent[]): void {
   const s = frame.message;
-  const c = realClient(s, h.msg);
+  const c = realClient(s, h.msg, "path");
   if (!c) return;
   const req = requestAfter(s, c);
   if (req === undefined) return;

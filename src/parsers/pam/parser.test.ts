@@ -83,6 +83,29 @@ test("injected rhost= in user names: the daemon's rhost wins", () => {
   assert.match(d.event.reason!, /ambiguous/);
 });
 
+test("a ruser starting with ` rhost=` does not pass for an empty one when it is equal to user", () => {
+  const head =
+    "Jun  1 10:00:00 host vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp";
+  // A vsftpd client at 203.0.113.5 whose login name is ` rhost=6.6.6.6 user=x`: read as an empty ruser, the first
+  // rhost is 6.6.6.6; read as vsftpd writes it (ruser = user), it is 203.0.113.5. The same text is also an sshd
+  // client at 6.6.6.6 whose user name carries the rest: no source rather than either guess.
+  const login = " rhost=6.6.6.6 user=x";
+  const a = one(`${head} ruser=${login} rhost=203.0.113.5 user=${login}`);
+  assert.deepEqual(brief(a), ["pam_auth_failure", "failure", undefined, undefined]);
+  assert.match(a.event.reason!, /ambiguous/);
+  // The same with pam_unix's two spaces before user=.
+  const login2 = " rhost=6.6.6.6  user=x";
+  const b = one(`${head} ruser=${login2} rhost=203.0.113.5  user=${login2}`);
+  assert.equal(b.source, undefined);
+  // Both readings naming the same host: that host.
+  const login3 = " rhost=203.0.113.5 user=x";
+  const c = one(`${head} ruser=${login3} rhost=203.0.113.5 user=${login3}`);
+  assert.deepEqual(c.source, { ip: "203.0.113.5" });
+  // A login name that only looks like the start of the fields, without a second reading: as before.
+  const d = one(`${head} ruser= rhost=203.0.113.6  user=x rhost=6.6.6.6`);
+  assert.deepEqual(d.source, { ip: "203.0.113.6" });
+});
+
 test("local failures (empty rhost) are failures without source, reported outside the normal mode", () => {
   const line =
     "May 30 10:02:00 h sudo: pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=alice";

@@ -14,10 +14,13 @@
  * `ruser=` and `user=` are free text that a client may control (vsftpd copies the login name into both), and
  * `rhost=` sits between them. The daemon-written `rhost=` is found by trying every ` rhost=` whose value is an
  * address, a host name or empty and is followed by the end of the line or by ` user=` (one or two spaces):
- *  1. ruser empty: the first ` rhost=` is the daemon's (sshd; nothing precedes it);
- *  2. else the candidate whose ruser text equals its user text (vsftpd writes the same name twice; at most one
+ *  1. the candidate whose ruser text equals its user text (vsftpd writes the same name twice; at most one
  *     candidate has equal lengths);
+ *  2. ruser empty: the first ` rhost=` is the daemon's (sshd; nothing precedes it);
  *  3. else the only candidate; several candidates are ambiguous: the event keeps no source (`event.reason`).
+ * A ruser starting with ` rhost=` looks like an empty one, so when 1 and 2 both apply to different hosts the line
+ * is ambiguous too (the sender may be either a vsftpd client whose login name starts with ` rhost=` or an sshd
+ * client whose user name ends with a copy of the rest).
  * `user.name` is `user=` when present, else a non-empty `ruser=` (as fail2ban reports it).
  * An empty rhost (sudo, su, login on a console) gives `pam_local_auth_failure`: a failure with `user.name` but
  * no source, useful to local privilege-escalation rules, outside the `normal` mode (fail2ban ignores it).
@@ -121,8 +124,16 @@ function locateRhost(s: string, base: number, from: number): { pick?: Candidate;
     }
     only = c;
   }
-  const pick = first ?? equal ?? (count === 1 ? only : undefined);
+  // An empty ruser and a ruser equal to user are both how daemons write these lines; a ruser that starts with
+  // ` rhost=` makes the first candidate look like an empty ruser. When both readings exist and name different
+  // hosts, either may be the sender's forgery (vsftpd's login name, or sshd's user name): no source.
+  if (first && equal && first !== equal && !sameHost(s, first, equal)) return { candidates: count };
+  const pick = equal ?? first ?? (count === 1 ? only : undefined);
   return pick ? { pick, candidates: count } : { candidates: count };
+}
+
+function sameHost(s: string, a: Candidate, b: Candidate): boolean {
+  return s.slice(a.hostStart, a.hostEnd) === s.slice(b.hostStart, b.hostEnd);
 }
 
 function authFailure(wants: Wants, frame: Frame, info: PamInfo, body: string, out: SecurityEvent[]): void {

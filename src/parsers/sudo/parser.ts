@@ -21,14 +21,14 @@ const ACTIONS = [...FAILURES, "sudo_command", "su_session"] as const;
 // `user : [reason ; ]TTY=... ; PWD=... ; USER=... ; COMMAND=...` — the user name cannot contain spaces.
 const SUDO = /^\s*(\S+) : (.*)$/;
 
-/** A field name as sudo writes them (`TTY`, `PWD`, `USER`, `COMMAND`, `ENV`...): `[A-Z_]+`. */
-function isFieldName(s: string, from: number, to: number): boolean {
-  if (to <= from) return false;
-  for (let i = from; i < to; i++) {
+/** The end of the field name (`TTY`, `PWD`, `USER`, `COMMAND`, `ENV`...: `[A-Z_]*`) at `from`, at most `to`. */
+function fieldNameEnd(s: string, from: number, to: number): number {
+  let i = from;
+  for (; i < to; i++) {
     const c = s.charCodeAt(i);
-    if (!((c >= 65 && c <= 90) || c === 95)) return false;
+    if (!((c >= 65 && c <= 90) || c === 95)) break;
   }
-  return true;
+  return i;
 }
 
 function sudoLine(frame: Frame, out: SecurityEvent[]): void {
@@ -47,8 +47,9 @@ function sudoLine(frame: Frame, out: SecurityEvent[]): void {
   for (let i = 0, from = 0; ; i++) {
     const sep = rest.indexOf(" ; ", from);
     const end = sep < 0 ? rest.length : sep;
-    const eq = rest.indexOf("=", from);
-    const named = eq > from && eq < end && isFieldName(rest, from, eq);
+    // `NAME=` at the start of this field (looked for in the field only: the fields are read in linear time).
+    const eq = fieldNameEnd(rest, from, end);
+    const named = eq > from && eq < end && rest.charCodeAt(eq) === 61; /* = */
     if (named && eq - from === 7 && rest.startsWith("COMMAND", from)) {
       // The command is last and may itself contain " ; ".
       kv.COMMAND = rest.slice(eq + 1);
