@@ -5,7 +5,18 @@
  * regexes. The per-connection merging is the parser's (parser.ts).
  */
 import { A, type Action } from "./actions.ts";
-import { addrAt, idFromRight, peerFromRight, readPort, tokenEnd, trimEnd, userField } from "./tail.ts";
+import {
+  addrAt,
+  AMBIGUOUS,
+  idFromRight,
+  peerFromRight,
+  readPort,
+  tokenEnd,
+  trimEnd,
+  userField,
+  type ConnId,
+  type Peer,
+} from "./tail.ts";
 
 /** What one line says. Reused for every line (reset() before use), so that classifying allocates nothing. */
 export class Line {
@@ -21,6 +32,11 @@ export class Line {
   forget = false;
   /** A closing failure (pre-auth disconnect): when a failure is pending, the line reports that one instead. */
   weak = false;
+  /**
+   * The address was chosen among several the line names (the others in client-chosen text): it must not
+   * replace a different address already known for the connection (the parser rejects the line then).
+   */
+  several = false;
 
   reset(): void {
     this.action = "";
@@ -31,6 +47,7 @@ export class Line {
     this.reason = undefined;
     this.forget = false;
     this.weak = false;
+    this.several = false;
   }
 }
 
@@ -41,6 +58,8 @@ export interface Context {
   tracked(): boolean;
   /** Whether the mode reports `action`. */
   reports(action: Action): boolean;
+  /** Counts a line that was recognised but not read, because its peer cannot be told from client text. */
+  reject(reason: string): void;
 }
 
 const PORT = { port: undefined as number | undefined };
@@ -173,12 +192,34 @@ function dispatch(m: string, at: number, L: Line, ctx: Context): boolean {
   }
 }
 
+/** The peer of an auth line (see peerFromRight); an ambiguous line is rejected. */
+function peer(m: string, lo: number, L: Line, ctx: Context, via: boolean, keyed: boolean): Peer | undefined {
+  const p = peerFromRight(m, lo, ctx.known, via, keyed);
+  if (p === AMBIGUOUS) {
+    ctx.reject("several peer addresses");
+    return undefined;
+  }
+  if (p !== undefined) L.several = p.several;
+  return p;
+}
+
+/** Whether the method s[at, end) is `name`. */
+function methodIs(s: string, at: number, end: number, name: string): boolean {
+  return end - at === name.length && s.startsWith(name, at);
+}
+
 /** `Failed|Accepted METHOD for [invalid user ]U from ADDR port N ssh2[: info]`. */
 function auth(m: string, at: number, L: Line, ctx: Context, accepted: boolean): boolean {
   const sp = tokenEnd(m, at, 64);
   if (sp <= at || !m.startsWith(" for ", sp)) return false;
   const lo = sp + 5;
-  const p = peerFromRight(m, lo, ctx.known);
+  // Only key-based methods are followed by key info (`ssh2: RSA SHA256:...`).
+  const keyed = !(
+    methodIs(m, at, sp, "password") ||
+    methodIs(m, at, sp, "none") ||
+    m.startsWith("keyboard-interactive", at)
+  );
+  const p = peer(m, lo, L, ctx, false, keyed);
   if (p === undefined) return false;
   const method = m.slice(at, sp);
   const u = userField(m, lo, p.at);
@@ -197,7 +238,7 @@ function auth(m: string, at: number, L: Line, ctx: Context, accepted: boolean): 
 }
 
 function invalidUser(m: string, lo: number, L: Line, ctx: Context): boolean {
-  const p = peerFromRight(m, lo, ctx.known);
+  const p = peer(m, lo, L, ctx, false, false);
   if (p === undefined) return false;
   L.action = A.invalidUser;
   L.addr = p.addr;
@@ -207,7 +248,7 @@ function invalidUser(m: string, lo: number, L: Line, ctx: Context): boolean {
 }
 
 function maxAttempts(m: string, lo: number, L: Line, ctx: Context): boolean {
-  const p = peerFromRight(m, lo, ctx.known);
+  const p = peer(m, lo, L, ctx, false, false);
   if (p === undefined) return false;
   L.action = A.maxAuthAttempts;
   L.addr = p.addr;
@@ -227,7 +268,7 @@ function pam(m: string, at: number, L: Line, ctx: Context): boolean {
 }
 
 function pamFor(m: string, lo: number, L: Line, ctx: Context): boolean {
-  const p = peerFromRight(m, lo, ctx.known, true);
+  const p = peer(m, lo, L, ctx, true, false);
   if (p === undefined) return false;
   L.action = A.pamFailure;
   L.addr = p.addr;
@@ -366,12 +407,14 @@ function closed(m: string, lo: number, L: Line, ctx: Context, disconnected: bool
 
 const TOO_MANY = ": Too many authentication failures";
 const CHANGE = ": Change of username or service not allowed: ";
+/** sshd logs at most 100 bytes of a disconnect reason (`Disconnecting %s: %.100s`). */
+const REASON_MAX = 100;
 
 /**
  * `Disconnecting: Too many authentication failures[ for U]` (sshd before 6.8: the failure, without the
  * peer), `Disconnecting ID: Too many authentication failures` (newer: only follows `maximum authentication
  * attempts exceeded`, which already counted), `Disconnecting ID: Change of username or service not allowed:
- * (U,svc) -> (U2,svc)`.
+ * (U,svc) -> (U2,svc2)` (see {@link userChange}).
  */
 function disconnecting(m: string, at: number, L: Line, ctx: Context): boolean {
   if (m.startsWith(TOO_MANY, at)) {
@@ -394,38 +437,89 @@ function disconnecting(m: string, at: number, L: Line, ctx: Context): boolean {
     L.forget = true;
     return true;
   }
-  // The id's user name and the reason's user names are both the client's: take the marker after which the
-  // reason repeats the id's user (`(U,`), preferring the connection's known address.
-  let best: ReturnType<typeof idFromRight>;
-  let from = lo;
-  for (let n = 0; n < 16; n++) {
-    const c = m.indexOf(CHANGE, from);
-    if (c < 0) break;
-    from = c + 1;
-    const id = idFromRight(m, lo, c);
-    if (id === undefined) continue;
-    const r = c + CHANGE.length;
-    if (id.user !== undefined && !m.startsWith(`(${id.user},`, r)) continue;
-    const known = ctx.known();
-    if (known === undefined || id.addr === known) {
-      best = id;
-      break;
-    }
-    best ??= id;
+  return userChange(m, lo, t.end, L, ctx);
+}
+
+/**
+ * How the text after a marker reads as the reason sshd wrote for an id ({@link changeReason}): NO, not that
+ * reason; SHORT, a prefix of it that stops before sshd's 100 bytes (sshd's own only if it lost trailing
+ * spaces); YES, that reason (it holds `(U,` whole, or runs to the end of the line after 100 characters).
+ */
+const NO = 0;
+const SHORT = 1;
+const YES = 2;
+
+/**
+ * sshd's reason is `Change of username or service not allowed: (U,svc) -> (U2,svc2)` cut to 100 bytes (before
+ * it escapes non-printable bytes, which only lengthens the text), U being the id's user name.
+ */
+function changeReason(m: string, c: number, end: number, user: string | undefined): number {
+  const r = c + CHANGE.length;
+  if (m.charCodeAt(r) !== 40) return NO;
+  if (user === undefined) return YES;
+  const cut = end - (c + 2) >= REASON_MAX ? YES : SHORT;
+  let i = r + 1;
+  for (let j = 0; j < user.length; j++, i++) {
+    if (i >= end) return cut;
+    if (m.charCodeAt(i) !== user.charCodeAt(j)) return NO;
   }
-  if (best === undefined) return false;
+  if (i >= end) return cut;
+  return m.charCodeAt(i) === 44 ? YES : NO;
+}
+
+/**
+ * `Disconnecting ID: Change of username or service not allowed: (U,svc) -> (U2,svc2)` in m[lo, end). The id's
+ * user name U and the reason are the client's, so the marker may appear more than once. sshd's marker always
+ * reads YES ({@link changeReason}); a fake one inside its reason cannot (the fake id's user name holds sshd's
+ * marker, too long to repeat whole within sshd's 100 bytes, and its text stops short of them), and fake ones
+ * inside U are left of sshd's: the rightmost YES is sshd's. On a line with several markers, the connection's
+ * known address must be the one read (a marker naming it is taken, else the line is rejected); without one,
+ * the line is rejected when a SHORT match right of the pick names another address (sshd's reason lost its
+ * trailing spaces, or something else cut it) or when no marker reads YES. The id is read from the right
+ * (idFromRight), so a line with one marker is sshd's alone.
+ */
+function userChange(m: string, lo: number, end: number, L: Line, ctx: Context): boolean {
+  let c = m.lastIndexOf(CHANGE, end - CHANGE.length);
+  if (c < lo) return false;
+  const several = m.lastIndexOf(CHANGE, c - 1) >= lo;
+  let pick: ConnId | undefined;
+  if (!several) {
+    const id = idFromRight(m, lo, c);
+    if (id === undefined || changeReason(m, c, end, id.user) === NO) return false;
+    pick = id;
+  } else {
+    const known = ctx.known();
+    let short: ConnId | undefined;
+    for (let n = 0; n < 16 && c >= lo; n++, c = c > lo ? m.lastIndexOf(CHANGE, c - 1) : -1) {
+      const id = idFromRight(m, lo, c);
+      if (id === undefined || (known !== undefined && id.addr !== known)) continue;
+      const r = changeReason(m, c, end, id.user);
+      if (r === YES) {
+        pick = id;
+        break;
+      }
+      if (r === SHORT) short ??= id;
+    }
+    if (known !== undefined) pick ??= short;
+    else if (pick !== undefined && short !== undefined && short.addr !== pick.addr) pick = undefined;
+    if (pick === undefined) {
+      ctx.reject("change of user name: several peer addresses");
+      return false;
+    }
+  }
   L.action = A.userChange;
-  L.addr = best.addr;
-  L.port = best.port;
-  L.user = best.user;
+  L.addr = pick.addr;
+  L.port = pick.port;
+  L.user = pick.user;
   L.forget = true;
+  L.several = several;
   L.reason = "Change of username or service not allowed";
   return true;
 }
 
 /** `Bad protocol version identification 'TEXT' from ADDR[ port N]`: TEXT is the client's; anchor right. */
 function badVersion(m: string, lo: number, L: Line, ctx: Context): boolean {
-  const p = peerFromRight(m, lo, ctx.known);
+  const p = peer(m, lo, L, ctx, false, false);
   if (p === undefined) return false;
   L.action = A.badBanner;
   L.addr = p.addr;

@@ -10,19 +10,38 @@ import { ConnTable } from "./state.ts";
 
 const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
 
-/** Feeds lines through one parser instance; returns the events of each line. */
-function feed(lines: string[], mode = "all"): SecurityEvent[][] {
-  const set = new ParserSet({ time, only: ["sshd"], modes: { sshd: mode } });
+/** Feeds lines through one parser instance; returns the events of each line and the rejections. */
+function feedRejecting(lines: string[], mode = "all"): { events: SecurityEvent[][]; rejected: string[] } {
+  const rejected: string[] = [];
+  const set = new ParserSet({
+    time,
+    only: ["sshd"],
+    modes: { sshd: mode },
+    onRejected: (parser, reason) => rejected.push(`${parser}: ${reason}`),
+  });
   const framer = new LineFramer(time);
-  return lines.map((l) => {
+  const events = lines.map((l) => {
     const out: SecurityEvent[] = [];
     const f = framer.frame(l);
     if (f) set.parse(f, out);
     return out;
   });
+  return { events, rejected };
+}
+
+/** Feeds lines through one parser instance; returns the events of each line. */
+function feed(lines: string[], mode = "all"): SecurityEvent[][] {
+  return feedRejecting(lines, mode).events;
 }
 
 const failures = (evs: SecurityEvent[]) => evs.filter((e) => e.event.outcome === "failure");
+
+/** The single failure among `evs`. */
+function onlyFailure(evs: SecurityEvent[]): SecurityEvent {
+  const f = failures(evs);
+  assert.equal(f.length, 1, `exactly one failure expected, got ${f.map((e) => e.event.action).join(",")}`);
+  return f[0]!;
+}
 
 /** The single failure of the last line (asserting there is exactly one). */
 function fail(lines: string | string[], mode = "all"): SecurityEvent {
@@ -468,6 +487,91 @@ test("spoofing: key info, client disconnect text, PAM ruser and change-of-user r
   assert.deepEqual(ch.source, { ip: "192.0.2.14", port: 50000 });
 });
 
+test("spoofing: a change-of-username line names the address before sshd's own marker, never another", () => {
+  // The user name `x 198.51.100.1 port 22: Change of username or service not allowed: (x,` holds a whole
+  // marker; sshd cuts its reason to 100 bytes, so the reason repeats only the start of that name.
+  const user = "x 198.51.100.1 port 22: Change of username or service not allowed: (x,";
+  const invalid = `${at(6700)}Invalid user ${user} from 203.0.113.5 port 4444`;
+  const change = `${at(6700)}Disconnecting invalid user ${user} 203.0.113.5 port 4444: Change of username or service not allowed: (x 198.51.100.1 port 22: Change of username or service no [preauth]`;
+  for (const lines of [[invalid, change], [change]]) {
+    const { events, rejected } = feedRejecting(lines);
+    const e = onlyFailure(events.at(-1)!);
+    assert.equal(e.event.action, "ssh_user_change_refused");
+    assert.deepEqual(e.source, { ip: "203.0.113.5", port: 4444 }, lines.length.toString());
+    assert.equal(e.user?.name, user);
+    assert.deepEqual(rejected, []);
+  }
+  // A reason that neither holds `(U,` whole nor runs to sshd's 100 bytes leaves the fake marker (whose short
+  // reason `(x,` matches its id) against sshd's: the connection's address decides, else the line is dropped.
+  const cut = `${at(6701)}Disconnecting invalid user ${user} 203.0.113.5 port 4444: Change of username or service not allowed: (x 198.51.100.1 port 22 [preauth]`;
+  const alone = feedRejecting([cut]);
+  assert.deepEqual(alone.events, [[]]);
+  assert.deepEqual(alone.rejected, ["sshd: change of user name: several peer addresses"]);
+  const known = feedRejecting([`${at(6701)}Invalid user ${user} from 203.0.113.5 port 4444`, cut]);
+  assert.deepEqual(onlyFailure(known.events[1]!).source, { ip: "203.0.113.5", port: 4444 });
+  // A connection known by another address than every marker names: dropped, the connection keeps its address.
+  const other = feedRejecting([
+    `${at(6702)}Connection from 192.0.2.60 port 5000 on 192.0.2.1 port 22`,
+    change.replace(at(6700), at(6702)),
+    `${at(6702)}Connection closed by 192.0.2.60 port 5000 [preauth]`,
+  ]);
+  assert.deepEqual(other.events[1], []);
+  assert.deepEqual(other.rejected, ["sshd: change of user name: several peer addresses"]);
+  assert.equal(onlyFailure(other.events[2]!).source?.ip, "192.0.2.60");
+  // A long user name (the reason cut inside it) with one marker is read.
+  const long = "u".repeat(70);
+  const l = fail(
+    `${at(6703)}Disconnecting authenticating user ${long} 192.0.2.61 port 5001: Change of username or service not allowed: (${long.slice(0, 56)} [preauth]`,
+  );
+  assert.deepEqual(l.source, { ip: "192.0.2.61", port: 5001 });
+});
+
+test("spoofing: a certificate's key ID never supplies the peer, nor replaces the connection's address", () => {
+  // sshd writes `... from ADDR port N ssh2: TYPE-CERT FP ID KEYID (serial N) CA TYPE FP`; the key ID is the
+  // client's. A plain key type followed by `(serial N) CA ...` is not key info sshd writes.
+  const keyId = "x from 198.51.100.1 port 22 ssh2: RSA SHA256:bbb";
+  const tail = `ssh2: ED25519-CERT SHA256:AAAA ID ${keyId} (serial 0) CA ED25519 SHA256:CCCC`;
+  const evs = feed([
+    `${at(6800)}Failed publickey for root from 203.0.113.5 port 4444 ${tail}`,
+    `${at(6800)}Disconnecting: Too many authentication failures for root [preauth]`,
+  ]);
+  assert.deepEqual(
+    evs[0]!.map((e) => [e.event.action, e.source, e.user?.name]),
+    [["ssh_publickey_rejected", { ip: "203.0.113.5", port: 4444 }, "root"]],
+  );
+  const t = onlyFailure(evs[1]!);
+  assert.equal(t.event.action, "ssh_too_many_auth_failures");
+  assert.deepEqual(t.source, { ip: "203.0.113.5", port: 4444 });
+  const inv = fail(`${at(6801)}Failed publickey for invalid user root from 203.0.113.5 port 4444 ${tail}`);
+  assert.equal(inv.event.action, "ssh_auth_failed");
+  assert.deepEqual(inv.source, { ip: "203.0.113.5", port: 4444 });
+  assert.equal(inv.user?.name, "root");
+
+  // A key ID holding a whole certificate clause reads both ways (the user name could hold the first one):
+  // only the connection's known address decides, else the line is dropped and counted.
+  const both = `Failed publickey for root from 203.0.113.5 port 4444 ssh2: ED25519-CERT SHA256:AAAA ID x from 198.51.100.1 port 22 ssh2: ED25519-CERT SHA256:bbb ID y (serial 0) CA ED25519 SHA256:CCCC`;
+  const amb = feedRejecting([`${at(6802)}${both}`, `${at(6802)}Connection closed by 203.0.113.5 port 4444`]);
+  assert.deepEqual(amb.events[0], []);
+  assert.deepEqual(amb.rejected, ["sshd: several peer addresses"]);
+  for (const addr of ["203.0.113.5", "198.51.100.1"]) {
+    const k = feed([
+      `${at(6803)}Connection from ${addr} port 4444 on 192.0.2.1 port 22`,
+      `${at(6803)}${both}`,
+    ]);
+    assert.equal(k[1]![0]?.source?.ip, addr);
+  }
+
+  // A line naming several addresses, none the connection's, is dropped: later lines keep the known address.
+  const kept = feedRejecting([
+    `${at(6804)}Connection from 192.0.2.62 port 5002 on 192.0.2.1 port 22`,
+    `${at(6804)}Failed publickey for invalid user root from 203.0.113.5 port 4444 ${tail}`,
+    `${at(6804)}Disconnecting: Too many authentication failures for root [preauth]`,
+  ]);
+  assert.deepEqual(kept.events[1], []);
+  assert.deepEqual(kept.rejected, ["sshd: peer address differs from the connection's"]);
+  assert.deepEqual(onlyFailure(kept.events[2]!).source, { ip: "192.0.2.62", port: 5002 });
+});
+
 test("journal lines with a kernel prefix, Solaris message ids and RFC 5424", () => {
   const j = fail(
     "srv sshd[31000]: kernel: [  811.123456] Failed password for root from 192.0.2.90 port 2222 ssh2",
@@ -534,6 +638,9 @@ test("1 MB hostile lines are handled in linear time", () => {
     `${H}Bad protocol version identification '${"' from 203.0.113.9 port 1".repeat(big / 26)}`,
     `${H}SSH: Server;Ltype: Kex;Remote: ${"-".repeat(big)}`,
     `${H}error: ${"error: ".repeat(big / 7)}`,
+    `${H}Failed publickey for x${" from 203.0.113.9 port 22 ssh2: RSA-CERT SHA256:x ID".repeat(big / 50)}`,
+    `${H}Accepted publickey for x${" from 203.0.113.9 port 22 ssh2: RSA SHA256:x,".repeat(big / 45)}`,
+    `${H}Disconnecting invalid user x${" 1.2.3.4 port 5: Change of username or service not allowed: (x".repeat(big / 64)}`,
   ];
   const start = process.hrtime.bigint();
   const evs = feed(lines, "all");

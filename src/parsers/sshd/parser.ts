@@ -34,6 +34,7 @@ export const SSHD_PROGRAMS = ["sshd", "sshd-session", "sshd-auth"] as const;
 class SshdParser implements LineParser, Context {
   readonly #reported: ReadonlySet<string> | undefined;
   readonly #wants: (action: string) => boolean;
+  readonly #onRejected: ((reason: string) => void) | undefined;
   readonly #conns: ConnTable;
   readonly #line = new Line();
   #frame: Frame | undefined;
@@ -41,9 +42,15 @@ class SshdParser implements LineParser, Context {
   #looked = false;
   #key = -1;
 
-  constructor(mode: string, cap: number, wants: (action: string) => boolean = () => true) {
+  constructor(
+    mode: string,
+    cap: number,
+    wants: (action: string) => boolean = () => true,
+    onRejected?: (reason: string) => void,
+  ) {
     this.#reported = mode === "all" ? undefined : new Set(MODES[mode] ?? MODES.normal);
     this.#wants = wants;
+    this.#onRejected = onRejected;
     this.#conns = new ConnTable(cap);
   }
 
@@ -55,6 +62,10 @@ class SshdParser implements LineParser, Context {
 
   tracked(): boolean {
     return this.#lookup() !== undefined;
+  }
+
+  reject(reason: string): void {
+    this.#onRejected?.(reason);
   }
 
   /** The key of this line's connection (-1: none yet), computed once per line. */
@@ -93,6 +104,11 @@ class SshdParser implements LineParser, Context {
       conn = this.#conns.create(this.#keyOf(true), frame.program ?? "");
     }
     if (conn !== undefined && L.addr !== undefined) {
+      // An address chosen among several the line names never replaces the one the connection is known by.
+      if (L.several && conn.addr !== undefined && conn.addr !== L.addr) {
+        this.reject("peer address differs from the connection's");
+        return;
+      }
       if (L.port === undefined && conn.addr === L.addr) L.port = conn.port;
       conn.addr = L.addr;
       conn.port = L.port;
@@ -164,7 +180,7 @@ export const sshd: ParserDefinition = {
   actions: ACTIONS,
   fields: ["source.ip", "source.domain", "source.port", "user.name", "related.user"],
   create(options: ParserCreateOptions): LineParser {
-    return new SshdParser(options.mode, 20_000, options.wants);
+    return new SshdParser(options.mode, 20_000, options.wants, options.onRejected);
   },
 };
 

@@ -5,10 +5,15 @@
  * verbatim, so those parts may contain a copy of the structure that follows them (`from 203.0.113.9 port 22
  * ssh2`). The readers here anchor on the text sshd itself writes around the address:
  * - auth lines (`Failed`, `Accepted`, `Invalid user`, `maximum authentication attempts`) end with
- *   ` from ADDR[ port N[ sshD]][: key info][ [preauth]]`; the user name comes before it, so the peer is the
- *   rightmost well-formed ` from` clause (one with a port is preferred to a port-less one, which modern sshd
- *   never writes). When the connection's address is already known from an earlier line of the same process,
- *   the clause naming it wins: that resolves the lines whose key info itself ends like a ` from` clause.
+ *   ` from ADDR[ port N[ sshD]][: key info][ [preauth]]`; the user name comes before it. A clause is "shaped"
+ *   (could be sshd's) when it ends the line or, on a line that may carry key info (`publickey`, `hostbased`),
+ *   when what follows is key info as sshd writes it: `TYPE FP[, info]`, or for a certificate
+ *   `TYPE-CERT FP ID KEYID (serial N) CA TYPE FP[, info]`. The certificate's key ID is the client's and may
+ *   hold a whole fake clause; a plain key type followed by `(serial N) CA ...` is not key info.
+ *   When the connection's address is already known from an earlier line of the same process, the clause
+ *   naming it wins. Otherwise the shaped clause is taken (one with a port is preferred to a port-less one,
+ *   which modern sshd never writes); when several shaped clauses name different addresses the line is
+ *   {@link AMBIGUOUS}: the caller drops it rather than guess.
  * - connection ids (`Connection closed by [invalid|authenticating user U ]ADDR port N`) are read from the
  *   right as well: the address and port are the last two fields.
  * Every search is bounded, and nothing here uses a regex, so a 1 MB line costs one pass.
@@ -72,18 +77,29 @@ export interface Peer {
   port: number | undefined;
   /** Index of the ` from ` the address follows. */
   at: number;
-  /** False when the clause is followed by `: ` and text that does not look like key info. */
+  /** False when the clause is followed by `: ` and text that is not key info as sshd writes it. */
   shaped: boolean;
+  /** The line holds several ` from` clauses: this one was chosen among them. */
+  several: boolean;
 }
+
+/** What {@link peerFromRight} returns for a line whose candidate clauses name different addresses. */
+export const AMBIGUOUS: Peer = Object.freeze({
+  addr: "",
+  port: undefined,
+  at: -1,
+  shaped: false,
+  several: true,
+});
 
 /** The most ` from` clauses examined on one line (sshd truncates user names to 100 characters). */
 const MAX_CANDIDATES = 64;
 
 /**
  * Validates ` from ADDR[ port N][ sshD][ via HOST]` at `i` (the index of ` from `), followed by the end of the
- * line or, after `sshD`, by `: ` and key info.
+ * line or, after `sshD`, by `: ` and more (shaped if it is key info, see keyInfo).
  */
-function clauseAt(s: string, i: number, via: boolean): Peer | undefined {
+function clauseAt(s: string, i: number, via: boolean, keyed: boolean): Peer | undefined {
   const a = i + 6;
   const e = tokenEnd(s, a);
   if (e <= a) return undefined;
@@ -106,50 +122,101 @@ function clauseAt(s: string, i: number, via: boolean): Peer | undefined {
     if (v <= k + 5) return undefined;
     k = v;
   }
-  if (isEnd(s, k)) return { addr, port: p.port, at: i, shaped: true };
-  if (proto && s.startsWith(": ", k)) return { addr, port: p.port, at: i, shaped: keyInfo(s, k + 2) };
+  if (isEnd(s, k)) return { addr, port: p.port, at: i, shaped: true, several: false };
+  if (proto && s.startsWith(": ", k))
+    return { addr, port: p.port, at: i, shaped: keyInfo(s, k + 2, keyed), several: false };
   return undefined;
 }
 
 /**
- * What sshd writes after `ssh2: `: `TYPE FINGERPRINT...` (`RSA SHA256:...`, `ED25519-CERT SHA256:... ID ...`,
- * `ECDSA 0e:ff:...`, hostbased `RSA ..., client user "u", client host "h"`), or SSH1's `ruser NAME`.
+ * Reads `TYPE FP` at `at` (`RSA SHA256:...`, `ECDSA 0e:ff:...`, `ED25519-CERT SHA256:...`); returns the index
+ * after the fingerprint, or -1. Sets `KEY.cert` when the type is a certificate's.
  */
-function keyInfo(s: string, at: number): boolean {
-  if (s.startsWith("ruser ", at)) return true;
+function typeAndFingerprint(s: string, at: number): number {
   let i = at;
+  let cert = false;
   for (; i < s.length && i - at <= 32; i++) {
     const c = s.charCodeAt(i);
     if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45)) break;
+    if (c === 45 && s.startsWith("-CERT", i)) cert = true;
   }
-  if (i === at || s.charCodeAt(i) !== 32) return false;
+  if (i === at || s.charCodeAt(i) !== 32) return -1;
   const fp = i + 1;
   const end = tokenEnd(s, fp, 128);
-  const stop = end < 0 ? fp + 128 : end;
-  for (let j = fp; j < stop; j++) if (s.charCodeAt(j) === 58) return j > fp;
-  return false;
+  if (end < 0) return -1;
+  KEY.cert = cert;
+  for (let j = fp; j < end; j++) if (s.charCodeAt(j) === 58) return j > fp ? end : -1;
+  return -1;
+}
+
+const KEY = { cert: false };
+const SERIAL = " (serial ";
+const TAIL_MAX = 4096;
+
+/** After a fingerprint ending at `e`: the end of the line, or `, ` and the method's info (`client user ...`). */
+function infoEnd(s: string, e: number): boolean {
+  return isEnd(s, e) || (s.charCodeAt(e - 1) === 44 && s.charCodeAt(e) === 32);
 }
 
 /**
- * The peer of an auth line whose variable part (the user name) starts at `lo`: the rightmost well-formed
- * ` from` clause, or the one naming the connection's known address when there are several.
+ * What sshd writes after `sshD: `: SSH1's `ruser NAME` (after any method), or, after a key-based method
+ * (`keyed`), `TYPE FP[, info]` (`RSA SHA256:...`, `ECDSA 0e:ff:...`, hostbased `RSA ..., client user "u",
+ * client host "h"`) or `TYPE-CERT FP ID KEYID (serial N) CA TYPE FP[, info]`.
+ */
+function keyInfo(s: string, at: number, keyed: boolean): boolean {
+  if (s.startsWith("ruser ", at)) return true;
+  if (!keyed) return false;
+  const e = typeAndFingerprint(s, at);
+  if (e < 0) return false;
+  if (!KEY.cert) return infoEnd(s, e);
+  if (!s.startsWith(" ID ", e)) return false;
+  // The key ID is the client's: the certificate's tail is the last `(serial N) CA TYPE FP`, within the
+  // message sshd logs (at most 1 KB, up to 4 KB once escaped).
+  const t = trimEnd(s, e).end;
+  let k = -1;
+  for (
+    let j = s.indexOf(SERIAL, Math.max(e + 3, t - TAIL_MAX));
+    j >= 0 && j < t;
+    j = s.indexOf(SERIAL, j + 1)
+  )
+    k = j;
+  if (k < 0) return false;
+  let d = k + 9;
+  const d0 = d;
+  while (d < t && d - d0 < 20 && s.charCodeAt(d) >= 48 && s.charCodeAt(d) <= 57) d++;
+  if (d === d0 || !s.startsWith(") CA ", d)) return false;
+  const ca = typeAndFingerprint(s, d + 5);
+  return ca >= 0 && !KEY.cert && infoEnd(s, ca);
+}
+
+/**
+ * The peer of an auth line whose variable part (the user name) starts at `lo`: the clause naming the
+ * connection's known address when there are several, else the shaped clause (see the module comment);
+ * {@link AMBIGUOUS} when shaped clauses name different addresses. `keyed`: the line may carry key info (a
+ * `publickey` or `hostbased` line); on other lines only a clause that ends the line is shaped.
  */
 export function peerFromRight(
   s: string,
   lo: number,
   known: () => string | undefined,
   via = false,
+  keyed = false,
 ): Peer | undefined {
   let pos = s.length;
   let first: Peer | undefined;
   let ported: Peer | undefined;
   let portless: Peer | undefined;
   let knownAddr: string | undefined;
-  for (let n = 0; n < MAX_CANDIDATES && pos >= lo; n++) {
-    const i = s.lastIndexOf(" from ", pos);
+  // Candidates naming another address than the one kept (shaped ported, shaped port-less, any).
+  let splitPorted = false;
+  let splitPortless = false;
+  let splitAny = false;
+  let n = 0;
+  for (; n < MAX_CANDIDATES; n++) {
+    const i = pos < lo ? -1 : s.lastIndexOf(" from ", pos);
     if (i < lo) break;
     pos = i - 1;
-    const p = clauseAt(s, i, via);
+    const p = clauseAt(s, i, via, keyed);
     if (p === undefined) continue;
     if (first === undefined) {
       // Only a line with several clauses needs the connection's address.
@@ -157,14 +224,25 @@ export function peerFromRight(
       first = p;
       knownAddr = known();
     }
+    p.several = true;
     if (knownAddr !== undefined && p.addr === knownAddr) return p;
+    if (p.addr !== first.addr) splitAny = true;
     if (!p.shaped) continue;
     if (p.port !== undefined) {
-      if (knownAddr === undefined) return p;
-      ported ??= p;
-    } else portless ??= p;
+      // Without key info, the shaped clauses are the one ending the line and SSH1 `ruser` ones: the rightmost
+      // with a port is sshd's (a user name holding ` port N ssh1: ruser X` comes before it).
+      if (!keyed && knownAddr === undefined) return p;
+      if (ported === undefined) ported = p;
+      else if (p.addr !== ported.addr) splitPorted = true;
+    } else if (portless === undefined) portless = p;
+    else if (p.addr !== portless.addr) splitPortless = true;
   }
-  return ported ?? portless ?? first;
+  if (first === undefined) return undefined;
+  // Clauses left unexamined (a key ID may hold many) could be sshd's: only the known address decides then.
+  if (n === MAX_CANDIDATES && keyed && pos >= lo && s.lastIndexOf(" from ", pos) >= lo) return AMBIGUOUS;
+  if (ported !== undefined) return splitPorted ? AMBIGUOUS : ported;
+  if (portless !== undefined) return splitPortless ? AMBIGUOUS : portless;
+  return splitAny ? AMBIGUOUS : first;
 }
 
 export interface ConnId {
