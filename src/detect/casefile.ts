@@ -115,7 +115,7 @@ export async function runCase(file: string): Promise<CaseResult> {
   const c = readCase(file);
   const rules = rulesFor(c, file);
   const engine = new DetectionEngine(rules);
-  const policy = new Policy({}, new Allowlist([{ cidrs: c.allow, why: "case allowlist" }]));
+  const policy = new Policy({ firstSequence: 0 }, new Allowlist([{ cidrs: c.allow, why: "case allowlist" }]));
   const zone = new Zone(c.timezone);
   const ref = c.reference_time ? Date.parse(c.reference_time) : Date.UTC(2026, 11, 31);
   const alerts: Alert[] = [];

@@ -41,6 +41,11 @@ export interface PolicyConfig {
   maxBansPerMinute: number;
   dryRun: boolean;
   scope: "host" | "fleet";
+  /**
+   * Where decision ids' sequence starts (`d-<ms>-<seq>`). Unset: a random point, for policies whose decisions
+   * are stored next to other processes' (see #seq); replay sets 0, so that its output is the same every run.
+   */
+  firstSequence?: number;
 }
 
 export const DEFAULT_POLICY: PolicyConfig = {
@@ -98,7 +103,7 @@ export class Policy {
    * Decision ids are `d-<ms>-<seq>`. The sequence starts at a random point: a reloaded daemon's new Policy, or
    * `portcullis ban` run while the daemon runs, must not make the id of a decision of the same millisecond.
    */
-  #seq = Math.floor(Math.random() * 36 ** 5);
+  #seq: number;
   /** Counts of results by outcome, for metrics and summaries. */
   readonly counts: Record<PolicyOutcome, number> = {
     banned: 0,
@@ -118,6 +123,7 @@ export class Policy {
 
   constructor(config: Partial<PolicyConfig> = {}, allowlist = new Allowlist(), bans = new BanTable()) {
     this.config = { ...DEFAULT_POLICY, ...config };
+    this.#seq = this.config.firstSequence ?? Math.floor(Math.random() * 36 ** 5);
     this.allowlist = allowlist;
     this.bans = bans;
   }

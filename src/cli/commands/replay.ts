@@ -133,7 +133,7 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
         );
       }
       // Old logs replay as enforced: the configuration's dry_run does not apply (every ban is shown).
-      const policy = new Policy({ ...configured?.policy, dryRun: false }, allowlist);
+      const policy = new Policy({ ...configured?.policy, dryRun: false, firstSequence: 0 }, allowlist);
       const inputs: ReplayInput[] = [];
       let totalBytes = 0;
       for (const path of files) {
