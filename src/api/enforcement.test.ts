@@ -46,3 +46,26 @@ test("awaitEnforcement: a failed responder turns an accepted result into failed;
   assert.deepEqual([slow[0]!.outcome, slow[0]!.enforcement], ["banned", "pending"]);
   assert.match(slow[0]!.reason, /not yet enforced on ufw/);
 });
+
+test("awaitEnforcement waits on one result at a time: a 1000-address request never polls 1000 times at once", async () => {
+  const control = new FakeControl(new ManualClock(0));
+  const reply = { header: () => reply } as unknown as FastifyReply;
+  let running = 0;
+  let most = 0;
+  const inner = control.enforcement.bind(control);
+  control.enforcement = async (id, wait) => {
+    most = Math.max(most, ++running);
+    await new Promise((r) => setImmediate(r));
+    running--;
+    return inner(id, wait);
+  };
+  const results: TargetResult[] = Array.from({ length: 1000 }, (_, i) => ({
+    target: `198.18.${i >> 8}.${i & 255}`,
+    outcome: "banned",
+    reason: "r",
+    decision_id: `d${i}`,
+  }));
+  await awaitEnforcement(control, results, 5000, reply);
+  assert.equal(most, 1);
+  assert.ok(results.every((r) => r.enforcement === "applied"));
+});

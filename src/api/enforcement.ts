@@ -32,20 +32,20 @@ export async function awaitEnforcement(
   reply: FastifyReply,
 ): Promise<void> {
   const end = performance.now() + waitMs;
-  await Promise.all(
-    results.map(async (r) => {
-      if (!isAccepted(r.outcome) || r.decision_id === undefined) return;
-      const e = await control.enforcement(r.decision_id, Math.max(0, end - performance.now()));
-      r.enforcement = e.state;
-      if (e.state === "failed") {
-        r.outcome = "failed";
-        r.reason = `${r.target} is recorded as banned but enforcement failed (${e.failed
-          .map((f) => `${f.responder}: ${f.error}`)
-          .join("; ")}); the daemon retries it`;
-      } else if (e.state === "pending") {
-        r.reason = `${r.reason}; not yet enforced on ${e.pending.join(", ")} after ${Math.round(waitMs / 1000)} s`;
-      }
-    }),
-  );
+  // One result at a time: the responders apply a request's bans together, so once the first is in force the
+  // others are read once each; waiting on all at once would poll the store once per address (1000 per request).
+  for (const r of results) {
+    if (!isAccepted(r.outcome) || r.decision_id === undefined) continue;
+    const e = await control.enforcement(r.decision_id, Math.max(0, end - performance.now()));
+    r.enforcement = e.state;
+    if (e.state === "failed") {
+      r.outcome = "failed";
+      r.reason = `${r.target} is recorded as banned but enforcement failed (${e.failed
+        .map((f) => `${f.responder}: ${f.error}`)
+        .join("; ")}); the daemon retries it`;
+    } else if (e.state === "pending") {
+      r.reason = `${r.reason}; not yet enforced on ${e.pending.join(", ")} after ${Math.round(waitMs / 1000)} s`;
+    }
+  }
   void reply.header("preference-applied", `wait=${Math.round(waitMs / 1000)}`);
 }

@@ -15,7 +15,7 @@ export interface ForwardReply {
    * The policy's outcome for a ban; `unbanned` / `not_banned` for an unban; `failed` when the daemon took
    * the request but enforcement failed (a responder reported an error).
    */
-  outcome: PolicyOutcome | "unbanned" | "not_banned" | "failed";
+  outcome: PolicyOutcome | "refused_own_address" | "unbanned" | "not_banned" | "failed";
   reason?: string;
 }
 
@@ -28,8 +28,9 @@ export type Forward = (req: ForwardRequest) => Promise<ForwardReply>;
  *   `abort`: the same response is already active);
  * 1 bad input (unusable arguments or message, protocol error, timeout on stdin);
  * 2 enforcement failed (daemon unreachable, or a responder failed);
- * 3 refused by policy (allowlisted, range too wide, circuit breaker, rule set to alert only): nothing is
- *   wrong with the input or the firewall, but the address is not banned, which the caller should see.
+ * 3 refused by policy (allowlisted, the caller's own address, range too wide, circuit breaker, rule set to
+ *   alert only): nothing is wrong with the input or the firewall, but the address is not banned, which the
+ *   caller should see.
  */
 export const EXIT = { ok: 0, badInput: 1, failed: 2, refused: 3 } as const;
 
@@ -47,6 +48,7 @@ export function exitCodeFor(reply: ForwardReply): number {
       return EXIT.failed;
     case "alert_only":
     case "refused_allowlisted":
+    case "refused_own_address":
     case "refused_too_wide":
     case "refused_circuit_breaker":
       return EXIT.refused;

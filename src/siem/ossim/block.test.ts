@@ -83,6 +83,7 @@ test("exit codes: 0 banned or already banned, 1 invalid, 2 enforcement failed, 3
     [{ outcome: "failed", reason: "pfSense unreachable" }, 2],
     [new Error("connect ENOENT /run/portcullis.sock"), 2],
     [{ outcome: "refused_allowlisted" }, 3],
+    [{ outcome: "refused_own_address", reason: "the sender's own address" }, 3],
     [{ outcome: "refused_circuit_breaker" }, 3],
     [{ outcome: "alert_only" }, 3],
   ];
