@@ -56,6 +56,11 @@ test("CIDR sets match any spelling; IPv6 groups per /64", () => {
   assert.ok(!set.has("127.0.0.2"));
   assert.equal(parseCidr("10.1.2.3/8")?.text, "10.0.0.0/8");
   assert.equal(parseCidr("10.1.2.3/33"), undefined);
+  // IPv4-mapped ranges: the prefix counts all 128 bits.
+  assert.equal(parseCidr("::ffff:10.0.0.0/104")?.text, "10.0.0.0/8");
+  assert.equal(parseCidr("::ffff:192.0.2.7/128")?.text, "192.0.2.7");
+  assert.equal(parseCidr("::ffff:1.2.3.4/8"), undefined);
+  assert.equal(parseCidr("::ffff:1.2.3.4/129"), undefined);
   assert.equal(groupKey("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
   assert.equal(groupKey("2001:db8:1:2:3:4:5:6", 48), "2001:db8:1::/48");
   assert.equal(groupKey("1.2.3.4"), "1.2.3.4");

@@ -244,6 +244,12 @@ export function parseCidr(text: string): Cidr | undefined {
     const p = text.slice(slash + 1);
     if (!/^\d{1,3}$/.test(p)) return undefined;
     prefix = Number(p);
+    // An IPv4-mapped IPv6 range (`::ffff:10.0.0.0/104`) is the IPv4 range of its last 32 bits (`10.0.0.0/8`);
+    // its prefix counts the 96 bits in front (a mapped `/8` is no IPv4 range at all).
+    if (ip.family === 4 && text.indexOf(":") >= 0) {
+      if (prefix < 96 || prefix > 128) return undefined;
+      prefix -= 96;
+    }
     if (prefix > max) return undefined;
   }
   const groups = maskGroups(ip.groups, prefix);
