@@ -2,7 +2,7 @@
 import type { RuleSnapshot } from "./builtin-snapshot.ts";
 
 export const BUILTIN_SNAPSHOT: RuleSnapshot = {
-  digest: "b68b304803c0bfa5d4ce16cdb75e832411ba117cea903a1ab79328969ff98dc4",
+  digest: "ef6eebdfc78b15126d606a04efa6c9e1a117e730ec7a542bc4e9d9a2bb2f7b3e",
   rules: [
     {
       file: "host.yaml",
@@ -22,10 +22,11 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         tags: [],
         type: "match",
         query:
-          "process.command_line: (*nc\\ * or *ncat\\ * or *base64\\ -d* or *python3\\ -c* or *curl\\ * or *wget\\ * or */etc/shadow* or */tmp/.* or *chmod\\ 777* or *crontab*)\n",
+          "process.command_line: (nc\\ * or */nc\\ * or *\\ nc\\ * or ncat\\ * or */ncat\\ * or *\\ ncat\\ * or *base64\\ -d* or *python3\\ -c* or *curl\\ * or *wget\\ * or */etc/shadow* or */tmp/.* or *chmod\\ 777* or *crontab*)\n",
         severity_by: [
           {
-            query: "process.command_line: (*nc\\ * or *ncat\\ * or *base64\\ -d* or *python3\\ -c*)",
+            query:
+              "process.command_line: (nc\\ * or */nc\\ * or *\\ nc\\ * or ncat\\ * or */ncat\\ * or *\\ ncat\\ * or *base64\\ -d* or *python3\\ -c*)",
             severity: "critical",
           },
           {
@@ -42,7 +43,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
     },
     {
       file: "host.yaml",
-      line: 23,
+      line: 25,
       spec: {
         id: "sudo-auth-failures",
         name: "Repeated sudo failures",
@@ -64,7 +65,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
     },
     {
       file: "host.yaml",
-      line: 35,
+      line: 37,
       spec: {
         id: "windows-logon-brute-force",
         name: "Windows logon brute force",
@@ -90,7 +91,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
     },
     {
       file: "host.yaml",
-      line: 48,
+      line: 50,
       spec: {
         id: "repeat-offender",
         name: "Repeat offender",
