@@ -99,11 +99,19 @@ export function readCase(file: string): RuleCase {
       cause: e,
     });
   }
+  // A file with neither `input` nor `expect` is something else (rules kept next to their cases); one with
+  // them that does not fit the schema is a broken case.
+  const isCase =
+    raw !== null && typeof raw === "object" && !Array.isArray(raw) && ("input" in raw || "expect" in raw);
   const res = caseSchema.safeParse(raw);
   if (!res.success) {
-    throw new PortcullisError("RULE_INVALID", `${file}: not a rule test case`, {
-      issues: res.error.issues.map((i) => ({ path: `${file} ${i.path.join(".")}`, message: i.message })),
-    });
+    throw new PortcullisError(
+      "RULE_INVALID",
+      `${file}: ${isCase ? "invalid rule test case" : "not a rule test case"}`,
+      {
+        issues: res.error.issues.map((i) => ({ path: `${file} ${i.path.join(".")}`, message: i.message })),
+      },
+    );
   }
   return res.data;
 }

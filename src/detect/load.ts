@@ -9,7 +9,8 @@ import { isSeq } from "yaml";
 import { formatPath, keyLineOf, lineOf, parseYamlDocs, plainValue } from "../core/yaml.ts";
 import { PortcullisError, type Issue } from "../core/errors.ts";
 import { compileRule, type CompiledRule } from "./rule.ts";
-import { ruleSchema } from "./schema.ts";
+import { compileKql } from "../kql/index.ts";
+import { ruleSchema, type RuleSpec } from "./schema.ts";
 
 /** Parses rule text; returns compiled rules and the issues found (file:line in each issue's path). */
 export function parseRules(text: string, file: string): { rules: CompiledRule[]; issues: Issue[] } {
@@ -58,9 +59,9 @@ export function parseRules(text: string, file: string): { rules: CompiledRule[];
         rules.push(compileRule(res.data, `${file}:${line}`));
       } catch (e) {
         if (e instanceof PortcullisError) {
-          const key = res.data.type === "sequence" ? ["first", "query"] : ["query"];
+          const key = failingQuery(res.data);
           issues.push({
-            path: `${file}:${keyLineOf(located, [...base, ...key])} ${res.data.id}`,
+            path: `${file}:${keyLineOf(located, [...base, ...key])} ${res.data.id} ${formatPath(key)}`,
             message: e.message,
           });
         } else throw e;
@@ -68,6 +69,27 @@ export function parseRules(text: string, file: string): { rules: CompiledRule[];
     }
   }
   return { rules, issues };
+}
+
+/** The path of the first of a rule's KQL conditions that does not compile (the rule's main one if none). */
+function failingQuery(spec: RuleSpec): (string | number)[] {
+  const candidates: [(string | number)[], string][] =
+    spec.type === "sequence"
+      ? [
+          [["first", "query"], spec.first.query],
+          [["then", "query"], spec.then.query],
+        ]
+      : [[["query"], spec.query]];
+  const tiers = "severity_by" in spec ? spec.severity_by : undefined;
+  tiers?.forEach((s, i) => candidates.push([["severity_by", i, "query"], s.query]));
+  for (const [path, text] of candidates) {
+    try {
+      compileKql(text);
+    } catch {
+      return path;
+    }
+  }
+  return candidates[0]![0];
 }
 
 function ruleFiles(path: string): string[] {

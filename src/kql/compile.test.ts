@@ -133,6 +133,9 @@ const cases: [query: string, event: object, expected: boolean][] = [
   ["source.ip: 203.000.113.007", sshd, true],
   ["source.ip: ::ffff:203.0.113.7", sshd, true],
   ["source.ip: 10.0.0.0/8", { source: { ip: "::ffff:10.1.2.3" } }, true],
+  // An IPv4-mapped range (how Elasticsearch stores IPv4) is the IPv4 range of its last 32 bits.
+  ['source.ip: "::ffff:203.0.113.0/120"', sshd, true],
+  ['source.ip: "::ffff:10.0.0.0/104"', sshd, false],
   ["source.ip: 2001:db8::/32", filebeat, true],
   ["source.ip: 2001:db8:0:0::7", filebeat, true],
   ['source.ip: "2001:DB8::7"', filebeat, true],

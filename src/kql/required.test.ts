@@ -21,8 +21,10 @@ test("top-level and-ed equalities are required; or keeps fields every branch con
     ],
     ["(event.dataset: a and x: 1) or (event.dataset: b and y: 2)", { "event.dataset": ["a", "b"] }],
     ["event.dataset: a or x: 1", {}],
-    ["event.dataset: (a or b) and event.dataset: (b or c)", { "event.dataset": ["b"] }],
-    ["event.dataset: a and event.dataset: b", { "event.dataset": [] }],
+    // Both conditions on one field: either set is necessary (an array can hold a and b), the smaller is kept.
+    ["event.dataset: (a or b) and event.dataset: (b or c)", { "event.dataset": ["a", "b"] }],
+    ["event.dataset: a and event.dataset: b", { "event.dataset": ["a"] }],
+    ["tags: (x or y or z) and tags: w", { tags: ["w"] }],
     ["http.response.status_code: 401.0", { "http.response.status_code": ["401", "401.0"] }],
     ["enabled: true", { enabled: ["true"] }],
     ["source.ip: ::ffff:1.2.3.4", { "source.ip": ["1.2.3.4", "::ffff:1.2.3.4"] }],
@@ -47,12 +49,15 @@ test("the required sets never exclude an event the predicate matches", () => {
     { event: { dataset: "sshd", action: "ssh_invalid_user" }, http: { response: { status_code: 401 } } },
     { "event.dataset": "sshd", event: { action: ["x", "ssh_auth_failed"] }, enabled: true },
     { event: { dataset: "nginx" }, http: { response: { status_code: "401" } } },
+    { event: { dataset: ["a", "b"] }, tags: ["x", "y"] },
   ];
   const queries = [
     "event.dataset: sshd and event.action: (ssh_auth_failed or ssh_invalid_user)",
     "http.response.status_code: 401.0",
     "http.response.status_code: 401 and event.dataset: (nginx or sshd)",
     "enabled: true and event.dataset: sshd",
+    "event.dataset: a and event.dataset: b",
+    "tags: x and tags: y",
   ];
   for (const q of queries) {
     const p = compileKql(q);

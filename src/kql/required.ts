@@ -38,8 +38,10 @@ function required(node: KqlNode, kinds: FieldKinds): RequiredEquals {
       const out: RequiredEquals = new Map();
       for (const n of node.nodes) {
         for (const [field, set] of required(n, kinds)) {
+          // Either conjunct's set is a necessary condition; their intersection is not, since an array field
+          // (`tags: x and tags: y` on `tags: [x, y]`) satisfies each with a different element. Keep the smaller.
           const prev = out.get(field);
-          out.set(field, prev ? new Set([...prev].filter((k) => set.has(k))) : set);
+          if (!prev || set.size < prev.size) out.set(field, set);
         }
       }
       return out;

@@ -3,7 +3,7 @@
  * captured stdout/stderr), on plain, gzip and stdin input, with the errors a user can make.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -230,6 +230,37 @@ test("replay --rules: rule errors say file:line; rules test runs case files", as
   const t = io();
   assert.equal(await main(["rules", "test"], t.io), 0, t.out());
   assert.match(t.out(), /\d+ passed, 0 failed/);
+  // Own rules next to their cases: the rule file is skipped (and said), every case runs, a broken case fails.
+  const own = join(dir, "own-rules");
+  mkdirSync(own, { recursive: true });
+  writeFileSync(
+    join(own, "a-rules.yaml"),
+    "id: own\ntype: threshold\nquery: 'event.outcome: failure'\ngroup_by: [source.ip]\nthreshold: 2\nwindow: 1m\n",
+  );
+  const line = (s: number) =>
+    `Mar  2 10:00:0${s} srv sshd[1]: Failed password for root from 203.0.113.9 port 1 ssh2`;
+  writeFileSync(
+    join(own, "b-case.yaml"),
+    [
+      "description: two failures",
+      "rules: a-rules.yaml",
+      "reference_time: 2026-03-03T00:00:00Z",
+      "input: |",
+      `  ${line(1)}`,
+      `  ${line(2)}`,
+      "expect:",
+      "  alerts:",
+      '    - { rule: own, group: { source.ip: 203.0.113.9 }, at: "2026-03-02T10:00:02Z" }',
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(join(own, "c-broken.yaml"), "rules: a-rules.yaml\ninput: 5\nexpect: {}\n");
+  const o = io();
+  assert.equal(await main(["rules", "test", own], o.io), 1, o.out());
+  assert.match(o.out(), /skip {2}.*a-rules\.yaml {2}\(not a rule test case\)/);
+  assert.match(o.out(), /ok {4}.*b-case\.yaml/);
+  assert.match(o.out(), /FAIL {2}.*c-broken\.yaml/);
+  assert.match(o.out(), /1 passed, 1 failed, 1 skipped/);
 });
 
 test("a 1 MB hostile line is parsed without error or delay", async () => {

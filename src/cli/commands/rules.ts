@@ -6,7 +6,8 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { formatDuration } from "../../core/duration.ts";
 import { builtinRules, BUILTIN_RULES_DIR } from "../../detect/builtin.ts";
-import { runCase } from "../../detect/casefile.ts";
+import { runCase, type CaseResult } from "../../detect/casefile.ts";
+import { isPortcullisError } from "../../core/errors.ts";
 import { loadRules } from "../../detect/load.ts";
 import type { CompiledRule } from "../../detect/rule.ts";
 import type { CliIO } from "../main.ts";
@@ -89,8 +90,23 @@ export function registerRules(program: Command, io: CliIO, setExit: (code: numbe
     .action(async (paths: string[], opts: { json?: boolean }) => {
       let failed = 0;
       let passed = 0;
+      let skipped = 0;
       for (const f of paths.flatMap(caseFiles)) {
-        const r = await runCase(f);
+        let r: Pick<CaseResult, "file" | "description" | "ok" | "problems">;
+        try {
+          r = await runCase(f);
+        } catch (e) {
+          if (!isPortcullisError(e)) throw e;
+          // Rule files kept next to their cases are not cases: skipped, said, and the other cases still run.
+          if (e.message.endsWith("not a rule test case")) {
+            skipped++;
+            if (opts.json)
+              io.stdout.write(`${JSON.stringify({ file: f, skipped: "not a rule test case" })}\n`);
+            else io.stdout.write(`skip  ${f}  (not a rule test case)\n`);
+            continue;
+          }
+          r = { file: f, description: "", ok: false, problems: [e.describe()] };
+        }
         if (r.ok) passed++;
         else failed++;
         if (opts.json) {
@@ -102,7 +118,10 @@ export function registerRules(program: Command, io: CliIO, setExit: (code: numbe
           for (const p of r.problems) io.stdout.write(`        ${p}\n`);
         }
       }
-      if (!opts.json) io.stdout.write(`${passed} passed, ${failed} failed\n`);
-      setExit(failed ? 1 : 0);
+      if (!opts.json) {
+        io.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}\n`);
+      }
+      if (passed + failed === 0) io.stderr.write(`portcullis: no rule test case in ${paths.join(" ")}\n`);
+      setExit(failed || passed + failed === 0 ? 1 : 0);
     });
 }
