@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileConfig } from "./config.ts";
 import { compileSegment, expandGlob, hasMagic, ROTATED_NAME } from "./glob.ts";
+import { isRotatedName, namesRotatedFrom } from "./identity.ts";
 
 const root = mkdtempSync(join(tmpdir(), "portcullis-glob-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -25,6 +26,28 @@ test("rotated names are recognised", () => {
     assert.ok(ROTATED_NAME.test(n), n);
   }
   for (const n of ["auth.log", "access-2025.log", "app.log.bak"]) assert.ok(!ROTATED_NAME.test(n), n);
+});
+
+test("rotated names of a live file, including those keeping the extension (logrotate's `extension`)", () => {
+  for (const n of [
+    "auth.log.1",
+    "auth.log-20251123",
+    "auth-20251123.log",
+    "auth-2025112301.log",
+    "auth.1.log",
+  ]) {
+    assert.ok(isRotatedName("auth.log", n), n);
+  }
+  assert.ok(isRotatedName("auth.log", "auth_2025-11-23.log"));
+  for (const n of ["auth.log", "auth-extra.log", "authx-20251123.log", "auth-20251123.txt", "other.log.1"]) {
+    assert.ok(!isRotatedName("auth.log", n), n);
+  }
+  assert.ok(isRotatedName("auth", "auth.1") && !isRotatedName("auth", "other.1"));
+  assert.deepEqual(namesRotatedFrom("auth-20251123.log"), ["auth.log"]);
+  assert.deepEqual(namesRotatedFrom("my-app.1.log"), ["my-app.log"]);
+  assert.deepEqual(namesRotatedFrom("site-1-20251123.log"), ["site.log", "site-1.log"]);
+  assert.deepEqual(namesRotatedFrom("auth.log"), []);
+  assert.deepEqual(namesRotatedFrom("auth-extra.log"), []);
 });
 
 test("expansion walks directories, keeps files only, skips rotated names", async () => {

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { open, readdir, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, extname, join } from "node:path";
 
 /** The fingerprint covers the first line, or this many bytes when the first line is longer. */
 export const FINGERPRINT_BYTES = 256;
@@ -93,11 +93,48 @@ export async function readHeadOf(path: string): Promise<Head | undefined> {
   }
 }
 
+/** What follows the stem in a rotated name that keeps the extension: a separator, then a number or a date. */
+const ROTATION_SUFFIX = /^[-._]\d[\d._-]*$/;
+
+/**
+ * Whether `name` is a name rotation gives to the file named `base` in the same directory: the whole name
+ * followed by anything (`auth.log.1`, `auth.log-20251123`, `auth.log.2.gz`), or, when logrotate keeps the
+ * extension at the end (`extension .log`), the stem, a separator, a number or date, and the extension
+ * (`auth-20251123.log`, `auth-2025112301.log`, `auth.1.log`, `auth_2025-11-23.log`; not `auth-extra.log`).
+ */
+export function isRotatedName(base: string, name: string): boolean {
+  if (name === base) return false;
+  if (name.startsWith(base)) return true;
+  const ext = extname(base);
+  if (ext === "" || !name.endsWith(ext)) return false;
+  const stem = base.slice(0, -ext.length);
+  return name.startsWith(stem) && ROTATION_SUFFIX.test(name.slice(stem.length, -ext.length));
+}
+
+/**
+ * The names `name` may have had before a rotation that kept the extension (the inverse of the second form
+ * of {@link isRotatedName}): `auth-20251123.log` -> `auth.log`, `my-app.1.log` -> `my-app.log`. Empty for
+ * other names.
+ */
+export function namesRotatedFrom(name: string): string[] {
+  const ext = extname(name);
+  if (ext === "") return [];
+  const stemAndSuffix = name.slice(0, -ext.length);
+  const out: string[] = [];
+  for (let i = 1; i < stemAndSuffix.length; i++) {
+    if ("-._".includes(stemAndSuffix[i]!) && ROTATION_SUFFIX.test(stemAndSuffix.slice(i))) {
+      out.push(stemAndSuffix.slice(0, i) + ext);
+    }
+  }
+  return out;
+}
+
 /**
  * Finds where the file a position was saved from went, among the siblings of `livePath` (other than
  * `livePath` itself): first the same (dev, inode) with the same fingerprint (renamed: `auth.log.1`,
- * `auth.log-20251123`), then, among names starting with the live name, a different file with the same
- * fingerprint that is at least `offset` long (a copytruncate copy). Compressed files are never candidates.
+ * `auth.log-20251123`, `auth-20251123.log`, whatever the name), then, among rotated names of the live name
+ * ({@link isRotatedName}), a different file with the same fingerprint that is at least `offset` long (a
+ * copytruncate copy). Compressed files are never candidates.
  */
 export async function findRotated(
   livePath: string,
@@ -124,7 +161,7 @@ export async function findRotated(
     }
     if (!st || (exclude && sameId(st, exclude))) continue;
     const renamed = sameId(st, pos);
-    if (!renamed && !name.startsWith(base)) continue;
+    if (!renamed && !isRotatedName(base, name)) continue;
     if (st.size < pos.offset) continue;
     const head = await readHeadOf(path);
     if (!head || head.gzip) continue;

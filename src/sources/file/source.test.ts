@@ -174,6 +174,30 @@ describe("file source", () => {
     assert.equal(src.stats().truncations, 1);
   });
 
+  test("copytruncate to a dated name keeping the extension (auth-20251123.log): the rest is read from the copy", async () => {
+    const { d, p } = logFile("auth.log", text(lines("a", 2)));
+    const { src, sink, run } = follow([p], { start: "beginning" });
+    await linesRead(sink, 2, "first lines");
+    sink.block();
+    const calls = sink.calls;
+    appendFileSync(p, "a 3\n");
+    await waitFor(() => sink.calls === calls + 1, "blocked on the push of a 3");
+    appendFileSync(p, text(lines("a", 2, 4))); // written before the copy, not read yet
+    copyFileSync(p, join(d, "auth-20251123.log")); // logrotate copytruncate + dateext + extension .log
+    truncateSync(p, 0);
+    appendFileSync(p, "b 1\n");
+    sink.release();
+    await waitFor(
+      () => sink.lines.includes("b 1"),
+      "the line after the truncation",
+      () => sink.lines,
+    );
+    await waitFor(() => src.stats().files_open === 1, "the copy closed once read");
+    await run.stop();
+    assert.deepEqual(sink.lines, [...lines("a", 5), "b 1"]);
+    assert.equal(src.stats().truncations, 1);
+  });
+
   test("a file that appears later is read from its beginning, even with start: end", async () => {
     const { p } = logFile("later.log");
     const { src, sink, run } = follow([p]);
@@ -234,6 +258,41 @@ describe("file source", () => {
     await run2.stop();
     assert.deepEqual(sink2.lines, ["n 2"]);
     assert.equal(open, 1, "only app.log is followed");
+  });
+
+  test("globs: a copytruncate copy the glob matches (auth-20251123.log) is the rotated rest, not a new file", async () => {
+    const { d, p } = logFile("auth.log", "");
+    const { src, sink, run } = follow([join(d, "*.log")], { start: "beginning" });
+    await waitFor(() => src.stats().files_open === 1, "auth.log followed");
+    appendFileSync(p, text(lines("l", 3)));
+    await linesRead(sink, 3, "first lines");
+    appendFileSync(p, "l 4\n");
+    // As when logrotate copies a big file: the glob is scanned while the copy is written, and before the
+    // truncation.
+    const copy = join(d, "auth-20251123.log");
+    writeFileSync(copy, "l ");
+    await new Promise((r) => setTimeout(r, 100));
+    appendFileSync(copy, "1\n" + text(lines("l", 3, 2)));
+    await new Promise((r) => setTimeout(r, 100));
+    truncateSync(p, 0);
+    await waitFor(() => src.stats().truncations === 1, "the truncation noticed");
+    appendFileSync(p, "n 1\n");
+    await waitFor(
+      () => sink.lines.includes("n 1"),
+      "the line after the truncation",
+      () => sink.lines,
+    );
+    await new Promise((r) => setTimeout(r, 200)); // more scans of the glob
+    appendFileSync(p, "n 2\n");
+    await waitFor(
+      () => sink.lines.includes("n 2"),
+      "a later line",
+      () => sink.lines,
+    );
+    const open = src.stats().files_open;
+    await run.stop();
+    assert.deepEqual(sink.lines, [...lines("l", 4), "n 1", "n 2"]);
+    assert.equal(open, 1, "only auth.log is followed");
   });
 
   test("an explicitly configured .gz file is skipped and counted (gzip is read by replay only)", async () => {
@@ -313,6 +372,74 @@ describe("file source", () => {
       appendFileSync(p, text(lines("b", 5))); // longer than the old offset: only the first line tells
       const { sink: sink2 } = await readThenStop(p, store, { start: "end" }, 6, "second run");
       assert.deepEqual(sink2.lines, ["a 3", ...lines("b", 5)]);
+    });
+
+    test("globs: rotated while stopped to a name the glob matches: the rest of the old file once, then the new", async () => {
+      const { d, p } = logFile("a.log", text(["old 0", ...lines("a", 2)]));
+      const store = new MemoryCheckpointStore();
+      const glob = () => follow([join(d, "*.log")], { start: "beginning" }, { checkpoints: store });
+      const { run: run1, sink: sink1 } = glob();
+      await linesRead(sink1, 3, "first run");
+      await run1.stop();
+      appendFileSync(p, "a 3\n");
+      renameSync(p, join(d, "a-20251123.log")); // sorts before a.log
+      writeFileSync(p, "b 1\n");
+      const { src: src2, sink: sink2, run: run2 } = glob();
+      await waitFor(
+        () => sink2.lines.includes("b 1"),
+        "the new file",
+        () => sink2.lines,
+      );
+      await waitFor(() => src2.stats().files_open === 1, "the renamed file retired");
+      await new Promise((r) => setTimeout(r, 200)); // more scans of the glob
+      await run2.stop();
+      assert.deepEqual(sink2.lines, ["a 3", "b 1"]);
+      assert.equal(src2.stats().missed_files, 0);
+    });
+
+    test("globs: rotated while stopped and not recreated: the renamed file is finished from the saved offset", async () => {
+      const { d, p } = logFile("a.log", text(lines("a", 2)));
+      const store = new MemoryCheckpointStore();
+      const glob = () => follow([join(d, "*.log")], { start: "beginning" }, { checkpoints: store });
+      await readThenStop(join(d, "*.log"), store, { start: "beginning" }, 2, "first run");
+      appendFileSync(p, "a 3\n");
+      renameSync(p, join(d, "a-20251123.log"));
+      const { src: src2, sink: sink2, run: run2 } = glob();
+      await waitFor(
+        () => sink2.lines.includes("a 3"),
+        "the line written while down",
+        () => sink2.lines,
+      );
+      await waitFor(() => src2.stats().files_open === 0, "the renamed file retired");
+      writeFileSync(p, "b 1\n"); // the new file, later
+      await waitFor(
+        () => sink2.lines.includes("b 1"),
+        "the new file",
+        () => sink2.lines,
+      );
+      await run2.stop();
+      assert.deepEqual(sink2.lines, ["a 3", "b 1"]);
+    });
+
+    test("globs: copytruncate while stopped to a dated copy the glob matches: rest of the copy, then from 0", async () => {
+      const { d, p } = logFile("app.log", text(lines("a", 2)));
+      const store = new MemoryCheckpointStore();
+      const glob = () => follow([join(d, "*.log")], { start: "beginning" }, { checkpoints: store });
+      await readThenStop(join(d, "*.log"), store, { start: "beginning" }, 2, "first run");
+      appendFileSync(p, "a 3\n");
+      copyFileSync(p, join(d, "app-20251123.log"));
+      truncateSync(p, 0);
+      appendFileSync(p, text(lines("b", 2)));
+      const { src: src2, sink: sink2, run: run2 } = glob();
+      await waitFor(
+        () => sink2.lines.includes("b 2"),
+        "the new lines",
+        () => sink2.lines,
+      );
+      await waitFor(() => src2.stats().files_open === 1, "the copy retired");
+      await new Promise((r) => setTimeout(r, 200)); // more scans of the glob
+      await run2.stop();
+      assert.deepEqual(sink2.lines, ["a 3", ...lines("b", 2)]);
     });
 
     test("a rotated file that cannot be found (compressed) is counted and the new file read from 0", async () => {

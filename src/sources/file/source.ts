@@ -11,7 +11,7 @@
 import { watch, type FSWatcher } from "node:fs";
 import { access, open } from "node:fs/promises";
 import { constants } from "node:fs";
-import { basename, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import type { Logger } from "../../core/logger.ts";
 import type { Health } from "../../core/plugin.ts";
@@ -26,9 +26,11 @@ import type {
 } from "../types.ts";
 import { Waker } from "../waker.ts";
 import type { FileConfig } from "./config.ts";
-import { compileSegment, expandGlob, hasMagic } from "./glob.ts";
+import { compileSegment, expandGlob, hasMagic, ROTATED_NAME } from "./glob.ts";
 import {
   findRotated,
+  isRotatedName,
+  namesRotatedFrom,
   readHead,
   readHeadOf,
   sameId,
@@ -236,23 +238,74 @@ export class FileSource implements InstrumentedSource {
 
   // ---- discovery and restore -------------------------------------------------------------------------------
 
+  /**
+   * Follows the configured paths and the files the globs match. At startup every saved position is restored
+   * before a glob match is taken for a new file: a file rotated while we were down to a name the glob matches
+   * (`a.log` renamed or copied to `a-20251123.log`, which sorts first) is then found as the continuation of
+   * the path it was rotated from and finished from the saved offset, instead of being read from its start.
+   */
   async #discover(initial: boolean): Promise<void> {
     const start = initial ? this.#cfg.start : "beginning";
     const explicit = new Set(this.#cfg.paths.filter((p) => !hasMagic(p)));
+    for (const p of explicit) if (!this.#tails.has(p)) await this.#addTail(p, false, start);
+    /** Glob matches, with the pattern of their last segment. */
+    const matches = new Map<string, RegExp>();
     for (const p of this.#cfg.paths) {
-      if (!hasMagic(p)) {
-        if (!this.#tails.has(p)) await this.#addTail(p, false, start);
-        continue;
-      }
-      for (const m of await expandGlob(p)) {
-        if (this.#tails.has(m) || explicit.has(m)) continue;
-        const st = await statFile(m).catch(() => undefined);
-        if (st && this.#isTracked(st)) continue; // a rotated name of a file we follow
-        if (st && (await this.#wasRetired(st, m))) continue; // a rotated file we have read to its end
-        await this.#addTail(m, true, start);
+      if (!hasMagic(p)) continue;
+      const last = compileSegment(basename(p));
+      for (const m of await expandGlob(p)) if (!explicit.has(m) && !matches.has(m)) matches.set(m, last);
+    }
+    if (initial) {
+      // The paths with a saved position: a match, or the path a match was rotated from when the glob matches
+      // that path too (there may be no file there any more).
+      for (const [m, last] of matches) {
+        const from = namesRotatedFrom(basename(m))
+          .filter((n) => last.test(n) && !ROTATED_NAME.test(n))
+          .map((n) => join(dirname(m), n));
+        for (const path of [...from, m]) {
+          if (this.#tails.has(path) || explicit.has(path)) continue;
+          if ((await this.#ctx.checkpoints.get(this.#keyOf(path))) === undefined) continue;
+          const st = await statFile(path).catch(() => undefined);
+          if (st && this.#isTracked(st)) continue; // where another path's saved file went
+          await this.#addTail(path, true, start);
+        }
       }
     }
+    for (const m of matches.keys()) {
+      if (this.#tails.has(m)) continue;
+      const st = await statFile(m).catch(() => undefined);
+      if (st && this.#isTracked(st)) continue; // a rotated name of a file we follow
+      if (st && (await this.#wasRetired(st, m))) continue; // a rotated file we have read to its end
+      if (await this.#isRotatedCopy(m)) continue; // a copytruncate copy of a file we follow
+      await this.#addTail(m, true, start);
+    }
     if (this.#cfg.watch) this.#ensureWatchers();
+  }
+
+  /**
+   * Whether a glob match is the copy of a followed file made by copytruncate (`auth.log` copied to
+   * `auth-20251123.log`, which `*.log` matches): a rotated name of that file's name ({@link isRotatedName})
+   * with the same first line. The file's tail reads the copy from its position once it notices the
+   * truncation, then retires it; adopted, it would be read a second time from its start. Such a name whose
+   * first line is not complete yet (being copied) is looked at again at the next scan.
+   */
+  async #isRotatedCopy(path: string): Promise<boolean> {
+    const dir = dirname(path);
+    const name = basename(path);
+    const files: TrackedFile[] = [];
+    for (const t of this.#tails.values()) {
+      if (dirname(t.path) !== dir || !isRotatedName(basename(t.path), name)) continue;
+      files.push(...t.draining);
+      if (t.current) files.push(t.current);
+    }
+    if (!files.length) return false;
+    const head = await readHeadOf(path);
+    if (!head || head.gzip) return false;
+    if (head.fingerprint === undefined) {
+      this.#rescan = true;
+      return true;
+    }
+    return files.some((f) => f.fingerprint === head.fingerprint);
   }
 
   #isTracked(id: FileId): boolean {
@@ -309,10 +362,15 @@ export class FileSource implements InstrumentedSource {
     if (this.#retired.size > MAX_RETIRED) this.#retired.delete(this.#retired.keys().next().value as string);
   }
 
+  /** The checkpoint key of a path. */
+  #keyOf(path: string): string {
+    return `file:${this.name}:${path}`;
+  }
+
   async #addTail(path: string, fromGlob: boolean, start: "end" | "beginning"): Promise<void> {
     const tail: Tail = {
       path,
-      key: `file:${this.name}:${path}`,
+      key: this.#keyOf(path),
       fromGlob,
       start,
       restored: false,
