@@ -713,7 +713,13 @@ export class Daemon implements Control {
         if (!d.simulated) toApply.push(d);
       } else if (record.extend) {
         decision = await this.store.getDecision(record.extend.id);
-        if (decision && !decision.simulated) toApply.push(decision);
+        if (decision && decision.state !== "active") {
+          // The decision ended (expired, revoked) before its extension was written: the ban is not in force,
+          // so it must not stay in memory either (its events would be ignored while nothing blocks them).
+          const held = this.#bans.active(decision.target, this.#clock.now());
+          if (held?.decisionId === decision.id) this.#bans.remove(decision.target);
+          decision = undefined;
+        } else if (decision && !decision.simulated) toApply.push(decision);
       }
       if (alert) {
         announce.push({
@@ -785,7 +791,11 @@ export class Daemon implements Control {
 
   async #expire(): Promise<void> {
     const now = this.#clock.now();
-    const expired = await this.store.expireDue(now);
+    // A ban extended in memory (a new alert) whose commit has not landed yet is not ended under it.
+    const expired = await this.store.expireDue(now, (d) => {
+      const held = this.#bans.active(d.target, now);
+      return held !== undefined && held.decisionId === d.id;
+    });
     this.#bans.expire(now);
     if (expired.length) {
       this.telemetry.activeBans.set(this.#bans.size);

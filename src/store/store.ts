@@ -266,6 +266,8 @@ export class Store {
           .updateTable("decisions")
           .set({ expires_at: i.extend.expires, duration: sql<number>`${i.extend.expires} - created_at` })
           .where("id", "=", i.extend.id)
+          // An ended decision keeps its end: extending it would not put the ban back (the caller checks).
+          .where("state", "=", "active")
           .execute();
       }
       const alerts = items.flatMap((i) => (i.alert ? [i.alert] : []));
@@ -476,14 +478,23 @@ export class Store {
   }
 
   /** Marks decisions whose expiry has passed as expired; returns them. */
-  async expireDue(now: number): Promise<StoredDecision[]> {
+  /**
+   * Ends the active decisions due at `now`, except those `keep` holds on to (the daemon's: a ban it has
+   * extended in memory whose later expiry is not written yet); returns the ended ones.
+   */
+  async expireDue(
+    now: number,
+    keep: (d: { id: string; target: string }) => boolean = () => false,
+  ): Promise<StoredDecision[]> {
     return this.db.transaction().execute(async (tx) => {
-      const rows = await tx
-        .selectFrom("decisions")
-        .selectAll()
-        .where("state", "=", "active")
-        .where("expires_at", "<=", now)
-        .execute();
+      const rows = (
+        await tx
+          .selectFrom("decisions")
+          .selectAll()
+          .where("state", "=", "active")
+          .where("expires_at", "<=", now)
+          .execute()
+      ).filter((r) => !keep(r));
       if (!rows.length) return [];
       const ids = rows.map((r) => r.id);
       for (let i = 0; i < ids.length; i += 500) {

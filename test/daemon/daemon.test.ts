@@ -531,6 +531,45 @@ test("a line stamped far in the future does not empty the detection windows of e
   }
 });
 
+test("a ban extended just before it expires stays in force: expiry never ends it under an extension being written", async () => {
+  const t = setup("extend-at-expiry");
+  const d = t.make();
+  await d.start();
+  const record = d.store.recordOutcomes.bind(d.store);
+  let slow = false;
+  // The extension's write takes 1.5 s (a busy disk), long enough for the expiry pass (every second) to run.
+  d.store.recordOutcomes = async (items, positions) => {
+    if (slow && items.some((i) => i.extend)) await new Promise((r) => setTimeout(r, 1500));
+    return record(items, positions);
+  };
+  try {
+    const first = await d.ban({
+      target: "198.51.100.30",
+      duration: 2000,
+      actor: { type: "api", name: "ops" },
+      origin: "api",
+    });
+    assert.equal(first.outcome, "banned");
+    await until("the ban on the firewall", () => t.firewall()["198.51.100.30"]);
+    await new Promise((r) => setTimeout(r, 1700));
+    slow = true;
+    const again = await d.ban({
+      target: "198.51.100.30",
+      duration: 3_600_000,
+      actor: { type: "api", name: "ops" },
+      origin: "api",
+    });
+    assert.equal(again.outcome, "extended");
+    await new Promise((r) => setTimeout(r, 1500));
+    const [dec] = await d.store.decisionsFor("198.51.100.30");
+    assert.equal(dec?.state, "active");
+    assert.ok(dec.expires > SystemClock.now() + 3_000_000);
+    assert.ok(t.firewall()["198.51.100.30"], "still on the firewall");
+  } finally {
+    await d.stop();
+  }
+});
+
 test("a SIEM or API ban whose write fails is taken back: the retry bans, never 'already banned' by a phantom", async () => {
   const t = setup("siem-commit-fails");
   const d = t.make();
