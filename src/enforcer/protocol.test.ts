@@ -180,7 +180,7 @@ describe("validateRequest", () => {
     assert.equal(code({ verb: "health" }), "BAD_REQUEST");
   });
 
-  it("refuses a whole batch for one bad entry, and says which", () => {
+  it("refuses a whole batch for one malformed entry, and says which", () => {
     const r = validateRequest(
       {
         verb: "apply",
@@ -199,10 +199,13 @@ describe("validateRequest", () => {
       /entries\[1\]\.target: not an IP address or CIDR: "1\.2\.3\.4; nft flush ruleset"/,
     );
     const apply = (entries: unknown) => code({ verb: "apply", responder: "nft", entries });
-    assert.equal(apply([{ target: "0.0.0.0/0", expires: 1 }]), "INVALID_ARGUMENT");
     assert.equal(apply([{ target: "192.0.2.1/24", expires: 1 }]), "accepted");
+    // malformed after a well-formed entry that may not be banned: still refused whole
     assert.equal(
-      code({ verb: "apply", responder: "strict", entries: [{ target: "192.0.2.0/24", expires: 1 }] }),
+      apply([
+        { target: "0.0.0.0/0", expires: 1 },
+        { target: "192.0.2.1", expires: "soon" },
+      ]),
       "INVALID_ARGUMENT",
     );
     for (const expires of [-1, 1.5, "1", 1e300, true, undefined])
@@ -214,6 +217,67 @@ describe("validateRequest", () => {
     assert.equal(remove(["192.0.2.1", "$(reboot)"]), "INVALID_ARGUMENT");
     assert.equal(remove("192.0.2.1"), "INVALID_ARGUMENT");
     assert.equal(remove(["1", "2", "3", "4"]), "TOO_LARGE");
+  });
+
+  it("a well-formed entry that may not be banned is refused alone: too wide, or the host's own address", () => {
+    const guarded: ValidationContext = {
+      ...ctx,
+      maxEntries: 10,
+      protectedBy: (t) => (t === "198.51.100.0/24" ? "this host's address 198.51.100.5" : undefined),
+    };
+    const r = validateRequest(
+      {
+        id: 4,
+        verb: "apply",
+        responder: "nft",
+        entries: [
+          { target: "192.0.2.1", expires: 1 },
+          { target: "0.0.0.0/0", expires: 1 },
+          { target: "198.51.100.7/24", expires: null },
+          { target: "2001:db8::/31", expires: 1 },
+          { target: "192.0.2.2", expires: null },
+        ],
+      },
+      guarded,
+    );
+    assert.deepEqual(r, {
+      id: 4,
+      verb: "apply",
+      responder: "nft",
+      entries: [
+        { sent: "192.0.2.1", target: "192.0.2.1", expires: 1 },
+        {
+          sent: "0.0.0.0/0",
+          target: "0.0.0.0/0",
+          expires: 1,
+          refused: "not allowed: prefix /0 is shorter than the minimum /8",
+        },
+        {
+          sent: "198.51.100.7/24",
+          target: "198.51.100.0/24",
+          expires: Infinity,
+          refused: "not allowed: 198.51.100.0/24 would cut off this host's address 198.51.100.5",
+        },
+        {
+          sent: "2001:db8::/31",
+          target: "2001:db8::/31",
+          expires: 1,
+          refused: "not allowed: prefix /31 is shorter than the minimum /32",
+        },
+        { sent: "192.0.2.2", target: "192.0.2.2", expires: Infinity },
+      ],
+    });
+    const strict = validateRequest(
+      { verb: "apply", responder: "strict", entries: [{ target: "192.0.2.0/24", expires: 1 }] },
+      guarded,
+    );
+    assert.ok(!("ok" in strict) && strict.verb === "apply");
+    assert.match(strict.entries[0]!.refused!, /prefix \/24 is shorter than the minimum \/32/);
+    // removal is never refused for either reason
+    assert.equal(
+      code({ verb: "remove", responder: "nft", targets: ["0.0.0.0/0", "198.51.100.0/24"] }),
+      "accepted",
+    );
   });
 
   it("ids are non-negative integers, echoed in error replies", () => {

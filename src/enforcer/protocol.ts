@@ -12,13 +12,24 @@
  *   {"id":2,"verb":"frobnicate"}
  *   {"id":2,"ok":false,"error":{"code":"UNKNOWN_VERB","message":"unknown verb \"frobnicate\" (known: ...)"}}
  *
- * A request is accepted whole or refused whole: one malformed entry (a target that is not exactly an address or
- * CIDR in the address alphabet, a prefix shorter than the responder's minimum, an expiry that is not an integer
- * in range, an unknown field) refuses the request and nothing reaches the firewall. The client validates with
- * the same function and the limits from the hello first, so a well-behaved client keeps per-entry results.
+ * A malformed request is refused whole: one malformed entry (a target that is not exactly an address or CIDR in
+ * the address alphabet, an expiry that is not an integer in range, an unknown field, an entry that is not an
+ * object) refuses the request and nothing reaches the firewall. The client validates with the same function
+ * and the prefix limits from the hello first, so a well-behaved client never sends one.
+ *
+ * A well-formed apply entry the enforcer will not ban (a prefix shorter than the responder's minimum, or a
+ * target that would cut off the host itself: loopback, its own addresses or a range holding one) is refused
+ * alone, as a per-entry result; the other entries of the request are applied (one bad entry never fails the
+ * others, as for every responder):
+ *   {"id":3,"verb":"apply","responder":"nft","entries":[{"target":"192.0.2.1","expires":null},
+ *    {"target":"198.51.100.0/24","expires":null}]}
+ *   {"id":3,"ok":true,"results":[{"target":"192.0.2.1","ok":true},{"target":"198.51.100.0/24","ok":false,
+ *    "error":"not allowed: 198.51.100.0/24 would cut off this host's address 198.51.100.5"}]}
+ * (An older enforcer refused the whole request instead, with NOT_ALLOWED and "apply: entries[N].target: ...";
+ * the client then fails entry N alone and sends the others again.)
  */
 import { z } from "zod";
-import { parseCidr } from "../core/ip.ts";
+import { parseCidr, type Cidr } from "../core/ip.ts";
 
 export const PROTOCOL = 1;
 export const HELLO = "portcullis-enforcer";
@@ -95,14 +106,20 @@ export interface WireResult {
   error?: string;
 }
 
+/**
+ * A validated apply entry: the text that was sent, its canonical form, the expiry (Infinity: none), and why it
+ * is refused alone (`refused`, the per-entry error; the entry is not passed to the responder) if it is.
+ */
+export interface RequestEntry {
+  sent: string;
+  target: string;
+  expires: number;
+  refused?: string;
+}
+
 /** A validated request; targets are canonical (`targets`/`entries` keep the text that was sent, too). */
 export type Request =
-  | {
-      id: number | null;
-      verb: "apply";
-      responder: string;
-      entries: { sent: string; target: string; expires: number }[];
-    }
+  | { id: number | null; verb: "apply"; responder: string; entries: RequestEntry[] }
   | { id: number | null; verb: "remove"; responder: string; targets: { sent: string; target: string }[] }
   | { id: number | null; verb: "setup" | "list" | "health" | "teardown"; responder: string };
 
@@ -129,22 +146,32 @@ export interface PrefixLimits {
 
 const TARGET_ALPHABET = /^[0-9A-Fa-f:.]+(?:\/[0-9]{1,3})?$/;
 
+/** The parsed form of `v` when it is exactly an address or CIDR in the address alphabet, else why not. */
+function parseTargetText(v: unknown): { cidr: Cidr } | { error: string } {
+  if (typeof v !== "string") return { error: "not a string" };
+  if (v.length === 0 || v.length > MAX_TARGET_LENGTH || !TARGET_ALPHABET.test(v))
+    return { error: `not an IP address or CIDR: ${quote(v)}` };
+  const cidr = parseCidr(v);
+  if (!cidr) return { error: `not an IP address or CIDR: ${quote(v)}` };
+  return { cidr };
+}
+
+/** Why the prefix of `cidr` is too wide for `limits`, or undefined. */
+function prefixError(cidr: Cidr, limits: PrefixLimits): string | undefined {
+  const min = cidr.family === 4 ? limits.min_prefix_v4 : limits.min_prefix_v6;
+  return cidr.prefix < min ? `prefix /${cidr.prefix} is shorter than the minimum /${min}` : undefined;
+}
+
 /**
  * The canonical text of `v` when it is exactly an IPv4/IPv6 address or CIDR (any spelling of the address
  * alphabet: digits, hex letters, `:`, `.`, one `/len`; no brackets, zones, spaces or anything else), with a
  * prefix no shorter than `limits` when given; otherwise the reason it is refused.
  */
 export function checkTarget(v: unknown, limits?: PrefixLimits): { target: string } | { error: string } {
-  if (typeof v !== "string") return { error: "not a string" };
-  if (v.length === 0 || v.length > MAX_TARGET_LENGTH || !TARGET_ALPHABET.test(v))
-    return { error: `not an IP address or CIDR: ${quote(v)}` };
-  const cidr = parseCidr(v);
-  if (!cidr) return { error: `not an IP address or CIDR: ${quote(v)}` };
-  if (limits) {
-    const min = cidr.family === 4 ? limits.min_prefix_v4 : limits.min_prefix_v6;
-    if (cidr.prefix < min) return { error: `prefix /${cidr.prefix} is shorter than the minimum /${min}` };
-  }
-  return { target: cidr.text };
+  const p = parseTargetText(v);
+  if ("error" in p) return p;
+  const wide = limits && prefixError(p.cidr, limits);
+  return wide ? { error: wide } : { target: p.cidr.text };
 }
 
 /** Whether `v` is an expiry the protocol accepts: an integer epoch ms in [0, MAX_EXPIRES], or null. */
@@ -163,14 +190,16 @@ export interface ValidationContext {
   /**
    * Why a ban of this target (canonical) would cut off the host itself (loopback, its own addresses), or
    * undefined. The daemon's policy refuses those first; this is the second line, should the daemon's
-   * account be abused.
+   * account be abused. Such an entry is refused alone (see {@link RequestEntry}), not the request.
    */
   protectedBy?: (target: string) => string | undefined;
 }
 
 /**
  * Validates one parsed request line. Never throws; returns the request or the error reply to send.
- * Unknown fields, verbs and responder names, wrong types and out-of-range values are all refused.
+ * Unknown fields, verbs and responder names, wrong types and out-of-range values are all refused. A
+ * well-formed apply entry that may not be banned (prefix too wide, the host's own address) is kept with its
+ * `refused` reason: the request stands, that entry fails alone.
  */
 export function validateRequest(value: unknown, ctx: ValidationContext): Request | ErrorReply {
   if (!isPlainObject(value)) return errorReply(null, "BAD_REQUEST", "a request is a JSON object");
@@ -204,7 +233,7 @@ export function validateRequest(value: unknown, ctx: ValidationContext): Request
     if (!Array.isArray(list)) return errorReply(id, "INVALID_ARGUMENT", "apply: entries must be an array");
     if (list.length > ctx.maxEntries)
       return errorReply(id, "TOO_LARGE", `apply: ${list.length} entries, at most ${ctx.maxEntries}`);
-    const entries: { sent: string; target: string; expires: number }[] = [];
+    const entries: RequestEntry[] = [];
     for (let i = 0; i < list.length; i++) {
       const e: unknown = list[i];
       const where = `apply: entries[${i}]`;
@@ -214,19 +243,22 @@ export function validateRequest(value: unknown, ctx: ValidationContext): Request
         if (key !== "target" && key !== "expires")
           return errorReply(id, "UNKNOWN_FIELD", `${where}: unknown field ${quote(key)}`);
       }
-      const t = checkTarget(e.target, limits);
+      const t = parseTargetText(e.target);
       if ("error" in t) return errorReply(id, "INVALID_ARGUMENT", `${where}.target: ${t.error}`);
-      const guard = ctx.protectedBy?.(t.target);
-      if (guard) {
-        return errorReply(id, "NOT_ALLOWED", `${where}.target: ${t.target} would cut off ${guard}`);
-      }
       if (!checkExpires(e.expires))
         return errorReply(
           id,
           "INVALID_ARGUMENT",
           `${where}.expires: an integer epoch ms in [0, ${MAX_EXPIRES}], or null for no expiry`,
         );
-      entries.push({ sent: e.target as string, target: t.target, expires: e.expires ?? Infinity });
+      const target = t.cidr.text;
+      const entry: RequestEntry = { sent: e.target as string, target, expires: e.expires ?? Infinity };
+      // well-formed but not to be banned: this entry fails alone, the others are applied
+      const wide = prefixError(t.cidr, limits);
+      const guard = wide ? undefined : ctx.protectedBy?.(target);
+      if (wide) entry.refused = `not allowed: ${wide}`;
+      else if (guard) entry.refused = `not allowed: ${target} would cut off ${guard}`;
+      entries.push(entry);
     }
     return { id, verb: v, responder: name, entries };
   }

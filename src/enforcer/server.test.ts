@@ -198,10 +198,12 @@ describe("lifecycle", () => {
 });
 
 describe("the host's own addresses", () => {
-  it("loopback, the host's interface addresses and ranges holding them are refused; others pass", async () => {
+  it("loopback, the host's interface addresses and ranges holding them are refused alone; others pass", async () => {
     const socket = socketIn("own");
+    const log = memoryLogger();
     const { server, mem } = memoryServer(socket, {
       interfaces: () => ["127.0.0.1", "192.0.2.10", "2001:db8:5::10", "fe80::1%eth0"],
+      logger: log,
     });
     await server.start();
     const c = await rawClient(socket);
@@ -211,11 +213,9 @@ describe("the host's own addresses", () => {
           verb: "apply",
           responder: "mem",
           entries: [{ target, expires: null }],
-        })) as {
-          ok: boolean;
-          error?: { code: string; message: string };
-        };
-        return r.ok ? "ok" : `${r.error!.code} ${r.error!.message}`;
+        })) as { ok: boolean; results: { ok: boolean; error?: string }[] };
+        assert.equal(r.ok, true, "the request stands: the entry fails alone");
+        return r.results[0]!.ok ? "ok" : r.results[0]!.error!;
       };
       for (const t of [
         "127.0.0.1",
@@ -226,12 +226,54 @@ describe("the host's own addresses", () => {
         "2001:db8:5::/64",
         "fe80::/64",
       ]) {
-        assert.match(await apply(t), /^NOT_ALLOWED .*would cut off/, t);
+        assert.match(await apply(t), /^not allowed: .*would cut off/, t);
       }
       assert.match(await apply("192.0.2.0/24"), /this host's address 192\.0\.2\.10/);
       assert.equal(await apply("192.0.2.11"), "ok");
       assert.equal(await apply("2001:db8:6::/64"), "ok");
       assert.deepEqual([...mem.bans.keys()].sort(), ["192.0.2.11", "2001:db8:6::/64"]);
+
+      // one protected entry (or one too wide) in a batch fails alone; the others are applied, in order
+      const mixed = await c.request({
+        id: 5,
+        verb: "apply",
+        responder: "mem",
+        entries: [
+          { target: "198.51.100.1", expires: null },
+          { target: "192.0.2.0/24", expires: null },
+          { target: "198.51.100.2", expires: null },
+          { target: "0.0.0.0/0", expires: null },
+          { target: "2001:DB8:7::1", expires: null },
+        ],
+      });
+      assert.deepEqual(mixed, {
+        id: 5,
+        ok: true,
+        results: [
+          { target: "198.51.100.1", ok: true },
+          {
+            target: "192.0.2.0/24",
+            ok: false,
+            error: "not allowed: 192.0.2.0/24 would cut off this host's address 192.0.2.10",
+          },
+          { target: "198.51.100.2", ok: true },
+          { target: "0.0.0.0/0", ok: false, error: "not allowed: prefix /0 is shorter than the minimum /8" },
+          { target: "2001:DB8:7::1", ok: true },
+        ],
+      });
+      assert.deepEqual(
+        [...mem.bans.keys()].sort(),
+        ["192.0.2.11", "198.51.100.1", "198.51.100.2", "2001:db8:6::/64", "2001:db8:7::1"],
+        "the refused entries never reached the responder",
+      );
+      const refusals = log.records.filter((r) => r.msg === "entries refused");
+      assert.ok(refusals.length > 0, "refused entries are logged");
+      assert.deepEqual(refusals.at(-1)!.refused, [
+        "192.0.2.0/24: not allowed: 192.0.2.0/24 would cut off this host's address 192.0.2.10",
+        "0.0.0.0/0: not allowed: prefix /0 is shorter than the minimum /8",
+      ]);
+      const change = log.records.filter((r) => r.msg === "firewall change").at(-1)!;
+      assert.deepEqual([change.count, change.ok, change.failed], [5, 3, 2]);
     } finally {
       c.close();
       await server.stop();
@@ -372,7 +414,7 @@ describe("hostile clients against a real nftables responder (network namespace)"
     c.close();
   });
 
-  it("injected targets, wide prefixes and bad expiries get an error reply; nothing is applied", async () => {
+  it("injected targets and bad expiries get an error reply, too wide prefixes fail alone; nothing is applied", async () => {
     const c = await rawClient(socket);
     const future = now() + 600_000;
     const targets = [
@@ -383,10 +425,8 @@ describe("hostile clients against a real nftables responder (network namespace)"
       "1.2.3.4\nflush ruleset",
       "1.2.3.4%; nft flush ruleset",
       "192.0.2.7 }; flush ruleset; add element inet portcullis ban4 { 192.0.2.8",
-      "0.0.0.0/0",
-      "::/0",
-      "10.0.0.0/7",
-      "2000::/3",
+      "0.0.0.0/0 ",
+      "::/0;",
       "[::1]",
       "fe80::1%eth0",
       "-f /etc/passwd",
@@ -405,7 +445,7 @@ describe("hostile clients against a real nftables responder (network namespace)"
       });
       assert.equal(errorOf(r), "INVALID_ARGUMENT", target);
     }
-    for (const target of targets.filter((t) => !/\/\d+$/.test(t))) {
+    for (const target of targets) {
       assert.equal(
         errorOf(await c.request({ verb: "remove", responder: "nft", targets: ["192.0.2.1", target] })),
         "INVALID_ARGUMENT",
@@ -434,6 +474,23 @@ describe("hostile clients against a real nftables responder (network namespace)"
         errorOf(await c.request({ verb: "apply", responder: "nft", entries: [bad] })),
         "INVALID_ARGUMENT",
       );
+    }
+    // well-formed but too wide: refused alone (the request stands); alone in its request, nothing is applied
+    for (const target of ["0.0.0.0/0", "::/0", "10.0.0.0/7", "2000::/3"]) {
+      const r = await c.request({
+        id: 1,
+        verb: "apply",
+        responder: "nft",
+        entries: [{ target, expires: future }],
+      });
+      assert.equal(r.ok, true, JSON.stringify(r));
+      assert.deepEqual(r.results, [
+        {
+          target,
+          ok: false,
+          error: `not allowed: prefix /${target.split("/")[1]} is shorter than the minimum /${target.includes(":") ? 32 : 8}`,
+        },
+      ]);
     }
     const many = Array.from({ length: 101 }, (_, i) => ({ target: `198.51.100.${i}`, expires: future }));
     assert.equal(errorOf(await c.request({ verb: "apply", responder: "nft", entries: many })), "TOO_LARGE");
@@ -499,12 +556,13 @@ describe("hostile clients against a real nftables responder (network namespace)"
           entries: [{ target: "0.0.0.0/0", expires: 1 }],
         });
         c.close();
-        return errorOf(r);
+        assert.equal(r.ok, true, JSON.stringify(r));
+        return (r.results as { ok: boolean }[])[0]!.ok ? "applied" : "refused alone";
       }),
     );
     for (const b of burst) {
       assert.equal(b.status, "fulfilled", b.status === "rejected" ? String(b.reason) : "");
-      assert.ok(["BUSY", "hung up", "INVALID_ARGUMENT"].includes(b.value));
+      assert.ok(["BUSY", "hung up", "refused alone"].includes(b.value), b.value);
     }
     await settled(() => server.connections === 0);
     const ok = await rawClient(socket);

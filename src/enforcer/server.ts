@@ -242,12 +242,29 @@ export class EnforcerServer {
           return { id: req.id, ok: true };
         }
         case "apply": {
-          const entries: BanEntry[] = req.entries.map((e) => ({ target: e.target, expires: e.expires }));
-          const results = passThrough(
-            req.entries.map((e) => e.sent),
+          // entries refused alone (too wide, the host's own address) fail here; the others are applied
+          const run = req.entries.filter((e) => e.refused === undefined);
+          const entries: BanEntry[] = run.map((e) => ({ target: e.target, expires: e.expires }));
+          const applied = passThrough(
+            run.map((e) => e.sent),
             entries.map((e) => e.target),
             entries.length ? await r.apply(entries) : [],
           );
+          let next = 0;
+          const results: WireResult[] = req.entries.map((e) =>
+            e.refused === undefined ? applied[next++]! : { target: e.sent, ok: false, error: e.refused },
+          );
+          const refused = req.entries.filter((e) => e.refused !== undefined);
+          if (refused.length) {
+            this.#log.warn(
+              {
+                ...who,
+                count: refused.length,
+                refused: refused.slice(0, LOGGED_TARGETS).map((e) => `${e.target}: ${e.refused}`),
+              },
+              "entries refused",
+            );
+          }
           this.#logChange(who, results, (i) => {
             const exp = req.entries[i]!.expires;
             return `${req.entries[i]!.target} until ${Number.isFinite(exp) ? new Date(exp).toISOString() : "never"}`;

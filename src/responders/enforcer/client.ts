@@ -39,10 +39,13 @@ export class EnforcerUnreachable extends Error {
 /** The enforcer answered with an error reply. */
 export class EnforcerRefused extends Error {
   readonly code: string;
+  /** The enforcer's own message. */
+  readonly detail: string;
   constructor(code: string, message: string) {
     super(`enforcer refused (${code}): ${message}`);
     this.name = "EnforcerRefused";
     this.code = code;
+    this.detail = message;
   }
 }
 

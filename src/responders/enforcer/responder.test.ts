@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, describe, it, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import {
@@ -19,6 +20,7 @@ import { memoryLogger, silentLogger } from "../../core/logger.ts";
 import { validateEnforcerConfig } from "../../enforcer/config.ts";
 import { EnforcerServer, hostedFromConfig } from "../../enforcer/server.ts";
 import { MemoryResponder, SpyResponder } from "../../enforcer/testing.ts";
+import { reconcile } from "../reconcile.ts";
 import { createResponder } from "../registry.ts";
 import { enforcerResponderConfig } from "./config.ts";
 import { EnforcerResponder, enforcer } from "./responder.ts";
@@ -33,8 +35,16 @@ after(() => rmSync(base, { recursive: true, force: true }));
 let seq = 0;
 const socketIn = () => join(base, `s${++seq}`, "enforcer.sock");
 
-/** An enforcer hosting the real nftables responder inside the server namespace of `p`. */
-async function startEnforcer(p: NetPair, socket: string, extra: Record<string, unknown> = {}) {
+/**
+ * An enforcer hosting the real nftables responder inside the server namespace of `p`; `interfaces` stands for
+ * the host's addresses (never banned).
+ */
+async function startEnforcer(
+  p: NetPair,
+  socket: string,
+  extra: Record<string, unknown> = {},
+  interfaces?: () => string[],
+) {
   const loaded = validateEnforcerConfig(
     {
       socket,
@@ -54,6 +64,7 @@ async function startEnforcer(p: NetPair, socket: string, extra: Record<string, u
     logger: silentLogger,
     allowTeardown: loaded.raw.allow_teardown,
     maxEntries: loaded.raw.max_entries,
+    ...(interfaces ? { interfaces } : {}),
   });
   await server.start();
   return { server, spy };
@@ -239,6 +250,56 @@ describe("enforcer responder specifics", { skip }, () => {
     }
   });
 
+  it("an entry that would cut off the enforcer's host fails alone; the rest of the batch is banned", async () => {
+    const socket = socketIn();
+    const { server, spy } = await startEnforcer(p, socket, {}, () => ["198.51.100.5"]);
+    try {
+      const r = client(socket);
+      await r.setup();
+      const res = await r.apply([
+        { target: "192.0.2.1", expires: now() + 3_600_000 },
+        { target: "192.0.2.2", expires: now() + 3_600_000 },
+        { target: "198.51.100.0/24", expires: now() + 3_600_000 },
+      ]);
+      assert.deepEqual(res, [
+        { target: "192.0.2.1", ok: true },
+        { target: "192.0.2.2", ok: true },
+        {
+          target: "198.51.100.0/24",
+          ok: false,
+          error: "not allowed: 198.51.100.0/24 would cut off this host's address 198.51.100.5",
+        },
+      ]);
+      assert.equal(spy.calls.apply, 1, "one request, one responder call");
+      assert.deepEqual((await r.list()).map((e) => e.target).sort(), ["192.0.2.1", "192.0.2.2"]);
+      const ban4 = (await nsLines(p.server, ["nft", "list", "set", "inet", "portcullis", "ban4"])).join(" ");
+      assert.match(ban4, /192\.0\.2\.1 timeout .*192\.0\.2\.2 timeout/);
+      const ban4net = (await nsLines(p.server, ["nft", "list", "set", "inet", "portcullis", "ban4net"])).join(
+        " ",
+      );
+      assert.doesNotMatch(ban4net, /198\.51\.100/);
+
+      // reconcile after a flush restores everything else in one batched apply
+      await inNs(p.server, ["nft", "flush", "ruleset"]);
+      const desired = [
+        { target: "192.0.2.1", expires: now() + 3_600_000 },
+        { target: "198.51.100.5", expires: now() + 3_600_000 },
+        { target: "192.0.2.2", expires: now() + 3_600_000 },
+      ];
+      const rec = await reconcile(r, desired, now());
+      assert.deepEqual(rec.added.sort(), ["192.0.2.1", "192.0.2.2"]);
+      assert.deepEqual(
+        rec.failed.map((f) => f.target),
+        ["198.51.100.5"],
+      );
+      assert.deepEqual((await r.list()).map((e) => e.target).sort(), ["192.0.2.1", "192.0.2.2"]);
+      await r.teardown();
+      r.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("teardown is refused unless the enforcer's config allows it", async () => {
     const socket = socketIn();
     const { server, spy } = await startEnforcer(p, socket, { allow_teardown: false });
@@ -306,6 +367,98 @@ test("operations from several callers share the one connection, one request at a
     r.close();
   } finally {
     await server.stop();
+  }
+});
+
+/**
+ * An enforcer as it was before entries were refused alone: one apply entry naming a protected target refuses the
+ * whole request with NOT_ALLOWED ("apply: entries[N].target: ..."), the first such entry only.
+ */
+async function startOlderEnforcer(socket: string, protectedTargets: readonly string[]) {
+  const requests: { verb: string; entries?: { target: string }[] }[] = [];
+  const hello = {
+    hello: "portcullis-enforcer",
+    protocol: 1,
+    version: "0.1.0",
+    limits: { max_message_bytes: 65_536, max_entries: 100 },
+    responders: [{ name: "nft", type: "memory", native_expiry: false, min_prefix_v4: 8, min_prefix_v6: 32 }],
+  };
+  const answer = (req: { id: number; verb: string; entries?: { target: string }[] }) => {
+    requests.push(req);
+    if (req.verb !== "apply") return { id: req.id, ok: true };
+    const at = req.entries!.findIndex((e) => protectedTargets.includes(e.target));
+    if (at >= 0) {
+      const t = req.entries![at]!.target;
+      const message = `apply: entries[${at}].target: ${t} would cut off this host's address ${t}`;
+      return { id: req.id, ok: false, error: { code: "NOT_ALLOWED", message } };
+    }
+    return { id: req.id, ok: true, results: req.entries!.map((e) => ({ target: e.target, ok: true })) };
+  };
+  mkdirSync(dirname(socket), { recursive: true });
+  const server = createServer((conn) => {
+    let pending = "";
+    conn.write(`${JSON.stringify(hello)}\n`);
+    conn.on("data", (b) => {
+      pending += b.toString("utf8");
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        conn.write(`${JSON.stringify(answer(JSON.parse(line)))}\n`);
+      }
+    });
+    conn.on("error", () => conn.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  return {
+    requests,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+test("an older enforcer refusing a whole request for one protected entry: that entry fails, the others are sent again", async () => {
+  const socket = socketIn();
+  const old = await startOlderEnforcer(socket, ["198.51.100.0/24", "203.0.113.5"]);
+  try {
+    const r = client(socket);
+    const res = await r.apply([
+      { target: "192.0.2.1", expires: 1_900_000_000_000 },
+      { target: "198.51.100.0/24", expires: 1_900_000_000_000 },
+      { target: "not-an-address", expires: 1_900_000_000_000 },
+      { target: "192.0.2.2", expires: 1_900_000_000_000 },
+      { target: "203.0.113.5", expires: 1_900_000_000_000 },
+    ]);
+    assert.deepEqual(
+      res.map((x) => [x.target, x.ok]),
+      [
+        ["192.0.2.1", true],
+        ["198.51.100.0/24", false],
+        ["not-an-address", false],
+        ["192.0.2.2", true],
+        ["203.0.113.5", false],
+      ],
+    );
+    assert.equal(
+      res[1]!.error,
+      "not allowed: 198.51.100.0/24 would cut off this host's address 198.51.100.0/24",
+    );
+    assert.match(res[4]!.error!, /^not allowed: 203\.0\.113\.5 would cut off/);
+    assert.deepEqual(
+      old.requests.map((q) => q.entries?.map((e) => e.target)),
+      [
+        ["192.0.2.1", "198.51.100.0/24", "192.0.2.2", "203.0.113.5"],
+        ["192.0.2.1", "192.0.2.2", "203.0.113.5"],
+        ["192.0.2.1", "192.0.2.2"],
+      ],
+      "one retry per refused entry, without it",
+    );
+    // every entry protected: nothing is left to send
+    const none = await r.apply([{ target: "203.0.113.5", expires: 1_900_000_000_000 }]);
+    assert.equal(none[0]!.ok, false);
+    assert.equal(old.requests.length, 4);
+    r.close();
+  } finally {
+    await old.stop();
   }
 });
 

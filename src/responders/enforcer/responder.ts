@@ -4,8 +4,10 @@
  * responder of the enforcer's config. Targets are validated here with the same function and the same prefix
  * limits the enforcer uses (both come from protocol.ts and the enforcer's hello), so an invalid entry fails
  * alone here and the enforcer only ever sees well-formed batches; the enforcer's per-entry results are passed
- * through. `nativeExpiry` is what the enforcer reports for that responder (false until the first contact:
- * removing an expired ban that is already gone is harmless, keeping one the kernel does not expire is not).
+ * through, including its refusal of an entry that would cut off its host (only that entry fails; an older
+ * enforcer that refuses the whole request for it, naming the entry, gets the others sent again).
+ * `nativeExpiry` is what the enforcer reports for that responder (false until the first contact: removing an
+ * expired ban that is already gone is harmless, keeping one the kernel does not expire is not).
  */
 import type { Logger } from "../../core/logger.ts";
 import type { Health, PluginContext, PluginDefinition } from "../../core/plugin.ts";
@@ -135,7 +137,9 @@ export class EnforcerResponder implements Responder {
   /**
    * Sends `out` in requests within the enforcer's limits (entries and bytes) and fills `results` from the
    * per-entry replies. A chunk that fails as a whole (error reply, enforcer unreachable) fails its entries;
-   * once the enforcer is unreachable, the chunks after it fail with the same error without further tries.
+   * once the enforcer is unreachable, the chunks after it fail with the same error without further tries. An
+   * apply refused whole for one entry it names (NOT_ALLOWED from an older enforcer) fails that entry and is sent
+   * again without it.
    */
   async #send(
     verb: "apply" | "remove",
@@ -162,7 +166,7 @@ export class EnforcerResponder implements Responder {
     if (chunk.length) chunks.push(chunk);
 
     let unreachable: unknown;
-    for (const c of chunks) {
+    for (let c of chunks) {
       const fail = (e: unknown) => {
         for (const o of c)
           results[o.index] = { target: results[o.index]!.target, ok: false, error: message(e) };
@@ -171,14 +175,27 @@ export class EnforcerResponder implements Responder {
         fail(unreachable);
         continue;
       }
-      let reply: Record<string, unknown>;
-      try {
-        reply = await this.#call(verb, body(c));
-      } catch (e) {
-        if (!(e instanceof EnforcerRefused)) unreachable = e;
-        fail(e);
-        continue;
+      let reply: Record<string, unknown> | undefined;
+      while (c.length) {
+        try {
+          reply = await this.#call(verb, body(c));
+          break;
+        } catch (e) {
+          const refused = verb === "apply" ? refusedEntry(e, c.length) : undefined;
+          if (refused) {
+            // an older enforcer refuses the whole request for one entry it will not ban: that entry fails
+            // alone, the others are sent again
+            const o = c[refused.at]!;
+            results[o.index] = { target: results[o.index]!.target, ok: false, error: refused.error };
+            c = c.filter((_, i) => i !== refused.at);
+            continue;
+          }
+          if (!(e instanceof EnforcerRefused)) unreachable = e;
+          fail(e);
+          break;
+        }
       }
+      if (reply === undefined) continue;
       const got = Array.isArray(reply.results) ? (reply.results as unknown[]) : [];
       c.forEach((o, i) => {
         const r = got[i] as { ok?: unknown; error?: unknown } | undefined;
@@ -239,6 +256,18 @@ export class EnforcerResponder implements Responder {
 /** A string field of a reply, or `fallback` when it is missing or not a string. */
 function text(v: unknown, fallback: string): string {
   return typeof v === "string" ? v : fallback;
+}
+
+/**
+ * The entry an older enforcer refused a whole apply request of `count` entries for (NOT_ALLOWED naming one
+ * entry: "apply: entries[N].target: X would cut off ..."), or undefined for any other error.
+ */
+function refusedEntry(e: unknown, count: number): { at: number; error: string } | undefined {
+  if (!(e instanceof EnforcerRefused) || e.code !== "NOT_ALLOWED") return undefined;
+  const m = /^apply: entries\[(\d+)\]\.target: (.+)$/s.exec(e.detail);
+  const at = m ? Number(m[1]) : -1;
+  if (!m || !Number.isSafeInteger(at) || at < 0 || at >= count) return undefined;
+  return { at, error: `not allowed: ${m[2]!}` };
 }
 
 function message(e: unknown): string {

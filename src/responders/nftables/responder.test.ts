@@ -1,12 +1,19 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, it, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { SystemClock } from "../../core/clock.ts";
+import { ManualClock, SystemClock } from "../../core/clock.ts";
 import { ADDR, inNs, netnsSkipReason, nsLines, probe } from "../../../test/support/netns.ts";
 import { pairConformance, responderCtx, rootGuard, suitePair } from "../../../test/support/responder-net.ts";
 import { reconcile } from "../reconcile.ts";
 import { nftablesConfig } from "./config.ts";
-import { NFT_MAX_TIMEOUT_S, NftablesResponder, nftTime, nftables } from "./responder.ts";
+import {
+  NFT_MAX_TIMEOUT_S,
+  NFT_READY_TTL_MS,
+  NftablesResponder,
+  nftTime,
+  nftables,
+  ruleText,
+} from "./responder.ts";
 
 const skip = netnsSkipReason(["nft"]);
 const rootUntouched = await rootGuard(skip);
@@ -33,6 +40,24 @@ test("nftTime: days, hours, minutes, seconds; no number nft 1.0.6 would call too
   assert.equal(nftTime(3650 * 86_400 + 7_200), "3650d2h");
   assert.equal(nftTime(NFT_MAX_TIMEOUT_S), "100000d");
   assert.equal(nftTime(0), "0s");
+});
+
+test("ruleText: nft -j rules in the syntax setup writes; anything else never matches", () => {
+  const match = (protocol: string, set: string) => ({
+    match: { op: "==", left: { payload: { protocol, field: "saddr" } }, right: `@${set}` },
+  });
+  assert.equal(
+    ruleText([
+      match("ip", "ban4"),
+      { counter: { packets: 3, bytes: 180 } },
+      { reject: { type: "icmp", expr: "port-unreachable" } },
+    ]),
+    "ip saddr @ban4 counter reject",
+  );
+  assert.equal(ruleText([match("ip6", "ban6net"), { drop: null }]), "ip6 saddr @ban6net drop");
+  assert.equal(ruleText([{ jump: { target: "ban" } }]), "jump ban");
+  assert.equal(ruleText([{ match: { op: "!=", left: {}, right: "@ban4" } }, { log: {} }]), "?match ?log");
+  assert.equal(ruleText(undefined), "?");
 });
 
 pairConformance({
@@ -253,6 +278,129 @@ describe("nftables specifics", { skip }, () => {
     assert.ok(res[0]!.ok, res[0]!.error);
     assert.equal((await r.healthcheck()).ok, true);
     assert.equal(await probe(p, ADDR.clientV4), false);
+    await r.teardown();
+  });
+
+  /** A responder on a clock the test moves (the check of the table counts for NFT_READY_TTL_MS of it). */
+  const onClock = () => {
+    const clock = new ManualClock(SystemClock.now());
+    const r = new NftablesResponder(
+      nftablesConfig.parse({ type: "nftables", netns: p.server }),
+      responderCtx({ clock }),
+    );
+    return { r, clock };
+  };
+  const handleOf = async (chain: string, rule: RegExp) => {
+    const line = (await nsLines(p.server, ["nft", "-a", "list", "chain", "inet", "portcullis", chain])).find(
+      (l) => rule.test(l),
+    );
+    const handle = /# handle (\d+)/.exec(line ?? "")?.[1];
+    assert.ok(handle, `no rule ${rule} in ${chain}`);
+    return handle;
+  };
+
+  it("healthcheck reports the ban rules and jumps that are missing, not only the chains", async () => {
+    const r = make();
+    await r.setup();
+    assert.ok((await r.healthcheck()).ok);
+    await inNs(p.server, ["nft", "flush", "chain", "inet", "portcullis", "ban"]);
+    let h = await r.healthcheck();
+    assert.equal(h.ok, false, h.detail);
+    assert.equal(h.detail, "table inet portcullis: chain ban lacks its rules");
+
+    await r.setup();
+    await inNs(p.server, ["nft", "flush", "table", "inet", "portcullis"]);
+    h = await r.healthcheck();
+    assert.equal(h.ok, false, h.detail);
+    assert.equal(
+      h.detail,
+      "table inet portcullis: chain ban lacks its rules; input does not jump to ban; forward does not jump to ban",
+    );
+
+    await r.setup();
+    const handle = await handleOf("ban", /@ban6net/);
+    await inNs(p.server, ["nft", "delete", "rule", "inet", "portcullis", "ban", "handle", handle]);
+    await inNs(p.server, ["nft", "insert", "rule", "inet", "portcullis", "ban", "accept"]);
+    await inNs(p.server, ["nft", "add", "rule", "inet", "portcullis", "input", "accept"]);
+    h = await r.healthcheck();
+    assert.equal(
+      h.detail,
+      "table inet portcullis: chain ban lacks its rules (ip6 saddr @ban6net counter reject); " +
+        "chain ban holds rules setup did not write: accept; chain input holds rules setup did not write: accept",
+    );
+
+    // another verdict in the config: the rules in place are not the ones it wants
+    await r.setup();
+    const drop = make({ verdict: "drop", counters: false });
+    h = await drop.healthcheck();
+    assert.match(
+      h.detail,
+      /chain ban lacks its rules; chain ban holds rules setup did not write: ip saddr @ban4 counter reject, /,
+    );
+    await drop.setup();
+    assert.ok((await drop.healthcheck()).ok);
+    await drop.teardown();
+    assert.equal((await r.healthcheck()).detail, "table inet portcullis missing (setup not run, or flushed)");
+  });
+
+  for (const flush of [
+    ["nft", "flush", "table", "inet", "portcullis"],
+    ["nft", "flush", "chain", "inet", "portcullis", "ban"],
+  ]) {
+    it(`apply after \`${flush.slice(1).join(" ")}\` sets the rules up again before writing`, async () => {
+      const { r, clock } = onClock();
+      await r.setup();
+      okAll(await r.apply([{ target: "192.0.2.1", expires: clock.now() + 600_000 }]));
+      await inNs(p.server, flush);
+      assert.equal(await probe(p, ADDR.clientV4), true);
+      clock.advanceBy(NFT_READY_TTL_MS);
+      okAll(await r.apply([{ target: ADDR.clientV4, expires: clock.now() + 600_000 }]));
+      assert.equal(await probe(p, ADDR.clientV4), false, "applied into sets no rule matches");
+      assert.ok((await r.healthcheck()).ok);
+      assert.deepEqual(await targets(r), ["10.200.0.2", "192.0.2.1"], "the sets kept their elements");
+      await r.teardown();
+    });
+  }
+
+  it("a healthcheck that finds rules missing makes the next apply set them up at once", async () => {
+    const { r, clock } = onClock();
+    await r.setup();
+    await inNs(p.server, ["nft", "flush", "chain", "inet", "portcullis", "input"]);
+    assert.equal((await r.healthcheck()).detail, "table inet portcullis: input does not jump to ban");
+    okAll(await r.apply([{ target: ADDR.clientV4, expires: clock.now() + 600_000 }]));
+    assert.equal(await probe(p, ADDR.clientV4), false);
+    assert.ok((await r.healthcheck()).ok);
+    await r.teardown();
+  });
+
+  it("the check of the rules is cached: one command per apply within NFT_READY_TTL_MS, then one more", async () => {
+    const { r, clock } = onClock();
+    await r.setup();
+    const calls = async (target: string) => {
+      const before = r.commands.calls;
+      okAll(await r.apply([{ target, expires: clock.now() + 600_000 }]));
+      return r.commands.calls - before;
+    };
+    assert.equal(await calls("192.0.2.1"), 1, "setup just wrote the layout");
+    clock.advanceBy(NFT_READY_TTL_MS - 1);
+    assert.equal(await calls("192.0.2.2"), 1);
+    clock.advanceBy(1);
+    assert.equal(await calls("192.0.2.3"), 2, "the check (one terse list) and the transaction");
+    assert.equal(await calls("192.0.2.4"), 1, "checked again: cached");
+    assert.equal(
+      (
+        await r.apply([
+          { target: "bogus", expires: clock.now() + 600_000 },
+          { target: "192.0.2.5", expires: clock.now() - 1 },
+        ])
+      ).filter((x) => x.ok).length,
+      1,
+    );
+    // teardown ends the cache: an apply without setup sets the table up again
+    await r.teardown();
+    assert.equal(await calls("192.0.2.6"), 4, "check, setup (read, transaction), transaction");
+    assert.equal(await probe(p, ADDR.clientV4), true);
+    assert.deepEqual(await targets(r), ["192.0.2.6"]);
     await r.teardown();
   });
 

@@ -2,7 +2,9 @@
  * nftables responder: an own `inet` table with four named sets (IPv4/IPv6 addresses with per-element timeouts,
  * IPv4/IPv6 prefixes in interval sets), one `ban` chain holding one rule per set, and one rule (`jump ban`) in
  * each configured base chain (`input`, `forward`). Every change is one atomic transaction through `nft -f -`;
- * the kernel expires elements by itself.
+ * the kernel expires elements by itself. Before an apply writes anything, the table's layout (sets, chains and
+ * their rules) is checked (cached for {@link NFT_READY_TTL_MS}) and set up again when something is missing, so
+ * bans are never reported applied into sets no rule matches.
  */
 import { cidrCovers, type Cidr } from "../../core/ip.ts";
 import type { Health, PluginContext, PluginDefinition } from "../../core/plugin.ts";
@@ -11,6 +13,7 @@ import {
   ResponderError,
   applyFailures,
   chunkOutcome,
+  failEntries,
   errorText,
   groupBy,
   isolate,
@@ -57,6 +60,14 @@ export function nftTime(seconds: number): string {
   return parts.join("") || "0s";
 }
 
+/**
+ * How long a check that found the table complete counts (ms of the injected clock): applies within it run no
+ * extra command. A setup, a failed transaction, a teardown or a healthcheck that finds something missing ends
+ * it at once; otherwise rules removed behind our back (`nft flush table`) are noticed by the first apply after
+ * it.
+ */
+export const NFT_READY_TTL_MS = 5_000;
+
 function setOf(t: { family: 4 | 6; prefix: boolean }): string {
   return `ban${t.family}${t.prefix ? "net" : ""}`;
 }
@@ -78,8 +89,60 @@ type NetState = Map<string, NetElement[]>;
 
 interface ChainInfo {
   name: string;
+  type?: string;
   hook?: string;
   prio?: number;
+}
+
+/** The table's declarations and rules, as read with `nft -j -t list table` (terse: no set elements). */
+interface TableLayout {
+  sets: Set<string>;
+  chains: Map<string, ChainInfo>;
+  /** Each chain's rules, in order, in nft syntax as {@link ruleText} renders them. */
+  rules: Map<string, string[]>;
+}
+
+/**
+ * A rule of `nft -j list` output in the nft syntax setup writes (`ip saddr @ban4 counter reject`, `jump ban`),
+ * for the statements we write and plain verdicts; anything else renders as its JSON key (`?log`), which matches
+ * nothing we expect. Arguments of verdicts (reject's ICMP type) and counter values are left out.
+ */
+export function ruleText(expr: unknown): string {
+  if (!Array.isArray(expr)) return "?";
+  return expr
+    .map((stmt: unknown) => {
+      if (!stmt || typeof stmt !== "object") return "?";
+      const [key, v] = Object.entries(stmt as Record<string, unknown>)[0] ?? ["?", undefined];
+      if (key === "match") {
+        const m = (v ?? {}) as {
+          op?: unknown;
+          left?: { payload?: { protocol?: unknown; field?: unknown } };
+          right?: unknown;
+        };
+        const p = m.left?.payload;
+        if (
+          (m.op === "==" || m.op === "in") &&
+          p &&
+          typeof p.protocol === "string" &&
+          typeof p.field === "string" &&
+          typeof m.right === "string"
+        )
+          return `${p.protocol} ${p.field} ${m.right}`;
+        return "?match";
+      }
+      if (key === "jump" || key === "goto") {
+        const target = (v as { target?: unknown } | null)?.target;
+        return typeof target === "string" ? `${key} ${target}` : `?${key}`;
+      }
+      if (["counter", "reject", "drop", "accept", "return", "continue"].includes(key)) return key;
+      return `?${key}`;
+    })
+    .join(" ");
+}
+
+/** Whether a failed `nft list table` says the table does not exist (not that nft could not run at all). */
+function tableMissing(stderr: string): boolean {
+  return /Error: No such file or directory/.test(stderr) && !/exec of .* failed/i.test(stderr);
 }
 
 /** The value of one element of `nft -j list set` output, or undefined for shapes we do not write. */
@@ -94,6 +157,10 @@ function elementText(v: unknown): string | undefined {
 
 export class NftablesResponder extends LocalResponder<"nftables", NftablesConfig> implements Responder {
   readonly nativeExpiry = true;
+  /** Clock time of the last check that found the table complete (or of the setup that made it so). */
+  #verifiedAt: number | undefined;
+  /** What the last check of the table found missing (for the log). */
+  #problems: string[] = [];
 
   constructor(config: NftablesConfig, ctx: PluginContext) {
     super("nftables", config, ctx);
@@ -109,32 +176,123 @@ export class NftablesResponder extends LocalResponder<"nftables", NftablesConfig
     return chunkOutcome(r, /Operation not permitted|exec of .* failed|Cannot open network namespace/i);
   }
 
-  /** The table's chains, or undefined when the table does not exist. */
-  async #chains(): Promise<Map<string, ChainInfo> | undefined> {
-    const r = await this.commands.check([this.config.nft_path, "-j", "list", "chains"]);
-    const doc = JSON.parse(r.stdout) as {
-      nftables?: { chain?: ChainInfo & { family: string; table: string } }[];
-    };
-    const tables = await this.commands.check([this.config.nft_path, "-j", "list", "tables"]);
-    const tdoc = JSON.parse(tables.stdout) as { nftables?: { table?: { family: string; name: string } }[] };
-    const exists = (tdoc.nftables ?? []).some(
-      (o) => o.table?.family === "inet" && o.table.name === this.config.table,
-    );
-    if (!exists) return undefined;
-    const out = new Map<string, ChainInfo>();
-    for (const o of doc.nftables ?? []) {
-      const c = o.chain;
-      if (c && c.family === "inet" && c.table === this.config.table) out.set(c.name, c);
+  /**
+   * The table's sets, chains and rules (`nft -j -t list table`: terse, so without set elements, as cheap with
+   * 100k bans as with none), or undefined when the table does not exist. Throws when nft cannot be run.
+   */
+  async #layout(): Promise<TableLayout | undefined> {
+    const c = this.config;
+    const argv = [c.nft_path, "-j", "-t", "list", "table", "inet", c.table];
+    const r = await this.commands.run(argv);
+    if (r.code !== 0) {
+      if (tableMissing(r.stderr)) return undefined;
+      throw new ResponderError(`nft list table ${this.#t}: ${errorText(r)}`, argv, r.code);
     }
-    return out;
+    const doc = JSON.parse(r.stdout) as {
+      nftables?: {
+        set?: { name: string; table: string; family: string };
+        chain?: ChainInfo & { family: string; table: string };
+        rule?: { family: string; table: string; chain: string; expr?: unknown };
+      }[];
+    };
+    const layout: TableLayout = { sets: new Set(), chains: new Map(), rules: new Map() };
+    const ours = (o: { family: string; table: string }) => o.family === "inet" && o.table === c.table;
+    for (const o of doc.nftables ?? []) {
+      if (o.set && ours(o.set)) layout.sets.add(o.set.name);
+      if (o.chain && ours(o.chain)) layout.chains.set(o.chain.name, o.chain);
+      if (o.rule && ours(o.rule)) {
+        const list = layout.rules.get(o.rule.chain) ?? [];
+        list.push(ruleText(o.rule.expr));
+        layout.rules.set(o.rule.chain, list);
+      }
+    }
+    return layout;
   }
 
+  /** The rules of the `ban` chain, in the order setup writes them. */
+  #banRules(): string[] {
+    const stmt = `${this.config.counters ? "counter " : ""}${this.config.verdict}`;
+    return [
+      `ip saddr @ban4 ${stmt}`,
+      `ip saddr @ban4net ${stmt}`,
+      `ip6 saddr @ban6 ${stmt}`,
+      `ip6 saddr @ban6net ${stmt}`,
+    ];
+  }
+
+  /**
+   * What the table lacks against the config (sets, the `ban` chain and exactly its rules, each configured base
+   * chain with its hook and priority holding exactly `jump ban`, no base chain of ours on another hook); empty
+   * when it is complete. Throws when nft cannot be run.
+   */
+  async #check(): Promise<string[]> {
+    const c = this.config;
+    const layout = await this.#layout();
+    if (!layout) return [`table ${this.#t} missing (setup not run, or flushed)`];
+    const problems: string[] = [];
+    const sets = NFT_SETS.filter((n) => !layout.sets.has(n));
+    if (sets.length) problems.push(`sets missing: ${sets.join(", ")}`);
+    const chains = ["ban", ...c.hooks].filter((h) => !layout.chains.has(h));
+    if (chains.length) problems.push(`chains missing: ${chains.join(", ")}`);
+    const exactly = (chain: string, want: readonly string[], what: string) => {
+      if (!layout.chains.has(chain)) return;
+      const have = layout.rules.get(chain) ?? [];
+      const missing = want.filter((w) => !have.includes(w));
+      const extra = have.filter((h) => !want.includes(h) || have.filter((x) => x === h).length > 1);
+      if (missing.length)
+        problems.push(`${what}${missing.length < want.length ? ` (${missing.join(", ")})` : ""}`);
+      if (extra.length)
+        problems.push(`chain ${chain} holds rules setup did not write: ${[...new Set(extra)].join(", ")}`);
+    };
+    exactly("ban", this.#banRules(), "chain ban lacks its rules");
+    for (const hook of ["input", "forward"] as const) {
+      const chain = layout.chains.get(hook);
+      if (!c.hooks.includes(hook)) {
+        if (chain?.hook)
+          problems.push(`chain ${hook} hooked into ${chain.hook}, but ${hook} is not configured`);
+        continue;
+      }
+      if (!chain) continue;
+      if (chain.type !== "filter" || chain.hook !== hook || chain.prio !== c.priority)
+        problems.push(
+          `chain ${hook} is not a filter chain on hook ${hook} priority ${c.priority} ` +
+            `(${chain.type ?? "no type"}, hook ${chain.hook ?? "none"}, priority ${chain.prio ?? "none"})`,
+        );
+      exactly(hook, ["jump ban"], `${hook} does not jump to ban`);
+    }
+    return problems;
+  }
+
+  /**
+   * Whether the table is complete. A check that found it so counts for {@link NFT_READY_TTL_MS}: apply asks
+   * this before writing, and most applies then run no extra command. Any doubt is "not ready" (set it up).
+   */
   async #ready(): Promise<boolean> {
+    const now = this.clock.now();
+    const at = this.#verifiedAt;
+    if (at !== undefined && now >= at && now - at < NFT_READY_TTL_MS) return true;
+    this.#verifiedAt = undefined;
     try {
-      const chains = await this.#chains();
-      return !!chains && chains.has("ban") && this.config.hooks.every((h) => chains.get(h)?.hook === h);
-    } catch {
-      return false;
+      this.#problems = await this.#check();
+    } catch (e) {
+      this.#problems = [`nft not usable: ${(e as Error).message}`];
+    }
+    if (this.#problems.length) return false;
+    this.#verifiedAt = now;
+    return true;
+  }
+
+  /** Sets the table up again after {@link #ready} said it is not complete; returns the error when that failed. */
+  async #repair(): Promise<Error | undefined> {
+    this.logger.warn(
+      { table: this.#t, problems: this.#problems },
+      "table missing or incomplete; setting it up again",
+    );
+    try {
+      await this.#setup();
+      return undefined;
+    } catch (e) {
+      return e as Error;
     }
   }
 
@@ -145,8 +303,8 @@ export class NftablesResponder extends LocalResponder<"nftables", NftablesConfig
   async #setup(): Promise<void> {
     const c = this.config;
     const T = this.#t;
-    const chains = (await this.#chains()) ?? new Map<string, ChainInfo>();
-    const stmt = `${c.counters ? "counter " : ""}${c.verdict}`;
+    this.#verifiedAt = undefined;
+    const chains = (await this.#layout())?.chains ?? new Map<string, ChainInfo>();
     const lines = [
       `add table ${T}`,
       `add set ${T} ban4 { type ipv4_addr; flags timeout; }`,
@@ -155,10 +313,7 @@ export class NftablesResponder extends LocalResponder<"nftables", NftablesConfig
       `add set ${T} ban6net { type ipv6_addr; flags interval, timeout; }`,
       `add chain ${T} ban`,
       `flush chain ${T} ban`,
-      `add rule ${T} ban ip saddr @ban4 ${stmt}`,
-      `add rule ${T} ban ip saddr @ban4net ${stmt}`,
-      `add rule ${T} ban ip6 saddr @ban6 ${stmt}`,
-      `add rule ${T} ban ip6 saddr @ban6net ${stmt}`,
+      ...this.#banRules().map((rule) => `add rule ${T} ban ${rule}`),
     ];
     for (const hook of ["input", "forward"] as const) {
       const existing = chains.get(hook);
@@ -185,6 +340,8 @@ export class NftablesResponder extends LocalResponder<"nftables", NftablesConfig
         1,
       );
     }
+    // one atomic transaction wrote the whole layout: it is complete now
+    this.#verifiedAt = this.clock.now();
     this.logger.debug({ table: T, hooks: c.hooks }, "nftables table ready");
   }
 
@@ -209,15 +366,12 @@ export class NftablesResponder extends LocalResponder<"nftables", NftablesConfig
     return isolate(items, async (chunk) => {
       let outcome = await run(render(chunk));
       // An overlap means the table is there: no need to check it.
+      if (outcome !== undefined) this.#verifiedAt = undefined;
       if (typeof outcome === "string" && !checked && !/overlap/i.test(outcome)) {
         checked = true;
         if (!(await this.#ready())) {
-          this.logger.warn({ table: this.#t }, "table missing or incomplete; setting it up again");
-          try {
-            await this.#setup();
-          } catch (e) {
-            return { all: (e as Error).message };
-          }
+          const failed = await this.#repair();
+          if (failed) return { all: failed.message };
           outcome = await run(render(chunk));
         }
       }
@@ -294,6 +448,11 @@ export class NftablesResponder extends LocalResponder<"nftables", NftablesConfig
         }
       }
       write.push(...prepared.items.filter((i) => !i.prefix));
+      // elements in sets no rule matches would be reported applied and enforce nothing: check the rules first
+      if (write.length && !(await this.#ready())) {
+        const failed = await this.#repair();
+        if (failed) return failEntries(prepared, failed);
+      }
       const known = this.#lazyNetState(now);
       const timed = (i: Item) => {
         const ms = remainingMs(i.expires, now);
@@ -402,7 +561,7 @@ export class NftablesResponder extends LocalResponder<"nftables", NftablesConfig
     const c = this.config;
     const r = await this.commands.run([c.nft_path, "-j", "list", "table", "inet", c.table]);
     if (r.code !== 0) {
-      if (/No such file or directory/i.test(r.stderr)) return [];
+      if (tableMissing(r.stderr)) return [];
       throw new ResponderError(
         `nft list table ${this.#t}: ${errorText(r)}`,
         [c.nft_path, "-j", "list"],
@@ -437,20 +596,26 @@ export class NftablesResponder extends LocalResponder<"nftables", NftablesConfig
   }
 
   async healthcheck(): Promise<Health> {
+    let problems: string[];
     try {
-      const chains = await this.#chains();
-      if (!chains) return { ok: false, detail: `table ${this.#t} missing (setup not run, or flushed)` };
-      const missing = ["ban", ...this.config.hooks].filter((h) => !chains.has(h));
-      if (missing.length)
-        return { ok: false, detail: `table ${this.#t}: chains missing: ${missing.join(", ")}` };
-      return { ok: true, detail: `table ${this.#t} present, hooked into ${this.config.hooks.join(", ")}` };
+      problems = await this.#check();
     } catch (e) {
       return { ok: false, detail: `nft not usable: ${(e as Error).message}` };
     }
+    if (problems.length) {
+      // the next apply checks again (and sets the table up) instead of trusting an earlier check
+      this.#verifiedAt = undefined;
+      const [first] = problems;
+      if (problems.length === 1 && first!.startsWith(`table ${this.#t} missing`))
+        return { ok: false, detail: first! };
+      return { ok: false, detail: `table ${this.#t}: ${problems.join("; ")}` };
+    }
+    return { ok: true, detail: `table ${this.#t} present, hooked into ${this.config.hooks.join(", ")}` };
   }
 
   teardown(): Promise<void> {
     return this.serial.run(async () => {
+      this.#verifiedAt = undefined;
       const outcome = await this.#transaction(`add table ${this.#t}\ndelete table ${this.#t}\n`);
       if (outcome !== undefined) {
         const msg = typeof outcome === "string" ? outcome : outcome.all;
