@@ -95,3 +95,136 @@ export function eachLineHarness(id: string): {
   const one = (line: string, mode = "normal") => onlyEvent(run([line], mode)[0]!, `one event for ${line}`);
   return { run, one };
 }
+
+/**
+ * The work `fn` does on strings, in characters examined: what the hostile-input tests assert on (linear in the
+ * input's length), whatever the machine's speed. They never assert on time.
+ *
+ * While `fn` runs, String.prototype and RegExp.prototype.exec are wrapped (and restored after), and count:
+ * - `indexOf`, `includes`: the characters from the start position to the end of the match, or to the end of the
+ *   string when there is none; `lastIndexOf` likewise, backwards;
+ * - `charCodeAt`, `codePointAt`: one per call;
+ * - `split` with a string separator, `toLowerCase`, `toUpperCase`: the length of the string;
+ * - every regex call (`exec`, and through it `test`, `match`, `matchAll`, `replace`, `search`, `split` with a
+ *   regex): the characters from its start position to the end of its match, or to the end of the string when it
+ *   finds none (the start positions the engine may have to try; for a `^`-anchored regex that fails at once this
+ *   over-counts, on the safe side); a sticky regex that does not match counts 1.
+ *
+ * Limits: a regex call is counted by the span it covers, not by what the engine does in it: backtracking inside
+ * one call (a pattern quadratic or exponential on one line) is not seen. Nor are `slice`/`substring` (views in V8, O(1)
+ * however long: counting their length would report quadratic work where there is none), `startsWith`/`endsWith`
+ * (bounded by the needle), `s[i]` and `for...of` on strings, `JSON.parse`/`JSON.stringify`, and work on objects.
+ * So the count catches searches, character reads and regex calls repeated over the rest of a line (the usual
+ * quadratic parser); a regex-based parser also needs its patterns to be linear by construction (anchored,
+ * bounded repetitions, or a global regex advancing through the line), which a test can only check as the right
+ * output on the hostile input ({@link assertLinearWork} returns it).
+ */
+export function work(fn: () => void): number {
+  const P = String.prototype;
+  const R = RegExp.prototype;
+  const names = [
+    "indexOf",
+    "lastIndexOf",
+    "includes",
+    "charCodeAt",
+    "codePointAt",
+    "split",
+    "toLowerCase",
+    "toUpperCase",
+  ] as const;
+  const saved = Object.getOwnPropertyDescriptors(P);
+  const savedExec = Object.getOwnPropertyDescriptor(R, "exec")!;
+  type Search = (this: string, search: string, from?: number) => number;
+  const indexOf = saved.indexOf.value as Search;
+  const lastIndexOf = saved.lastIndexOf.value as Search;
+  const charCodeAt = saved.charCodeAt.value as (this: string, i: number) => number;
+  const codePointAt = saved.codePointAt.value as (this: string, i: number) => number | undefined;
+  const split = saved.split.value as (this: string, separator: unknown, limit?: number) => string[];
+  const toLowerCase = saved.toLowerCase.value as (this: string) => string;
+  const toUpperCase = saved.toUpperCase.value as (this: string) => string;
+  const exec = savedExec.value as (this: RegExp, s: string) => RegExpExecArray | null;
+  const start = (s: string, from: number | undefined) =>
+    Math.min(Math.max(Math.trunc(from ?? 0) || 0, 0), s.length);
+  let n = 0;
+  P.indexOf = function (this: string, search: string, from?: number): number {
+    const at = indexOf.call(this, search, from);
+    n += (at < 0 ? this.length : at + search.length) - start(this, from);
+    return at;
+  };
+  P.includes = function (this: string, search: string, from?: number): boolean {
+    const at = indexOf.call(this, search, from);
+    n += (at < 0 ? this.length : at + search.length) - start(this, from);
+    return at >= 0;
+  };
+  P.lastIndexOf = function (this: string, search: string, from?: number): number {
+    const at = lastIndexOf.call(this, search, from);
+    n += (from === undefined ? this.length : start(this, from) + search.length) - Math.max(at, 0);
+    return at;
+  };
+  P.charCodeAt = function (this: string, i: number): number {
+    n++;
+    return charCodeAt.call(this, i);
+  };
+  P.codePointAt = function (this: string, i: number): number | undefined {
+    n++;
+    return codePointAt.call(this, i);
+  };
+  P.split = function (this: string, separator: unknown, limit?: number): string[] {
+    // A regex separator is counted by its exec calls.
+    if (!(separator instanceof RegExp)) n += this.length;
+    return split.call(this, separator, limit);
+  };
+  P.toLowerCase = function (this: string): string {
+    n += this.length;
+    return toLowerCase.call(this);
+  };
+  P.toUpperCase = function (this: string): string {
+    n += this.length;
+    return toUpperCase.call(this);
+  };
+  R.exec = function (this: RegExp, input: string): RegExpExecArray | null {
+    const s = `${input}`;
+    const from = this.global || this.sticky ? Math.min(this.lastIndex, s.length) : 0;
+    const m = exec.call(this, s);
+    n += m ? m.index + m[0].length - from : this.sticky ? 1 : s.length - from;
+    return m;
+  };
+  try {
+    fn();
+  } finally {
+    for (const name of names) Object.defineProperty(P, name, saved[name]);
+    Object.defineProperty(R, "exec", savedExec);
+  }
+  return n;
+}
+
+/** The size of a test input: a string's length, or the length of an object as a JSON document. */
+function sizeOf(input: unknown): number {
+  return typeof input === "string" ? input.length : JSON.stringify(input).length;
+}
+
+/**
+ * Asserts that `parse` costs work ({@link work}) linear in its input, and returns what it gave on `make(n)` (the
+ * full-size input, 1 MB by default) for the test to check. Two assertions, neither on time:
+ * - a bound: at most `perChar` characters examined per character of `make(n)`;
+ * - a scaling check: the work on `make(n)` is at most 2.5 times the work on `make(n / 2)`. Linear work at most
+ *   doubles (less, with the fixed part); work growing with the square of the length quadruples. This is the check
+ *   that does not depend on the constant, and the one a quadratic loop of searches or regex calls fails.
+ * `make` builds the input from `n` (typically the number of characters of the repeated hostile part).
+ */
+export function assertLinearWork<I, T>(
+  make: (n: number) => I,
+  parse: (input: I) => T,
+  { n = 1 << 20, perChar = 20, label = "" }: { n?: number; perChar?: number; label?: string } = {},
+): T {
+  const half = make(n / 2);
+  const full = make(n);
+  const size = sizeOf(full);
+  const what = label || `${(typeof full === "string" ? full : JSON.stringify(full)).slice(0, 80)}...`;
+  const w1 = work(() => void parse(half));
+  let out: T | undefined;
+  const w2 = work(() => void (out = parse(full)));
+  assert.ok(w2 <= perChar * size, `${what}: ${w2} characters examined for an input of ${size}`);
+  assert.ok(w2 <= 2.5 * w1, `${what}: ${w1} characters examined at n/2, ${w2} at n (more than 2.5 times)`);
+  return out as T;
+}

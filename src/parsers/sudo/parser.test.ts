@@ -1,52 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { lineHarness } from "../../../test/support/parser-harness.ts";
+import { lineHarness, work } from "../../../test/support/parser-harness.ts";
 
 const { run, one } = lineHarness("sudo");
 
 const S = "Jun  3 10:11:12 host sudo: ";
-
-/**
- * The characters that string searches (indexOf, lastIndexOf, includes) and charCodeAt look at while `fn` runs: the
- * work a parser does on a line, whatever the machine's speed (these tests assert on it, not on time).
- */
-function work(fn: () => void): number {
-  const P = String.prototype;
-  const names = ["indexOf", "lastIndexOf", "includes", "charCodeAt"] as const;
-  const saved = Object.getOwnPropertyDescriptors(P);
-  type Search = (this: string, search: string, from?: number) => number;
-  const indexOf = saved.indexOf.value as Search;
-  const lastIndexOf = saved.lastIndexOf.value as Search;
-  const charCodeAt = saved.charCodeAt.value as (this: string, i: number) => number;
-  const start = (s: string, from: number | undefined) =>
-    Math.min(Math.max(Math.trunc(from ?? 0) || 0, 0), s.length);
-  let n = 0;
-  P.indexOf = function (this: string, search: string, from?: number): number {
-    const at = indexOf.call(this, search, from);
-    n += (at < 0 ? this.length : at + search.length) - start(this, from);
-    return at;
-  };
-  P.includes = function (this: string, search: string, from?: number): boolean {
-    const at = indexOf.call(this, search, from);
-    n += (at < 0 ? this.length : at + search.length) - start(this, from);
-    return at >= 0;
-  };
-  P.lastIndexOf = function (this: string, search: string, from?: number): number {
-    const at = lastIndexOf.call(this, search, from);
-    n += (from === undefined ? this.length : start(this, from) + search.length) - Math.max(at, 0);
-    return at;
-  };
-  P.charCodeAt = function (this: string, i: number): number {
-    n++;
-    return charCodeAt.call(this, i);
-  };
-  try {
-    fn();
-  } finally {
-    for (const name of names) Object.defineProperty(P, name, saved[name]);
-  }
-  return n;
-}
 
 test("sudo commands, wrong passwords and users not in sudoers", () => {
   const c = one(
