@@ -538,7 +538,8 @@ export class Daemon implements Control {
     let forgotten = 0;
     if (Number.isFinite(at) && at > 0) {
       for (const d of await this.store.changedSince(at - 1)) {
-        this.#engine.forgetSource(d.target);
+        // An unban made since resets every banning rule, as the unban itself does (see unban below).
+        this.#engine.forgetSource(d.target, d.state === "revoked" ? undefined : d.rule?.id);
         forgotten++;
       }
     }
@@ -662,7 +663,7 @@ export class Daemon implements Control {
         });
         record.decision = { d, responders: d.simulated ? [] : this.#sync.names };
         // Counting starts afresh for a banned address; a shadow rule's simulated ban leaves the counts alone.
-        if (this.#policy.inForce(d)) this.#engine.forgetSource(d.target);
+        if (this.#policy.inForce(d)) this.#engine.forgetSource(d.target, d.rule?.id);
         this.telemetry.activeBans.set(this.#bans.size);
         break;
       }
@@ -777,7 +778,7 @@ export class Daemon implements Control {
           d["@timestamp"],
           inForce,
         );
-        if (inForce) this.#engine.forgetSource(d.target);
+        if (inForce) this.#engine.forgetSource(d.target, d.rule?.id);
       } else if (
         d.state !== "active" &&
         this.#bans.active(d.target, this.#clock.now())?.decisionId === d.id

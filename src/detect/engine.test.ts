@@ -79,6 +79,7 @@ test("forgetSource: a ban forgets the groups it covers under every rule's ipv6_p
           "threshold: 5",
           "window: 10m",
           `ipv6_prefix: ${p}`,
+          "response: ban",
         ].join("\n"),
       )
       .join("\n---\n"),
@@ -103,6 +104,51 @@ test("forgetSource: a ban forgets the groups it covers under every rule's ipv6_p
   assert.deepEqual(
     out.map((a) => `${a.rule.id} ${a.group["source.ip"]}`),
     ["brute-48 2001:db8::/48", "brute-128 2001:db9::1", "brute-48 2001:db9::/48"],
+  );
+});
+
+test("forgetSource: a ban resets the counts of the rule that made it; other rules keep theirs", () => {
+  const rule = (id: string, type: string, extra: string[]) =>
+    [`id: ${id}`, `type: ${type}`, "window: 1h", ...extra].join("\n");
+  const rules = parseRules(
+    [
+      rule("fast", "threshold", ["query: 'event.outcome: failure'", "threshold: 3", "response: ban"]),
+      rule("other-ban", "threshold", ["query: 'event.outcome: failure'", "threshold: 5", "response: ban"]),
+      rule("slow", "threshold", ["query: 'event.outcome: failure'", "threshold: 5"]),
+      rule("then-success", "sequence", [
+        "first:\n  query: 'event.outcome: failure'\n  count: 3",
+        "then:\n  query: 'event.outcome: success'",
+      ]),
+    ].join("\n---\n"),
+    "inline.yaml",
+  ).rules;
+  const ev = (outcome: "failure" | "success", t: number, dataset = "sshd"): SecurityEvent => ({
+    "@timestamp": t,
+    event: { dataset, action: outcome === "failure" ? "ssh_auth_failed" : "ssh_login", outcome },
+    source: { ip: "192.0.2.7" },
+  });
+  const run = (forget: (e: DetectionEngine) => void) => {
+    const engine = new DetectionEngine(rules);
+    const out: Alert[] = [];
+    for (let i = 0; i < 3; i++) engine.process(ev("failure", i), out);
+    forget(engine);
+    // A ban event fed back (a rule on event.outcome alone must not count it as a failure).
+    engine.process(ev("failure", 3, "portcullis"), out);
+    for (let i = 4; i < 6; i++) engine.process(ev("failure", i), out);
+    engine.process(ev("success", 6), out);
+    return out.map((a) => `${a.rule.id}:${a.count}`);
+  };
+  // The first three failures made `fast` alert at 3; the ban (by `fast`) resets fast alone: the slow rule
+  // reaches 5 with the failures before the ban, the other banning rule too, and the success after them is a
+  // compromise.
+  assert.deepEqual(
+    run((e) => e.forgetSource("192.0.2.7", "fast")),
+    ["fast:3", "other-ban:5", "slow:5", "then-success:3"],
+  );
+  // A ban no rule made (an operator's, a SIEM's) resets every banning rule; the alert-only rules keep counting.
+  assert.deepEqual(
+    run((e) => e.forgetSource("192.0.2.7")),
+    ["fast:3", "slow:5", "then-success:3"],
   );
 });
 

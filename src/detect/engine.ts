@@ -336,7 +336,11 @@ export class DetectionEngine {
     let byOutcome = byAction?.get(action);
     let list = byOutcome?.get(outcome);
     if (list) return list;
-    const base = (typeof ds === "string" ? this.#byDataset.get(ds) : undefined) ?? this.#anyDataset;
+    let base = (typeof ds === "string" ? this.#byDataset.get(ds) : undefined) ?? this.#anyDataset;
+    // Events about bans themselves (the ones replay and the daemon feed back, fail2ban's) go only to the rules
+    // that name their dataset: a rule on `event.outcome: failure` alone must not count a ban as a failure.
+    if (typeof ds === "string" && META_DATASETS.has(ds))
+      base = base.filter((e) => e.detector.rule.datasets !== undefined);
     // Decided without evaluation only when every indexed value is a string (what the index compared).
     const strings = [ds, action, outcome].every((v) => typeof v === "string");
     // A condition reading only the indexed fields is evaluated here, once, on an event made of the
@@ -440,16 +444,23 @@ export class DetectionEngine {
     return n;
   }
 
-  /** After a ban of `key` (an address or IPv6 prefix): forget its counts, so counting starts afresh. */
-  forgetSource(key: string): void {
-    for (const entry of this.#bySource) entry.detector.forget(key);
+  /**
+   * After a ban of `key` (an address or IPv6 prefix): counting starts afresh for the rule that made it
+   * (`ruleId`), or, for a ban no rule of this engine made (an operator's, a SIEM's) and after an unban, for
+   * every rule whose response is a ban. Other rules keep their counts: the failures before a ban still count
+   * towards a slow brute force, password spraying, or a compromise (failures then a success once the ban ends).
+   */
+  forgetSource(key: string, ruleId?: string): void {
+    const own = ruleId === undefined ? [] : this.#bySource.filter((e) => e.detector.rule.id === ruleId);
+    const entries = own.length ? own : this.#bySource.filter((e) => e.detector.rule.spec.response === "ban");
+    for (const entry of entries) entry.detector.forget(key);
     if (key.indexOf(":") < 0) return;
     // Rules grouping IPv6 by a longer prefix than the ban's hold several groups inside it (a /64 ban covers the
     // /128 groups of its addresses): those are forgotten too. A group wider than the ban is kept: most of it
     // is not banned.
     const banned = parseCidr(key);
     if (banned === undefined) return;
-    for (const entry of this.#bySource) {
+    for (const entry of entries) {
       if (entry.detector.rule.spec.ipv6_prefix <= banned.prefix) continue;
       entry.detector.forgetWhere((k) => {
         const c = parseCidr(k);

@@ -11,9 +11,9 @@ import { ManualClock } from "../core/clock.ts";
 import type { Decision } from "../core/decision.ts";
 import type { SecurityEvent } from "../core/event.ts";
 import { banPrefixes, META_DATASETS, sourceBanned, type DetectionEngine } from "../detect/engine.ts";
-import { LineFramer } from "../framing/framer.ts";
+import { LineFramer, type Frame } from "../framing/framer.ts";
 import type { TimeContext } from "../framing/zone.ts";
-import { readLines } from "../io/lines.ts";
+import { readLines, type LineBatch } from "../io/lines.ts";
 import { ParserSet } from "../parsers/dispatch.ts";
 import { declaredFields } from "../parsers/types.ts";
 import type { Policy, PolicyResult } from "../policy/policy.ts";
@@ -111,7 +111,6 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   };
   const events: SecurityEvent[] = [];
   const alerts: Alert[] = [];
-  let bytesBefore = 0;
   let lastSweep = 0;
 
   const handleAlerts = (t: number) => {
@@ -121,10 +120,13 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       const result = policy.onAlert(alert, t);
       summary.outcomes[result.outcome] = (summary.outcomes[result.outcome] ?? 0) + 1;
       hooks?.onAlert?.(alert, result);
-      if (result.decision) {
+      const decision = result.decision;
+      if (decision) {
         summary.decisions++;
-        engine.forgetSource(result.decision.target);
-        hooks?.onDecision?.(result.decision, alert);
+        // As on a live daemon: counting starts afresh for the rule that banned; a shadow rule's simulated ban
+        // changes nothing else (policy.inForce).
+        if (policy.inForce(decision)) engine.forgetSource(decision.target, decision.rule?.id);
+        hooks?.onDecision?.(decision, alert);
         // Feed the ban back as an event, for rules about repeat offenders.
         const banEvent: SecurityEvent = {
           "@timestamp": t,
@@ -132,9 +134,9 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
             dataset: "portcullis",
             action: "portcullis_ban",
             outcome: "failure",
-            reason: result.decision.reason,
+            reason: decision.reason,
           },
-          source: { ip: result.decision.target },
+          source: { ip: decision.target },
           rule: { id: alert.rule.id, name: alert.rule.name },
         };
         engine.process(banEvent, alerts);
@@ -143,9 +145,9 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     alerts.length = 0;
   };
 
-  for (const input of await orderInputs(opts.inputs)) {
+  /** One input being read: its framer and parsers (state such as sshd's connections is per input). */
+  const open = (input: ReplayInput) => {
     summary.files++;
-    const framer = new LineFramer(input.time);
     const parsers = new ParserSet({
       time: input.time,
       allActions: true,
@@ -157,61 +159,130 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       onRejected: () => summary.rejected++,
       ...(opts.modes ? { modes: opts.modes } : {}),
     });
-    let lastBytes = 0;
-    let lineNo = 0;
     const path = input.path;
-    const process = (frame: ReturnType<LineFramer["frame"]>) => {
-      if (!frame) return;
-      // Parsed events are appended after the ones of earlier frames; the array is emptied only now and then
-      // (setting an array's length is a runtime call, too costly once per line).
-      const start = events.length;
-      if (parsers.parse(frame, events) === 0) return;
-      for (let i = start; i < events.length; i++) {
-        const e = events[i]!;
-        summary.events++;
-        const t = clock.advanceTo(e["@timestamp"]);
-        if (summary.first === undefined) summary.first = e["@timestamp"];
-        summary.last = t;
-        const ip = e.source?.ip;
-        if (ip !== undefined && !META_DATASETS.has(e.event.dataset)) {
-          if (sourceBanned(policy.bans, ip, prefixes, t)) {
-            summary.suppressed++;
-            continue;
+    const cur = {
+      framer: new LineFramer(input.time),
+      /** The 1-based number of the line being processed. */
+      lineNo: 0,
+      bytes: 0,
+      batches: (input.lines
+        ? [{ lines: input.lines, bytesRead: 0 }][Symbol.iterator]()
+        : readLines(path, opts.stdin as never)) as
+        | AsyncIterableIterator<LineBatch>
+        | IterableIterator<LineBatch>,
+      process: (frame: Frame | undefined) => {
+        if (!frame) return;
+        // Parsed events are appended after the ones of earlier frames; the array is emptied only now and then
+        // (setting an array's length is a runtime call, too costly once per line).
+        const start = events.length;
+        if (parsers.parse(frame, events) === 0) return;
+        for (let i = start; i < events.length; i++) {
+          const e = events[i]!;
+          summary.events++;
+          // The event's own time decides whether its source is banned and stamps the alerts and decisions it
+          // makes; the clock (the latest time seen) only drives the sweeps, so a line written a little out of
+          // order is judged at its time.
+          const et = e["@timestamp"];
+          const t = clock.advanceTo(et);
+          if (summary.first === undefined) summary.first = et;
+          summary.last = t;
+          const ip = e.source?.ip;
+          if (ip !== undefined && !META_DATASETS.has(e.event.dataset)) {
+            if (sourceBanned(policy.blocking, ip, prefixes, et)) {
+              summary.suppressed++;
+              continue;
+            }
+          }
+          // Where the event came from matters only if it can end up in an alert (as a sample event): an event
+          // no rule may evaluate, or one ignored while banned, is not given a `log` field (two objects fewer).
+          if (engine.hasCandidates(e)) {
+            e.log = { file: { path, line: cur.lineNo } };
+            engine.process(e, alerts);
+            if (alerts.length) handleAlerts(et);
+          }
+          if (t - lastSweep >= 60_000) {
+            lastSweep = t;
+            engine.sweep(t);
+            policy.bans.expire(t);
           }
         }
-        // Where the event came from matters only if it can end up in an alert (as a sample event): an event no
-        // rule may evaluate, or one ignored while banned, is not given a `log` field (two objects fewer).
-        if (engine.hasCandidates(e)) {
-          e.log = { file: { path, line: lineNo } };
-          engine.process(e, alerts);
-          if (alerts.length) handleAlerts(t);
-        }
-        if (t - lastSweep >= 60_000) {
-          lastSweep = t;
-          engine.sweep(t);
-          policy.bans.expire(t);
-        }
-      }
-      if (events.length >= 256) events.length = 0;
+        if (events.length >= 256) events.length = 0;
+      },
     };
-    const stdin = opts.stdin as never;
-    const batches = input.lines ? [{ lines: input.lines, bytesRead: 0 }] : readLines(input.path, stdin);
-    for await (const batch of batches) {
+    return cur;
+  };
+
+  const inputs = await orderInputs(opts.inputs);
+  if (inputs.length === 1) {
+    // One input (the usual case): its lines in order.
+    const cur = open(inputs[0]!);
+    const { framer, process } = cur;
+    for await (const batch of cur.batches) {
       const lines = batch.lines;
       summary.lines += lines.length;
       for (let i = 0; i < lines.length; i++) {
-        lineNo++;
+        cur.lineNo++;
         const line = lines[i]!;
         if (line.charCodeAt(0) === 35 /* # */) continue;
         process(framer.frame(line));
       }
-      lastBytes = batch.bytesRead;
-      await hooks?.onProgress?.(bytesBefore + lastBytes);
+      await hooks?.onProgress?.(batch.bytesRead);
     }
     process(framer.flush());
-    events.length = 0;
-    bytesBefore += lastBytes;
-  }
+  } else if (inputs.length > 1) await merged(inputs.map(open));
+  events.length = 0;
   summary.seconds = (elapsed() - started) / 1000;
   return summary;
+
+  /**
+   * Several inputs are replayed as one stream in event time: each step processes the next frame of the input
+   * whose next frame is the earliest (the first input on a tie), so the logs of two hosts, or of sshd and
+   * nginx on one host, are judged together as a daemon reading them all would have. Each input keeps its own
+   * order (a line a little out of order stays where it is); a frame without a time goes with its neighbours.
+   */
+  async function merged(curs: ReturnType<typeof open>[]): Promise<void> {
+    const heads = curs.map((cur) => ({
+      cur,
+      lines: [] as string[],
+      i: 0,
+      frame: undefined as Frame | undefined,
+      time: -Infinity,
+      done: false,
+    }));
+    const bytes = () => curs.reduce((n, c) => n + c.bytes, 0);
+    // Reads the next frame of `h` into h.frame (h.done at the end of the input, after its last frame).
+    const next = async (h: (typeof heads)[number]) => {
+      h.frame = undefined;
+      while (!h.done) {
+        if (h.i >= h.lines.length) {
+          const r = await h.cur.batches.next();
+          if (r.done) {
+            h.done = true;
+            h.frame = h.cur.framer.flush();
+            break;
+          }
+          h.lines = r.value.lines;
+          h.i = 0;
+          summary.lines += h.lines.length;
+          h.cur.bytes = r.value.bytesRead;
+          await hooks?.onProgress?.(bytes());
+          continue;
+        }
+        const line = h.lines[h.i++]!;
+        h.cur.lineNo++;
+        if (line.charCodeAt(0) === 35 /* # */) continue;
+        h.frame = h.cur.framer.frame(line);
+        if (h.frame) break;
+      }
+      if (h.frame?.time !== undefined) h.time = h.frame.time;
+    };
+    for (const h of heads) await next(h);
+    for (;;) {
+      let best: (typeof heads)[number] | undefined;
+      for (const h of heads) if (h.frame && (best === undefined || h.time < best.time)) best = h;
+      if (best === undefined) return;
+      best.cur.process(best.frame);
+      await next(best);
+    }
+  }
 }

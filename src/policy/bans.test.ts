@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BanTable } from "./bans.ts";
+import { Policy } from "./policy.ts";
+
+const DAY = 86_400_000;
 
 const ban = (target: string, expires: number) => ({
   target,
@@ -34,4 +37,27 @@ test("active bans expire lazily at the time given; expire() hands back the ended
   );
   assert.equal(t.active("203.0.113.7", 5_000), undefined);
   assert.equal(t.size, 1);
+});
+
+test("the escalation history keeps one lookback (keepHistory) of bans, not every ban ever made", () => {
+  const t = new BanTable();
+  t.keepHistory = 7 * DAY;
+  for (let d = 0; d < 100; d++) {
+    t.set(
+      { target: `192.0.2.${d}`, decisionId: `d${d}`, expires: d * DAY + 600_000, escalation: 0 },
+      d * DAY,
+    );
+    t.set(
+      { target: "198.51.100.1", decisionId: `e${d}`, expires: d * DAY + 600_000, escalation: 0 },
+      d * DAY,
+    );
+    t.expire(d * DAY + 3_600_000);
+  }
+  // Addresses banned once long ago are forgotten; the repeat offender keeps the bans of the last 7 days.
+  assert.equal(t.previousBans("192.0.2.0", 0), 0);
+  assert.equal(t.previousBans("192.0.2.99", 0), 1);
+  assert.equal(t.previousBans("198.51.100.1", 0), 7);
+  // A Policy sets it to its escalation lookback.
+  const p = new Policy({ escalation: { enabled: true, factor: 2, max: DAY, lookback: 3 * DAY } });
+  assert.equal(p.bans.keepHistory, 3 * DAY);
 });

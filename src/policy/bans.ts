@@ -22,6 +22,12 @@ export class BanTable {
   readonly #lengths = new Map<number, number>();
   /** target -> times of earlier bans (for escalation), newest last. */
   readonly #history = new Map<string, number[]>();
+  /**
+   * How long a ban is remembered for escalation (the policy sets its lookback): {@link expire} forgets older
+   * ones, so the history holds the bans of one lookback, not every ban ever made.
+   */
+  keepHistory = 7 * 86_400_000;
+  #prunedAt = -Infinity;
 
   active(target: string, now: number): ActiveBan | undefined {
     const b = this.#active.get(target);
@@ -112,7 +118,10 @@ export class BanTable {
     h.splice(i, 0, at);
   }
 
-  /** Drops expired bans; returns them (the caller removes them from responders). */
+  /**
+   * Drops expired bans; returns them (the caller removes them from responders). At most once an hour (of the
+   * time given), also forgets the history older than {@link keepHistory}.
+   */
   expire(now: number): ActiveBan[] {
     const out: ActiveBan[] = [];
     for (const [k, b] of this.#active) {
@@ -121,7 +130,21 @@ export class BanTable {
         out.push(b);
       }
     }
+    if (now - this.#prunedAt >= 3_600_000) {
+      this.#prunedAt = now;
+      this.#pruneHistory(now - this.keepHistory);
+    }
     return out;
+  }
+
+  /** Forgets the bans recorded before `before`. */
+  #pruneHistory(before: number): void {
+    for (const [target, h] of this.#history) {
+      let i = 0;
+      while (i < h.length && h[i]! < before) i++;
+      if (i === h.length) this.#history.delete(target);
+      else if (i > 0) h.splice(0, i);
+    }
   }
 
   get size(): number {

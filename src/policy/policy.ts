@@ -126,6 +126,8 @@ export class Policy {
     this.#seq = this.config.firstSequence ?? Math.floor(Math.random() * 36 ** 5);
     this.allowlist = allowlist;
     this.bans = bans;
+    // The escalation history is read back one lookback: older bans need not be kept.
+    bans.keepHistory = this.config.escalation.lookback;
   }
 
   /**
