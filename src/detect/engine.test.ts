@@ -202,3 +202,39 @@ test("mayRead: a rule may read a (dataset, action) if its equalities admit them 
     false,
   );
 });
+
+test("the cap on groups drops groups whose window has emptied before a live one", () => {
+  const rules = parseRules(
+    [
+      "id: small-cap",
+      "type: threshold",
+      "query: 'event.outcome: failure'",
+      "threshold: 5",
+      "window: 10m",
+      "max_keys: 3",
+    ].join("\n"),
+    "inline.yaml",
+  ).rules;
+  const engine = new DetectionEngine(rules);
+  const fail = (ip: string, t: number, count = 1): SecurityEvent => ({
+    "@timestamp": t,
+    event: { dataset: "sshd", action: "ssh_auth_failed", outcome: "failure", ...(count > 1 && { count }) },
+    source: { ip },
+  });
+  const out: Alert[] = [];
+  const min = 60_000;
+  // Two addresses seen at 10:00 (their windows are empty by 10:10:01), no sweep in between.
+  for (const ip of ["192.0.2.1", "192.0.2.2"]) for (let i = 0; i < 2; i++) engine.process(fail(ip, 0), out);
+  // An attacker's 4 failures (rsyslog's "message repeated 4 times"), a new address, the attacker's 5th.
+  engine.process(fail("203.0.113.66", 10 * min + 30_000, 4), out);
+  engine.process(fail("198.51.100.99", 10 * min + 31_000), out);
+  engine.process(fail("203.0.113.66", 10 * min + 32_000), out);
+  assert.deepEqual(
+    out.map((a) => `${a.group["source.ip"]} ${a.count}`),
+    ["203.0.113.66 5"],
+  );
+  assert.deepEqual(
+    engine.stats().map((s) => [s.keys, s.evictions]),
+    [[2, 0]],
+  );
+});

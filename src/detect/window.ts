@@ -218,6 +218,14 @@ export class KeyedState<S> {
   readonly #map = new Map<string, { s: S; hot: boolean }>();
   readonly #cap: number;
   evictions = 0;
+  /**
+   * Whether a group holds nothing any more at a time, and the time of the event being observed (both set by
+   * the detector): when the cap is reached, groups whose windows have emptied go before any live group is
+   * evicted (at most one such pass per second of event time, so a flood of new keys stays linear).
+   */
+  ended: ((s: S, t: number) => boolean) | undefined;
+  now = -Infinity;
+  #fullSweptAt = -Infinity;
 
   constructor(cap: number) {
     this.#cap = cap;
@@ -231,10 +239,20 @@ export class KeyedState<S> {
       hit.hot = true;
       return hit.s;
     }
-    if (m.size >= this.#cap) this.#evictOne();
+    if (m.size >= this.#cap) this.#makeRoom();
     const s = make();
     m.set(key, { s, hot: false });
     return s;
+  }
+
+  #makeRoom(): void {
+    const ended = this.ended;
+    const now = this.now;
+    if (ended !== undefined && now - this.#fullSweptAt >= 1000) {
+      this.#fullSweptAt = now;
+      if (this.sweep((s) => ended(s, now)) > 0) return;
+    }
+    this.#evictOne();
   }
 
   #evictOne(): void {

@@ -99,3 +99,34 @@ test("distinct: same alerts and groups as walking the map every time, timestamps
     }
   }
 });
+
+test("distinct with a small cap (one tier): same alerts as the uncapped definition, out of order included", () => {
+  // One tier of 3: the detector keeps at most 3 values per group, dropping the one seen longest ago.
+  const [capped] = parseRules(
+    [
+      "id: spray3",
+      "type: distinct",
+      "query: 'event.dataset: sshd'",
+      "field: user.name",
+      "threshold: 3",
+      "window: 1m",
+    ].join("\n"),
+    "inline",
+  ).rules as [CompiledRule];
+  const rand = seededInts(11);
+  for (let round = 0; round < 20; round++) {
+    const d = distinctDetector(capped);
+    const ref = reference(capped);
+    let clock = 0;
+    for (let i = 0; i < 2000; i++) {
+      const step = rand(10);
+      clock += step < 7 ? rand(8_000) : step < 9 ? -rand(20_000) : rand(200_000);
+      const t = Math.max(0, clock);
+      const user = `u${rand(5)}`;
+      const e = { "@timestamp": t, event: { dataset: "sshd" }, user: { name: user } } as SecurityEvent;
+      const got = d.observe(e, "k", t, 1);
+      const want = ref.observe("k", user, t);
+      assert.equal(got !== undefined, want !== undefined, `round ${round} event ${i}`);
+    }
+  }
+});

@@ -125,8 +125,10 @@ export function distinctDetector(rule: CompiledRule): Detector {
         if (t < s.last) s.ordered = false;
         s.last = t;
         if (t < s.floor) s.floor = t;
-        // Over the cap, the value at the front goes (the oldest one while in time order).
-        if (s.seen.size > rule.cap) s.seen.delete(s.seen.keys().next().value as string);
+        // Over the cap, the oldest value goes: the one at the front while in time order, else the one seen
+        // longest ago (after a late line the front is not the oldest; the cap is small: a tier's count).
+        if (s.seen.size > rule.cap)
+          s.seen.delete(s.ordered ? (s.seen.keys().next().value as string) : oldest(s));
       }
       pushSample(s.sample, e);
       const count = s.seen.size;
@@ -153,4 +155,17 @@ export function distinctDetector(rule: CompiledRule): Detector {
     encode: (s) => ({ seen: [...s.seen], alerted: s.alerted, sample: s.sample }),
     decode,
   });
+}
+
+/** The value of `s` last seen longest ago. */
+function oldest(s: { seen: Map<string, number> }): string {
+  let key = "";
+  let at = Infinity;
+  for (const [k, t] of s.seen) {
+    if (t < at) {
+      at = t;
+      key = k;
+    }
+  }
+  return key;
 }

@@ -55,10 +55,16 @@ export function groupedDetector<S>(
   state: KeyedState<S>,
   parts: DetectorParts<S>,
 ): Detector {
+  // When the cap is reached, groups with nothing left in their window make room first (see KeyedState).
+  state.ended = parts.ended;
+  const observe = parts.observe;
   return {
     rule,
     accepts: parts.accepts,
-    observe: parts.observe,
+    observe(e, key, t, weight) {
+      state.now = t;
+      return observe(e, key, t, weight);
+    },
     forget(key) {
       state.delete(key);
     },
