@@ -2,8 +2,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { seededInts } from "../../test/support/random.ts";
 import { LineFramer } from "./framer.ts";
-import { readSyslogDate } from "./timestamps.ts";
-import { Zone } from "./zone.ts";
+import {
+  readClfDate,
+  readEpochSeconds,
+  readIso,
+  readSlashDate,
+  readSyslogDate,
+  readTai64n,
+} from "./timestamps.ts";
+import { parseOffset, Zone } from "./zone.ts";
 
 const REF = Date.UTC(2005, 7, 14, 10, 0, 0);
 const utc = () => new LineFramer({ zone: new Zone("UTC"), reference: () => REF });
@@ -142,14 +149,14 @@ test("hostile lines never throw and frame in linear time", () => {
 test("the per-hour stamp cache gives readSyslogDate's time, across year boundaries, DST and reference changes", () => {
   const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   const pad = (n: number) => String(n).padStart(2, "0");
-  for (const zone of ["UTC", "Europe/Paris", "America/New_York"]) {
+  for (const zone of ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo"]) {
     let ref = Date.UTC(2025, 11, 31, 22, 0, 0);
     const ctx = { zone: new Zone(zone), reference: () => ref };
     const framer = new LineFramer(ctx);
     const rand = seededInts(7);
     for (let i = 0; i < 20_000; i++) {
       if (i % 500 === 0) ref += rand(4) * 12 * 3_600_000; // the daemon's reference moves
-      const mo = [0, 2, 9, 11][rand(4)]!;
+      const mo = [0, 1, 2, 9, 11][rand(5)]!;
       const day = [1, 2, 25, 26, 29, 30, 31][rand(7)]!;
       const dd = rand(3) === 0 ? ` ${day}`.slice(-2) : pad(day);
       const stamp = `${months[mo]} ${dd} ${pad(rand(24))}:${pad(rand(60))}:${pad(rand(61))}`;
@@ -207,4 +214,208 @@ test("envelopes read through the remembered host or envelope equal those read fr
     const line = `Mar  3 00:17:22 ${envelopes[next(envelopes.length)]!}${messages[next(messages.length)]!}`;
     assert.deepEqual(shared.frame(line), utc().frame(line), line);
   }
+});
+
+const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
+
+test("a line cut short anywhere, even inside its timestamp, frames without throwing, its time a Date's or none", () => {
+  const lines = [
+    "<38>1 2024-01-01T10:00:00.123456+01:00 host sshd 1 - - Failed password for root from 192.0.2.1 port 22 ssh2",
+    "<38>Jan  1 10:00:00 host sshd[1]: x",
+    "2024-01-01T10:00:00.123+01:00 host sshd[1]: x",
+    "2024-01-01 10:00:00,388 fail2ban.actions [1]: x",
+    "Jan  1 10:00:00 host sshd[1]: x",
+    "Jan  1 2024 10:00:00 host sshd[1]: x",
+    "Jan  1 10:00:00.5+01:00 host sshd[1]: x",
+    "Jun  1 02:17:42 2013] x",
+    '{"@timestamp":"2024-01-01T10:00:00.000Z","message":"x"}',
+    "@400000004c91b044077a9e94 imap-login: x",
+  ];
+  for (const zone of ["UTC", "Europe/Paris"]) {
+    const ctx = { zone: new Zone(zone), reference: () => REF };
+    for (const line of lines) {
+      for (let n = 0; n <= line.length; n++) {
+        const cut = line.slice(0, n);
+        const t = new LineFramer(ctx).frame(cut)?.time;
+        if (t !== undefined) assert.ok(Number.isFinite(new Date(t).getTime()), `${zone} ${cut}`);
+        for (const read of [readIso, readSyslogDate, readSlashDate, readClfDate]) {
+          const r = read(cut, 0, ctx);
+          if (r) assert.ok(Number.isFinite(new Date(r.time).getTime()), `${read.name} ${cut}`);
+        }
+      }
+    }
+  }
+  const rfc = utc().frame(
+    "<38>1 2024-01-01T10:00:0 host sshd 1 - - Failed password for root from 192.0.2.1 port 22 ssh2",
+  )!;
+  assert.deepEqual([rfc.format, rfc.time, rfc.program], ["rfc5424", undefined, "sshd"]);
+  const ecs = utc().frame('{"@timestamp":"2024-01-01T10:00:","message":"Failed password"}')!;
+  assert.deepEqual([ecs.format, ecs.time], ["ecs", undefined]);
+  const paris = new LineFramer({ zone: new Zone("Europe/Paris"), reference: () => REF });
+  assert.equal(paris.frame("Jan  1 10:00:0")?.time, undefined);
+  assert.equal(readIso("2024-01-01T10:00:0", 0, paris.ctx), undefined);
+  assert.equal(readClfDate("20/Jan/2015:19:53:2", 0, paris.ctx), undefined);
+});
+
+test("a time a Date cannot hold is no time: TAI64N, journald and ECS", () => {
+  const fr = utc();
+  assert.equal(readTai64n("@7fffffffffffffff00000000", 0), undefined);
+  assert.equal(readTai64n("@0000000000000000ffffffff", 0), undefined);
+  const tai = fr.frame("@7fffffffffffffff00000000 sshd[1]: Failed password for root from 192.0.2.1")!;
+  assert.equal(tai.time, undefined);
+  const j = fr.frame(
+    '{"__REALTIME_TIMESTAMP":"99999999999999999999","SYSLOG_IDENTIFIER":"sshd","MESSAGE":"m"}',
+  )!;
+  assert.deepEqual([j.format, j.time, j.message], ["journal-json", undefined, "m"]);
+  const e = fr.frame('{"@timestamp":1e300,"message":"m"}')!;
+  assert.deepEqual([e.format, e.time, e.message], ["ecs", undefined, "m"]);
+  assert.equal(fr.frame('{"@timestamp":-8.64e15,"message":"m"}')!.time, -8.64e15);
+  assert.equal(readEpochSeconds("1e300"), undefined);
+  assert.equal(readEpochSeconds("1373330716.415"), 1373330716415);
+});
+
+test("a year-less date takes the year of the zone's calendar near the reference, and a year that has it", () => {
+  const read = (zone: string, ref: string, line: string) => {
+    const ctx = { zone: new Zone(zone), reference: () => Date.parse(ref) };
+    const fast = new LineFramer(ctx).frame(line)?.time;
+    assert.equal(fast, readSyslogDate(line, 0, ctx)?.time, `${zone} ${ref} ${line}`);
+    return iso(fast);
+  };
+  // Just after New Year in a zone east of UTC: the reference's UTC year is still the old one.
+  const paris = ["Europe/Paris", "2025-01-01T00:30:00+01:00"] as const;
+  assert.equal(read(...paris, "Jan  1 00:29:00 host sshd[1]: x"), "2024-12-31T23:29:00.000Z");
+  assert.equal(read(...paris, "Jan  1 00:29:00.5 host sshd[1]: x"), "2024-12-31T23:29:00.500Z");
+  assert.equal(read(...paris, "Dec 31 23:59:00 host sshd[1]: x"), "2024-12-31T22:59:00.000Z");
+  assert.equal(read(...paris, "Jan  2 00:29:00 host sshd[1]: x"), "2025-01-01T23:29:00.000Z");
+  assert.equal(read(...paris, "Jan  3 00:29:00 host sshd[1]: x"), "2024-01-02T23:29:00.000Z");
+  assert.equal(
+    read("Asia/Tokyo", "2024-12-31T23:30:00Z", "Jan  1 08:29:00 host sshd[1]: x"),
+    "2024-12-31T23:29:00.000Z",
+  );
+  // West of UTC, just after New Year in UTC: still last year's Dec 31.
+  assert.equal(
+    read("America/Los_Angeles", "2025-01-01T05:00:00Z", "Dec 31 20:59:00 host sshd[1]: x"),
+    "2025-01-01T04:59:00.000Z",
+  );
+  // Feb 29 belongs to a leap year; Feb 30 to none.
+  assert.equal(
+    read("UTC", "2025-03-15T00:00:00Z", "Feb 29 10:00:00 host sshd[1]: x"),
+    "2024-02-29T10:00:00.000Z",
+  );
+  assert.equal(
+    read("UTC", "2024-02-15T00:00:00Z", "Feb 29 10:00:00 host sshd[1]: x"),
+    "2020-02-29T10:00:00.000Z",
+  );
+  assert.equal(
+    read("UTC", "2024-03-15T00:00:00Z", "Feb 29 10:00:00 host sshd[1]: x"),
+    "2024-02-29T10:00:00.000Z",
+  );
+  assert.equal(read("UTC", "2025-03-15T00:00:00Z", "Feb 30 10:00:00 host sshd[1]: x"), undefined);
+  assert.equal(read("UTC", "2025-03-15T00:00:00Z", "Apr 31 10:00:00 host sshd[1]: x"), undefined);
+});
+
+test("impossible dates and offsets are not read: Feb 30, 2024-02-31, +99:99; years 0-99 are not 19xx", () => {
+  const fr = utc();
+  assert.equal(fr.frame("2024-02-31T10:00:00Z host sshd[1]: x")!.format, "plain");
+  assert.equal(fr.frame("2023-02-29 10:00:00 host sshd[1]: x")!.format, "plain");
+  assert.equal(iso(fr.frame("2024-02-29T10:00:00Z host sshd[1]: x")!.time), "2024-02-29T10:00:00.000Z");
+  assert.equal(fr.frame("2024-01-01T10:00:00+99:99 host sshd[1]: x")!.format, "plain");
+  assert.equal(fr.frame("Feb 29 2025 10:00:00 host sshd[1]: x")!.format, "plain");
+  assert.equal(fr.frame("Feb 30 10:00:00 host sshd[1]: x")!.format, "plain");
+  assert.equal(fr.frame("Jan  1 10:00:00+24:00 host sshd[1]: x")!.format, "plain");
+  assert.equal(readClfDate("31/Feb/2015:19:53:28 +0100", 0, fr.ctx), undefined);
+  assert.equal(readClfDate("20/Jan/2015:19:53:28 +0160", 0, fr.ctx), undefined);
+  assert.equal(readSlashDate("2012/04/31 11:53:29", 0, fr.ctx), undefined);
+  assert.equal(iso(fr.frame("0099-01-01T00:00:00Z host sshd[1]: x")!.time), "0099-01-01T00:00:00.000Z");
+  assert.equal(iso(fr.frame("0099-01-01T00:00:00 host sshd[1]: x")!.time), "0099-01-01T00:00:00.000Z");
+  assert.equal(iso(fr.frame("0000-03-01T00:00:00+01:00 host sshd[1]: x")!.time), "0000-02-29T23:00:00.000Z");
+  const paris = new LineFramer({ zone: new Zone("Europe/Paris"), reference: () => REF });
+  // Paris kept its local mean time (+00:09:21) until 1891.
+  assert.equal(iso(paris.frame("0099-06-01T12:00:00 host sshd[1]: x")!.time), "0099-06-01T11:50:39.000Z");
+  assert.equal(iso(paris.frame("0000-06-01T12:00:00 host sshd[1]: x")!.time), "0000-06-01T11:50:39.000Z");
+  assert.equal(iso(paris.frame("2024-06-01T12:00:00 host sshd[1]: x")!.time), "2024-06-01T10:00:00.000Z");
+  assert.deepEqual(["+14:00", "-12:00", "+0530", "+23:59", "+24:00", "+01:60", "+99:99"].map(parseOffset), [
+    50_400_000,
+    -43_200_000,
+    19_800_000,
+    86_340_000,
+    undefined,
+    undefined,
+    undefined,
+  ]);
+});
+
+test("a stray __CURSOR= or __REALTIME_TIMESTAMP= line in an ordinary log does not swallow the lines after it", () => {
+  for (const stray of ["__CURSOR=x", "__REALTIME_TIMESTAMP=1", "__CURSOR=s=1"]) {
+    const fr = utc();
+    assert.equal(fr.frame(stray), undefined);
+    const f = fr.frame("Jan  1 10:00:01 host sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2")!;
+    assert.deepEqual([f.format, f.program, f.message.slice(0, 15)], ["syslog", "sshd", "Failed password"]);
+    assert.equal(fr.frame("Jan  1 10:00:02 host sshd[1]: y")!.message, "y");
+    assert.equal(fr.flush(), undefined);
+  }
+  // Lines that are not FIELD=value end the export record: lower case, a leading digit, no name, a space.
+  for (const line of ["foo=bar", "1A=b", "=x", "MESSAGE =x", "host sshd[1]: a=b"]) {
+    const fr = utc();
+    fr.frame("__CURSOR=x");
+    fr.frame("_PID=1");
+    const f = fr.frame(line);
+    assert.ok(f && f.format !== "journal-export", line);
+    assert.deepEqual(fr.frame(""), utc().frame(""), line);
+  }
+});
+
+test("journalctl -o export binary fields: nothing after one is trusted, so no forged record gets through", () => {
+  const fr = utc();
+  const record = (cursor: string, message: string) => [
+    `__CURSOR=${cursor}`,
+    "__REALTIME_TIMESTAMP=1704103200000000",
+    "_HOSTNAME=h",
+    "SYSLOG_IDENTIFIER=sshd",
+    message,
+  ];
+  const lines = [
+    ...record("s=1", "MESSAGE=Invalid user a from 192.0.2.1"),
+    "",
+    // A binary MESSAGE: its name alone, then an 8-byte length and raw bytes holding a forged record.
+    ...record("s=2", "MESSAGE"),
+    "\u0049\0\0\0\0\0\0\0x",
+    "",
+    "__CURSOR=z",
+    "__REALTIME_TIMESTAMP=1704103200000000",
+    "SYSLOG_IDENTIFIER=sshd",
+    "MESSAGE=Failed password for root from 203.0.113.66 port 22 ssh2",
+    "",
+    "Jan  1 10:00:01 host sshd[1]: Failed password for root from 203.0.113.66 port 22 ssh2",
+    "_PID=1",
+    "",
+    ...record("s=3", "MESSAGE=Invalid user b from 192.0.2.3"),
+    "",
+  ];
+  const out = lines.map((l) => fr.frame(l)).filter((f) => f !== undefined);
+  assert.deepEqual(
+    out.map((f) => f.message),
+    ["Invalid user a from 192.0.2.1"],
+  );
+  assert.equal(fr.flush(), undefined);
+  // The next input is read again.
+  const next = record("s=4", "MESSAGE=Invalid user c from 192.0.2.4").map((l) => fr.frame(l));
+  assert.deepEqual(next, [undefined, undefined, undefined, undefined, undefined]);
+  assert.equal(fr.frame("")!.message, "Invalid user c from 192.0.2.4");
+  assert.equal(fr.frame("Jan  1 10:00:01 host sshd[1]: z")!.message, "z");
+});
+
+test("a UTF-8 byte-order mark before the first line is not part of it", () => {
+  const fr = utc();
+  const f = fr.frame("\ufeffJan  1 10:00:00 host sshd[1]: Failed password for root from 192.0.2.1")!;
+  assert.deepEqual(
+    [f.format, f.host, f.program, f.message],
+    ["syslog", "host", "sshd", "Failed password for root from 192.0.2.1"],
+  );
+  assert.equal(fr.frame("\ufeff2024-01-01T10:00:00Z host sshd[1]: x")!.format, "iso");
+  assert.equal(fr.frame("\ufeff\ufeffsrv sshd[1]: x")!.format, "journal");
+  assert.equal(fr.frame("\ufeff")!.message, "");
+  assert.equal(fr.frame("\ufeff__CURSOR=x"), undefined);
+  assert.equal(fr.frame("MESSAGE=m"), undefined);
+  assert.equal(fr.frame("")!.format, "journal-export");
 });

@@ -11,8 +11,8 @@
  * last parsed timestamp text is cached (consecutive lines usually share their second).
  */
 import type { Frame, FrameFormat } from "./frame.ts";
-import { readIso, readSyslogDate, readTai64n } from "./timestamps.ts";
-import { monthNumber, type TimeContext } from "./zone.ts";
+import { readIso, readSyslogDate, readTai64n, validTime } from "./timestamps.ts";
+import { monthNumber, nextYearWith, yearAt, type TimeContext } from "./zone.ts";
 
 export type { Frame } from "./frame.ts";
 
@@ -256,7 +256,10 @@ function readYear(s: string, at: number): number {
 
 export class LineFramer {
   readonly ctx: TimeContext;
+  /** The `journalctl -o export` record being read (see #exportLine). */
   #export: Map<string, string> | undefined;
+  /** A binary export field was seen: every line until the end of the input is dropped (see #exportLine). */
+  #untrusted = false;
   #hour: HourStamp = NO_HOUR;
   readonly #env: Envelope = { host: undefined, program: undefined, pid: undefined, msgStart: 0 };
   readonly #names = new RecentNames();
@@ -281,7 +284,8 @@ export class LineFramer {
 
   /**
    * Frames one line (without its newline). Returns undefined for a line that is part of a multi-line
-   * `journalctl -o export` record still being read (the record is returned by the blank line ending it).
+   * `journalctl -o export` record still being read (the record is returned by the blank line ending it),
+   * and for every line after a binary export field (see #exportLine).
    */
   frame(line: string): Frame | undefined {
     if (this.#export) return this.#exportLine(line);
@@ -329,6 +333,12 @@ export class LineFramer {
     if (c0 === 95 && line.startsWith("__REALTIME_TIMESTAMP=")) {
       this.#export = new Map();
       return this.#exportLine(line);
+    }
+    // A byte-order mark (U+FEFF) opening a file written by a Windows tool: the line without it.
+    if (c0 === 0xfeff) {
+      let i = 1;
+      while (line.charCodeAt(i) === 0xfeff) i++;
+      return this.frame(line.slice(i));
     }
     // Journal-style line without a timestamp: `host prog[pid]: msg`.
     const env = this.#envelope(line, 0, true);
@@ -431,20 +441,17 @@ export class LineFramer {
     const d = line.charCodeAt(4) === 32 ? digit(line, 5) : two(line, 4);
     const hour = two(line, 7);
     if (d < 1 || d > 31 || hour < 0 || hour > 23) return undefined;
-    const refYear = new Date(ref).getUTCFullYear();
-    const yearStart = Date.UTC(refYear, 0, 1);
-    const yearEnd = Date.UTC(refYear + 1, 0, 1);
-    // yearFor: the reference year, unless the time is more than a day after the reference. The latest
-    // second of the hour (59:59, or 58:60) is 3599 s after its start.
-    const base = this.ctx.zone.toEpoch(refYear, mo, d, hour, 0, 0);
-    const prefix = line.slice(0, 9);
-    if (ref >= base + 3_599_000 - DAY_MS)
-      return { prefix, base, refLo: Math.max(yearStart, base + 3_599_000 - DAY_MS), refHi: yearEnd };
-    if (ref < base - DAY_MS) {
-      const prev = this.ctx.zone.toEpoch(refYear - 1, mo, d, hour, 0, 0);
-      return { prefix, base: prev, refLo: yearStart, refHi: Math.min(yearEnd, base - DAY_MS) };
-    }
-    return undefined;
+    // yearFor (zone.ts) gives a second the latest year (in which the date exists) that puts it at most a
+    // day after the reference. The year of the hour's latest second (59:59, 3599 s after its start; 59:60
+    // is left to readSyslogDate) is that of every second of the hour, unless the next year with this date
+    // already takes the hour's first second; it stays so while the reference is in [refLo, refHi).
+    const zone = this.ctx.zone;
+    const year = yearAt(zone, ref, mo, d, hour, 59, 59);
+    if (year === undefined) return undefined;
+    const base = zone.toEpoch(year, mo, d, hour, 0, 0);
+    const next = zone.toEpoch(nextYearWith(year, mo, d), mo, d, hour, 0, 0);
+    if (ref >= next - DAY_MS) return undefined;
+    return { prefix: line.slice(0, 9), base, refLo: base + 3_599_000 - DAY_MS, refHi: next - DAY_MS };
   }
 
   /** Ends the input: returns an export record that was not followed by a blank line. */
@@ -452,6 +459,10 @@ export class LineFramer {
     if (!this.#export) return undefined;
     const rec = this.#export;
     this.#export = undefined;
+    if (this.#untrusted) {
+      this.#untrusted = false;
+      return undefined;
+    }
     return rec.size ? this.#exportFrame(rec) : undefined;
   }
 
@@ -521,21 +532,54 @@ export class LineFramer {
     return ecsFrame(d, this.ctx);
   }
 
+  /**
+   * One line of a `journalctl -o export` record: `FIELD=value`, or the blank line that ends the record. Any
+   * other line means this was not an export stream (a stray `__CURSOR=` line in an ordinary log): the
+   * record so far is dropped and the line is framed as usual.
+   *
+   * Binary fields are not supported. journalctl writes a field whose value holds a newline, a control
+   * character or invalid UTF-8 as its name alone on a line, then a 64-bit little-endian length and that
+   * many raw bytes: bytes that may contain blank lines and whole forged records. The length cannot be read
+   * back from decoded lines (bytes above 0x7f are replaced, a CR before a LF is dropped), so no later
+   * line can be told apart from those bytes: nothing after a binary field is trusted, and every line is
+   * dropped until the input ends ({@link flush}; in the daemon, until its streams are reset). The journald
+   * source reads `journalctl -o json`, where binary values are arrays of byte values (handled by `str`).
+   */
   #exportLine(line: string): Frame | undefined {
+    if (this.#untrusted) return undefined;
     const rec = this.#export!;
     if (line === "") {
       this.#export = undefined;
       return rec.size ? this.#exportFrame(rec) : undefined;
     }
     const eq = line.indexOf("=");
-    if (eq > 0) rec.set(line.slice(0, eq), line.slice(eq + 1));
-    // Binary fields (no '=' on the name line, length-prefixed) are not supported and are skipped.
+    const name = eq < 0 ? line.length : eq;
+    if (!isFieldName(line, name)) {
+      this.#export = undefined;
+      return this.frame(line);
+    }
+    if (eq < 0) {
+      this.#untrusted = true;
+      rec.clear();
+      return undefined;
+    }
+    rec.set(line.slice(0, eq), line.slice(eq + 1));
     return undefined;
   }
 
   #exportFrame(rec: Map<string, string>): Frame {
     return journalFrame("journal-export", Object.fromEntries(rec));
   }
+}
+
+/** Whether `s[0, end)` is a journald field name: `A-Z`, `0-9` and `_`, not starting with a digit. */
+function isFieldName(s: string, end: number): boolean {
+  if (end === 0 || digit(s, 0) >= 0) return false;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95)) return false;
+  }
+  return true;
 }
 
 function str(v: unknown): string | undefined {
@@ -551,7 +595,7 @@ function journalFrame(format: FrameFormat, d: Record<string, unknown>): Frame {
   const pidText = str(d._PID) ?? str(d.SYSLOG_PID);
   const frame: Frame = {
     format,
-    time: rt && /^\d+$/.test(rt) ? Math.floor(Number(rt) / 1000) : undefined,
+    time: rt && /^\d+$/.test(rt) ? validTime(Math.floor(Number(rt) / 1000)) : undefined,
     host: str(d._HOSTNAME),
     program: str(d.SYSLOG_IDENTIFIER) ?? str(d._COMM),
     pid: pidText && /^\d+$/.test(pidText) ? Number(pidText) : undefined,
@@ -576,7 +620,7 @@ function ecsFrame(d: Record<string, unknown>, ctx: TimeContext): Frame {
   const ts = field(d, "@timestamp");
   let time: number | undefined;
   if (typeof ts === "string") time = readIso(ts, 0, ctx)?.time ?? (Date.parse(ts) || undefined);
-  else if (typeof ts === "number") time = ts;
+  else if (typeof ts === "number") time = validTime(ts);
   const pid = field(d, "process.pid");
   return {
     format: "ecs",

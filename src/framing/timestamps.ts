@@ -3,18 +3,27 @@
  * from position `at` of `s` and returns the instant and the index just after the timestamp, or undefined.
  * They are hand-written (no regex backtracking) because they run once per line.
  */
-import { monthNumber, parseOffset, yearFor, type TimeContext } from "./zone.ts";
+import { daysInMonth, monthNumber, parseOffset, utcTime, yearFor, type TimeContext } from "./zone.ts";
 
 export interface TimeMatch {
   time: number;
   end: number;
 }
 
+/** The largest time a Date holds (ms from the epoch either way): anything beyond is not a time. */
+const MAX_TIME = 8.64e15;
+
+/** `t` when it is a time a Date can hold, else undefined (a TAI64N label, an epoch count out of range). */
+export function validTime(t: number): number | undefined {
+  return t >= -MAX_TIME && t <= MAX_TIME ? t : undefined;
+}
+
+/** `n` digits at `at` as a number, or -1 (also when the string ends first: charCodeAt is then NaN). */
 function digits(s: string, at: number, n: number): number {
   let v = 0;
   for (let i = at; i < at + n; i++) {
     const c = s.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
+    if (!(c >= 0 && c <= 9)) return -1;
     v = v * 10 + c;
   }
   return v;
@@ -52,7 +61,10 @@ function fraction(s: string, at: number): [number, number] {
   return [ms, i];
 }
 
-/** Optional ` ?(Z|+HH:MM|+HHMM)` offset directly after a time; returns [offsetMs | undefined, end]. */
+/**
+ * Optional `Z`, `+HH:MM` or `+HHMM` offset directly after a time; returns [offsetMs | undefined, end], and
+ * [NaN, at] for a sign and a digit that are not a valid offset (`+99:99`): the time is then not read.
+ */
 function offset(s: string, at: number): [number | undefined, number] {
   const c = s.charCodeAt(at);
   if (c === 90 /* Z */) return [0, at + 1];
@@ -63,6 +75,8 @@ function offset(s: string, at: number): [number | undefined, number] {
     }
     const o = parseOffset(s.slice(at, at + 5));
     if (o !== undefined) return [o, at + 5];
+    const d = s.charCodeAt(at + 1);
+    if (d >= 48 && d <= 57) return [NaN, at];
   }
   return [undefined, at];
 }
@@ -80,13 +94,14 @@ export function readIso(s: string, at: number, ctx: TimeContext): TimeMatch | un
   const mo = digits(s, at + 5, 2);
   const d = digits(s, at + 8, 2);
   const t = hms(s, at + 11);
-  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || !t) return undefined;
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || !t) return undefined;
   const [ms, fEnd] = fraction(s, at + 19);
   const [off, end] = offset(s, fEnd);
+  if (Number.isNaN(off)) return undefined;
   const time =
     off === undefined
       ? ctx.zone.toEpoch(y, mo, d, t[0], t[1], t[2], ms)
-      : Date.UTC(y, mo - 1, d, t[0], t[1], t[2], ms) - off;
+      : utcTime(y, mo, d, t[0], t[1], t[2], ms) - off;
   return { time, end };
 }
 
@@ -131,8 +146,10 @@ export function readSyslogDate(s: string, at: number, ctx: TimeContext): TimeMat
     }
   }
   const y = year ?? yearFor(ctx, mo, d, t[0], t[1], t[2]);
+  if (y === undefined || d > daysInMonth(y, mo)) return undefined;
   const [off, oEnd] = offset(s, end);
-  if (off !== undefined) return { time: Date.UTC(y, mo - 1, d, t[0], t[1], t[2], ms) - off, end: oEnd };
+  if (Number.isNaN(off)) return undefined;
+  if (off !== undefined) return { time: utcTime(y, mo, d, t[0], t[1], t[2], ms) - off, end: oEnd };
   ms = ms || 0;
   return { time: ctx.zone.toEpoch(y, mo, d, t[0], t[1], t[2], ms), end };
 }
@@ -145,7 +162,7 @@ export function readSlashDate(s: string, at: number, ctx: TimeContext): TimeMatc
   const mo = digits(s, at + 5, 2);
   const d = digits(s, at + 8, 2);
   const t = hms(s, at + 11);
-  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || !t) return undefined;
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || !t) return undefined;
   return { time: ctx.zone.toEpoch(y, mo, d, t[0], t[1], t[2]), end: at + 19 };
 }
 
@@ -157,11 +174,12 @@ export function readClfDate(s: string, at: number, ctx: TimeContext): TimeMatch 
   const mo = monthNumber(s.slice(at + 3, at + 6));
   const y = digits(s, at + 7, 4);
   const t = hms(s, at + 12);
-  if (d < 1 || mo === undefined || y < 0 || !t) return undefined;
+  if (d < 1 || mo === undefined || y < 0 || d > daysInMonth(y, mo) || !t) return undefined;
   const [ms, end] = fraction(s, at + 20);
   if (s.charCodeAt(end) === 32) {
     const [off, oEnd] = offset(s, end + 1);
-    if (off !== undefined) return { time: Date.UTC(y, mo - 1, d, t[0], t[1], t[2], ms) - off, end: oEnd };
+    if (Number.isNaN(off)) return undefined;
+    if (off !== undefined) return { time: utcTime(y, mo, d, t[0], t[1], t[2], ms) - off, end: oEnd };
   }
   return { time: ctx.zone.toEpoch(y, mo, d, t[0], t[1], t[2], ms), end };
 }
@@ -182,11 +200,12 @@ export function readTai64n(s: string, at: number): TimeMatch | undefined {
   // Label = 2^62 + 10 + seconds since the epoch (libtai's convention; leap seconds are not applied).
   const secs = Number(BigInt(`0x${hex.slice(0, 16)}`) - 0x400000000000000an);
   const nanos = parseInt(hex.slice(16), 16);
-  return { time: secs * 1000 + Math.floor(nanos / 1e6), end: at + 25 };
+  const time = validTime(secs * 1000 + Math.floor(nanos / 1e6));
+  return time === undefined ? undefined : { time, end: at + 25 };
 }
 
 /** Unix epoch seconds with fraction, as in audit's `msg=audit(1373330716.415:4063)`. */
 export function readEpochSeconds(s: string): number | undefined {
   const n = Number(s);
-  return Number.isFinite(n) && n > 0 ? Math.round(n * 1000) : undefined;
+  return n > 0 ? validTime(Math.round(n * 1000)) : undefined;
 }

@@ -18,6 +18,7 @@ export class Zone {
         this.#fmt = new Intl.DateTimeFormat("en-US", {
           timeZone: name,
           hourCycle: "h23",
+          era: "short",
           year: "numeric",
           month: "numeric",
           day: "numeric",
@@ -42,14 +43,9 @@ export class Zone {
     if (!this.#fmt) return -new Date(utcMs).getTimezoneOffset() * 60_000;
     const parts = this.#fmt.formatToParts(new Date(utcMs));
     const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
-    const asUtc = Date.UTC(
-      get("year"),
-      get("month") - 1,
-      get("day"),
-      get("hour"),
-      get("minute"),
-      get("second"),
-    );
+    // Years before 1 come as `1 BC`, `2 BC`, ... (the era is asked for only to tell them apart).
+    const year = parts.some((p) => p.type === "era" && p.value === "BC") ? 1 - get("year") : get("year");
+    const asUtc = utcTime(year, get("month"), get("day"), get("hour"), get("minute"), get("second"));
     return asUtc - Math.floor(utcMs / 1000) * 1000;
   }
 
@@ -63,7 +59,7 @@ export class Zone {
     second: number,
     ms = 0,
   ): number {
-    const naive = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+    const naive = utcTime(year, month, day, hour, minute, second, ms);
     if (this.name === "UTC" || this.name === "utc") return naive;
     const key = Math.floor(naive / 3_600_000);
     let off = this.#cache.get(key);
@@ -101,7 +97,7 @@ export function monthNumber(name: string): number | undefined {
 
 /**
  * How zone-less and year-less timestamps are read: the zone, and the reference instant a year-less date
- * is placed near (a date more than one day after the reference belongs to the previous year).
+ * is placed near (in the latest year that puts it at most one day after the reference: see yearFor).
  */
 export interface TimeContext {
   zone: Zone;
@@ -109,6 +105,40 @@ export interface TimeContext {
   reference(): number;
 }
 
+const DAY_MS = 86_400_000;
+const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days in `month` (1-12) of `year`. */
+export function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return DAYS[month - 1] ?? 0;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+}
+
+/**
+ * `Date.UTC` with a 1-based month, for every year: `Date.UTC` reads years 0-99 as 1900-1999 (`0099-01-01`
+ * would be 1999), so those few go through `setUTCFullYear`.
+ */
+export function utcTime(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  ms = 0,
+): number {
+  const t = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  if (year >= 100 || year < 0) return t;
+  const d = new Date(t);
+  d.setUTCFullYear(year);
+  return d.getTime();
+}
+
+/**
+ * The year of a year-less date (`Jan  1 00:29:00`): the latest year that puts it at most one day after the
+ * reference (see {@link TimeContext}), and in which the date exists (`Feb 29` goes back to a leap year);
+ * undefined for a date that no year has (`Feb 30`).
+ */
 export function yearFor(
   ctx: TimeContext,
   month: number,
@@ -116,17 +146,48 @@ export function yearFor(
   hour: number,
   minute: number,
   second: number,
-) {
-  const ref = ctx.reference();
-  const refYear = new Date(ref).getUTCFullYear();
-  const t = ctx.zone.toEpoch(refYear, month, day, hour, minute, second);
-  return t > ref + 86_400_000 ? refYear - 1 : refYear;
+): number | undefined {
+  return yearAt(ctx.zone, ctx.reference(), month, day, hour, minute, second);
 }
 
-/** Parses `+0100`, `+01:00`, `-04:00`, `Z` into an offset in ms (local minus UTC); undefined if malformed. */
+/** {@link yearFor} for the reference `ref`. */
+export function yearAt(
+  zone: Zone,
+  ref: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+): number | undefined {
+  if (!(day >= 1 && day <= (DAYS[month - 1] ?? 0))) return undefined;
+  const limit = ref + DAY_MS;
+  // The year of the reference is its UTC year, which in a zone east of UTC may still be the previous year
+  // for the first hours of January (and a clock running a little ahead may write next year's Jan 1): next
+  // year is tried for Jan 1 and 2 (a Jan 3 is always more than a day after a reference in this UTC year,
+  // whatever the zone). The previous year always qualifies (it ends before the reference's year starts,
+  // give or take 14 hours), except for Feb 29, which may go back up to 8 years to a leap year.
+  const start = new Date(ref).getUTCFullYear() + (month === 1 && day <= 2 ? 1 : 0);
+  for (let y = start; y > start - 10; y--) {
+    if (day <= daysInMonth(y, month) && zone.toEpoch(y, month, day, hour, minute, second) <= limit) return y;
+  }
+  return undefined; // only for a reference that is not a time
+}
+
+/** The first year after `year` in which `month`/`day` exists (the next leap year for Feb 29). */
+export function nextYearWith(year: number, month: number, day: number): number {
+  let y = year + 1;
+  while (daysInMonth(y, month) < day && y < year + 9) y++;
+  return y;
+}
+
+/**
+ * Parses `+0100`, `+01:00`, `-04:00`, `Z` into an offset in ms (local minus UTC); undefined if malformed
+ * (hours above 23 or minutes above 59, as RFC 3339 says).
+ */
 export function parseOffset(s: string): number | undefined {
   if (s === "Z" || s === "z") return 0;
-  const m = /^([+-])(\d\d):?(\d\d)$/.exec(s);
+  const m = /^([+-])([01]\d|2[0-3]):?([0-5]\d)$/.exec(s);
   if (!m) return undefined;
   const v = (Number(m[2]) * 60 + Number(m[3])) * 60_000;
   return m[1] === "-" ? -v : v;
