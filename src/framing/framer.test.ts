@@ -419,3 +419,50 @@ test("a UTF-8 byte-order mark before the first line is not part of it", () => {
   assert.equal(fr.frame("MESSAGE=m"), undefined);
   assert.equal(fr.frame("")!.format, "journal-export");
 });
+
+test("journal entries claiming sshd, dropbear, sudo or su are framed under the executable journald saw", () => {
+  const f = new LineFramer({ zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 1) });
+  const entry = (fields: Record<string, string>) =>
+    f.frame(
+      JSON.stringify({
+        __REALTIME_TIMESTAMP: "1717236000000000",
+        MESSAGE: "Failed password for root from 192.0.2.1 port 22 ssh2",
+        ...fields,
+      }),
+    )?.program;
+  // The real daemons, wherever the distribution puts them.
+  assert.equal(entry({ SYSLOG_IDENTIFIER: "sshd", _COMM: "sshd", _EXE: "/usr/sbin/sshd" }), "sshd");
+  assert.equal(
+    entry({
+      SYSLOG_IDENTIFIER: "sshd-session",
+      _COMM: "sshd-session",
+      _EXE: "/usr/lib/openssh/sshd-session",
+    }),
+    "sshd-session",
+  );
+  assert.equal(entry({ SYSLOG_IDENTIFIER: "sshd", _EXE: "/nix/store/abc-openssh-9.9/bin/sshd" }), "sshd");
+  assert.equal(entry({ SYSLOG_IDENTIFIER: "sudo", _COMM: "sudo", _EXE: "/usr/bin/sudo" }), "sudo");
+  // Forged by a local user: `logger -t sshd ...`, a script that renamed itself (prctl), a copy of sshd in a
+  // home directory, a path through `..`; without _EXE, the process name.
+  assert.equal(
+    entry({ SYSLOG_IDENTIFIER: "sshd", _COMM: "logger", _EXE: "/usr/bin/logger" }),
+    "/usr/bin/logger",
+  );
+  assert.equal(
+    entry({ SYSLOG_IDENTIFIER: "sshd", _COMM: "sshd", _EXE: "/usr/bin/python3.11" }),
+    "/usr/bin/python3.11",
+  );
+  assert.equal(entry({ SYSLOG_IDENTIFIER: "sshd", _COMM: "sshd", _EXE: "/home/eve/sshd" }), "/home/eve/sshd");
+  assert.equal(
+    entry({ SYSLOG_IDENTIFIER: "sshd", _COMM: "sshd", _EXE: "/usr/../home/eve/sshd" }),
+    "/usr/../home/eve/sshd",
+  );
+  assert.equal(entry({ SYSLOG_IDENTIFIER: "sshd", _COMM: "logger" }), "logger");
+  // Entries without trusted fields (a hand-made file) and other identifiers are taken as written.
+  assert.equal(entry({ SYSLOG_IDENTIFIER: "sshd" }), "sshd");
+  assert.equal(
+    entry({ SYSLOG_IDENTIFIER: "postfix/smtpd", _EXE: "/usr/lib/postfix/sbin/smtpd" }),
+    "postfix/smtpd",
+  );
+  assert.equal(entry({ _COMM: "sshd" }), "sshd");
+});

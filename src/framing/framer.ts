@@ -590,6 +590,48 @@ function str(v: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Programs whose journal entries are checked against journald's trusted fields, with the executables that
+ * may write them. `SYSLOG_IDENTIFIER` is whatever the sender says (`logger -t sshd "Failed password for root
+ * from ADMIN_IP ..."` from any local user); `_EXE` is set by journald from the process itself. An entry that
+ * claims one of these programs but was written by another executable, or by one outside the system's
+ * directories (a copy of sshd in a home directory), is framed under the name of the executable that wrote it,
+ * so no parser of the claimed program reads it. Other identifiers are taken as written, as in a syslog file;
+ * a journald source's `units` filter on the trusted `_SYSTEMD_UNIT` instead.
+ */
+const TRUSTED_WRITERS: ReadonlyMap<string, ReadonlySet<string>> = (() => {
+  const sshd = new Set(["sshd", "sshd-session", "sshd-auth"]);
+  return new Map<string, ReadonlySet<string>>([
+    ["sshd", sshd],
+    ["sshd-session", sshd],
+    ["sshd-auth", sshd],
+    ["dropbear", new Set(["dropbear"])],
+    ["sudo", new Set(["sudo"])],
+    ["su", new Set(["su"])],
+  ]);
+})();
+/** Directories only root can write to, where real services' executables live. */
+const SYSTEM_DIRS = /^\/(?:usr|bin|sbin|lib|lib64|lib32|libexec|nix\/store|gnu\/store|snap)\//;
+
+/** The program an entry is framed under: its identifier, unless journald's `_EXE` (or `_COMM`) belies it. */
+function journalProgram(d: Record<string, unknown>): string | undefined {
+  const id = str(d.SYSLOG_IDENTIFIER);
+  const comm = str(d._COMM);
+  if (id === undefined) return comm;
+  const writers = TRUSTED_WRITERS.get(id);
+  if (writers === undefined) return id;
+  const exe = str(d._EXE);
+  if (exe !== undefined) {
+    const base = exe.slice(exe.lastIndexOf("/") + 1);
+    if (writers.has(base) && SYSTEM_DIRS.test(exe) && !exe.includes("/../")) return id;
+    // The path, not its base name: a copy of sshd in /home/eve is not sshd.
+    return exe;
+  }
+  // No _EXE (an older journal, a remote one that dropped it): the process name, which is the next best.
+  if (comm !== undefined && !writers.has(comm)) return comm;
+  return id;
+}
+
 function journalFrame(format: FrameFormat, d: Record<string, unknown>): Frame {
   const rt = str(d.__REALTIME_TIMESTAMP);
   const pidText = str(d._PID) ?? str(d.SYSLOG_PID);
@@ -597,7 +639,7 @@ function journalFrame(format: FrameFormat, d: Record<string, unknown>): Frame {
     format,
     time: rt && /^\d+$/.test(rt) ? validTime(Math.floor(Number(rt) / 1000)) : undefined,
     host: str(d._HOSTNAME),
-    program: str(d.SYSLOG_IDENTIFIER) ?? str(d._COMM),
+    program: journalProgram(d),
     pid: pidText && /^\d+$/.test(pidText) ? Number(pidText) : undefined,
     message: str(d.MESSAGE) ?? "",
     repeat: 1,
