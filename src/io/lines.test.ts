@@ -3,7 +3,8 @@
  * gives (CRLF endings removed, no empty last line), whatever the read boundaries, and errors name the file.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -97,4 +98,34 @@ test("readLines: errors name the file", async () => {
     collect(file(gzipSync(Buffer.from("x\n".repeat(1000))).subarray(0, 30))),
     /corrupt or truncated gzip data/,
   );
+});
+
+test("stdin and pipes: gzip data is sniffed from its first bytes, even split into one-byte chunks", async () => {
+  const text = Buffer.from("Jan  1 00:00:00 h sshd[1]: one\nJan  1 00:00:01 h sshd[1]: two\nlast");
+  const gz = gzipSync(text);
+  assert.deepEqual(await collect("-", Readable.from([gz])), expected(text));
+  const bytes = [...gz].map((b) => Buffer.from([b]));
+  assert.deepEqual(await collect("-", Readable.from(bytes)), expected(text));
+  // Plain text on stdin, one byte at a time, as before.
+  assert.deepEqual(await collect("-", Readable.from([...text].map((b) => Buffer.from([b])))), expected(text));
+  // Corrupt gzip on stdin: a clear error.
+  await assert.rejects(
+    collect("-", Readable.from([gz.subarray(0, gz.length - 12)])),
+    /cannot read -: corrupt or truncated gzip data/,
+  );
+});
+
+test("FIFOs (process substitution, named pipes) are read as streams, gzip or not", async () => {
+  for (const gz of [false, true]) {
+    const fifo = join(dir, `fifo${n++}`);
+    execFileSync("mkfifo", [fifo]);
+    const text = Buffer.from("a\nb\nc\n");
+    const writer = new Promise<void>((resolve, reject) => {
+      const w = createWriteStream(fifo);
+      w.on("error", reject);
+      w.end(gz ? gzipSync(text) : text, () => resolve());
+    });
+    const [got] = await Promise.all([collect(fifo), writer]);
+    assert.deepEqual(got, ["a", "b", "c"], gz ? "gzip" : "plain");
+  }
 });

@@ -5,7 +5,7 @@
  */
 import { isAscii } from "node:buffer";
 import { createReadStream } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { PortcullisError } from "../core/errors.ts";
@@ -147,30 +147,86 @@ async function* fileLines(path: string): AsyncGenerator<LineBatch> {
 }
 
 /**
+ * The chunks of a stream, decompressed when it is gzip data (sniffed from its first two bytes, so
+ * `zcat`-less pipes such as `cat auth.log.2.gz | portcullis replay -` work); counts the raw bytes read.
+ */
+async function* sniffed(raw: Readable, counted: (n: number) => void): AsyncGenerator<Buffer> {
+  const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let first = await it.next();
+  // A first chunk of one byte cannot be told apart yet: wait for one more.
+  while (!first.done && first.value.length < 2) {
+    const more = await it.next();
+    if (more.done) break;
+    first = { done: false, value: Buffer.concat([first.value, more.value]) };
+  }
+  if (first.done) return;
+  counted(first.value.length);
+  if (!(first.value[0] === 0x1f && first.value[1] === 0x8b)) {
+    yield first.value;
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      counted(r.value.length);
+      yield r.value;
+    }
+    return;
+  }
+  const gunzip = createGunzip({ chunkSize: CHUNK });
+  // Feeds the compressed chunks to zlib, waiting when its buffer is full; an error ends the output with it.
+  const pump = async () => {
+    try {
+      let chunk: Buffer | undefined = first.value;
+      while (chunk !== undefined) {
+        if (!gunzip.write(chunk)) await new Promise((ok) => gunzip.once("drain", ok));
+        const r = await it.next();
+        if (r.done) chunk = undefined;
+        else {
+          counted(r.value.length);
+          chunk = r.value;
+        }
+      }
+      gunzip.end();
+    } catch (e) {
+      gunzip.destroy(e as Error);
+    }
+  };
+  void pump();
+  for await (const c of gunzip) yield c as Buffer;
+}
+
+/**
  * Yields batches of lines from `path`. Each line is decoded on its own from the byte buffer, so that a string a
  * parser keeps (an address, a user name) never pins the megabyte-sized chunk it came from in memory (V8's
- * sliced strings would): memory stays flat however long the input.
+ * sliced strings would): memory stays flat however long the input. Regular files are read directly (gzip
+ * detected by its magic bytes, so rotated `auth.log.2.gz` works whatever its name); stdin (`-`), pipes, FIFOs
+ * and devices (`<(zcat ...)`, `/dev/stdin`) as streams, gzip sniffed from their first bytes.
  */
 export async function* readLines(path: string, stdin?: Readable): AsyncGenerator<LineBatch> {
   let raw: Readable = stdin ?? process.stdin;
-  let stream = raw;
-  if (path !== "-") {
-    // Plain files are read directly; gzip (rotated `auth.log.2.gz`) through a stream and zlib.
-    if (!(await gzipped(path))) {
+  let chunks: AsyncIterable<Buffer>;
+  let bytesRead = 0;
+  const counted = (n: number) => {
+    bytesRead += n;
+  };
+  if (path === "-") chunks = sniffed(raw, counted);
+  else {
+    let regular: boolean;
+    try {
+      const st = await stat(path);
+      if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+      regular = st.isFile();
+    } catch (e) {
+      throw unreadable(path, e);
+    }
+    if (regular && !(await gzipped(path))) {
       yield* fileLines(path);
       return;
     }
     raw = createReadStream(path, { highWaterMark: CHUNK });
-    stream = raw.pipe(createGunzip({ chunkSize: CHUNK }));
+    chunks = sniffed(raw, counted);
   }
   let carry: Buffer | undefined;
-  let bytesRead = 0;
-  raw.on("data", (b: Buffer) => {
-    bytesRead += b.length;
-  });
   try {
-    for await (const chunk of stream) {
-      let buf = chunk as Buffer;
+    for await (const chunk of chunks) {
+      let buf = chunk;
       if (carry) {
         buf = Buffer.concat([carry, buf]);
         carry = undefined;
@@ -187,6 +243,8 @@ export async function* readLines(path: string, stdin?: Readable): AsyncGenerator
       });
     }
     throw unreadable(path, e);
+  } finally {
+    if (path !== "-") raw.destroy();
   }
   if (carry?.length) yield { lines: [lastLine(carry)], bytesRead };
 }
