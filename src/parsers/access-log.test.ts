@@ -97,6 +97,13 @@ test("probe paths", () => {
     "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
     "/wp-config.php.bak",
     "/MYSQLADMIN/",
+    "/phpMyAdmin-5.2.1-all-languages/",
+    "/phpmyadmin2/index.php",
+    "/pma2005/",
+    "/blog/.env~",
+    "/.git-credentials",
+    "/.htpasswd",
+    "/site/.DS_Store",
   ])
     assert.ok(isProbePath(p), p);
   for (const p of [
@@ -109,6 +116,32 @@ test("probe paths", () => {
     "/git/",
   ])
     assert.ok(!isProbePath(p), p);
+});
+
+test("probe paths are whole segments: ordinary pages that merely start like a target are not probes", () => {
+  // Directory targets matched as prefixes made a 404 on any of these a probe (10 ban a visitor).
+  for (const p of [
+    "/pmarket/item",
+    "/shop/mail-order",
+    "/blog/horde-of-cats",
+    "/mailbox/42",
+    "/mailman/listinfo/foo",
+    "/webmails-guide",
+    "/cgi-binary/",
+    "/blog/.environment-friendly",
+    "/docs/.github/x",
+    "/articles/.htmlfoo",
+    "/wp-config-sample.txt",
+  ])
+    assert.ok(!isProbePath(p), p);
+  // WordPress answers 400 to admin-ajax.php requests for unknown actions (a logged-in editor's included).
+  assert.ok(!isProbePath("/wp-admin/admin-ajax.php"));
+  assert.ok(!isProbePath("/blog/wp-admin/admin-ajax.php"));
+  assert.equal(classifyResponse(400, "editor", "POST", "/wp-admin/admin-ajax.php"), undefined);
+  assert.equal(classifyResponse(404, undefined, "GET", "/wp-admin/install.php"), "http_probe");
+  // Error-log file names keep fail2ban's prefix semantics (its apache-botsearch corpus expects them).
+  assert.ok(isProbeFile("/var/www/pmapper-3.2-beta3"));
+  assert.ok(isProbeFile("/var/www/mail_this_entry"));
   assert.equal(pathOf("/a/b?c=/d#e"), "/a/b");
   assert.equal(pathOf("http://example.org/x?y"), "/x");
   assert.equal(pathOf("http://example.org"), "/");

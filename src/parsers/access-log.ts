@@ -12,8 +12,10 @@
  * quotes, dates and addresses); they are read only to classify the request and are copied into the event as is.
  *
  * Attack signals (all `event.outcome: failure`), decided on status and path only:
- * - `http_auth_failed`: 401 to a request that carried credentials (the log names a user);
+ * - `http_auth_failed`: 401 to a request that carried credentials (the log names a user); category
+ *   `authentication`, which the HTTP brute-force rule counts;
  * - `http_unauthorized`: 401 without a user name (no credentials sent, or a log without a user field: haproxy);
+ *   category `web` only ({@link categoryOf}): an authentication challenge, not a failed login;
  * - `http_probe`: a request for a well-known scanner target ({@link isProbePath}) the server did not serve
  *   (4xx other than 401): phpMyAdmin, webmail, cgi-bin, WordPress login on a site without WordPress, dotfiles...;
  * - `http_forbidden`: any other 403.
@@ -152,9 +154,25 @@ export function scanAccessLine(s: string): AccessScan | undefined {
   if (sp2 < 0) return undefined;
   // The user field runs up to ` [date] "`; it may itself contain spaces and brackets, so look for the first
   // bracket that opens a date followed by `] "`.
-  let br = s.indexOf(" [", sp2 - 1);
+  return scanRequestFrom(s, sp1, sp2, sp2 - 1, sp2 + 512);
+}
+
+/**
+ * The first `[date] "request" status` whose ` [` is at `from` or after (and before `limit`), as the fields of the
+ * line with client `s[0, sp1)` and ident `s[sp1 + 1, sp2)`; undefined when there is none. A line may hold more
+ * than one where a server does not escape the user name, referrer or user agent (Traefik): calling this again
+ * from just after the previous result's status (`reqEnd + 5`) finds the next, and no text is searched twice.
+ */
+export function scanRequestFrom(
+  s: string,
+  sp1: number,
+  sp2: number,
+  from: number,
+  limit = s.length,
+): AccessScan | undefined {
+  let br = s.indexOf(" [", from);
   let close = -1;
-  while (br >= 0 && br < sp2 + 512) {
+  while (br >= 0 && br < limit) {
     close = clfDateEnd(s, br + 2);
     if (close > 0 && s.charCodeAt(close + 1) === 32 && s.charCodeAt(close + 2) === 34) break;
     close = -1;
@@ -169,6 +187,14 @@ export function scanAccessLine(s: string): AccessScan | undefined {
     (s.charCodeAt(reqEnd + 3) - 48) * 10 +
     (s.charCodeAt(reqEnd + 4) - 48);
   return { sp1, sp2, br, reqStart, reqEnd, status };
+}
+
+/** Index of the first ` [` at `from` or after that opens a CLF date (`[dd/Mon/yyyy:HH:MM:SS ...]`), or -1. */
+export function findClfDate(s: string, from: number): number {
+  for (let br = s.indexOf(" [", from); br >= 0; br = s.indexOf(" [", br + 2)) {
+    if (clfDateEnd(s, br + 2) > 0) return br;
+  }
+  return -1;
 }
 
 let lastDate = "";
@@ -263,6 +289,16 @@ export function classifyResponse(
   return undefined;
 }
 
+/**
+ * The ECS categories of an access-log action. A 401 without a user name is `web` only, not `authentication`: no
+ * credentials were checked (every browser's first request to a protected page, a Docker registry's token
+ * challenge before each pull), so rules counting failed authentications (`event.category: authentication and
+ * event.outcome: failure`) do not count it; fail2ban's `ddos` modes and rules on `http_unauthorized` still can.
+ */
+export function categoryOf(action: HttpAction): string[] {
+  return action === HTTP.authFailed || action === HTTP.login ? ["authentication", "web"] : ["web"];
+}
+
 function isWordPressLogin(path: string): boolean {
   return /\/(?:wp-login|xmlrpc)\.php$/i.test(path);
 }
@@ -289,8 +325,8 @@ export function accessEvent(
   dataset: string,
   ctx: TimeContext,
   s = frame.message,
+  scan = scanAccessLine(s),
 ): SecurityEvent | undefined {
-  const scan = scanAccessLine(s);
   if (!scan) return undefined;
   // Most lines are served requests: dismiss them before reading the date or allocating anything.
   if ((scan.status < 400 || scan.status > 499) && !s.startsWith("POST ", scan.reqStart)) return undefined;
@@ -301,10 +337,7 @@ export function accessEvent(
   if (action === undefined) return undefined;
   const e = newEvent(frame, dataset, action, action === HTTP.login ? "unknown" : "failure");
   if (!setSource(e, line.client)) return undefined;
-  e.event.category =
-    action === HTTP.authFailed || action === HTTP.unauthorized || action === HTTP.login
-      ? ["authentication", "web"]
-      : ["web"];
+  e.event.category = categoryOf(action);
   if (frame.time === undefined) e["@timestamp"] = line.time;
   setUser(e, line.user);
   setRequest(e, line.method, line.target, line.status);
@@ -329,7 +362,11 @@ function userAgentOf(s: string, at: number): string | undefined {
 // Probe paths ("botsearch"): what vulnerability scanners ask for on every server they find. A request for one
 // of these that the server did not serve is a probe; the same path served (200) is someone's real application.
 
-/** Directory-like targets: a path segment that starts with one of these, not followed by a `.` (an extension). */
+/**
+ * Directory targets. In a URL path ({@link isProbePath}) a segment must be one of these, whole, or one followed by a
+ * version (`phpMyAdmin-4.9.0`, `phpmyadmin2`, `pma2005`: a digit, or `-` / `_` then a digit): ordinary pages
+ * such as `/mailbox/42`, `/mailman/listinfo`, `/pmarket/item` or `/shop/mail-order` are not scanner targets.
+ */
 const DIR_TARGETS = [
   "phpmyadmin",
   "pma",
@@ -360,15 +397,22 @@ const DIR_TARGETS = [
   "jmx-console",
 ];
 
-/** Dotfiles and secrets, matched at the start of any segment (`.env`, `.env.local`, `.git/config`). */
+/**
+ * Dotfiles and secrets, in any segment: the name itself, or a copy of it with a suffix after `.` or `~`
+ * (`.env.local`, `.env~`, `wp-config.php.bak`). Never a longer name (`.environment-friendly`, `.github`,
+ * `.htmlhint`).
+ */
 const DOT_TARGETS = [
   ".env",
   ".git",
+  ".git-credentials",
+  ".gitconfig",
   ".svn",
   ".hg",
   ".aws",
   ".ssh",
-  ".ht",
+  ".htaccess",
+  ".htpasswd",
   ".ds_store",
   ".vscode",
   ".idea",
@@ -414,37 +458,60 @@ function byFirstChar(list: readonly string[]): Map<number, string[]> {
 const DIRS = byFirstChar(DIR_TARGETS);
 const DOTS = byFirstChar(DOT_TARGETS);
 
-/** Whether the segment `p[start, end)` (lower case) starts with a target. */
-function segmentMatches(p: string, start: number, end: number, dirs: boolean): boolean {
+/**
+ * Whether the segment `p[start, end)` (lower case) is a dotfile target, or (`dirs`) a directory target followed by
+ * nothing or a version. `prefix`: a directory target followed by anything but `.` (an extension) also counts, as
+ * in fail2ban's botsearch filters (used for error-log file names only, see {@link isProbeFile}).
+ */
+function segmentMatches(p: string, start: number, end: number, dirs: boolean, prefix = false): boolean {
   const c = p.charCodeAt(start);
   const dots = DOTS.get(c);
-  if (dots) for (const d of dots) if (d.length <= end - start && p.startsWith(d, start)) return true;
+  if (dots) {
+    for (const d of dots) {
+      if (d.length > end - start || !p.startsWith(d, start)) continue;
+      const next = start + d.length;
+      if (next === end) return true;
+      const n = p.charCodeAt(next);
+      if (n === 46 /* . */ || n === 126 /* ~ */) return true;
+    }
+  }
   if (!dirs) return false;
   const ds = DIRS.get(c);
-  if (ds)
-    for (const d of ds)
-      if (d.length <= end - start && p.startsWith(d, start) && p.charCodeAt(start + d.length) !== 46)
+  if (ds) {
+    for (const d of ds) {
+      if (d.length > end - start || !p.startsWith(d, start)) continue;
+      const next = start + d.length;
+      if (next === end) return true;
+      const n = p.charCodeAt(next);
+      if (
+        prefix
+          ? n !== 46
+          : isDigit(n) || ((n === 45 || n === 95) && next + 1 < end && isDigit(p.charCodeAt(next + 1)))
+      )
         return true;
+    }
+  }
   return false;
 }
 
 /**
  * Whether a URL path names a scanner target: a directory target in one of the first two segments
  * (`/phpmyadmin/`, `/admin/pma/`), a dotfile in any segment, or a known file name as the last segment.
- * Case-insensitive; empty segments (`//pma`) are skipped.
+ * Case-insensitive; empty segments (`//pma`) are skipped. WordPress's `admin-ajax.php` is never one: it answers
+ * 400 to every request for an unknown action, logged-in editors' included.
  */
 export function isProbePath(path: string): boolean {
   const p = path.toLowerCase();
+  let lastEnd = p.length;
+  while (lastEnd > 0 && p.charCodeAt(lastEnd - 1) === 47) lastEnd--;
+  const lastStart = p.lastIndexOf("/", lastEnd - 1) + 1;
+  if (lastEnd - lastStart === 14 && p.startsWith("admin-ajax.php", lastStart)) return false;
   let n = 0;
-  let lastStart = 0;
-  let lastEnd = 0;
-  for (let i = 0; i <= p.length; ) {
+  for (let i = 0; i < lastEnd; ) {
     let j = p.indexOf("/", i);
     if (j < 0) j = p.length;
     if (j > i) {
       if (segmentMatches(p, i, j, n < 2)) return true;
-      lastStart = i;
-      lastEnd = j;
       n++;
     }
     i = j + 1;
@@ -454,11 +521,14 @@ export function isProbePath(path: string): boolean {
 
 /**
  * The same test for a file-system path from an error log (`File does not exist: /var/www/pma`): only the last
- * component counts, since the document root is unknown and Apache reports the first missing component.
+ * component counts, since the document root is unknown and Apache reports the first missing component. Directory
+ * targets match as prefixes there (`mails`, `mail_this_entry`, `pmapper-3.2-beta3`), as fail2ban's
+ * apache-botsearch does and its sample log (the conformance corpus) expects: this is Apache 2.2's error log, or
+ * 2.4's at `LogLevel info`, and fail2ban's semantics are what its users configured it for.
  */
 export function isProbeFile(path: string): boolean {
   let end = path.length;
   while (end > 1 && path.charCodeAt(end - 1) === 47) end--;
   const seg = path.slice(path.lastIndexOf("/", end - 1) + 1, end).toLowerCase();
-  return seg !== "" && (FILE_TARGETS.has(seg) || segmentMatches(seg, 0, seg.length, true));
+  return seg !== "" && (FILE_TARGETS.has(seg) || segmentMatches(seg, 0, seg.length, true, true));
 }

@@ -11,21 +11,33 @@ import { isHostName } from "../event.ts";
 
 type Obj = Record<string, unknown>;
 
-/** Deeper structures are kept by reference instead of copied (a hostile document may nest very deeply). */
+/**
+ * Objects and arrays nested deeper than this are dropped from the event (ECS documents nest a few levels): a
+ * hostile document may nest thousands of levels, which JSON.stringify (`portcullis parse`, the store) and every
+ * recursive reader of the event would overflow the stack on.
+ */
 const MAX_DEPTH = 24;
 
 export function isObject(v: unknown): v is Obj {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-/** A copy of `doc` with dotted keys expanded (`{"a.b": 1}` -> `{a: {b: 1}}`); `__proto__` keys are dropped. */
+/**
+ * A copy of `doc` with dotted keys expanded (`{"a.b": 1}` -> `{a: {b: 1}}`); `__proto__` keys are dropped, and so
+ * are objects and arrays below {@link MAX_DEPTH} levels.
+ */
 export function expand(doc: Obj, depth = 0): Obj {
   const out: Obj = {};
   for (const key of Object.keys(doc)) {
     if (key === "__proto__") continue;
     let v = doc[key];
-    if (isObject(v)) v = depth < MAX_DEPTH ? expand(v, depth + 1) : v;
-    else if (Array.isArray(v)) v = v.slice();
+    if (isObject(v)) {
+      if (depth >= MAX_DEPTH) continue;
+      v = expand(v, depth + 1);
+    } else if (Array.isArray(v)) {
+      if (depth >= MAX_DEPTH) continue;
+      v = copyInArray(v, depth + 1);
+    }
     const dot = key.indexOf(".");
     if (dot <= 0 || key === "@timestamp" || key.endsWith(".") || key.includes("..")) {
       merge(out, key, v, depth);
@@ -53,6 +65,24 @@ export function expand(doc: Obj, depth = 0): Obj {
     else merge(out, key, v, depth);
   }
   return out;
+}
+
+/**
+ * A copy of `v`, a value at `depth` inside an array: objects are copied as they are (dotted keys are not expanded
+ * inside arrays; `__proto__` keys are dropped); objects and arrays below {@link MAX_DEPTH} levels are dropped
+ * (null in an array, left out of an object).
+ */
+function copyInArray(v: unknown, depth: number): unknown {
+  if (v === null || typeof v !== "object") return v;
+  if (depth > MAX_DEPTH) return undefined;
+  if (Array.isArray(v)) return v.map((x) => copyInArray(x, depth + 1) ?? null);
+  const o: Obj = {};
+  for (const k of Object.keys(v)) {
+    if (k === "__proto__") continue;
+    const x = copyInArray((v as Obj)[k], depth + 1);
+    if (x !== undefined) o[k] = x;
+  }
+  return o;
 }
 
 function merge(target: Obj, key: string, v: unknown, depth: number): void {

@@ -12,7 +12,8 @@
  * holds a raw log line in `message` is an unparsed line in a wrapper: the line is framed and parsed by the
  * other parsers (a nested ParserSet, every action), and their events are returned with the document's
  * `log`, `agent` and `host` added.
- * Windows event log documents are the winlogbeat parser's and are declined here.
+ * Windows event log documents are the winlogbeat parser's, Traefik's JSON access log the traefik parser's: both
+ * are declined here.
  *
  * Modes: the actions of ECS documents are open-ended (each integration has its own), so the only mode is
  * `all`: every document's event is reported; rules select by `event.dataset` / `event.action`.
@@ -28,6 +29,7 @@ import { LineFramer } from "../../framing/framer.ts";
 import type { TimeContext } from "../../framing/zone.ts";
 import { ParserSet } from "../dispatch.ts";
 import { PARSERS } from "../registry.ts";
+import { isTraefikDocument } from "../traefik/parser.ts";
 import type { LineParser, ParserDefinition } from "../types.ts";
 import {
   child,
@@ -112,7 +114,8 @@ class EcsParser implements LineParser {
 
   parse(frame: Frame, out: SecurityEvent[]): void {
     const doc = frame.doc;
-    if (frame.format !== "ecs" || doc === undefined || isWindowsDocument(doc)) return;
+    if (frame.format !== "ecs" || doc === undefined || isWindowsDocument(doc) || isTraefikDocument(doc))
+      return;
     const e = expand(doc);
     if (isRaw(e)) {
       this.#raw(frame, e, out);
@@ -124,8 +127,8 @@ class EcsParser implements LineParser {
 
   #raw(frame: Frame, e: Obj, out: SecurityEvent[]): void {
     if (!this.#nested) {
-      // Every parser that reads lines (not ECS documents: no recursion), reporting every action.
-      const only = PARSERS.filter((p) => !p.formats?.includes("ecs")).map((p) => p.id);
+      // Every parser that reads lines (not this one: no recursion), reporting every action.
+      const only = PARSERS.filter((p) => p.programs || p.programPrefixes || "probe" in p).map((p) => p.id);
       this.#nested = {
         framer: new LineFramer(this.#time),
         set: new ParserSet({ time: this.#time, only, allActions: true }),

@@ -13,7 +13,9 @@ test("a 401 is http_unauthorized with the client address and port; time from sys
   assert.equal(e!.event.dataset, "haproxy");
   assert.equal(e!.event.action, "http_unauthorized");
   assert.equal(e!.event.outcome, "failure");
-  assert.deepEqual(e!.event.category, ["authentication", "web"]);
+  // Not `authentication`: HAProxy does not log whether credentials were sent, and a 401 without them is a
+  // challenge (a browser's first request, a Docker client's before each pull), not a failed login.
+  assert.deepEqual(e!.event.category, ["web"]);
   assert.deepEqual(e!.source, { ip: "203.0.113.5", port: 51000 });
   assert.equal(e!["@timestamp"], Date.UTC(2024, 5, 3, 10, 11, 12));
   assert.equal(e!.http?.response?.status_code, 401);
@@ -52,6 +54,41 @@ test("probes, 403s, WordPress login posts; served requests and TCP logs yield no
   );
 });
 
+test("TCP logs (option tcplog) are not HTTP logs: their bytes read are no status", () => {
+  // `Tw/Tc/Tt BYTES TERM CONNS QUEUES`: 401 and 403 bytes read looked like statuses.
+  const tcp = (bytes: number) =>
+    `${P}203.0.113.14:33313 [03/Jun/2024:10:11:09.443] fnt bck/srv1 0/0/5007 ${bytes} -- 0/0/0/0/3 0/0`;
+  assert.deepEqual(run([tcp(401), tcp(403), tcp(404)], "aggressive"), []);
+  // Five timers but no request line: not an HTTP log line either.
+  assert.deepEqual(
+    run([
+      `${P}203.0.113.15:1 [03/Jun/2024:10:11:09.512] www app/web1 0/0/1/2/3 401 512 - - ---- 4/4/0/0/0 0/0`,
+    ]),
+    [],
+  );
+  // An HTTP log with fields after the request (a custom log-format) is still read.
+  const [e] = run([`${line("203.0.113.16:1", 401)} 0/0/0/0/0 example.com/TLSv1.3`]);
+  assert.equal(e?.source?.ip, "203.0.113.16");
+});
+
+test("option httplog clf: the CLF variant is read like the default format", () => {
+  const clf = (client: string, status: number, req: string) =>
+    `${P}${client} - - [03/Jun/2024:10:11:09 +0000] "${req}" ${status} 2750 "" "" 33317 655 "http-in" "static" "srv1" 10 0 30 69 109 ---- 1 1 1 1 0 0 0 "" ""`;
+  const evs = run([
+    clf("203.0.113.30", 401, "GET /admin HTTP/1.1"),
+    clf("2001:db8::30", 404, "GET /.env HTTP/1.1"),
+    clf("203.0.113.31", 200, "GET / HTTP/1.1"),
+  ]);
+  assert.deepEqual(
+    evs.map((e) => [e.event.dataset, e.event.action, e.event.category, e.source?.ip, e.url?.path]),
+    [
+      ["haproxy", "http_unauthorized", ["web"], "203.0.113.30", "/admin"],
+      ["haproxy", "http_probe", ["web"], "2001:db8::30", "/.env"],
+    ],
+  );
+  assert.equal(evs[0]!["@timestamp"], Date.UTC(2024, 5, 3, 10, 11, 12));
+});
+
 test("spoofing: addresses in the request line are never taken", () => {
   const [e] = run([
     line("203.0.113.13:1", 401, 'GET /192.0.2.1:80 [03/Jun/2024:10:11:09.512] x" 192.0.2.2:1 HTTP/1.1'),
@@ -85,10 +122,12 @@ test("a 1 MB hostile line is handled in linear time", () => {
   const lines: [(n: number) => string, unknown[]][] = [
     [(n) => `${P}203.0.113.1:1 [03/Jun/2024:10:11:09.512] ${"a ".repeat(n / 2)}`, []],
     [
-      (n) => `${P}203.0.113.1:1 [03/Jun/2024:10:11:09.512] a b c 401 ${' "'.repeat(n / 2)}`,
+      (n) => `${P}203.0.113.1:1 [03/Jun/2024:10:11:09.512] a b 1/2/3/4/5 401 ${' "'.repeat(n / 2)}`,
       [["http_unauthorized", "203.0.113.1"]],
     ],
     [(n) => `${P}${" [".repeat(n / 2)}`, []],
+    [(n) => `${P}203.0.113.1 - - ${" [".repeat(n / 2)}`, []],
+    [(n) => `${P}203.0.113.1 - - [03/Jun/2024:10:11:09 +0000] "${'" 40'.repeat(n / 4)}`, []],
     [(n) => `${P}${"1:".repeat(n / 2)} [03/Jun/2024:10:11:09.512] a b c 401 1 "GET / HTTP/1.1"`, []],
   ];
   for (const [make, expected] of lines) {

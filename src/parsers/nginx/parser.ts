@@ -18,7 +18,8 @@
  * - messages without attacker text before the client (limits, TLS) take the first `, client: `;
  * - auth failures and not-found messages take the only `, client: ADDR, server: ` when there is one; with
  *   several, only those that can be nginx's on both sides count (the text before reads as the message, the text
- *   after as nginx's context: see realClient), and when these disagree the line is refused with its reason,
+ *   after as nginx's context: see realClient), on auth failures only those before the first `, referrer: "` (a
+ *   user name cannot hold one: it has no `:`), and when these disagree the line is refused with its reason,
  *   rather than risk banning an injected address.
  */
 import type { SecurityEvent } from "../../core/event.ts";
@@ -267,9 +268,12 @@ function headOk(s: string, kind: Kind, msg: number, c: Candidate): boolean {
  * nginx < 1.21.1 allows spaces in the first two) are the sender's: both sides may hold `, client: ADDR, server: `.
  * nginx writes its client once, so a line with a single candidate is read as it is. With several, each is kept
  * only if the text before it can be this kind of message ({@link headOk}) and the text after it can be nginx's
- * context ({@link tailOk}); nginx's own client always passes both. When the candidates that pass disagree on the
- * address, the line cannot be read safely and yields nothing (refused with a reason), rather than an address the
- * sender chose; so does a line where none passes.
+ * context ({@link tailOk}); nginx's own client always passes both. On an auth failure (a user name before the
+ * client, which cannot hold `, referrer: "`), candidates after the first `, referrer: "` are dropped too. When
+ * the candidates left disagree on the address, the line cannot be read safely and yields nothing (refused with a
+ * reason), rather than an address the sender chose; so does a line where none passes. A decoded path (not-found
+ * messages) may hold anything, a fake referrer included, so there a fake client after a referrer still makes the
+ * line ambiguous.
  */
 function realClient(s: string, from: number, kind: Kind): Client | undefined {
   const found: Candidate[] = [];
@@ -288,7 +292,22 @@ function realClient(s: string, from: number, kind: Kind): Client | undefined {
   else if (found.length > 1) {
     // nginx ends these lines with a quoted value (request, host, referrer): a line without one was cut.
     const cut = !s.endsWith('"') || Buffer.byteLength(s, "utf8") >= MAY_BE_CUT;
-    const ok = found.filter((c) => headOk(s, kind, from, c) && tailOk(s, c, cut));
+    let ok = found.filter((c) => headOk(s, kind, from, c) && tailOk(s, c, cut));
+    if (kind !== "path" && ok.length > 0) {
+      // Before the client of an auth failure there is only a user name and nginx's text; a user name never
+      // holds a `:` (nginx splits the Basic credentials at the first one), so never `, referrer: "`. The first
+      // one on the line is therefore after nginx's client (in the referrer nginx writes last, or in the request
+      // line or Host of an old nginx, which come after the client too): a candidate after it is the sender's.
+      const referrer = s.indexOf(REFERRER, from);
+      if (referrer >= 0) {
+        const before = ok.filter((c) => c.at < referrer);
+        if (before.length === 0) {
+          rejection = "client address after a referrer";
+          return undefined;
+        }
+        ok = before;
+      }
+    }
     const last = ok[ok.length - 1];
     if (!last) {
       rejection = "no client address where nginx writes it";
