@@ -6,10 +6,17 @@
 import { main } from "../dist/cli/main.js";
 
 // A reader that goes away (`portcullis bans --json | head`) is not an error: stop quietly, like other tools.
+// Any other failure to write the output (a full disk: ENOSPC) is one line and exit 74 (EX_IOERR), not a
+// stack trace.
 process.stdout.on("error", (err) => {
   if (err.code === "EPIPE") process.exit(0);
-  throw err;
+  process.stderr.write(
+    `portcullis: cannot write the output: ${err.code === "ENOSPC" ? "no space left on device" : err.message}\n`,
+  );
+  process.exit(74);
 });
+// Nothing can be said when stderr itself fails (its reader went away): the exit code stays the command's.
+process.stderr.on("error", () => {});
 
 main(process.argv.slice(2)).then(
   (code) => {

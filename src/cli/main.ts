@@ -5,6 +5,7 @@
 import { Command, CommanderError } from "commander";
 import { isPortcullisError } from "../core/errors.ts";
 import { VERSION } from "../version.ts";
+import { printableLines } from "./table.ts";
 
 export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -77,7 +78,8 @@ export async function main(argv: string[], io: CliIO = process): Promise<number>
       return e.exitCode === 0 ? 0 : 64;
     }
     if (isPortcullisError(e)) {
-      io.stderr.write(`portcullis: ${e.describe()}\n`);
+      // Messages quote input (a hook's argument, a path, a rule file): escaped like any text for a terminal.
+      io.stderr.write(`portcullis: ${printableLines(e.describe())}\n`);
       return e.code === "USAGE" ? 64 : e.code === "INPUT_UNREADABLE" ? 66 : 65;
     }
     throw e;

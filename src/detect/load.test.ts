@@ -3,9 +3,10 @@
  * comment (`# expect: :<line> <path>: <message part>`); valid/ files must load. One test walks them all.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { PortcullisError } from "../core/errors.ts";
 import { repoRoot } from "../../test/support/shared.ts";
 import { builtinRules } from "./builtin.ts";
@@ -62,5 +63,51 @@ test("every problem in a directory is reported at once", () => {
     assert.ok(e instanceof PortcullisError);
     const files = new Set(e.issues.map((i) => i.path.split(":")[0]));
     assert.equal(files.size, readdirSync(join(fixtures, "invalid")).length);
+  }
+});
+
+const tmp = mkdtempSync(join(tmpdir(), "portcullis-load-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+const validFile = join(fixtures, "valid", readdirSync(join(fixtures, "valid")).sort()[0]!);
+
+/** The INPUT_UNREADABLE error (exit 66) loading `paths` throws. */
+function unreadable(paths: string[]): PortcullisError {
+  try {
+    loadRules(paths);
+  } catch (e) {
+    assert.ok(e instanceof PortcullisError && e.code === "INPUT_UNREADABLE", String(e));
+    return e;
+  }
+  assert.fail("loaded without error");
+}
+
+test("an unreadable rule path is INPUT_UNREADABLE naming the path and the cause, never a raw errno", () => {
+  const missing = join(tmp, "nope.yaml");
+  assert.equal(unreadable([missing]).message, `cannot read rules from ${missing}: no such file or directory`);
+  // A directory named like a rule file, inside a rules directory.
+  const dir = join(tmp, "with-dir");
+  mkdirSync(join(dir, "x.yaml"), { recursive: true });
+  copyFileSync(validFile, join(dir, "a.yaml"));
+  assert.equal(
+    unreadable([dir]).message,
+    `cannot read rule file ${join(dir, "x.yaml")}: is a directory, not a rule file`,
+  );
+});
+
+test("a rule file named twice (directly, or through its directory) is read once: no duplicate id", () => {
+  const dir = join(tmp, "twice");
+  mkdirSync(dir);
+  copyFileSync(validFile, join(dir, "r.yaml"));
+  const once = loadRules([join(dir, "r.yaml")]);
+  for (const paths of [
+    [join(dir, "r.yaml"), join(dir, "r.yaml")],
+    [dir, join(dir, "r.yaml")],
+    [dir, `${dir}/./`],
+  ]) {
+    assert.deepEqual(
+      loadRules(paths).map((r) => r.id),
+      once.map((r) => r.id),
+      paths.join(" "),
+    );
   }
 });

@@ -4,7 +4,7 @@
  * with its file:line and path (`rules/ssh.yaml:7 threshold: expected a number`).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { isSeq } from "yaml";
 import { formatPath, keyLineOf, lineOf, parseYamlDocs, plainValue } from "../core/yaml.ts";
 import { PortcullisError, type Issue } from "../core/errors.ts";
@@ -101,21 +101,55 @@ function ruleFiles(path: string): string[] {
     .map((f) => join(path, f));
 }
 
-/** Loads rules from files and/or directories; throws one RULE_INVALID error listing every problem. */
+/** Why a file cannot be read, in words (Node's messages repeat the path and lead with the errno name). */
+export function readFailure(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case "ENOENT":
+      return "no such file or directory";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "is a directory, not a rule file";
+    case "ENOTDIR":
+      return "a part of the path is not a directory";
+    default:
+      return (e as Error).message;
+  }
+}
+
+/**
+ * Loads rules from files and/or directories (a directory's `*.yaml` and `*.yml` files, not its
+ * subdirectories); throws one RULE_INVALID error listing every problem, or INPUT_UNREADABLE naming the path
+ * that cannot be read. A file named twice (directly, or also through its directory) is read once.
+ */
 export function loadRules(paths: readonly string[]): CompiledRule[] {
   const rules: CompiledRule[] = [];
   const issues: Issue[] = [];
+  const read = new Set<string>();
   for (const p of paths) {
     let files: string[];
     try {
       files = ruleFiles(p);
     } catch (e) {
-      throw new PortcullisError("INPUT_UNREADABLE", `cannot read rules from ${p}: ${(e as Error).message}`, {
+      throw new PortcullisError("INPUT_UNREADABLE", `cannot read rules from ${p}: ${readFailure(e)}`, {
         cause: e,
       });
     }
     for (const f of files) {
-      const r = parseRules(readFileSync(f, "utf8"), f);
+      const key = resolve(f);
+      if (read.has(key)) continue;
+      read.add(key);
+      let text: string;
+      try {
+        text = readFileSync(f, "utf8");
+      } catch (e) {
+        throw new PortcullisError("INPUT_UNREADABLE", `cannot read rule file ${f}: ${readFailure(e)}`, {
+          cause: e,
+        });
+      }
+      const r = parseRules(text, f);
       rules.push(...r.rules);
       issues.push(...r.issues);
     }

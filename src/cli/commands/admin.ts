@@ -21,7 +21,8 @@ import {
   runningPid,
   type LocalOptions,
 } from "../local.ts";
-import { table } from "../table.ts";
+import { jsonLine, printable, printableLines, table } from "../table.ts";
+import { positiveInt } from "../args.ts";
 import { ApiClient, ApiError, localApi } from "../client.ts";
 
 const iso = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -39,11 +40,14 @@ function whoami(): string {
   );
 }
 
+/** Runs `fn` with the store; `create: false` (every command but `ban`) refuses a data directory that holds
+ * no state rather than creating one. */
 async function withStore<T>(
   opts: LocalOptions,
   fn: (ctx: Awaited<ReturnType<typeof open>>) => Promise<T>,
+  { create = false }: { create?: boolean } = {},
 ): Promise<T> {
-  const ctx = await open(opts);
+  const ctx = await open(opts, create);
   try {
     return await fn(ctx);
   } finally {
@@ -51,10 +55,10 @@ async function withStore<T>(
   }
 }
 
-async function open(opts: LocalOptions) {
+async function open(opts: LocalOptions, create: boolean) {
   const config = localConfig(opts);
   const dataDir = dataDirOf(opts, config);
-  const store = await openLocalStore(dataDir, config);
+  const store = await openLocalStore(dataDir, config, { create });
   return { config, dataDir, store };
 }
 
@@ -77,7 +81,7 @@ function alertRow(a: StoredAlert): string[] {
     a.severity,
     a.rule.id,
     Object.entries(a.group)
-      .map(([k, v]) => `${k}=${v}`)
+      .map(([k, v]) => `${printable(k)}=${printable(v)}`)
       .join(" "),
     String(a.count),
     a.outcome ?? "-",
@@ -103,10 +107,12 @@ async function banViaApi(
   if (!result) throw new ApiError(r.status, r.body);
   if (opts.json) out(JSON.stringify({ ...result, daemon: true }));
   else if (result.outcome === "banned")
-    out(`banned ${result.target} until ${result.expires} (enforced by the running daemon)`);
+    out(
+      `banned ${printable(result.target)} until ${printable(result.expires)} (enforced by the running daemon)`,
+    );
   else if (result.outcome === "already_banned" || result.outcome === "extended")
-    out(`${result.target}: ${result.reason}`);
-  else io.stderr.write(`portcullis: not banned: ${result.reason}\n`);
+    out(`${printable(result.target)}: ${printable(result.reason)}`);
+  else io.stderr.write(`portcullis: not banned: ${printable(result.reason)}\n`);
   return ["banned", "already_banned", "extended"].includes(result.outcome)
     ? 0
     : result.outcome === "refused_invalid"
@@ -115,7 +121,10 @@ async function banViaApi(
 }
 
 export function registerAdmin(program: Command, io: CliIO, setExit: (code: number) => void): void {
-  const out = (s: string) => io.stdout.write(s.endsWith("\n") ? s : `${s}\n`);
+  // Text for the operator's terminal: every value from logs and senders is escaped where it is put in a line
+  // (`printable`, so that it cannot start a line of its own either); this is the last guard for the rest.
+  const out = (s: string) => io.stdout.write(printableLines(s.endsWith("\n") ? s : `${s}\n`));
+  const outJson = (v: unknown) => io.stdout.write(`${jsonLine(v)}\n`);
 
   common(program.command("status").description("is the daemon running, what is it doing"))
     .option("--json", "one JSON object")
@@ -147,7 +156,7 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
           ...(certFingerprint ? { tlsFingerprint: certFingerprint } : {}),
           daemon: pid ? report : undefined,
         };
-        if (opts.json) return out(JSON.stringify(summary));
+        if (opts.json) return outJson(summary);
         out(`portcullis ${pid ? `running (pid ${pid})` : "not running"}   data: ${dataDir}`);
         out(`active bans: ${active.length}   alerts in the last 24h: ${alerts24h}`);
         if (!pid && certFingerprint)
@@ -198,16 +207,16 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
   common(program.command("bans").description("decisions in force (or --all)"))
     .option("--json", "JSON lines")
     .option("--all", "include expired and revoked decisions")
-    .option("--limit <n>", "most recent N", "1000")
-    .action(async (opts: LocalOptions & { json?: boolean; all?: boolean; limit: string }) => {
+    .option("--limit <n>", "with --all: the most recent N (1-1000000)", positiveInt(1_000_000), 1000)
+    .action(async (opts: LocalOptions & { json?: boolean; all?: boolean; limit: number }) => {
       await withStore(opts, async ({ store }) => {
         const now = SystemClock.now();
         const list = opts.all
-          ? await store.listDecisions({ limit: Number(opts.limit) })
+          ? await store.listDecisions({ limit: opts.limit })
           : await store.activeDecisions(now);
         if (opts.json) {
           for (const d of list)
-            out(JSON.stringify({ ...d, "@timestamp": iso(d["@timestamp"]), expires: iso(d.expires) }));
+            outJson({ ...d, "@timestamp": iso(d["@timestamp"]), expires: iso(d.expires) });
           return;
         }
         if (!list.length) return out(opts.all ? "no decisions" : "no active bans");
@@ -223,32 +232,33 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
 
   common(program.command("alerts").description("recent alerts"))
     .option("--json", "JSON lines")
-    .option("--limit <n>", "most recent N", "50")
-    .option("--ip <address>", "only alerts about this address")
+    .option("--limit <n>", "most recent N (1-1000)", positiveInt(1000), 50)
+    .option("--ip <address>", "only alerts about this address (or IPv6 /64 group)")
     .option("--rule <id>", "only this rule's alerts")
-    .action(async (opts: LocalOptions & { json?: boolean; limit: string; ip?: string; rule?: string }) => {
+    .action(async (opts: LocalOptions & { json?: boolean; limit: number; ip?: string; rule?: string }) => {
+      const ip = opts.ip === undefined ? undefined : normalizeTarget(opts.ip);
+      if (opts.ip !== undefined && !ip)
+        throw new PortcullisError("USAGE", `--ip: not an IP address or CIDR: ${printable(opts.ip)}`);
       await withStore(opts, async ({ store, dataDir }) => {
         const api = localApi(dataDir);
-        const q = new URLSearchParams({ limit: String(Math.min(Number(opts.limit), 1000)) });
-        if (opts.ip) q.set("source_ip", opts.ip);
+        const q = new URLSearchParams({ limit: String(opts.limit) });
+        if (ip) q.set("source_ip", ip);
         if (opts.rule) q.set("rule_id", opts.rule);
         const list = api
           ? await new ApiClient(api).alerts(q.toString())
           : await store.listAlerts({
-              limit: Number(opts.limit),
-              ...(opts.ip ? { sourceIp: normalizeTarget(opts.ip) ?? opts.ip } : {}),
+              limit: opts.limit,
+              ...(ip ? { sourceIp: ip } : {}),
               ...(opts.rule ? { ruleId: opts.rule } : {}),
             });
         if (opts.json) {
           for (const a of list)
-            out(
-              JSON.stringify({
-                ...a,
-                "@timestamp": iso(a["@timestamp"]),
-                first_seen: iso(a.first_seen),
-                last_seen: iso(a.last_seen),
-              }),
-            );
+            outJson({
+              ...a,
+              "@timestamp": iso(a["@timestamp"]),
+              first_seen: iso(a.first_seen),
+              last_seen: iso(a.last_seen),
+            });
           return;
         }
         if (!list.length) return out("no alerts");
@@ -270,82 +280,84 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
         if (opts.duration !== undefined && parseDuration(opts.duration, "--duration") > MAX_DURATION_MS) {
           throw new PortcullisError("USAGE", `--duration must be at most 3650d (got ${opts.duration})`);
         }
-        const code = await withStore(opts, async ({ config, store, dataDir }) => {
-          const api = localApi(dataDir);
-          if (api) return banViaApi(new ApiClient(api), target, opts, out, io);
-          const policy = await localPolicy(config, store);
-          const now = SystemClock.now();
-          const actor = { type: "cli" as const, name: whoami() };
-          const duration = opts.duration ? parseDuration(opts.duration, "--duration") : undefined;
-          const r = policy.ban(
-            {
-              target,
-              ...(duration !== undefined ? { duration } : {}),
-              reason: opts.reason,
-              actor,
-              origin: "cli",
-            },
-            now,
-          );
-          if (r.decision) {
-            const names = r.decision.simulated
-              ? []
-              : config.responders.map((x) => (x.config as { name?: string }).name ?? x.type);
-            await store.insertDecision(r.decision, names, [
+        const code = await withStore(
+          opts,
+          async ({ config, store, dataDir }) => {
+            const api = localApi(dataDir);
+            if (api) return banViaApi(new ApiClient(api), target, opts, out, io);
+            const policy = await localPolicy(config, store);
+            const now = SystemClock.now();
+            const actor = { type: "cli" as const, name: whoami() };
+            const duration = opts.duration ? parseDuration(opts.duration, "--duration") : undefined;
+            const r = policy.ban(
               {
+                target,
+                ...(duration !== undefined ? { duration } : {}),
+                reason: opts.reason,
+                actor,
+                origin: "cli",
+              },
+              now,
+            );
+            if (r.decision) {
+              const names = r.decision.simulated
+                ? []
+                : config.responders.map((x) => (x.config as { name?: string }).name ?? x.type);
+              await store.insertDecision(r.decision, names, [
+                {
+                  at: now,
+                  actor,
+                  action: "ban",
+                  target: r.decision.target,
+                  decisionId: r.decision.id,
+                  detail: { reason: opts.reason, duration: r.decision.duration },
+                },
+              ]);
+            } else if (r.outcome === "extended") {
+              // Recorded as the daemon records it: the next start (and its firewall) gets the later expiry.
+              await store.extendDecision(r.decisionId!, r.expires!, {
                 at: now,
                 actor,
-                action: "ban",
-                target: r.decision.target,
-                decisionId: r.decision.id,
-                detail: { reason: opts.reason, duration: r.decision.duration },
-              },
-            ]);
-          } else if (r.outcome === "extended") {
-            // Recorded as the daemon records it: the next start (and its firewall) gets the later expiry.
-            await store.extendDecision(r.decisionId!, r.expires!, {
-              at: now,
-              actor,
-              action: "extend",
-              target: r.target!,
-              decisionId: r.decisionId!,
-              detail: { expires: r.expires, reason: r.reason },
-            });
-          } else if (r.outcome.startsWith("refused")) {
-            await store.audit([
-              {
-                at: now,
-                actor,
-                action: "refuse",
-                ...(r.target ? { target: r.target } : {}),
-                detail: { outcome: r.outcome, reason: r.reason },
-              },
-            ]);
-          }
-          const running = runningPid(dataDir) !== undefined;
-          if (opts.json)
-            out(
-              JSON.stringify({
+                action: "extend",
+                target: r.target!,
+                decisionId: r.decisionId!,
+                detail: { expires: r.expires, reason: r.reason },
+              });
+            } else if (r.outcome.startsWith("refused")) {
+              await store.audit([
+                {
+                  at: now,
+                  actor,
+                  action: "refuse",
+                  ...(r.target ? { target: r.target } : {}),
+                  detail: { outcome: r.outcome, reason: r.reason },
+                },
+              ]);
+            }
+            const running = runningPid(dataDir) !== undefined;
+            if (opts.json)
+              outJson({
                 outcome: r.outcome,
                 target: r.target,
                 reason: r.reason,
                 expires: r.expires ? iso(r.expires) : undefined,
                 daemon: running,
-              }),
-            );
-          else if (r.outcome === "banned") {
-            out(
-              `banned ${r.target} until ${iso(r.expires!)}${running ? " (the daemon enforces it within seconds)" : " (the daemon is not running: enforced at its next start)"}`,
-            );
-          } else if (r.outcome === "already_banned" || r.outcome === "extended")
-            out(`${r.target}: ${r.reason}`);
-          else io.stderr.write(`portcullis: not banned: ${r.reason}\n`);
-          return r.outcome === "banned" || r.outcome === "already_banned" || r.outcome === "extended"
-            ? 0
-            : r.outcome === "refused_invalid"
-              ? 64
-              : 1;
-        });
+              });
+            else if (r.outcome === "banned") {
+              out(
+                `banned ${r.target} until ${iso(r.expires!)}${running ? " (the daemon enforces it within seconds)" : " (the daemon is not running: enforced at its next start)"}`,
+              );
+            } else if (r.outcome === "already_banned" || r.outcome === "extended")
+              out(`${printable(r.target)}: ${printable(r.reason)}`);
+            else io.stderr.write(`portcullis: not banned: ${printable(r.reason)}\n`);
+            return r.outcome === "banned" || r.outcome === "already_banned" || r.outcome === "extended"
+              ? 0
+              : r.outcome === "refused_invalid"
+                ? 64
+                : 1;
+          },
+          { create: true },
+        );
         setExit(code);
       },
     );
@@ -381,7 +393,7 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
         }
         return n;
       });
-      if (opts.json) out(JSON.stringify({ target: t, revoked: n }));
+      if (opts.json) outJson({ target: t, revoked: n });
       else out(n ? `unbanned ${t} (${n} decision${n > 1 ? "s" : ""} revoked)` : `${t} was not banned`);
       setExit(0);
     });
@@ -406,29 +418,32 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
               (await localPolicy(config, store)).allowlist,
               await store.activeRanges(),
             );
-        if (opts.json) return out(JSON.stringify(e));
+        if (opts.json) return outJson(e);
         const now = SystemClock.now();
         out(`${t}`);
-        if (e.allowlisted) out(`  allowlisted: ${e.allowlisted.why} (${e.allowlisted.cidr}): never banned`);
+        if (e.allowlisted)
+          out(
+            `  allowlisted: ${printable(e.allowlisted.why)} (${printable(e.allowlisted.cidr)}): never banned`,
+          );
         if (!e.decisions.length && !e.alerts.length && !e.audit.length)
           return out("  nothing recorded about this address");
         out("\ndecisions");
         for (const d of e.decisions) {
           out(
-            `  ${iso(d["@timestamp"])}  ${d.state.padEnd(7)} ${d.simulated ? "(simulated) " : ""}for ${formatDuration(d.duration)}${d.state === "active" ? ` (${left(d.expires, now)} left)` : ""}  by ${d.rule?.id ?? `${d.actor.type}:${d.actor.name}`}${d.escalation ? `  escalation ${d.escalation}` : ""}`,
+            `  ${iso(d["@timestamp"])}  ${d.state.padEnd(7)} ${d.simulated ? "(simulated) " : ""}for ${formatDuration(d.duration)}${d.state === "active" ? ` (${left(d.expires, now)} left)` : ""}  by ${printable(d.rule?.id ?? `${d.actor.type}:${d.actor.name}`)}${d.escalation ? `  escalation ${d.escalation}` : ""}`,
           );
-          out(`      reason: ${d.reason}`);
+          out(`      reason: ${printable(d.reason)}`);
           const st = Object.entries(d.status)
-            .map(([r, s]) => `${r}=${s}`)
+            .map(([r, s]) => `${printable(r)}=${printable(s)}`)
             .join(" ");
           if (st) out(`      responders: ${st}`);
         }
         if (e.alerts.length) out("\nalerts and their events");
         for (const a of e.alerts) {
           out(
-            `  ${iso(a["@timestamp"])}  ${a.severity}  ${a.rule.id} (${a.rule.type})  ${a.count} events ${iso(a.first_seen)} .. ${iso(a.last_seen)}  ATT&CK ${a.attack.join(",") || "-"}`,
+            `  ${iso(a["@timestamp"])}  ${printable(a.severity)}  ${printable(a.rule.id)} (${printable(a.rule.type)})  ${a.count} events ${iso(a.first_seen)} .. ${iso(a.last_seen)}  ATT&CK ${printable(a.attack.join(",")) || "-"}`,
           );
-          out(`      policy: ${a.outcome ?? "-"}: ${a.outcome_reason ?? ""}`);
+          out(`      policy: ${printable(a.outcome ?? "-")}: ${printable(a.outcome_reason ?? "")}`);
           for (const ev of a.events) {
             const log = (ev.log as { file?: { path?: string; line?: number } } | undefined)?.file;
             const text =
@@ -436,14 +451,14 @@ export function registerAdmin(program: Command, io: CliIO, setExit: (code: numbe
                 ? ev.message
                 : ((ev.event as { action?: string } | undefined)?.action ?? "");
             out(
-              `      ${String(ev["@timestamp"])}  ${text}${log?.path ? `  (${log.path}:${log.line})` : ""}`,
+              `      ${printable(ev["@timestamp"])}  ${printable(text)}${log?.path ? `  (${printable(log.path)}:${printable(log.line)})` : ""}`,
             );
           }
         }
         out("\naudit trail");
         for (const r of [...e.audit].reverse()) {
           out(
-            `  ${iso(r.at)}  ${r.action.padEnd(12)} ${r.actor.type}:${r.actor.name}  ${Object.keys(r.detail ?? {}).length ? JSON.stringify(r.detail) : ""}`,
+            `  ${iso(r.at)}  ${printable(r.action).padEnd(12)} ${printable(`${r.actor.type}:${r.actor.name}`)}  ${Object.keys(r.detail ?? {}).length ? jsonLine(r.detail) : ""}`,
           );
         }
       });

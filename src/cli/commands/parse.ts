@@ -10,6 +10,7 @@ import type { CliIO } from "../main.ts";
 import { ParserSet } from "../../parsers/dispatch.ts";
 import { resolveModes, timeContextFor, type TimeOptions } from "../options.ts";
 import { tuneHeapForStreaming } from "../heap.ts";
+import { jsonLine } from "../table.ts";
 
 interface ParseOptions extends TimeOptions {
   mode: string[];
@@ -59,7 +60,8 @@ export function registerParse(program: Command, io: CliIO, setExit: (code: numbe
         const emit = (n: number) => {
           for (const e of events) {
             e.log = { ...e.log, file: { path, line: n } };
-            out.push(`${JSON.stringify(toJsonEvent(e))}\n`);
+            // jsonLine: DEL and C1 controls from the log escaped too (JSON.stringify leaves them raw).
+            out.push(`${jsonLine(toJsonEvent(e))}\n`);
           }
           events.length = 0;
         };

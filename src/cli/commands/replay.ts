@@ -17,10 +17,10 @@ import { Policy } from "../../policy/policy.ts";
 import { Allowlist } from "../../policy/allowlist.ts";
 import type { CliIO } from "../main.ts";
 import { resolveModes, timeContextFor, type TimeOptions } from "../options.ts";
-import { table } from "../table.ts";
+import { jsonLine, printable, table } from "../table.ts";
 import { tuneHeapForStreaming } from "../heap.ts";
 
-interface ReplayOptions extends TimeOptions {
+interface ReplayOptions extends Partial<TimeOptions> {
   rules?: string[];
   config?: string;
   json?: boolean;
@@ -102,8 +102,8 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
     )
     .option(
       "--timezone <zone>",
-      "time zone of timestamps without an offset: local, UTC or an IANA name",
-      "local",
+      "time zone of timestamps without an offset: local, UTC or an IANA name (default: the --config's " +
+        "timezone, else local)",
     )
     .option(
       "--reference-time <iso>",
@@ -119,6 +119,7 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
       const rules = opts.rules?.length
         ? (await import("../../detect/load.ts")).loadRules(opts.rules)
         : (configured?.rules ?? (await loadBuiltinRules()));
+      if (!rules.length) io.stderr.write("portcullis: warning: no detection rule: nothing can alert\n");
       const engine = new DetectionEngine(rules);
       let allowlist: Allowlist;
       try {
@@ -134,58 +135,75 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
       }
       // Old logs replay as enforced: the configuration's dry_run does not apply (every ban is shown).
       const policy = new Policy({ ...configured?.policy, dryRun: false, firstSequence: 0 }, allowlist);
+      // The command line wins over the configuration, which wins over the defaults.
+      const time: TimeOptions = {
+        timezone: opts.timezone ?? configured?.timezone ?? "local",
+        ...(opts.referenceTime !== undefined ? { referenceTime: opts.referenceTime } : {}),
+      };
+      const modes = { ...configured?.modes, ...resolveModes(opts.mode) };
       const inputs: ReplayInput[] = [];
       let totalBytes = 0;
       for (const path of files) {
-        inputs.push({ path, time: await timeContextFor(path, opts) });
+        inputs.push({ path, time: await timeContextFor(path, time) });
         if (path !== "-") totalBytes += (await stat(path)).size;
       }
+      const bar =
+        opts.progress && !opts.json && io.stderr.isTTY && totalBytes > 0
+          ? (await import("../progress.ts")).progressBar(io.stderr, totalBytes)
+          : undefined;
+      // Alerts go to stdout; when that is a terminal too, the bar's line is erased first (and drawn again
+      // below the output at the next update) so that output never lands on the bar.
+      const sharesTerminal = bar !== undefined && io.stdout.isTTY === true;
       const out: string[] = [];
       const flush = async () => {
         if (!out.length) return;
         const chunk = out.join("");
         out.length = 0;
+        if (sharesTerminal) bar.clear();
         if (!io.stdout.write(chunk)) await new Promise((r) => io.stdout.once("drain", r));
       };
-      const bar =
-        opts.progress && !opts.json && io.stderr.isTTY && totalBytes > 0
-          ? (await import("../progress.ts")).progressBar(io.stderr, totalBytes)
-          : undefined;
-      const summary = await replay({
-        inputs,
-        engine,
-        policy,
-        ...(configured ? { ipv6Prefix: configured.ipv6Prefix } : {}),
-        modes: resolveModes(opts.mode),
-        stdin: io.stdin,
-        hooks: {
-          onAlert(a, result) {
-            if (!opts.alerts) return;
-            if (opts.json) out.push(`${JSON.stringify(alertJson(a, result))}\n`);
-            else {
-              const who = Object.entries(a.group)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(" ");
-              out.push(
-                `${iso(a["@timestamp"])}  ALERT  ${a.severity.padEnd(8)} ${a.rule.id}  ${who}  (${a.count}${a.distinct !== undefined ? " distinct" : ""} events) -> ${result.outcome}\n`,
-              );
-            }
+      let summary: Awaited<ReturnType<typeof replay>>;
+      try {
+        summary = await replay({
+          inputs,
+          engine,
+          policy,
+          ...(configured ? { ipv6Prefix: configured.ipv6Prefix } : {}),
+          modes,
+          stdin: io.stdin,
+          hooks: {
+            onAlert(a, result) {
+              if (!opts.alerts) return;
+              if (opts.json) out.push(`${jsonLine(alertJson(a, result))}\n`);
+              else {
+                // Group values (user names, hosts) come from the logs: escaped, like every text printed.
+                const who = Object.entries(a.group)
+                  .map(([k, v]) => `${printable(k)}=${printable(v)}`)
+                  .join(" ");
+                out.push(
+                  `${iso(a["@timestamp"])}  ALERT  ${a.severity.padEnd(8)} ${printable(a.rule.id)}  ${who}  (${a.count}${a.distinct !== undefined ? " distinct" : ""} events) -> ${result.outcome}\n`,
+                );
+              }
+            },
+            onDecision(d) {
+              if (opts.json) out.push(`${jsonLine(decisionJson(d))}\n`);
+              else
+                out.push(
+                  `${iso(d["@timestamp"])}  BAN    ${printable(d.target)}  for ${formatDuration(d.duration)}  by ${printable(d.rule?.id ?? d.actor.name)}\n`,
+                );
+            },
+            onProgress(bytes) {
+              bar?.update(bytes);
+              return flush();
+            },
           },
-          onDecision(d) {
-            if (opts.json) out.push(`${JSON.stringify(decisionJson(d))}\n`);
-            else
-              out.push(
-                `${iso(d["@timestamp"])}  BAN    ${d.target}  for ${formatDuration(d.duration)}  by ${d.rule?.id ?? d.actor.name}\n`,
-              );
-          },
-          onProgress(bytes) {
-            bar?.update(bytes);
-            return flush();
-          },
-        },
-      });
-      bar?.stop();
-      await flush();
+        });
+      } finally {
+        // Also after an error: the bar is erased and the terminal restored before the error is printed.
+        bar?.stop();
+        // What was found before the error is still shown.
+        await flush();
+      }
       const rate = summary.seconds > 0 ? Math.round(summary.lines / summary.seconds) : summary.lines;
       const rows: [string, string][] = [
         ["files", String(summary.files)],
@@ -205,7 +223,7 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
         ["lines/s", rate.toLocaleString("en-US")],
       ];
       if (opts.json) {
-        io.stderr.write(`${JSON.stringify({ kind: "summary", ...summary, lines_per_second: rate })}\n`);
+        io.stderr.write(`${jsonLine({ kind: "summary", ...summary, lines_per_second: rate })}\n`);
       } else {
         io.stdout.write(`\n${table(["replay summary", ""], rows)}\n`);
       }
@@ -221,6 +239,8 @@ async function daemonSettings(file: string) {
   const c = loadConfigFile(file, REGISTRIES).raw;
   return {
     rules: configuredRules(c),
+    timezone: c.timezone,
+    modes: c.parsers.modes,
     policy: policyConfig(c, false),
     allowlist: c.policy.allowlist,
     ipv6Prefix: c.policy.ipv6_prefix,

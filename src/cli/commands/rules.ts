@@ -7,11 +7,11 @@ import type { Command } from "commander";
 import { formatDuration } from "../../core/duration.ts";
 import { builtinRules, BUILTIN_RULES_DIR } from "../../detect/builtin.ts";
 import { runCase, type CaseResult } from "../../detect/casefile.ts";
-import { isPortcullisError } from "../../core/errors.ts";
-import { loadRules } from "../../detect/load.ts";
+import { isPortcullisError, PortcullisError } from "../../core/errors.ts";
+import { loadRules, readFailure } from "../../detect/load.ts";
 import type { CompiledRule } from "../../detect/rule.ts";
 import type { CliIO } from "../main.ts";
-import { table } from "../table.ts";
+import { printable, printableLines, table } from "../table.ts";
 
 function ruleJson(r: CompiledRule) {
   return {
@@ -31,15 +31,40 @@ function ruleJson(r: CompiledRule) {
   };
 }
 
+/** Case files under `path` (recursively); a path that cannot be read is an INPUT_UNREADABLE error (exit 66). */
 function caseFiles(path: string): string[] {
-  if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path)
-    .sort()
-    .flatMap((f) => {
-      const p = join(path, f);
-      if (statSync(p).isDirectory()) return caseFiles(p);
-      return /\.ya?ml$/.test(f) ? [p] : [];
-    });
+  let names: string[];
+  try {
+    if (!statSync(path).isDirectory()) return [path];
+    names = readdirSync(path).sort();
+  } catch (e) {
+    throw new PortcullisError(
+      "INPUT_UNREADABLE",
+      `cannot read rule test cases from ${path}: ${readFailure(e)}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  return names.flatMap((f) => {
+    const p = join(path, f);
+    let dir: boolean;
+    try {
+      dir = statSync(p).isDirectory();
+    } catch (e) {
+      throw new PortcullisError("INPUT_UNREADABLE", `cannot read ${p}: ${readFailure(e)}`, { cause: e });
+    }
+    if (dir) return caseFiles(p);
+    return /\.ya?ml$/.test(f) ? [p] : [];
+  });
+}
+
+/** "0 rules" is almost always a wrong path (an empty directory, files named .yml.txt): said on stderr. */
+function warnIfNone(io: CliIO, count: number, paths: readonly string[]): void {
+  if (count === 0)
+    io.stderr.write(
+      `portcullis: warning: no rule in ${paths.map(printable).join(" ")} (*.yaml, *.yml files)\n`,
+    );
 }
 
 export function registerRules(program: Command, io: CliIO, setExit: (code: number) => void): void {
@@ -54,6 +79,7 @@ export function registerRules(program: Command, io: CliIO, setExit: (code: numbe
     .option("--json", "JSON lines, one rule per line")
     .action((opts: { rules?: string[]; json?: boolean }) => {
       const list = opts.rules?.length ? loadRules(opts.rules) : builtinRules();
+      if (opts.rules?.length) warnIfNone(io, list.length, opts.rules);
       if (opts.json) {
         for (const r of list) io.stdout.write(`${JSON.stringify(ruleJson(r))}\n`);
       } else {
@@ -80,6 +106,7 @@ export function registerRules(program: Command, io: CliIO, setExit: (code: numbe
     .action((paths: string[]) => {
       const list = loadRules(paths);
       io.stdout.write(`${list.length} rules OK\n`);
+      warnIfNone(io, list.length, paths);
       setExit(0);
     });
   rules
@@ -102,7 +129,7 @@ export function registerRules(program: Command, io: CliIO, setExit: (code: numbe
             skipped++;
             if (opts.json)
               io.stdout.write(`${JSON.stringify({ file: f, skipped: "not a rule test case" })}\n`);
-            else io.stdout.write(`skip  ${f}  (not a rule test case)\n`);
+            else io.stdout.write(`skip  ${printable(f)}  (not a rule test case)\n`);
             continue;
           }
           r = { file: f, description: "", ok: false, problems: [e.describe()] };
@@ -114,8 +141,8 @@ export function registerRules(program: Command, io: CliIO, setExit: (code: numbe
             `${JSON.stringify({ file: r.file, description: r.description, ok: r.ok, problems: r.problems })}\n`,
           );
         } else {
-          io.stdout.write(`${r.ok ? "ok  " : "FAIL"}  ${r.file}  ${r.description}\n`);
-          for (const p of r.problems) io.stdout.write(`        ${p}\n`);
+          io.stdout.write(`${r.ok ? "ok  " : "FAIL"}  ${printable(r.file)}  ${printable(r.description)}\n`);
+          for (const p of r.problems) io.stdout.write(`        ${printableLines(p)}\n`);
         }
       }
       if (!opts.json) {

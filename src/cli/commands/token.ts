@@ -1,20 +1,24 @@
 /**
- * `portcullis token create|list|revoke`: API bearer tokens, stored hashed in `<data-dir>/portcullis.db`. Works
+ * `portcullis token create|list|revoke`: API bearer tokens, stored hashed in the daemon's store (the config's
+ * `store.path`, else `<data-dir>/portcullis.db`; `--config` and `--data-dir` as for the other commands). Works
  * whether or not the daemon runs (SQLite in WAL mode takes both); a running daemon sees a new token at once and a
  * revocation within its cache time (2 s). `create` prints the token once, alone on the last line of stdout.
  */
 import { userInfo } from "node:os";
-import { join } from "node:path";
 import type { Command } from "commander";
 import { SCOPES, TokenStore, type TokenInfo } from "../../auth/tokens.ts";
 import { SystemClock } from "../../core/clock.ts";
 import { PortcullisError } from "../../core/errors.ts";
-import { openSqliteStore } from "../../store/sqlite.ts";
 import type { Store } from "../../store/store.ts";
+import { dataDirOf, localConfig, openLocalStore, type LocalOptions } from "../local.ts";
 import type { CliIO } from "../main.ts";
-import { table } from "../table.ts";
+import { jsonLine, printable, table } from "../table.ts";
 
-export const DEFAULT_DATA_DIR = "/var/lib/portcullis";
+function common(cmd: Command): Command {
+  return cmd
+    .option("-c, --config <file>", "configuration file (default /etc/portcullis/portcullis.yaml if present)")
+    .option("-d, --data-dir <dir>", "state directory (overrides the config's data_dir)");
+}
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(",").filter(Boolean)];
 
@@ -26,11 +30,14 @@ function cliUser(): string {
   }
 }
 
+/** Runs `f` with the daemon's store; `create: false` refuses a data directory holding no state (exit 66). */
 async function withStore<T>(
-  dataDir: string,
+  opts: LocalOptions,
+  create: boolean,
   f: (store: Store, tokens: TokenStore) => Promise<T>,
 ): Promise<T> {
-  const store = await openSqliteStore(join(dataDir, "portcullis.db"), { clock: () => SystemClock.now() });
+  const config = localConfig(opts);
+  const store = await openLocalStore(dataDirOf(opts, config), config, { create });
   try {
     const tokens = new TokenStore(store.db, SystemClock);
     return await f(store, tokens);
@@ -60,8 +67,7 @@ export function registerToken(program: Command, io: CliIO, setExit: (code: numbe
     .command("token")
     .description("create, list and revoke API tokens (works whether or not the daemon runs)");
 
-  token
-    .command("create")
+  common(token.command("create"))
     .description(`create a token; it is printed once, alone on the last line (scopes: ${SCOPES.join(", ")})`)
     .option(
       "--scope <scope>",
@@ -70,11 +76,10 @@ export function registerToken(program: Command, io: CliIO, setExit: (code: numbe
     )
     .option("--name <name>", "a name for the audit trail (default: <scope>-<id>)")
     .option("--allow <cidr>", "only accept the token from these addresses or ranges; repeatable", collect)
-    .option("--data-dir <dir>", "state directory holding portcullis.db", DEFAULT_DATA_DIR)
-    .action(async (opts: { scope?: string[]; name?: string; allow?: string[]; dataDir: string }) => {
+    .action(async (opts: LocalOptions & { scope?: string[]; name?: string; allow?: string[] }) => {
       if (!opts.scope?.length)
         throw new PortcullisError("USAGE", `--scope is required (${SCOPES.join(", ")})`);
-      await withStore(opts.dataDir, async (store, tokens) => {
+      await withStore(opts, true, async (store, tokens) => {
         const { token: secret, info } = await tokens.create({
           scopes: opts.scope!,
           ...(opts.name !== undefined ? { name: opts.name } : {}),
@@ -89,7 +94,7 @@ export function registerToken(program: Command, io: CliIO, setExit: (code: numbe
           },
         ]);
         io.stdout.write(
-          `Created token ${info.id} "${info.name}" (scope: ${info.scopes.join(", ")}; from: ${info.allow.length ? info.allow.join(", ") : "any address"}).\n` +
+          `Created token ${info.id} "${printable(info.name)}" (scope: ${info.scopes.join(", ")}; from: ${info.allow.length ? info.allow.join(", ") : "any address"}).\n` +
             "It is shown only this once; send it as the header  Authorization: Bearer <token>\n" +
             `${secret}\n`,
         );
@@ -97,15 +102,13 @@ export function registerToken(program: Command, io: CliIO, setExit: (code: numbe
       setExit(0);
     });
 
-  token
-    .command("list")
+  common(token.command("list"))
     .description("list tokens (never their secrets)")
     .option("--json", "JSON lines, one token per line")
-    .option("--data-dir <dir>", "state directory holding portcullis.db", DEFAULT_DATA_DIR)
-    .action(async (opts: { json?: boolean; dataDir: string }) => {
-      const list = await withStore(opts.dataDir, (_s, tokens) => tokens.list());
+    .action(async (opts: LocalOptions & { json?: boolean }) => {
+      const list = await withStore(opts, false, (_s, tokens) => tokens.list());
       if (opts.json) {
-        for (const t of list) io.stdout.write(`${JSON.stringify(tokenJson(t))}\n`);
+        for (const t of list) io.stdout.write(`${jsonLine(tokenJson(t))}\n`);
       } else if (!list.length) {
         io.stdout.write(
           "no tokens (create one with: portcullis token create --scope webhook --name kibana)\n",
@@ -127,16 +130,18 @@ export function registerToken(program: Command, io: CliIO, setExit: (code: numbe
       setExit(0);
     });
 
-  token
-    .command("revoke")
+  common(token.command("revoke"))
     .description("revoke a token by id (the 12 hex digits after pcl_)")
     .argument("<id>", "token id")
-    .option("--data-dir <dir>", "state directory holding portcullis.db", DEFAULT_DATA_DIR)
-    .action(async (id: string, opts: { dataDir: string }) => {
+    .action(async (id: string, opts: LocalOptions) => {
       const m = /^(?:pcl_)?([0-9a-f]{12})(?:_.*)?$/.exec(id);
-      if (!m) throw new PortcullisError("USAGE", `"${id.slice(0, 20)}" is not a token id (12 hex digits)`);
+      if (!m)
+        throw new PortcullisError(
+          "USAGE",
+          `"${printable(id.slice(0, 20))}" is not a token id (12 hex digits)`,
+        );
       const tid = m[1]!;
-      const info = await withStore(opts.dataDir, async (store, tokens) => {
+      const info = await withStore(opts, false, async (store, tokens) => {
         const before = await tokens.get(tid);
         const after = await tokens.revoke(tid);
         if (after && before?.revoked_at === undefined) {
@@ -158,8 +163,8 @@ export function registerToken(program: Command, io: CliIO, setExit: (code: numbe
       }
       io.stdout.write(
         info.before?.revoked_at !== undefined
-          ? `Token ${tid} "${info.after.name}" was already revoked (${when(info.before.revoked_at)}).\n`
-          : `Revoked token ${tid} "${info.after.name}".\n`,
+          ? `Token ${tid} "${printable(info.after.name)}" was already revoked (${when(info.before.revoked_at)}).\n`
+          : `Revoked token ${tid} "${printable(info.after.name)}".\n`,
       );
       setExit(0);
     });
