@@ -226,6 +226,94 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
     assert.equal(await s.checkpoints.get(key), "p2");
   });
 
+  withStore(
+    "pending work: what a responder has not applied, and what ended but is still applied",
+    async (s) => {
+      const ids = [
+        "pending",
+        "done",
+        "half",
+        "failed",
+        "norow",
+        "sim",
+        "past",
+        "ended",
+        "gone",
+        "ended-pending",
+      ];
+      // One target each (a revocation ends every active decision of its target).
+      const at = (id: string, duration = 600_000) =>
+        decision(id, `192.0.2.${100 + ids.indexOf(id)}`, T0, duration);
+      await s.insertDecision(at("pending"), ["nft", "ufw"], []);
+      await s.insertDecision(at("done"), ["nft", "ufw"], []);
+      await s.insertDecision(at("half", 900_000), ["nft", "ufw"], []);
+      await s.insertDecision(at("failed"), ["nft"], []);
+      await s.insertDecision(at("norow", 300_000), [], []); // made elsewhere: no status row yet
+      await s.insertDecision({ ...at("sim"), simulated: true }, ["nft"], []);
+      await s.insertDecision(at("past", 1000), ["nft"], []); // past its expiry, not yet ended
+      await s.insertDecision(at("ended"), ["nft", "ufw"], []);
+      await s.insertDecision(at("gone"), ["nft"], []);
+      await s.insertDecision(at("ended-pending"), ["nft"], []);
+      const set = (decisionId: string, responder: string, status: "applied" | "failed" | "removed") =>
+        s.setStatus([{ decisionId, responder, status }], T0 + 1);
+      for (const r of ["nft", "ufw"]) await set("done", r, "applied");
+      await set("half", "nft", "applied");
+      await set("failed", "nft", "failed");
+      await set("ended", "ufw", "applied");
+      await set("gone", "nft", "removed");
+      await s.revoke(at("ended").target, { type: "cli", name: "root" }, "x", T0 + 10);
+      await s.revoke(at("gone").target, { type: "cli", name: "root" }, "x", T0 + 20);
+      await s.revoke(at("ended-pending").target, { type: "cli", name: "root" }, "x", T0 + 30);
+      const now = T0 + 2000;
+      const both = await s.pendingWork(["nft", "ufw"], now);
+      // In expiry order.
+      assert.deepEqual(
+        both.apply.map((d) => d.id),
+        ["norow", "failed", "pending", "half"],
+      );
+      assert.deepEqual(both.apply[3]?.status, { nft: "applied", ufw: "pending" });
+      assert.deepEqual(
+        both.remove.map((d) => [d.id, d.state]),
+        [["ended", "revoked"]],
+      );
+      assert.deepEqual(
+        (await s.pendingWork(["nft"], now)).apply.map((d) => d.id),
+        ["norow", "failed", "pending"],
+      );
+      assert.deepEqual(
+        (await s.pendingWork(["ufw"], now)).apply.map((d) => d.id),
+        ["norow", "failed", "pending", "half"],
+      );
+      assert.deepEqual(await s.pendingWork([], now), { apply: [], remove: [] });
+      await set("ended", "ufw", "removed");
+      assert.deepEqual((await s.pendingWork(["nft", "ufw"], now)).remove, []);
+    },
+  );
+
+  withStore("changes since a time: decisions created or ended after it, in creation order", async (s) => {
+    await s.insertDecision(decision("old", "192.0.2.50", T0 - 10_000), [], []);
+    await s.insertDecision(decision("old-ended", "192.0.2.51", T0 - 20_000), [], []);
+    await s.insertDecision(decision("new", "192.0.2.52", T0 + 5), [], []);
+    await s.insertDecision(decision("newer", "192.0.2.53", T0 + 1), [], []);
+    await s.revoke("192.0.2.51", { type: "cli", name: "root" }, "x", T0 + 2);
+    assert.deepEqual(
+      (await s.changedSince(T0)).map((d) => [d.id, d.state]),
+      [
+        ["old-ended", "revoked"],
+        ["newer", "active"],
+        ["new", "active"],
+      ],
+    );
+    assert.deepEqual(
+      (await s.changedSince(T0 + 2)).map((d) => d.id),
+      ["new"],
+    );
+    assert.deepEqual(
+      (await s.activeDecisions(T0 + 6)).map((d) => d.id),
+      ["old", "newer", "new"],
+    );
+  });
+
   withStore("retention removes only ended records past their period", async (s) => {
     await s.insertDecision(decision("r1", "192.0.2.30"), [], []);
     await s.insertDecision(decision("r2", "192.0.2.31", T0, 10 * 86_400_000), [], []);

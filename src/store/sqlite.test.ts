@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { storeConformance } from "./conformance.ts";
+import { sql } from "kysely";
+import { decision, storeConformance } from "./conformance.ts";
 import { openSqliteStore } from "./sqlite.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "portcullis-store-"));
@@ -62,6 +63,39 @@ test("sqlite: a process killed with SIGKILL mid-stream loses no committed decisi
       [],
       "acknowledged audit records missing after SIGKILL",
     );
+  } finally {
+    await s.close();
+  }
+});
+
+test("sqlite: a full disk is reported as such, also when SQLite has already rolled the transaction back", async () => {
+  const s = await openSqliteStore(join(dir, "full.db"), { clock });
+  try {
+    const pages = (await sql<{ page_count: number }>`PRAGMA page_count`.execute(s.db)).rows[0]!.page_count;
+    await sql.raw(`PRAGMA max_page_count = ${pages + 4}`).execute(s.db);
+    // One decision per batch: a single-row INSERT has no statement journal, so on SQLITE_FULL SQLite rolls the
+    // whole transaction back itself (as on a real full disk); a ROLLBACK after that failed with "cannot
+    // rollback - no transaction is active", which was reported instead.
+    let failed: (Error & { code?: string }) | undefined;
+    let batches = 0;
+    for (; batches < 1000 && !failed; batches++) {
+      const d = { ...decision(`full${batches}`, "192.0.2.60"), reason: "x".repeat(3000) };
+      await s
+        .recordOutcomes(
+          [{ decision: { d, responders: ["nftables"] }, audit: [] }],
+          [{ key: "pos", value: `${batches}` }],
+        )
+        .catch((e: Error) => (failed = e));
+    }
+    assert.ok(failed, "the database never filled up");
+    assert.match(failed.message, /database or disk is full/);
+    assert.equal(failed.code, "SQLITE_FULL");
+    // The failed batch left nothing behind (its position included), and the connection is usable again.
+    assert.equal(await s.checkpoints.get("pos"), `${batches - 2}`);
+    assert.equal((await s.listDecisions({ limit: 10_000 })).length, batches - 1);
+    await sql.raw("PRAGMA max_page_count = 1000000").execute(s.db);
+    await s.recordOutcomes([], [{ key: "pos", value: "after" }]);
+    assert.equal(await s.checkpoints.get("pos"), "after");
   } finally {
     await s.close();
   }

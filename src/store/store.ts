@@ -19,6 +19,23 @@ import type { Database, DecisionsTable } from "./schema.ts";
 
 export type DecisionState = "active" | "expired" | "revoked";
 
+/**
+ * The conditions of the partial indexes (migration 0002) as literals: a query uses a partial index only if its
+ * WHERE contains the index's condition, which a bound parameter does not show the planner (PostgreSQL's
+ * generic plans, SQLite before it sees the bindings).
+ */
+const ACTIVE = sql.lit("active");
+const APPLIED = sql.lit("applied");
+
+/**
+ * Rows in creation order. Sorted here rather than by an ORDER BY: SQLite would read the whole table through
+ * the created_at index to skip the sort, instead of the few rows the other indexes find. Stable, so rows created
+ * at the same millisecond keep the order the query gave them.
+ */
+function byCreation<R extends { created_at: number }>(rows: R[]): R[] {
+  return rows.sort((a, b) => Number(a.created_at) - Number(b.created_at));
+}
+
 export interface StoredDecision extends Decision {
   state: DecisionState;
   ended_at?: number;
@@ -199,6 +216,16 @@ export class Store {
     };
   }
 
+  /** Whether every migration is applied (reads only: takes no lock). */
+  async isMigrated(): Promise<boolean> {
+    const migrations = await new Migrator({ db: this.db, provider: migrationProvider }).getMigrations();
+    return migrations.every((m) => m.executedAt !== undefined);
+  }
+
+  /**
+   * Applies the pending migrations. Concurrent openers must be serialised by the caller (the SQLite store runs
+   * this inside `BEGIN IMMEDIATE`, see sqlite.ts); a migration must not open a transaction of its own.
+   */
   async migrate(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: migrationProvider });
     const { error, results } = await migrator.migrateToLatest();
@@ -324,7 +351,7 @@ export class Store {
       if (!chunk.length) break;
       const rows = await this.db
         .selectFrom("decision_status")
-        .selectAll()
+        .select(["decision_id", "responder", "status"])
         .where("decision_id", "in", chunk)
         .execute();
       for (const r of rows) {
@@ -346,11 +373,10 @@ export class Store {
     const rows = await this.db
       .selectFrom("decisions")
       .selectAll()
-      .where("state", "=", "active")
+      .where("state", "=", ACTIVE)
       .where("expires_at", ">", now)
-      .orderBy("created_at")
       .execute();
-    return this.#hydrate(rows);
+    return this.#hydrate(byCreation(rows));
   }
 
   /** Which of `targets` have an active, enforced decision (a newer ban that owns the firewall entry). */
@@ -361,7 +387,7 @@ export class Store {
       const rows = await this.db
         .selectFrom("decisions")
         .select("target")
-        .where("state", "=", "active")
+        .where("state", "=", ACTIVE)
         .where("expires_at", ">", now)
         .where("simulated", "=", 0)
         .where("target", "in", unique.slice(i, i + 500))
@@ -390,14 +416,14 @@ export class Store {
 
   /** Targets of active decisions that are ranges (CIDRs), to find the range bans blocking an address. */
   async activeRanges(): Promise<string[]> {
+    // Deduplicated here: a DISTINCT made SQLite read every decision through the target index.
     const rows = await this.db
       .selectFrom("decisions")
       .select("target")
-      .distinct()
-      .where("state", "=", "active")
+      .where("state", "=", ACTIVE)
       .where("target", "like", "%/%")
       .execute();
-    return rows.map((r) => r.target);
+    return [...new Set(rows.map((r) => r.target))];
   }
 
   async listDecisions(
@@ -419,49 +445,49 @@ export class Store {
   /**
    * Work for the responders: active, enforced decisions whose status for a responder is not `applied`
    * (pending, failed, or no status row yet: a decision made by another process), and ended decisions still
-   * `applied` somewhere (to remove).
+   * `applied` somewhere (to remove). Decisions to apply come in expiry order (a target's latest expiry last),
+   * those to remove in the order they ended.
+   *
+   * Both are set operations over two indexes read in id order (migration 0002): the enforced decisions EXCEPT
+   * those applied on the responder, the ended decisions INTERSECT those applied somewhere. One pass over each
+   * index instead of one decision_status lookup per decision: the daemon runs this every few seconds.
    */
   async pendingWork(
     responders: readonly string[],
     now: number,
   ): Promise<{ apply: StoredDecision[]; remove: StoredDecision[] }> {
     if (!responders.length) return { apply: [], remove: [] };
+    const enforced = this.db
+      .selectFrom("decisions")
+      .select("id")
+      .where("state", "=", ACTIVE)
+      .where("simulated", "=", sql.lit(0))
+      .where("expires_at", ">", now);
+    const applied = this.db
+      .selectFrom("decision_status")
+      .select("decision_id as id")
+      .where("status", "=", APPLIED);
     const applyRows = await this.db
       .selectFrom("decisions")
       .selectAll()
-      .where("state", "=", "active")
-      .where("simulated", "=", 0)
-      .where("expires_at", ">", now)
       .where((eb) =>
-        eb.or(
-          responders.map((r) =>
-            eb.not(
-              eb.exists(
-                eb
-                  .selectFrom("decision_status")
-                  .select("decision_id")
-                  .whereRef("decision_status.decision_id", "=", "decisions.id")
-                  .where("decision_status.responder", "=", r)
-                  .where("decision_status.status", "=", "applied"),
-              ),
-            ),
-          ),
-        ),
+        eb.or(responders.map((r) => eb("id", "in", enforced.except(applied.where("responder", "=", r))))),
       )
+      .orderBy("expires_at")
+      .orderBy("created_at")
+      .orderBy("id")
       .execute();
     const removeRows = await this.db
       .selectFrom("decisions")
       .selectAll()
-      .where("state", "!=", "active")
-      .where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom("decision_status")
-            .select("decision_id")
-            .whereRef("decision_status.decision_id", "=", "decisions.id")
-            .where("decision_status.status", "=", "applied"),
-        ),
+      .where(
+        "id",
+        "in",
+        this.db.selectFrom("decisions").select("id").where("state", "<>", ACTIVE).intersect(applied),
       )
+      .orderBy("ended_at")
+      .orderBy("created_at")
+      .orderBy("id")
       .execute();
     return { apply: await this.#hydrate(applyRows), remove: await this.#hydrate(removeRows) };
   }
@@ -472,9 +498,8 @@ export class Store {
       .selectFrom("decisions")
       .selectAll()
       .where((eb) => eb.or([eb("created_at", ">", since), eb("ended_at", ">", since)]))
-      .orderBy("created_at")
       .execute();
-    return this.#hydrate(rows);
+    return this.#hydrate(byCreation(rows));
   }
 
   /** Marks decisions whose expiry has passed as expired; returns them. */
@@ -491,7 +516,7 @@ export class Store {
         await tx
           .selectFrom("decisions")
           .selectAll()
-          .where("state", "=", "active")
+          .where("state", "=", ACTIVE)
           .where("expires_at", "<=", now)
           .execute()
       ).filter((r) => !keep(r));
