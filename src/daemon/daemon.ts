@@ -47,8 +47,14 @@ import type { Responder } from "../responders/types.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import type { OutcomeRecord, Store, StoredDecision } from "../store/store.ts";
 import type { AlertSourceDefinition } from "../siem/splunk-pull/types.ts";
-import type { InstrumentedSource, SourceDefinition, SourcePosition } from "../sources/types.ts";
+import type {
+  CheckpointStore,
+  InstrumentedSource,
+  SourceDefinition,
+  SourcePosition,
+} from "../sources/types.ts";
 import { VERSION } from "../version.ts";
+import { lockStateDirectory, PID_FILE, type DirectoryLock } from "./lock.ts";
 import { Metrics } from "./metrics.ts";
 import { Pipeline } from "./pipeline.ts";
 import { configuredRules, policyConfig } from "./settings.ts";
@@ -103,6 +109,12 @@ interface RunningSource {
  */
 const SOURCE_RESTART_FIRST_MS = 1000;
 const SOURCE_RESTART_MAX_MS = 60_000;
+/**
+ * A failed commit of lines (see {@link Daemon.flushDecisions}) is tried again without waiting for new lines
+ * after this delay, doubling while it keeps failing (each try may wait out the store's busy timeout).
+ */
+const COMMIT_RETRY_FIRST_MS = 2000;
+const COMMIT_RETRY_MAX_MS = 60_000;
 
 /** Checkpoint key of the detection windows (saved at shutdown and every `rules.windows_snapshot`). */
 const WINDOWS_KEY = "detection.windows";
@@ -132,6 +144,8 @@ export class Daemon implements Control {
   readonly #listeners = new Set<(e: StreamEvent) => void>();
   #started = 0;
   #dataDir: string;
+  /** The state directory's lock (one daemon per directory), held from start to the end of stop. */
+  #lock: DirectoryLock | undefined;
   #stopping = false;
   /** Serialises decisions so de-duplication and escalation see each other's effects. */
   #decide: Promise<unknown> = Promise.resolve();
@@ -182,6 +196,9 @@ export class Daemon implements Control {
   async start(): Promise<void> {
     this.#started = this.#clock.now();
     mkdirSync(this.#dataDir, { recursive: true, mode: 0o750 });
+    // Before anything else is opened: a second daemon on the same directory is refused here (it would make
+    // every decision twice, and its stop would remove the first one's pid file).
+    this.#lock = lockStateDirectory(this.#dataDir);
     const c = this.#config.raw;
     this.store = await openSqliteStore(c.store.path ?? join(this.#dataDir, "portcullis.db"), {
       durability: c.store.durability,
@@ -208,6 +225,7 @@ export class Daemon implements Control {
     this.#startSources();
     this.#every(1000, () => this.#expire());
     this.#every(2000, () => this.#syncExternal());
+    this.#every(1000, () => this.#retryCommit());
     this.#every(parseDuration(c.reconcile_interval), () => this.#sync.reconcileAll());
     this.#every(10_000, () => this.#refreshGuards());
     this.#every(5000, () => this.#writeStatus());
@@ -232,7 +250,8 @@ export class Daemon implements Control {
   }
 
   async stop(): Promise<void> {
-    if (this.#stopping) return;
+    // Not started (or refused: another daemon holds the directory): nothing here is ours to close or remove.
+    if (this.#stopping || !this.#lock) return;
     this.#stopping = true;
     for (const t of this.#timers) clearInterval(t);
     await this.#stopSources(this.#sources);
@@ -243,8 +262,9 @@ export class Daemon implements Control {
     await this.#tokens?.flush().catch(() => undefined);
     await this.#sync?.idle();
     await this.#writeStatus(false);
-    rmSync(join(this.#dataDir, "portcullis.pid"), { force: true });
+    this.#removePid();
     await this.store?.close();
+    this.#lock.release();
     this.#log.info({}, "portcullis stopped");
   }
 
@@ -370,8 +390,13 @@ export class Daemon implements Control {
     this.#seenUntil = now;
   }
 
+  /**
+   * Builds the responders, and unless in dry run sets them up and reconciles them with the store. A reload
+   * rebuilds them when their configuration changed or when dry run was turned on or off: a daemon started in
+   * dry run never set its responders up, and must do so (and enforce the bans in force) once it enforces.
+   */
   async #buildResponders(): Promise<void> {
-    const key = JSON.stringify(this.#config.responders);
+    const key = JSON.stringify({ responders: this.#config.responders, dryRun: this.dryRun });
     if (key === this.#responderKey && this.#sync) return;
     this.#responderKey = key;
     const ctx = {
@@ -409,7 +434,7 @@ export class Daemon implements Control {
         logger: this.#log.child({ stage: "source", source: entry.type }),
         dataDir: this.#dataDir,
         exec: new ProcessExec(),
-        checkpoints: this.store.checkpoints,
+        checkpoints: this.#checkpoints,
       };
       const abort = new AbortController();
       const alertDef = this.#o.plugins.alertSources?.[entry.type];
@@ -472,18 +497,25 @@ export class Daemon implements Control {
 
   /**
    * Detection windows survive a clean restart: saved at shutdown, after the sources have stopped and their last
-   * batch (decisions and position, one transaction) is committed, so the saved windows hold exactly the lines
-   * before the saved positions. While running they are also saved every `rules.windows_snapshot` with a batch
-   * (see {@link flushDecisions}), so a crash loses only what was counted since the last snapshot.
+   * batch is processed, in one transaction with the positions and decisions of every batch not committed yet
+   * (see {@link flushDecisions}), so the saved windows hold exactly the lines before the saved positions. If
+   * that commit fails nothing is saved: the windows of the last snapshot stay, with the positions committed
+   * after it, and the next start reads the uncommitted lines again (counted once). While running the windows
+   * are also saved every `rules.windows_snapshot` with a batch, so a crash loses only what was counted since
+   * the last snapshot.
    */
   async #saveWindows(): Promise<void> {
-    if (!this.store || !this.#engine) return;
+    if (!this.store || !this.#engine || !this.#pipeline) return;
+    const saved = { rules: 0, groups: 0 };
     try {
-      const saved = { rules: 0, groups: 0 };
-      await this.store.recordOutcomes([], this.#windowsPositions(saved));
+      await this.#flushLines([], true, saved);
       this.#log.info(saved, "detection windows saved");
     } catch (e) {
-      this.#log.error({ err: (e as Error).message }, "detection windows could not be saved");
+      this.#log.error(
+        { err: (e as Error).message },
+        "detection windows could not be saved; the lines after the last committed positions are read again " +
+          "at the next start",
+      );
     }
   }
 
@@ -588,31 +620,103 @@ export class Daemon implements Control {
     }
   }
 
+  /** Outcomes of the lines processed since the last call of {@link flushDecisions}. */
   readonly #pending: Prepared[] = [];
+  /** Outcomes of lines whose commit failed, in order: committed first by the next commit of lines. */
+  #failed: Prepared[] = [];
+  /**
+   * Positions (by checkpoint key) of batches the pipeline processed, so their lines are counted in the windows
+   * and decided in memory, but whose commit failed. Every later commit of lines includes them, and a source
+   * restarted meanwhile resumes from them ({@link #checkpoints}): those lines are never read, and counted, a
+   * second time (reading them again from the committed position would count them twice and ban early).
+   */
+  readonly #uncommitted = new Map<string, string>();
+
+  /** The sources' positions: a position not committed yet (see {@link #uncommitted}) wins over the stored one. */
+  readonly #checkpoints: CheckpointStore = {
+    get: async (key) => this.#uncommitted.get(key) ?? (await this.store.checkpoints.get(key)),
+    set: (key, value) => this.store.checkpoints.set(key, value),
+  };
 
   /**
    * Commits queued decisions with the source positions of the lines that made them (one transaction), then
    * enforces them. Called at the end of each line batch (the queue then holds exactly that batch's outcomes:
    * a batch is processed synchronously up to this call).
+   *
+   * When the commit fails (the database locked or full) its lines stay processed: their decisions are kept for
+   * the next commit and their positions are where the source resumes, so the windows, which counted them, stay
+   * consistent with the positions that will be committed. The next commit of lines (a batch, the periodic
+   * retry, the shutdown) writes them all together.
    */
   async flushDecisions(positions: readonly SourcePosition[] = []): Promise<void> {
-    const due = this.#windowsDue();
-    if (!this.#pending.length && !positions.length && !due) return;
+    await this.#flushLines(positions, this.#windowsDue());
+  }
+
+  get #uncommittedWork(): boolean {
+    return this.#failed.length > 0 || this.#uncommitted.size > 0;
+  }
+
+  async #flushLines(
+    positions: readonly SourcePosition[],
+    saveWindows: boolean,
+    saved?: { rules: number; groups: number },
+  ): Promise<void> {
+    if (!this.#pending.length && !positions.length && !saveWindows && !this.#uncommittedWork) return;
     const batch = this.#pending.splice(0);
-    if (due) {
-      // The windows as they are now hold exactly the lines up to these positions (a batch is processed
-      // synchronously up to this call): saved in the same transaction, they survive a crash.
-      positions = [...positions, ...this.#windowsPositions()];
+    // The windows as they are now hold exactly the lines processed so far (a batch is processed synchronously
+    // up to this call): this batch's and those of earlier batches, whose commits are queued before this one
+    // and whose positions, if those commits fail, are in #uncommitted and written with this one.
+    const windows = saveWindows ? this.#windowsPositions(saved) : [];
+    await this.#serial(async () => {
+      for (const p of positions) this.#uncommitted.set(p.key, p.value);
+      const items = [...this.#failed, ...batch];
+      const held = [...this.#uncommitted].map(([key, value]) => ({ key, value }));
+      try {
+        await this.store.recordOutcomes(
+          items.map((i) => i.record),
+          [...held, ...windows],
+        );
+      } catch (e) {
+        // Nothing was written (one transaction). The decisions are already in effect in memory: events of an
+        // address just banned are suppressed, so they are kept for the next commit, or they are lost.
+        this.#failed = items;
+        if (windows.length) {
+          // The snapshot was not saved: take it again with the next commit.
+          this.#windowsSavedAt = 0;
+          this.#windowsEvents = -1;
+        }
+        throw e;
+      }
+      this.#failed = [];
+      for (const p of held) if (this.#uncommitted.get(p.key) === p.value) this.#uncommitted.delete(p.key);
+      await this.#committed(items);
+    });
+  }
+
+  #retryDelay = COMMIT_RETRY_FIRST_MS;
+  #retryAt = 0;
+
+  /** Retries a failed commit of lines, so its decisions are enforced without waiting for new lines. */
+  async #retryCommit(): Promise<void> {
+    const now = this.#clock.now();
+    if (!this.#uncommittedWork) {
+      this.#retryDelay = COMMIT_RETRY_FIRST_MS;
+      this.#retryAt = now + this.#retryDelay;
+      return;
     }
+    if (now < this.#retryAt) return;
     try {
-      await this.#serial(() => this.#commit(batch, positions));
+      await this.flushDecisions();
+      this.#retryDelay = COMMIT_RETRY_FIRST_MS;
+      this.#log.info({}, "the lines whose commit had failed are committed");
     } catch (e) {
-      // Nothing of the batch was committed (one transaction), but its decisions are already in effect in
-      // memory: events of an address just banned are suppressed, so re-reading the lines (the source restarts
-      // from its committed position) would not decide again. Keep them for the next commit, or they are lost.
-      this.#pending.unshift(...batch);
-      throw e;
+      this.#retryDelay = Math.min(this.#retryDelay * 2, COMMIT_RETRY_MAX_MS);
+      this.#log.warn(
+        { err: (e as Error).message, retry_in_ms: this.#retryDelay },
+        "committing processed lines failed again",
+      );
     }
+    this.#retryAt = this.#clock.now() + this.#retryDelay;
   }
 
   /** Applies the policy to a SIEM or API alert, records it and starts enforcement; resolves with the outcome. */
@@ -694,11 +798,13 @@ export class Daemon implements Control {
   }
 
   /** Writes prepared outcomes in one transaction, then enforces and announces them (in that order). */
-  async #commit(items: Prepared[], positions: readonly SourcePosition[] = []): Promise<BanOutcome[]> {
-    await this.store.recordOutcomes(
-      items.map((i) => i.record),
-      positions,
-    );
+  async #commit(items: Prepared[]): Promise<BanOutcome[]> {
+    await this.store.recordOutcomes(items.map((i) => i.record));
+    return this.#committed(items);
+  }
+
+  /** Enforces and announces outcomes just committed. */
+  async #committed(items: Prepared[]): Promise<BanOutcome[]> {
     const toApply: Decision[] = [];
     const outcomes: BanOutcome[] = [];
     const announce: StreamEvent[] = [];
@@ -827,7 +933,18 @@ export class Daemon implements Control {
   // ---- status files ---------------------------------------------------------------------------------------
 
   #writePid(): void {
-    writeFileSync(join(this.#dataDir, "portcullis.pid"), `${process.pid}\n`);
+    writeFileSync(join(this.#dataDir, PID_FILE), `${process.pid}\n`);
+  }
+
+  /** Removes the pid file if it is this daemon's (the lock makes it so; checked anyway). */
+  #removePid(): void {
+    const path = join(this.#dataDir, PID_FILE);
+    try {
+      if (readFileSync(path, "utf8").trim() !== String(process.pid)) return;
+    } catch {
+      return;
+    }
+    rmSync(path, { force: true });
   }
 
   async #writeStatus(running = true): Promise<void> {

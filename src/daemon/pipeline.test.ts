@@ -49,7 +49,7 @@ test("file lines keep the hostname written in the line as host.name", async () =
 test("lines a parser refuses (a forged nginx client) are counted, not silently dropped", async () => {
   const { pipeline, events } = recording();
   const forged =
-    '2025/11/23 10:00:00 [error] 7#7: *1 user "bob": password mismatch, client: 203.0.113.21, server: a, request: "GET / HTTP/1.1", host: "a", referrer: "x": password mismatch, client: 192.0.2.99, server: a';
+    '2025/11/23 10:00:00 [error] 7#7: *1 open() "/srv/www/x), client: 192.0.2.99, server: a, request: "GET /pma/ HTTP/1.1", host: "h", referrer: "z" failed (2: No such file or directory), client: 203.0.113.21, server: a, request: "GET /x)%2C HTTP/1.1", host: "h"';
   await pipeline.push({
     lines: [forged, line("srv")],
     stream: "/var/log/mixed.log",

@@ -4,11 +4,20 @@
  * removed, status recorded). The firewall is the stand-in script of the daemon tests.
  */
 import assert from "node:assert/strict";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fakeFirewallYaml, spawnDaemon, syslogStamp, until } from "../support/daemon.ts";
+import { EXIT_ALREADY_RUNNING } from "../../src/cli/commands/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "portcullis-run-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -112,4 +121,128 @@ test("run: a broken config reports every problem with file:line and starts nothi
   assert.match(err, /broken\.yaml:3 sources\[0\]\.path: expected an absolute path/);
   assert.match(err, /broken\.yaml:6 responders\[0\]\.verdict/);
   assert.match(err, /broken\.yaml:8 policy\.dry_runn: unknown key/);
+});
+
+/** A daemon's config whose responder setup (run while the daemon starts) waits for `release` to exist. */
+function slowStartConfig(name: string) {
+  const base = join(dir, name);
+  const data = join(base, "data");
+  const log = join(base, "auth.log");
+  const cfg = join(base, "portcullis.yaml");
+  const marker = join(base, "setup-started");
+  const release = join(base, "setup-release");
+  const script = join(base, "setup.cjs");
+  mkdirSync(base, { recursive: true });
+  writeFileSync(log, "");
+  writeFileSync(
+    script,
+    [
+      'const fs = require("node:fs");',
+      "const [marker, release] = process.argv.slice(2);",
+      'fs.writeFileSync(marker, "");',
+      "const end = Date.now() + 60000;",
+      "const wait = () => (fs.existsSync(release) || Date.now() > end ? process.exit(0) : setTimeout(wait, 20));",
+      "wait();",
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    cfg,
+    [
+      `data_dir: ${data}`,
+      "sources:",
+      "  - type: file",
+      `    path: ${log}`,
+      "responders:",
+      ...fakeFirewallYaml(join(base, "fw.json")),
+      `    setup: ${JSON.stringify([process.execPath, script, marker, release])}`,
+      "policy:",
+      "  allow_admin_sessions: false",
+      "api:",
+      '  listen: "127.0.0.1:0"',
+      "",
+    ].join("\n"),
+  );
+  return { cfg, data, marker, release };
+}
+
+test("run: a signal while starting is handled once started (SIGHUP reloads, SIGTERM stops), not fatal", async () => {
+  const c = slowStartConfig("signals-at-start");
+  let err = "";
+  let { child, exited } = spawnDaemon(c.cfg, (t) => (err += t));
+  try {
+    await until("the daemon starting (its responder's setup runs)", () => existsSync(c.marker), 20_000);
+    child.kill("SIGHUP");
+    await until(
+      "the SIGHUP handled",
+      () => err.includes("reload requested while starting") || child.exitCode !== null || child.signalCode,
+      20_000,
+    );
+    assert.equal(child.signalCode, null, "not killed by SIGHUP");
+    writeFileSync(c.release, "");
+    await until("reloaded once started", () => err.includes("configuration reloaded"), 20_000);
+    assert.ok(err.indexOf("portcullis started") < err.indexOf("configuration reloaded"));
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, err.slice(-2000));
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+  // SIGTERM while starting: the daemon finishes starting, then stops cleanly.
+  rmSync(c.marker);
+  rmSync(c.release);
+  err = "";
+  ({ child, exited } = spawnDaemon(c.cfg, (t) => (err += t)));
+  try {
+    await until("the daemon starting again", () => existsSync(c.marker), 20_000);
+    child.kill("SIGTERM");
+    await until(
+      "the SIGTERM handled",
+      () => err.includes("stop requested while starting") || child.exitCode !== null || child.signalCode,
+      20_000,
+    );
+    assert.equal(child.signalCode, null, "not killed by SIGTERM");
+    writeFileSync(c.release, "");
+    assert.equal(await exited, 0, err.slice(-2000));
+    assert.ok(err.includes("portcullis started") && err.includes("portcullis stopped"), err.slice(-2000));
+    assert.ok(!existsSync(join(c.data, "portcullis.pid")));
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+});
+
+test("run: a second daemon on a running daemon's state directory is refused; kill -9 leaves no stale lock", async () => {
+  const c = slowStartConfig("second-daemon");
+  writeFileSync(c.release, "");
+  let err = "";
+  let { child, exited } = spawnDaemon(c.cfg, (t) => (err += t));
+  try {
+    await until("started", () => err.includes("portcullis started"), 20_000);
+    const pidFile = join(c.data, "portcullis.pid");
+    let second = "";
+    const refused = spawnDaemon(c.cfg, (t) => (second += t));
+    try {
+      await until("the second daemon to exit", () => refused.child.exitCode !== null, 20_000);
+    } finally {
+      if (refused.child.exitCode === null) refused.child.kill("SIGKILL");
+    }
+    assert.equal(await refused.exited, EXIT_ALREADY_RUNNING, second);
+    assert.ok(second.includes(`state directory ${c.data} (pid ${child.pid})`), second);
+    assert.equal(
+      readFileSync(pidFile, "utf8").trim(),
+      String(child.pid),
+      "the running daemon's pid file stays",
+    );
+    assert.equal(child.exitCode, null, "the first one runs on");
+    // Killed without a chance to clean up: the OS released the lock, the next start takes it.
+    child.kill("SIGKILL");
+    await exited;
+    err = "";
+    ({ child, exited } = spawnDaemon(c.cfg, (t) => (err += t)));
+    await until("started after kill -9", () => err.includes("portcullis started"), 20_000);
+    assert.equal(readFileSync(pidFile, "utf8").trim(), String(child.pid));
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, err.slice(-2000));
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
 });

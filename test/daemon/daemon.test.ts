@@ -21,6 +21,7 @@ import type { Alert } from "../../src/core/alert.ts";
 import { SystemClock } from "../../src/core/clock.ts";
 import { memoryLogger } from "../../src/core/logger.ts";
 import { Daemon, type PluginFactories } from "../../src/daemon/daemon.ts";
+import { DaemonRunningError } from "../../src/daemon/lock.ts";
 import { FACTORIES, REGISTRIES } from "../../src/daemon/plugins.ts";
 import { openSqliteStore } from "../../src/store/sqlite.ts";
 import type { LineSink, SourceDefinition } from "../../src/sources/types.ts";
@@ -475,7 +476,7 @@ test("a source whose run fails (one store error) is reported down, restarted, an
   }
 });
 
-test("a commit that fails (disk full) loses no decision: it is committed with the re-read batch, once", async () => {
+test("a commit that fails (disk full) loses no decision: it is committed with the kept position, once", async () => {
   const t = setup("commit-fails");
   const d = t.make();
   await d.start();
@@ -492,8 +493,8 @@ test("a commit that fails (disk full) loses no decision: it is committed with th
   try {
     appendFileSync(t.log, fail("203.0.113.44").repeat(5));
     await until("the refused commit", () => refused === 1);
-    // The source restarts from its committed position and reads the five lines again: the address is banned
-    // in memory, so they decide nothing new; the kept decision is committed with them, then enforced.
+    // The source restarts after the five lines (their position, not committed, is kept in memory), so they
+    // are not counted again; the kept decision is committed with that position, then enforced.
     await until("the ban on the firewall", () => t.firewall()["203.0.113.44"], 30_000);
     const decisions = await d.store.listDecisions({ limit: 100 });
     assert.deepEqual(
@@ -665,6 +666,150 @@ test("windows restored after a crash drop the counts a ban made after the snapsh
     await d.unban("192.0.2.250", { type: "cli", name: "test" });
     const decisions = await d.store.listDecisions({ target: "203.0.113.70" });
     assert.equal(decisions.length, 1, "no second ban");
+  } finally {
+    await d.stop();
+  }
+});
+
+/**
+ * Makes the daemon's store refuse every transaction while `locked` holds, as SQLite does when another process
+ * holds the database longer than the busy timeout; counts the refusals and the commits of source positions.
+ */
+function lockable(d: Daemon) {
+  const record = d.store.recordOutcomes.bind(d.store);
+  const s = { locked: false, refused: 0, committed: 0 };
+  d.store.recordOutcomes = async (items, positions = []) => {
+    if (s.locked) {
+      s.refused++;
+      throw new Error("SQLITE_BUSY: database is locked");
+    }
+    await record(items, positions);
+    if (positions.some((p) => p.key.startsWith("file:"))) s.committed++;
+  };
+  return s;
+}
+
+/** Resolves once every decision queued before it (the commit of the lines read so far) is done. */
+const settled = (d: Daemon) => d.unban("192.0.2.254", { type: "cli", name: "test" });
+
+test("a failed commit leaves its lines counted once: the restarted source resumes after them, no early ban", async () => {
+  const t = setup("locked-store");
+  const d = t.make();
+  await d.start();
+  const store = lockable(d);
+  try {
+    await until("the file's first position committed", () => store.committed > 0);
+    store.locked = true;
+    appendFileSync(t.log, fail("203.0.113.91").repeat(3));
+    await until("the batch's commit refused", () => store.refused > 0);
+    await until("the source reported down", async () => (await d.status()).sources[0]?.ok === false);
+    store.locked = false;
+    const before = store.committed;
+    await until("the kept position committed", () => store.committed > before);
+    // A fourth failure: four, not seven (the three read again) nor six: no ban.
+    appendFileSync(t.log, fail("203.0.113.91"));
+    await until("the fourth line read", () => d.pipeline.counters.lines >= 4);
+    await settled(d);
+    assert.equal(d.pipeline.counters.lines, 4, "no line is read twice");
+    assert.deepEqual(await d.store.listDecisions({ target: "203.0.113.91" }), []);
+    // The fifth bans, on five events.
+    appendFileSync(t.log, fail("203.0.113.91"));
+    await until("the ban on the firewall", () => t.firewall()["203.0.113.91"]);
+    const [alert] = await d.store.listAlerts({ sourceIp: "203.0.113.91" });
+    assert.equal(alert?.count, 5);
+  } finally {
+    await d.stop();
+  }
+});
+
+test("stopping while a commit fails saves the windows only with the positions of the lines they counted", async () => {
+  const t = setup("locked-stop");
+  let d = t.make();
+  await d.start();
+  const store = lockable(d);
+  await until("the file's first position committed", () => store.committed > 0);
+  store.locked = true;
+  appendFileSync(t.log, fail("203.0.113.92").repeat(3));
+  await until("the batch's commit refused", () => store.refused > 0);
+  // The store is back just as the daemon stops (SIGTERM while the source waits to be restarted).
+  store.locked = false;
+  await d.stop();
+  d = t.make();
+  await d.start();
+  try {
+    // The three lines are in the saved windows and behind the saved position: neither lost nor read again.
+    appendFileSync(t.log, fail("203.0.113.92"));
+    await until("the fourth line read", () => d.pipeline.counters.lines >= 1);
+    await settled(d);
+    assert.equal(d.pipeline.counters.lines, 1, "only the new line is read after the restart");
+    assert.deepEqual(await d.store.listDecisions({ target: "203.0.113.92" }), []);
+    appendFileSync(t.log, fail("203.0.113.92"));
+    await until("the ban on the firewall", () => t.firewall()["203.0.113.92"]);
+    const [alert] = await d.store.listAlerts({ sourceIp: "203.0.113.92" });
+    assert.equal(alert?.count, 5);
+  } finally {
+    await d.stop();
+  }
+});
+
+test("a second daemon on the same state directory is refused; the first keeps its pid file and runs on", async () => {
+  const t = setup("two-daemons");
+  const first = t.make();
+  await first.start();
+  const pidFile = join(t.dataDir, "portcullis.pid");
+  const second = t.make();
+  try {
+    await assert.rejects(second.start(), (e: unknown) => {
+      assert.ok(e instanceof DaemonRunningError, String(e));
+      assert.ok(e.message.includes(t.dataDir), e.message);
+      assert.ok(e.message.includes(`pid ${process.pid}`), e.message);
+      return true;
+    });
+    // Stopping the refused one touches nothing of the running one's.
+    await second.stop();
+    assert.equal(readFileSync(pidFile, "utf8").trim(), String(process.pid));
+    assert.equal(
+      (JSON.parse(readFileSync(join(t.dataDir, "status.json"), "utf8")) as { running: boolean }).running,
+      true,
+    );
+    for (let i = 0; i < 5; i++) appendFileSync(t.log, fail("203.0.113.93"));
+    await until("the first one still bans", () => t.firewall()["203.0.113.93"]);
+  } finally {
+    await second.stop();
+    await first.stop();
+  }
+  assert.ok(!existsSync(pidFile), "removed by the daemon that wrote it");
+  // Released at stop: the next daemon starts.
+  const third = t.make();
+  await third.start();
+  await third.stop();
+});
+
+test("a reload from dry run to enforcing sets the responders up and enforces", async () => {
+  const t = setup("dry-to-enforcing", {}, { dry_run: true });
+  const marker = join(t.dir, "setup-ran");
+  const raw = (dryRun: boolean) => ({
+    ...t.config.raw,
+    responders: [{ type: "command", name: "fakefw", ...fakeFirewall(t.fw), setup: ["touch", marker] }],
+    policy: { ...t.config.raw.policy, dry_run: dryRun },
+  });
+  const d = new Daemon({
+    config: validateConfig(raw(true), "dry.yaml", REGISTRIES),
+    clock: SystemClock,
+    logger: t.logger,
+    plugins: FACTORIES,
+  });
+  await d.start();
+  try {
+    assert.ok(!existsSync(marker), "no setup in dry run");
+    await d.reload(validateConfig(raw(false), "enforcing.yaml", REGISTRIES));
+    assert.equal(d.dryRun, false);
+    assert.ok(existsSync(marker), "set up by the reload");
+    const r = await d.ban({ target: "203.0.113.94", actor: { type: "cli", name: "t" }, origin: "cli" });
+    assert.ok(r.decision);
+    assert.equal(r.decision.simulated, false);
+    await until("the ban on the firewall", () => t.firewall()["203.0.113.94"]);
+    assert.equal((await d.enforcement(r.decision.id, 10_000)).state, "applied");
   } finally {
     await d.stop();
   }

@@ -1,7 +1,11 @@
 /**
  * `portcullis run --config FILE [--data-dir DIR] [--dry-run]`: the daemon. Every config problem is reported
  * (with file:line) before anything starts. SIGHUP reloads config and rules (windows and bans are kept; a bad new
- * config is refused and the old one stays); SIGTERM and SIGINT shut down cleanly.
+ * config is refused and the old one stays); SIGTERM and SIGINT shut down cleanly. Signals are handled from
+ * before the daemon starts: one arriving while it starts is acted on once it has started.
+ *
+ * One daemon per state directory: a second `run` on a directory a daemon holds exits with 75 (EX_TEMPFAIL),
+ * naming the directory and the running daemon's pid, and touches nothing of it.
  */
 import type { Command } from "commander";
 import { loadConfigFile } from "../../config/load.ts";
@@ -9,10 +13,14 @@ import { SystemClock } from "../../core/clock.ts";
 import { isPortcullisError } from "../../core/errors.ts";
 import { createLogger } from "../../core/logger.ts";
 import { Daemon } from "../../daemon/daemon.ts";
+import { DaemonRunningError } from "../../daemon/lock.ts";
 import { FACTORIES, REGISTRIES } from "../../daemon/plugins.ts";
 import type { CliIO } from "../main.ts";
 import { DEFAULT_CONFIG } from "../local.ts";
-import { runUntilSignalled } from "../signals.ts";
+import { runWithSignals } from "../signals.ts";
+
+/** Exit status of a `run` refused because another daemon holds the state directory (sysexits EX_TEMPFAIL). */
+export const EXIT_ALREADY_RUNNING = 75;
 
 interface RunOptions {
   config: string;
@@ -40,26 +48,33 @@ export function registerRun(program: Command, io: CliIO, setExit: (code: number)
         ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
         ...(opts.dryRun ? { dryRun: true } : {}),
       });
-      await daemon.start();
-      await runUntilSignalled(
-        logger,
-        () => daemon.stop(),
-        () => {
-          try {
-            const next = loadConfigFile(opts.config, REGISTRIES);
-            daemon
-              .reload(next)
-              .catch((e: unknown) =>
-                logger.error({ err: describe(e) }, "reload failed; keeping the running configuration"),
-              );
-          } catch (e) {
-            logger.error(
-              { err: describe(e) },
-              "reload refused: the new configuration is invalid; keeping the running one",
+      const reload = () => {
+        try {
+          const next = loadConfigFile(opts.config, REGISTRIES);
+          daemon
+            .reload(next)
+            .catch((e: unknown) =>
+              logger.error({ err: describe(e) }, "reload failed; keeping the running configuration"),
             );
-          }
-        },
-      );
+        } catch (e) {
+          logger.error(
+            { err: describe(e) },
+            "reload refused: the new configuration is invalid; keeping the running one",
+          );
+        }
+      };
+      try {
+        await runWithSignals(logger, {
+          start: () => daemon.start(),
+          stop: () => daemon.stop(),
+          onHangup: reload,
+        });
+      } catch (e) {
+        if (!(e instanceof DaemonRunningError)) throw e;
+        io.stderr.write(`portcullis: ${e.message}\n`);
+        setExit(EXIT_ALREADY_RUNNING);
+        return;
+      }
       setExit(0);
     });
 }
