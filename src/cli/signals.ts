@@ -73,12 +73,3 @@ export function runWithSignals(logger: Logger, command: SignalledCommand): Promi
     );
   });
 }
-
-/** Runs an already started command until SIGTERM or SIGINT has stopped it. */
-export function runUntilSignalled(
-  logger: Logger,
-  stop: () => Promise<void>,
-  onHangup: () => void,
-): Promise<void> {
-  return runWithSignals(logger, { stop, onHangup });
-}

@@ -13,7 +13,7 @@ import { socketPath } from "../../enforcer/protocol.ts";
 import { enforcerFromConfig } from "../../enforcer/server.ts";
 import { PortcullisError } from "../../core/errors.ts";
 import type { CliIO } from "../main.ts";
-import { runUntilSignalled } from "../signals.ts";
+import { runWithSignals } from "../signals.ts";
 
 interface EnforcerOptions {
   config: string;
@@ -38,13 +38,13 @@ export function registerEnforcer(program: Command, io: CliIO, setExit: (code: nu
         { clock: SystemClock, logger, dataDir: "/nonexistent", exec: new ProcessExec() },
         { socket: opts.socket },
       );
-      await server.start();
-      // The responders are fixed at start: a new config needs a restart (logged, never half-applied).
-      await runUntilSignalled(
-        logger,
-        () => server.stop(),
-        () => logger.warn({}, "SIGHUP ignored: restart the enforcer to change its config"),
-      );
+      // The responders are fixed at start: a new config needs a restart (logged, never half-applied). The
+      // signal handlers are in place while it starts (a SIGHUP then must not kill it).
+      await runWithSignals(logger, {
+        start: () => server.start(),
+        stop: () => server.stop(),
+        onHangup: () => logger.warn({}, "SIGHUP ignored: restart the enforcer to change its config"),
+      });
       setExit(0);
     });
 }
