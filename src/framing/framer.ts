@@ -260,6 +260,11 @@ export class LineFramer {
   #export: Map<string, string> | undefined;
   /** A binary export field was seen: every line until the end of the input is dropped (see #exportLine). */
   #untrusted = false;
+  /**
+   * Lines not read because they came after a binary export field (the binary field's own line included):
+   * replay and parse warn about them, nothing else would show that the rest of an input was not read.
+   */
+  unreadAfterBinary = 0;
   #hour: HourStamp = NO_HOUR;
   readonly #env: Envelope = { host: undefined, program: undefined, pid: undefined, msgStart: 0 };
   readonly #names = new RecentNames();
@@ -546,7 +551,10 @@ export class LineFramer {
    * source reads `journalctl -o json`, where binary values are arrays of byte values (handled by `str`).
    */
   #exportLine(line: string): Frame | undefined {
-    if (this.#untrusted) return undefined;
+    if (this.#untrusted) {
+      this.unreadAfterBinary++;
+      return undefined;
+    }
     const rec = this.#export!;
     if (line === "") {
       this.#export = undefined;
@@ -560,6 +568,7 @@ export class LineFramer {
     }
     if (eq < 0) {
       this.#untrusted = true;
+      this.unreadAfterBinary++;
       rec.clear();
       return undefined;
     }

@@ -34,6 +34,18 @@ export interface ReplayHooks {
    * awaited before the next batch (back-pressure: output written to a slow pipe does not pile up in memory).
    */
   onProgress?(bytesRead: number): void | Promise<void>;
+  /** Something about an input the user must know (part of it not read), in words. */
+  onWarning?(message: string): void;
+}
+
+/** The warning for lines a framer did not read after a `journalctl -o export` binary field, if any. */
+export function unreadWarning(path: string, framer: LineFramer): string | undefined {
+  const n = framer.unreadAfterBinary;
+  if (n === 0) return undefined;
+  return (
+    `${path}: the last ${n} lines were not read: they follow a journalctl -o export binary field, whose ` +
+    "bytes cannot be told apart from forged records (export with journalctl -o json instead)"
+  );
 }
 
 export interface ReplaySummary {
@@ -161,6 +173,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     });
     const path = input.path;
     const cur = {
+      path,
       framer: new LineFramer(input.time),
       /** The 1-based number of the line being processed. */
       lineNo: 0,
@@ -229,10 +242,16 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       await hooks?.onProgress?.(batch.bytesRead);
     }
     process(framer.flush());
+    warnUnread(cur);
   } else if (inputs.length > 1) await merged(inputs.map(open));
   events.length = 0;
   summary.seconds = (elapsed() - started) / 1000;
   return summary;
+
+  function warnUnread(cur: ReturnType<typeof open>): void {
+    const w = unreadWarning(cur.path, cur.framer);
+    if (w !== undefined) hooks?.onWarning?.(w);
+  }
 
   /**
    * Several inputs are replayed as one stream in event time: each step processes the next frame of the input
@@ -259,6 +278,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
           if (r.done) {
             h.done = true;
             h.frame = h.cur.framer.flush();
+            warnUnread(h.cur);
             break;
           }
           h.lines = r.value.lines;

@@ -278,3 +278,32 @@ test("a 1 MB hostile line is parsed without error or delay", async () => {
     .map((l) => JSON.parse(l) as Record<string, any>);
   assert.equal(e?.source.ip, "203.0.113.77");
 });
+
+test("parse and replay warn when the rest of a journalctl -o export input was not read (a binary field)", async () => {
+  const p = join(dir, "export.txt");
+  const record = (msg: string, us: number) =>
+    [
+      `__CURSOR=s=1;i=${us}`,
+      `__REALTIME_TIMESTAMP=${us}`,
+      "_HOSTNAME=srv",
+      "SYSLOG_IDENTIFIER=sshd",
+      "_PID=7",
+      `MESSAGE=${msg}`,
+    ].join("\n") + "\n\n";
+  const fail = "Failed password for root from 192.0.2.7 port 22 ssh2";
+  // A binary MESSAGE (its name alone on a line, then a length and raw bytes), then two more records.
+  writeFileSync(
+    p,
+    record(fail, 1772445600000000) +
+      "__CURSOR=s=1;i=2\nSYSLOG_IDENTIFIER=sshd\nMESSAGE\n\u0005\u0000\u0000\u0000\u0000\u0000\u0000\u0000a\nb\nc\n\n" +
+      record(fail, 1772445602000000) +
+      record(fail, 1772445603000000),
+  );
+  const parse = io();
+  assert.equal(await main(["parse", ...TZ, p], parse.io), 0);
+  assert.equal(parse.out().trim().split("\n").length, 1, "only the record before the binary field");
+  assert.match(parse.err(), /warning: .*export\.txt: the last 19 lines were not read: .*journalctl -o json/);
+  const replayed = io();
+  assert.equal(await main(["replay", ...TZ, "--json", p], replayed.io), 0);
+  assert.match(replayed.err(), /warning: .*export\.txt: the last 19 lines were not read/);
+});

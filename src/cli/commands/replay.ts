@@ -163,6 +163,7 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
         if (!io.stdout.write(chunk)) await new Promise((r) => io.stdout.once("drain", r));
       };
       let summary: Awaited<ReturnType<typeof replay>>;
+      const warnings: string[] = [];
       try {
         summary = await replay({
           inputs,
@@ -196,6 +197,8 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
               bar?.update(bytes);
               return flush();
             },
+            // Printed once the bar is gone (below).
+            onWarning: (w) => void warnings.push(w),
           },
         });
       } finally {
@@ -203,6 +206,7 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
         bar?.stop();
         // What was found before the error is still shown.
         await flush();
+        for (const w of warnings) io.stderr.write(`portcullis: warning: ${printable(w)}\n`);
       }
       const rate = summary.seconds > 0 ? Math.round(summary.lines / summary.seconds) : summary.lines;
       const rows: [string, string][] = [
