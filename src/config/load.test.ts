@@ -148,3 +148,24 @@ test("a missing file is a clear error", () => {
     /cannot read configuration .*absent\.yaml: no such file/,
   );
 });
+
+test("relative rules.paths are relative to the configuration file, absolute ones kept", () => {
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-cfg-rel-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "portcullis.yaml");
+  writeFileSync(
+    file,
+    [
+      "sources:",
+      "  - type: file",
+      "    path: /var/log/auth.log",
+      "rules:",
+      "  paths: [rules.d, ../shared-rules/web.yaml, /etc/portcullis/extra]",
+    ].join("\n"),
+  );
+  assert.deepEqual(loadConfigFile(file, REGISTRIES).raw.rules.paths, [
+    join(dir, "rules.d"),
+    join(dir, "..", "shared-rules", "web.yaml"),
+    "/etc/portcullis/extra",
+  ]);
+});

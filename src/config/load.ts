@@ -3,6 +3,7 @@
  * Plugin entries (sources, responders) are checked by their own schemas; an unknown type lists the known ones.
  */
 import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
 import type { z } from "zod";
 import { parseDuration } from "../core/duration.ts";
 import { PortcullisError, type Issue } from "../core/errors.ts";
@@ -161,7 +162,12 @@ export function loadConfigFile(file: string, registries: Registries): LoadedConf
     );
   }
   const located = docs[0];
-  return validateConfig(located ? (plainValue(located, file) ?? {}) : {}, file, registries, located);
+  const loaded = validateConfig(located ? (plainValue(located, file) ?? {}) : {}, file, registries, located);
+  // Relative rule paths are relative to the configuration file, not to wherever the daemon was started from
+  // (systemd starts it in /).
+  const rules = loaded.raw.rules;
+  rules.paths = rules.paths.map((p) => (isAbsolute(p) ? p : resolve(dirname(file), p)));
+  return loaded;
 }
 
 export function ms(d: string | number): number {

@@ -111,7 +111,10 @@ export const policySchema = z
 export const rulesSchema = z
   .strictObject({
     builtin: z.boolean().default(true).describe("Load the built-in rule pack"),
-    paths: z.array(z.string()).default([]).describe("Extra rule files or directories"),
+    paths: z
+      .array(z.string())
+      .default([])
+      .describe("Extra rule files or directories (relative ones: relative to this configuration file)"),
     disable: z.array(z.string()).default([]).describe("Rule ids to turn off"),
     windows_snapshot: interval(1000)
       .default("10s")
