@@ -2,7 +2,7 @@
 import type { RuleSnapshot } from "./builtin-snapshot.ts";
 
 export const BUILTIN_SNAPSHOT: RuleSnapshot = {
-  digest: "ef6eebdfc78b15126d606a04efa6c9e1a117e730ec7a542bc4e9d9a2bb2f7b3e",
+  digest: "b9456300446da482de56db151df60d569ffddc4e38dc9255953ebc27f5071a3b",
   rules: [
     {
       file: "host.yaml",
@@ -326,7 +326,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         id: "http-auth-brute-force",
         name: "HTTP authentication brute force",
         description:
-          "Failed HTTP authentications (basic/digest auth, 401 responses) from one address, 10 within 10 minutes.",
+          "Failed HTTP authentications (credentials refused by basic/digest auth, 401 responses to a request carrying a user name) from one address, 10 within 10 minutes. A 401 without credentials (the challenge before every login, a Docker registry token request) is not a failure.",
         enabled: true,
         severity: {
           "10": "medium",
