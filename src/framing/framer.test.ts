@@ -466,3 +466,32 @@ test("journal entries claiming sshd, dropbear, sudo or su are framed under the e
   );
   assert.equal(entry({ _COMM: "sshd" }), "sshd");
 });
+
+test("clocks going back: a repeated hour is read as the first pass, then the second; gaps move forward", () => {
+  const paris = new Zone("Europe/Paris");
+  const ny = new Zone("America/New_York");
+  const iso = (t: number) => new Date(t).toISOString();
+  // The same rule in every zone: a repeated time is first read as the first pass, a skipped one moves forward.
+  assert.equal(iso(paris.toEpoch(2024, 10, 27, 2, 5, 0)), "2024-10-27T00:05:00.000Z");
+  assert.equal(iso(paris.toEpochLater(2024, 10, 27, 2, 5, 0)), "2024-10-27T01:05:00.000Z");
+  assert.equal(iso(ny.toEpoch(2024, 11, 3, 1, 30, 0)), "2024-11-03T05:30:00.000Z");
+  assert.equal(iso(ny.toEpochLater(2024, 11, 3, 1, 30, 0)), "2024-11-03T06:30:00.000Z");
+  assert.equal(iso(paris.toEpoch(2024, 3, 31, 2, 30, 0)), "2024-03-31T01:30:00.000Z");
+  assert.equal(iso(ny.toEpoch(2024, 3, 10, 2, 30, 0)), "2024-03-10T07:30:00.000Z");
+  assert.equal(paris.toEpochLater(2024, 6, 1, 2, 5, 0), paris.toEpoch(2024, 6, 1, 2, 5, 0));
+  // A log written in Paris local time through the night clocks go back: 02:05 and 02:40 summer time,
+  // 02:10 and 02:50 winter time (a line a few seconds late in each pass), then 03:10.
+  const f = new LineFramer({ zone: paris, reference: () => Date.UTC(2024, 10, 1) });
+  const times = ["02:05:00", "02:40:00", "02:39:58", "02:10:00", "02:09:59", "02:50:00", "03:10:00"].map(
+    (hms) => iso(f.frame(`Oct 27 ${hms} h sshd[1]: x`)!.time!),
+  );
+  assert.deepEqual(times, [
+    "2024-10-27T00:05:00.000Z",
+    "2024-10-27T00:40:00.000Z",
+    "2024-10-27T00:39:58.000Z",
+    "2024-10-27T01:10:00.000Z",
+    "2024-10-27T01:09:59.000Z",
+    "2024-10-27T01:50:00.000Z",
+    "2024-10-27T02:10:00.000Z",
+  ]);
+});

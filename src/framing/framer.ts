@@ -226,13 +226,20 @@ interface HourStamp {
   prefix: string;
   /** Epoch ms of `HH:00:00` in the year `yearFor` (zone.ts) gives every second of this hour. */
   base: number;
+  /**
+   * The same for the second pass through the hour when clocks go back and repeat it (Zone.toEpochLater);
+   * `base` for every other hour.
+   */
+  later: number;
   /** The reference times (epoch ms, [lo, hi)) for which that year holds. */
   refLo: number;
   refHi: number;
 }
 
-const NO_HOUR: HourStamp = { prefix: "\n", base: 0, refLo: 0, refHi: -1 };
+const NO_HOUR: HourStamp = { prefix: "\n", base: 0, later: 0, refLo: 0, refHi: -1 };
 const DAY_MS = 86_400_000;
+/** How far back a line of a repeated hour may be and still be read as its first pass (see #plainSyslogTime). */
+const REPEATED_HOUR_SLACK = 5 * 60_000;
 
 /** The digit at `at`, or -1. */
 function digit(s: string, at: number): number {
@@ -266,6 +273,8 @@ export class LineFramer {
    */
   unreadAfterBinary = 0;
   #hour: HourStamp = NO_HOUR;
+  /** The latest time read through the per-hour stamps (which reading of a repeated hour, see #plainSyslogTime). */
+  #latest = -Infinity;
   readonly #env: Envelope = { host: undefined, program: undefined, pid: undefined, msgStart: 0 };
   readonly #names = new RecentNames();
   /**
@@ -435,7 +444,18 @@ export class LineFramer {
       if (found === undefined) return NaN;
       this.#hour = h = found;
     }
-    return h.base + min * 60_000 + sec * 1000;
+    const t = h.base + min * 60_000 + sec * 1000;
+    if (h.later === h.base) {
+      if (t > this.#latest) this.#latest = t;
+      return t;
+    }
+    // An hour that clocks go back over comes twice: read as the first pass unless that is more than a few
+    // minutes before the latest time of this input (a line a little late keeps its reading), then as the
+    // second. Without this, the two passes fell on the same instants: twice the events per hour, time
+    // going back by up to an hour.
+    const read = t >= this.#latest - REPEATED_HOUR_SLACK ? t : h.later + min * 60_000 + sec * 1000;
+    if (read > this.#latest) this.#latest = read;
+    return read;
   }
 
   /** Resolves the hour `Mmm dd HH` of `line` for reference `ref`; undefined when malformed or ambiguous. */
@@ -456,7 +476,8 @@ export class LineFramer {
     const base = zone.toEpoch(year, mo, d, hour, 0, 0);
     const next = zone.toEpoch(nextYearWith(year, mo, d), mo, d, hour, 0, 0);
     if (ref >= next - DAY_MS) return undefined;
-    return { prefix: line.slice(0, 9), base, refLo: base + 3_599_000 - DAY_MS, refHi: next - DAY_MS };
+    const later = zone.toEpochLater(year, mo, d, hour, 0, 0);
+    return { prefix: line.slice(0, 9), base, later, refLo: base + 3_599_000 - DAY_MS, refHi: next - DAY_MS };
   }
 
   /** Ends the input: returns an export record that was not followed by a blank line. */

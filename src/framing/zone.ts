@@ -49,7 +49,13 @@ export class Zone {
     return asUtc - Math.floor(utcMs / 1000) * 1000;
   }
 
-  /** Epoch ms of a wall-clock time in this zone. `month` is 1-12. */
+  /**
+   * Epoch ms of a wall-clock time in this zone. `month` is 1-12. A wall-clock time that exists twice (the hour
+   * repeated when clocks go back) is read as the first of the two; one that does not exist (the hour skipped
+   * when clocks go forward) with the offset in effect before the change, i.e. that much later: the
+   * "compatible" reading of RFC 5545 and JavaScript's Temporal, the same in every zone.
+   * See {@link toEpochLater} for the second reading of a repeated time.
+   */
   toEpoch(
     year: number,
     month: number,
@@ -64,14 +70,47 @@ export class Zone {
     const key = Math.floor(naive / 3_600_000);
     let off = this.#cache.get(key);
     if (off === undefined) {
-      // First guess with the offset at the naive instant, then correct once across a DST change.
-      const o1 = this.offsetAt(naive);
-      const o2 = this.offsetAt(naive - o1);
-      off = o2;
+      off = this.#readings(naive)[0];
       if (this.#cache.size > 100_000) this.#cache.clear();
       this.#cache.set(key, off);
     }
     return naive - off;
+  }
+
+  /** The second reading of a wall-clock time repeated when clocks go back; otherwise {@link toEpoch}'s. */
+  toEpochLater(
+    year: number,
+    month: number,
+    day: number,
+    hour: number,
+    minute: number,
+    second: number,
+    ms = 0,
+  ): number {
+    const naive = utcTime(year, month, day, hour, minute, second, ms);
+    if (this.name === "UTC" || this.name === "utc") return naive;
+    return naive - this.#readings(naive)[1];
+  }
+
+  /**
+   * The offsets of the first and the second reading of the wall-clock time `naive` (as if it were UTC): the
+   * offsets a day before and a day after (no zone changes its clocks twice within two days) are the
+   * candidates; a candidate holds if it is the offset in effect at the instant it gives.
+   */
+  #readings(naive: number): [number, number] {
+    const before = this.offsetAt(naive - 86_400_000);
+    const after = this.offsetAt(naive + 86_400_000);
+    if (before === after) return [before, before];
+    const beforeHolds = this.offsetAt(naive - before) === before;
+    const afterHolds = this.offsetAt(naive - after) === after;
+    if (beforeHolds && afterHolds) {
+      // Repeated: the larger offset gives the earlier instant.
+      return before > after ? [before, after] : [after, before];
+    }
+    if (beforeHolds) return [before, before];
+    if (afterHolds) return [after, after];
+    // Skipped: read with the offset before the change (02:30 when clocks jump from 02:00 to 03:00 is 03:30).
+    return [before, before];
   }
 }
 
