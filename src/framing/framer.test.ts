@@ -57,6 +57,11 @@ test("message repeated N times", () => {
   )!;
   assert.equal(f.repeat, 3);
   assert.equal(f.message, "Failed password for root from 1.2.3.4 port 22 ssh2");
+  // An absurd count is bounded (it would weigh in every window and metric).
+  const huge = utc().frame(
+    "Mar  2 00:00:09 srv01 sshd[1]: message repeated 99999999999999999999999 times: [ Failed password for root from 1.2.3.4 port 22 ssh2]",
+  )!;
+  assert.equal(huge.repeat, 1_000_000);
 });
 
 test("ISO timestamps with and without offsets; zone-less ones read in the configured zone", () => {

@@ -180,6 +180,8 @@ function identOf(tok: string): { program: string; pid: number | undefined } | un
 }
 
 const REPEATED = "message repeated ";
+/** The largest `message repeated N times` count taken as is. */
+const MAX_REPEAT = 1_000_000;
 
 /** Applies `message repeated N times: [ X]` and strips a Solaris `[ID 800047 auth.info] ` tag. */
 function finish(frame: Frame): Frame {
@@ -187,7 +189,9 @@ function finish(frame: Frame): Frame {
   if (m.startsWith(REPEATED)) {
     const r = /^message repeated (\d+) times: \[ ?(.*?) ?\]$/.exec(m);
     if (r) {
-      frame.repeat = Math.max(1, Number(r[1]));
+      // Bounded: a count of 1e23 is no count rsyslog writes (it flushes a repeat every few seconds), and it
+      // would weigh as much in every window and metric.
+      frame.repeat = Math.min(MAX_REPEAT, Math.max(1, Number(r[1])));
       m = r[2]!;
     }
   }
