@@ -2,7 +2,7 @@
 import type { RuleSnapshot } from "./builtin-snapshot.ts";
 
 export const BUILTIN_SNAPSHOT: RuleSnapshot = {
-  digest: "b9456300446da482de56db151df60d569ffddc4e38dc9255953ebc27f5071a3b",
+  digest: "6051c29e270138e812afd9e701f3ee8f176557c85382e44970835421fb9bb068",
   rules: [
     {
       file: "host.yaml",
@@ -69,7 +69,8 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
       spec: {
         id: "windows-logon-brute-force",
         name: "Windows logon brute force",
-        description: "Failed Windows logons (event 4625) from one address, 5 within 10 minutes.",
+        description:
+          "Failed Windows logons from one address, 5 within 10 minutes: event 4625 (network, RDP and other remote logon types; a failure at the console or of a service, batch job or machine account `NAME$` is not an attack from that address) and Kerberos pre-authentication failures (4771, a domain controller's view of password guessing). Winlogbeat and Elastic Agent documents alike.\n",
         enabled: true,
         severity: {
           "5": "medium",
@@ -84,14 +85,15 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         max_keys: 100000,
         tags: [],
         type: "threshold",
-        query: 'event.dataset: winlogbeat and event.code: "4625"',
+        query:
+          'event.dataset: (winlogbeat or "system.security" or "windows.security") and (event.code: "4625" or (event.code: "4771" and event.outcome: failure)) and not winlog.logon.type: (Interactive or Unlock or CachedInteractive or Service or Batch) and not user.name: *$\n',
         threshold: 5,
         window: "10m",
       },
     },
     {
       file: "host.yaml",
-      line: 50,
+      line: 58,
       spec: {
         id: "repeat-offender",
         name: "Repeat offender",
@@ -144,7 +146,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         id: "ssh-brute-force",
         name: "SSH brute force",
         description:
-          "Many failed SSH authentications from one address: `Failed <method> for ...`, `Invalid user ...` and `maximum authentication attempts exceeded` (rsyslog's `message repeated N times` counts N). fail2ban's defaults: 5 within 10 minutes, banned for 10 minutes.\n",
+          "Many failed SSH authentications from one address: `Failed <method> for ...`, `Invalid user ...` and `maximum authentication attempts exceeded` (rsyslog's `message repeated N times` counts N), also as Filebeat's system module documents (`system.auth.ssh.event` Failed or Invalid). fail2ban's defaults: 5 within 10 minutes, banned for 10 minutes.\n",
         enabled: true,
         severity: {
           "5": "medium",
@@ -160,14 +162,14 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         tags: [],
         type: "threshold",
         query:
-          "event.dataset: sshd and event.action: (ssh_auth_failed or ssh_invalid_user or ssh_max_auth_attempts)",
+          '(event.dataset: sshd and event.action: (ssh_auth_failed or ssh_invalid_user or ssh_max_auth_attempts)) or (event.dataset: "system.auth" and system.auth.ssh.event: (Failed or Invalid))\n',
         threshold: 5,
         window: "10m",
       },
     },
     {
       file: "ssh.yaml",
-      line: 19,
+      line: 22,
       spec: {
         id: "ssh-slow-brute-force",
         name: "SSH slow brute force",
@@ -193,7 +195,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
     },
     {
       file: "ssh.yaml",
-      line: 33,
+      line: 36,
       spec: {
         id: "ssh-password-spraying",
         name: "SSH password spraying",
@@ -219,7 +221,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
     },
     {
       file: "ssh.yaml",
-      line: 48,
+      line: 51,
       spec: {
         id: "ssh-distributed-brute-force",
         name: "SSH distributed brute force on one account",
@@ -245,7 +247,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
     },
     {
       file: "ssh.yaml",
-      line: 63,
+      line: 66,
       spec: {
         id: "ssh-failures-then-success",
         name: "SSH login after repeated failures",
@@ -272,7 +274,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
     },
     {
       file: "ssh.yaml",
-      line: 80,
+      line: 83,
       spec: {
         id: "ssh-preauth-abuse",
         name: "SSH pre-authentication abuse",
@@ -295,7 +297,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
     },
     {
       file: "ssh.yaml",
-      line: 94,
+      line: 97,
       spec: {
         id: "dropbear-brute-force",
         name: "Dropbear SSH brute force",

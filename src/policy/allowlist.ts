@@ -1,10 +1,27 @@
 /**
- * Addresses that are never banned: configured CIDRs, loopback, and (in the daemon) the host's own addresses and
+ * Addresses that are never banned: configured CIDRs, loopback, addresses that are not one remote host
+ * (unspecified, multicast, broadcast, link-local), and (in the daemon) the host's own addresses and
  * the addresses of logged-in admin sessions. Compiled once, matched per decision. Every match says why.
  */
 import { CidrSet, overlaps, parseCidr } from "../core/ip.ts";
 
 export const LOOPBACK = ["127.0.0.0/8", "::1/128"];
+
+/**
+ * Ranges whose addresses are never one remote host: banning one would block other hosts' traffic or the host's
+ * own network (a DHCP server sees requests from 0.0.0.0; the router's fe80:: address sends the IPv6 router
+ * advertisements, so banning fe80::/64 cuts the host's IPv6 off; 169.254.169.254 is a cloud's metadata
+ * service). A forged or misparsed log line naming one must not get it banned.
+ */
+export const NOT_UNICAST = [
+  "0.0.0.0/8", // "this network" (unspecified)
+  "169.254.0.0/16", // IPv4 link-local
+  "224.0.0.0/4", // multicast
+  "240.0.0.0/4", // reserved, and the broadcast address 255.255.255.255
+  "::/128", // unspecified
+  "fe80::/10", // IPv6 link-local
+  "ff00::/8", // multicast
+];
 
 export interface AllowMatch {
   cidr: string;
@@ -17,6 +34,7 @@ export class Allowlist {
 
   constructor(entries: { cidrs: readonly string[]; why: string }[] = []) {
     this.add(LOOPBACK, "loopback");
+    this.add(NOT_UNICAST, "not a unicast host address");
     for (const e of entries) this.add(e.cidrs, e.why);
   }
 

@@ -93,6 +93,29 @@ test("refusals: allowlisted (also a range overlapping it), loopback, too wide, i
   assert.equal(p.counts.refused_allowlisted, 3);
 });
 
+test("addresses that are not one remote host are never banned: unspecified, broadcast, multicast, link-local", () => {
+  const p = new Policy({});
+  const refused = [
+    "0.0.0.0",
+    "255.255.255.255",
+    "224.0.0.1",
+    "169.254.169.254", // a cloud's metadata service
+    "::",
+    "ff02::1",
+    "fe80::1", // a router's link-local address: its advertisements keep the host's IPv6 up
+    "fe80::/64",
+  ];
+  for (const target of refused) {
+    const r = p.ban({ target, reason: "", actor, origin: "cli" }, T);
+    assert.equal(r.outcome, "refused_allowlisted", target);
+    assert.match(r.reason, /not a unicast host address/, target);
+  }
+  // Their neighbours are ordinary addresses.
+  for (const target of ["1.0.0.1", "169.253.255.255", "223.255.255.255", "2001:db8::1", "fec0::/64"]) {
+    assert.equal(p.ban({ target, reason: "", actor, origin: "cli" }, T).outcome, "banned", target);
+  }
+});
+
 test("circuit breaker: at most N new bans per minute, a warning once per opening, then it closes", () => {
   const p = new Policy({ maxBansPerMinute: 2 });
   const opened: number[] = [];

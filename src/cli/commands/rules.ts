@@ -141,7 +141,9 @@ export function registerRules(program: Command, io: CliIO, setExit: (code: numbe
             `${JSON.stringify({ file: r.file, description: r.description, ok: r.ok, problems: r.problems })}\n`,
           );
         } else {
-          io.stdout.write(`${r.ok ? "ok  " : "FAIL"}  ${printable(r.file)}  ${printable(r.description)}\n`);
+          io.stdout.write(
+            `${r.ok ? "ok  " : "FAIL"}  ${printable(r.file)}  ${printable(r.description.trim())}\n`,
+          );
           for (const p of r.problems) io.stdout.write(`        ${printableLines(p)}\n`);
         }
       }
