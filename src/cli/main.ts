@@ -3,7 +3,7 @@
  * are printed here, once, with their code.
  */
 import { Command, CommanderError } from "commander";
-import { isPortcullisError } from "../core/errors.ts";
+import { isPortcullisError, type ErrorCode } from "../core/errors.ts";
 import { VERSION } from "../version.ts";
 import { printableLines } from "./table.ts";
 
@@ -80,8 +80,22 @@ export async function main(argv: string[], io: CliIO = process): Promise<number>
     if (isPortcullisError(e)) {
       // Messages quote input (a hook's argument, a path, a rule file): escaped like any text for a terminal.
       io.stderr.write(`portcullis: ${printableLines(e.describe())}\n`);
-      return e.code === "USAGE" ? 64 : e.code === "INPUT_UNREADABLE" ? 66 : 65;
+      return exitCodeOf(e.code);
     }
     throw e;
+  }
+}
+
+/** An error's exit status (sysexits.h): 64 usage, 65 bad rules or configuration, 66 no input, 69 unavailable. */
+function exitCodeOf(code: ErrorCode): number {
+  switch (code) {
+    case "USAGE":
+      return 64;
+    case "INPUT_UNREADABLE":
+      return 66;
+    case "UNAVAILABLE":
+      return 69;
+    default:
+      return 65;
   }
 }

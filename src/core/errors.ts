@@ -11,6 +11,8 @@ export type ErrorCode =
   | "UNKNOWN_PLUGIN"
   | "PLUGIN_NOT_ENABLED"
   | "INVALID_IP"
+  /** Something the command needs is taken or missing on this host (the API's port in use). */
+  | "UNAVAILABLE"
   | "INTERNAL";
 
 export interface Issue {

@@ -123,6 +123,40 @@ const WINDOWS_AT_KEY = "detection.windows.at";
 /** At most this many groups (addresses, users) are saved, the most recent of each rule first. */
 const WINDOW_GROUPS_SAVED = 50_000;
 
+/**
+ * The API cannot listen on its configured address (`api.listen`): the port is taken, below 1024 without the
+ * privilege, or the address is not this host's. The start fails with this error; `portcullis run` prints it
+ * and exits with 69 (EX_UNAVAILABLE), instead of a bare `listen EADDRINUSE` from inside the server.
+ */
+export class ApiListenError extends PortcullisError {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    cause: unknown,
+  ) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    super("UNAVAILABLE", `the API cannot listen on ${address} (api.listen): ${listenProblem(code, cause)}`, {
+      cause,
+    });
+    this.name = "ApiListenError";
+  }
+}
+
+/** Why a listen failed, in words, with what to do about it. */
+function listenProblem(code: string | undefined, cause: unknown): string {
+  switch (code) {
+    case "EADDRINUSE":
+      return "the address is already in use by another process (EADDRINUSE); stop it, or set another port";
+    case "EACCES":
+      return "permission denied (EACCES): ports below 1024 need root or CAP_NET_BIND_SERVICE";
+    case "EADDRNOTAVAIL":
+      return "the address is not one of this host's (EADDRNOTAVAIL)";
+    default:
+      return cause instanceof Error ? cause.message : String(cause);
+  }
+}
+
 export class Daemon implements Control {
   readonly #o: DaemonOptions;
   #config: LoadedConfig;
@@ -194,11 +228,20 @@ export class Daemon implements Control {
   // ---- lifecycle ------------------------------------------------------------------------------------------
 
   async start(): Promise<void> {
+    try {
+      await this.#start();
+    } catch (e) {
+      await this.#abandonStart();
+      throw e;
+    }
+  }
+
+  async #start(): Promise<void> {
     this.#started = this.#clock.now();
     mkdirSync(this.#dataDir, { recursive: true, mode: 0o750 });
     // Before anything else is opened: a second daemon on the same directory is refused here (it would make
     // every decision twice, and its stop would remove the first one's pid file).
-    this.#lock = lockStateDirectory(this.#dataDir);
+    this.#lock = lockStateDirectory(this.#dataDir, this.#log);
     const c = this.#config.raw;
     this.store = await openSqliteStore(c.store.path ?? join(this.#dataDir, "portcullis.db"), {
       durability: c.store.durability,
@@ -247,6 +290,35 @@ export class Daemon implements Control {
       },
       "portcullis started",
     );
+  }
+
+  /**
+   * Undoes a start that failed part way (the API's port taken, a responder that cannot be built): whatever it
+   * opened is closed and the state directory's lock released, so that the process can report the error and
+   * exit, or start again, without holding the directory or the store. A start refused at the lock (another
+   * daemon holds the directory) opened nothing: nothing is touched then. Afterwards {@link stop} is a no-op.
+   */
+  async #abandonStart(): Promise<void> {
+    const lock = this.#lock;
+    if (!lock) return;
+    this.#lock = undefined;
+    try {
+      for (const t of this.#timers.splice(0)) clearInterval(t);
+      await this.#stopSources(this.#sources);
+      this.#sources = [];
+      await this.#api?.close().catch(() => undefined);
+      this.#api = undefined;
+      this.apiUrl = undefined;
+      await this.#tokens?.flush().catch(() => undefined);
+      await this.#sync?.idle();
+      this.#removePid();
+      await this.store?.close();
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, "cleaning up after the failed start failed");
+    } finally {
+      // Last, and whatever happened above: the next start must not be refused by this one.
+      lock.release();
+    }
   }
 
   async stop(): Promise<void> {
@@ -330,7 +402,11 @@ export class Daemon implements Control {
       clock: this.#clock,
       ...(certificates ? { certificates } : {}),
     });
-    this.apiUrl = await this.#api.listen();
+    try {
+      this.apiUrl = await this.#api.listen();
+    } catch (e) {
+      throw new ApiListenError(s.host, s.port, e);
+    }
     this.tlsFingerprint = certificates?.fingerprint;
     this.#log.info({ url: this.apiUrl, fingerprint: this.tlsFingerprint }, "API listening");
   }
@@ -669,17 +745,13 @@ export class Daemon implements Control {
     const windows = saveWindows ? this.#windowsPositions(saved) : [];
     await this.#serial(async () => {
       for (const p of positions) this.#uncommitted.set(p.key, p.value);
-      const items = [...this.#failed, ...batch];
-      const held = [...this.#uncommitted].map(([key, value]) => ({ key, value }));
+      let items: Prepared[];
       try {
-        await this.store.recordOutcomes(
-          items.map((i) => i.record),
-          [...held, ...windows],
-        );
+        items = await this.#writeAfterHeld(batch, windows);
       } catch (e) {
         // Nothing was written (one transaction). The decisions are already in effect in memory: events of an
         // address just banned are suppressed, so they are kept for the next commit, or they are lost.
-        this.#failed = items;
+        this.#failed.push(...batch);
         if (windows.length) {
           // The snapshot was not saved: take it again with the next commit.
           this.#windowsSavedAt = 0;
@@ -687,10 +759,80 @@ export class Daemon implements Control {
         }
         throw e;
       }
-      this.#failed = [];
-      for (const p of held) if (this.#uncommitted.get(p.key) === p.value) this.#uncommitted.delete(p.key);
       await this.#committed(items);
     });
+  }
+
+  /**
+   * Writes the held work (the outcomes and positions of lines whose commit failed: {@link #failed},
+   * {@link #uncommitted}) and then `batch`, in one transaction, and returns everything written, in that order,
+   * for {@link #committed}. Every commit of outcomes goes through here, so nothing is written ahead of a held
+   * decision it depends on (an extension of a held ban would otherwise update no row, and be lost when the
+   * held ban is written later with its first expiry). Runs inside {@link #serial}. When the write fails,
+   * nothing is written: the held work stays held, and `batch` is left to the caller.
+   */
+  async #writeAfterHeld(batch: Prepared[], extra: readonly SourcePosition[] = []): Promise<Prepared[]> {
+    const items = [...this.#failed, ...batch];
+    const held = [...this.#uncommitted].map(([key, value]) => ({ key, value }));
+    await this.store.recordOutcomes(
+      items.map((i) => i.record),
+      [...held, ...extra],
+    );
+    this.#failed = [];
+    for (const p of held) if (this.#uncommitted.get(p.key) === p.value) this.#uncommitted.delete(p.key);
+    return items;
+  }
+
+  /**
+   * Commits the held work now, inside {@link #serial} (an unban that ended held bans writes them at once). A
+   * failure is logged, not thrown: the work stays held, for the next commit of lines or the retry.
+   */
+  async #commitHeld(why: string): Promise<void> {
+    if (!this.#uncommittedWork) return;
+    let items: Prepared[];
+    try {
+      items = await this.#writeAfterHeld([]);
+    } catch (e) {
+      this.#log.warn(
+        { err: (e as Error).message },
+        `${why}: the decisions whose commit had failed could not be committed first; they stay held`,
+      );
+      return;
+    }
+    await this.#committed(items);
+  }
+
+  /**
+   * Ends, where they are held (see {@link #failed}), the decisions on `target` (only those of `origin`, when
+   * given) that are not committed yet: the held work then writes them revoked by `actor`, with the unban's audit
+   * record after the ban's, and they are never enforced. Without this, the retry would write them active and
+   * enforce a ban the operator had lifted. Returns them as {@link Store.revoke} returns the decisions it ends.
+   */
+  #revokeHeld(
+    target: string,
+    actor: Actor,
+    reason: string,
+    now: number,
+    origin: string | undefined,
+  ): StoredDecision[] {
+    const by = `${actor.type}:${actor.name}`;
+    const ended: StoredDecision[] = [];
+    for (const { record } of this.#failed) {
+      const held = record.decision;
+      if (!held || held.revoked || held.d.target !== target) continue;
+      if (origin !== undefined && held.d.origin !== origin) continue;
+      record.decision = { ...held, responders: [], revoked: { at: now, by } };
+      record.audit.push({
+        at: now,
+        actor,
+        action: "unban",
+        target,
+        decisionId: held.d.id,
+        detail: { reason },
+      });
+      ended.push({ ...held.d, state: "revoked", status: {}, ended_at: now, ended_by: by });
+    }
+    return ended;
   }
 
   #retryDelay = COMMIT_RETRY_FIRST_MS;
@@ -726,21 +868,24 @@ export class Daemon implements Control {
   }
 
   /**
-   * Commits one prepared outcome of a SIEM, API or CLI request. When the store refuses the write the policy's
-   * in-memory change is taken back before the error reaches the caller (who is told to retry): otherwise the
-   * retry would be answered "already banned" by a ban that is neither recorded nor enforced.
+   * Commits one prepared outcome of a SIEM, API or CLI request, after the held work (see
+   * {@link #writeAfterHeld}: it may extend a held ban). When the store refuses the write the policy's in-memory
+   * change is taken back before the error reaches the caller (who is told to retry): otherwise the retry would be
+   * answered "already banned" by a ban that is neither recorded nor enforced. The held work stays held.
    */
   async #decideAndCommit(p: Prepared): Promise<BanOutcome> {
     // The policy that decided (a reload during the write replaces it; both share the ban table).
     const policy = this.#policy;
+    let items: Prepared[];
     try {
-      const [out] = await this.#commit([p]);
-      return out!;
+      items = await this.#writeAfterHeld([p]);
     } catch (e) {
       policy.undo(p.result);
       this.telemetry.activeBans.set(this.#bans.size);
       throw e;
     }
+    const outcomes = await this.#committed(items);
+    return outcomes[outcomes.length - 1]!;
   }
 
   /** The policy's decision on an alert and everything to record about it; in-memory effects happen here. */
@@ -797,12 +942,6 @@ export class Daemon implements Control {
     return { result, record, alert };
   }
 
-  /** Writes prepared outcomes in one transaction, then enforces and announces them (in that order). */
-  async #commit(items: Prepared[]): Promise<BanOutcome[]> {
-    await this.store.recordOutcomes(items.map((i) => i.record));
-    return this.#committed(items);
-  }
-
   /** Enforces and announces outcomes just committed. */
   async #committed(items: Prepared[]): Promise<BanOutcome[]> {
     const toApply: Decision[] = [];
@@ -810,7 +949,11 @@ export class Daemon implements Control {
     const announce: StreamEvent[] = [];
     for (const { result, record, alert } of items) {
       let decision: StoredDecision | undefined;
-      if (record.decision) {
+      if (record.decision?.revoked) {
+        // Unbanned while it was held (see #revokeHeld): written ended, never enforced; the unban announced it.
+        const { d, revoked } = record.decision;
+        decision = { ...d, state: "revoked", status: {}, ended_at: revoked.at, ended_by: revoked.by };
+      } else if (record.decision) {
         const d = record.decision.d;
         decision = {
           ...d,
@@ -834,7 +977,9 @@ export class Daemon implements Control {
           data: { ...alert, policy: { outcome: result.outcome, reason: result.reason } },
         });
       }
-      if (decision && result.outcome === "banned") announce.push({ kind: "decision", data: decision });
+      if (decision?.state === "active" && result.outcome === "banned") {
+        announce.push({ kind: "decision", data: decision });
+      }
       const out: BanOutcome = { outcome: result.outcome, reason: result.reason };
       if (result.target !== undefined) out.target = result.target;
       if (result.expires !== undefined) out.expires = result.expires;
@@ -1032,6 +1177,8 @@ export class Daemon implements Control {
   }
 
   ban(req: ControlBanRequest): Promise<BanOutcome> {
+    // The policy sees the held bans (they are in memory); the commit writes them first (#decideAndCommit), so an
+    // extension of one is written after it, not lost.
     return this.#serial(async () => {
       const now = this.#clock.now();
       const result = this.#policy.ban(
@@ -1078,6 +1225,9 @@ export class Daemon implements Control {
           now,
           origin !== undefined ? { origin } : {},
         );
+        // A ban decided from lines whose commit failed is not in the store yet: it is ended where it is held, so
+        // that no later commit of the held work writes it active and enforces it.
+        ended.push(...this.#revokeHeld(target, actor, reason, now, origin));
         revoked.push(...ended);
         if (origin !== undefined) {
           // The ban in force stays unless it is one of the decisions just ended (another origin's, say).
@@ -1088,6 +1238,9 @@ export class Daemon implements Control {
         this.#engine.forgetSource(target);
       }
       this.telemetry.activeBans.set(this.#bans.size);
+      // The held work, with the bans just ended in it, is written now if the store takes it (the unban's audit
+      // records with it); if not, by the next commit or the retry, as it would have been.
+      await this.#commitHeld("unban");
       if (revoked.length) {
         const full = await Promise.all(revoked.map((d) => this.store.getDecision(d.id)));
         await this.#sync.removeEnded(full.filter((d): d is StoredDecision => d !== undefined));

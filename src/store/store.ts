@@ -55,8 +55,11 @@ export interface AuditRecord {
 
 /** Everything one policy outcome writes (see {@link Store.recordOutcomes}). */
 export interface OutcomeRecord {
-  /** A new decision, pending on these responders. */
-  decision?: { d: Decision; responders: readonly string[] };
+  /**
+   * A new decision, pending on these responders; or, with `revoked`, one an unban ended before it could be
+   * written (the daemon held it after a failed commit): written ended, and never enforced.
+   */
+  decision?: { d: Decision; responders: readonly string[]; revoked?: { at: number; by: string } };
   /** An existing decision extended to a later expiry. */
   extend?: { id: string; expires: number };
   /** The alert behind the outcome, with the policy's result. */
@@ -126,7 +129,7 @@ function rowToDecision(r: DecisionsTable, status: Record<string, DecisionStatus>
   return d;
 }
 
-function decisionRow(d: Decision): DecisionsTable {
+function decisionRow(d: Decision, revoked?: { at: number; by: string }): DecisionsTable {
   return {
     id: d.id,
     created_at: d["@timestamp"],
@@ -144,9 +147,9 @@ function decisionRow(d: Decision): DecisionsTable {
     actor_name: d.actor.name,
     escalation: d.escalation,
     simulated: d.simulated ? 1 : 0,
-    state: "active",
-    ended_at: null,
-    ended_by: null,
+    state: revoked ? "revoked" : "active",
+    ended_at: revoked?.at ?? null,
+    ended_by: revoked?.by ?? null,
   };
 }
 
@@ -269,7 +272,7 @@ export class Store {
         const chunk = decisions.slice(k, k + 200);
         await tx
           .insertInto("decisions")
-          .values(chunk.map(({ d }) => decisionRow(d)))
+          .values(chunk.map(({ d, revoked }) => decisionRow(d, revoked)))
           .execute();
         const status = chunk.flatMap(({ d, responders }) =>
           responders.map((r) => ({

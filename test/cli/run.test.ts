@@ -14,6 +14,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fakeFirewallYaml, spawnDaemon, syslogStamp, until } from "../support/daemon.ts";
@@ -244,5 +245,42 @@ test("run: a second daemon on a running daemon's state directory is refused; kil
     assert.equal(await exited, 0, err.slice(-2000));
   } finally {
     if (child.exitCode === null) child.kill("SIGKILL");
+  }
+});
+
+test("run: the API's port in use is one clear line naming the address, and exit 69 (EX_UNAVAILABLE)", async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  const port = (taken.address() as AddressInfo).port;
+  const base = join(dir, "port-in-use");
+  mkdirSync(base, { recursive: true });
+  const cfg = join(base, "portcullis.yaml");
+  writeFileSync(
+    cfg,
+    [
+      `data_dir: ${join(base, "data")}`,
+      "sources: []",
+      "responders: []",
+      "policy:",
+      "  allow_admin_sessions: false",
+      "api:",
+      `  listen: "127.0.0.1:${port}"`,
+      "",
+    ].join("\n"),
+  );
+  let err = "";
+  const { child, exited } = spawnDaemon(cfg, (t) => (err += t));
+  try {
+    assert.equal(await exited, 69, err.slice(-2000));
+    assert.ok(
+      err.includes(
+        `portcullis: the API cannot listen on 127.0.0.1:${port} (api.listen): the address is already in use`,
+      ),
+      err.slice(-2000),
+    );
+    assert.doesNotMatch(err, /^\s+at /m, "no stack trace");
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await new Promise((resolve) => taken.close(resolve));
   }
 });

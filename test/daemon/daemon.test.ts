@@ -14,14 +14,15 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { validateConfig } from "../../src/config/load.ts";
 import type { Alert } from "../../src/core/alert.ts";
-import { SystemClock } from "../../src/core/clock.ts";
+import { ManualClock, SystemClock } from "../../src/core/clock.ts";
 import { memoryLogger } from "../../src/core/logger.ts";
-import { Daemon, type PluginFactories } from "../../src/daemon/daemon.ts";
-import { DaemonRunningError } from "../../src/daemon/lock.ts";
+import { ApiListenError, Daemon, type PluginFactories } from "../../src/daemon/daemon.ts";
+import { DaemonRunningError, lockStateDirectory } from "../../src/daemon/lock.ts";
 import { FACTORIES, REGISTRIES } from "../../src/daemon/plugins.ts";
 import { openSqliteStore } from "../../src/store/sqlite.ts";
 import type { LineSink, SourceDefinition } from "../../src/sources/types.ts";
@@ -749,6 +750,144 @@ test("stopping while a commit fails saves the windows only with the positions of
     assert.equal(alert?.count, 5);
   } finally {
     await d.stop();
+  }
+});
+
+/**
+ * A daemon on a clock that stays put, without sources, whose store refuses transactions while `store.locked`
+ * holds: a failed commit of lines is then retried only when a test calls {@link Daemon.flushDecisions}, as the
+ * periodic retry does (the retry's next try is always later than now on this clock).
+ */
+async function heldWorkDaemon(name: string) {
+  const t = setup(name, { sources: [] });
+  const clock = new ManualClock(SystemClock.now());
+  const d = new Daemon({ config: t.config, clock, logger: t.logger, plugins: FACTORIES });
+  await d.start();
+  return { t, d, clock, store: lockable(d) };
+}
+
+/**
+ * Five failures of `ip` go through the pipeline (as a source's batch) while the store refuses the commit: the
+ * ban is decided and in force in memory, and held, with the batch's position, for the next commit.
+ */
+async function holdBan(
+  d: Daemon,
+  store: ReturnType<typeof lockable>,
+  ip: string,
+  now: number,
+): Promise<number> {
+  store.locked = true;
+  const lines = fail(ip).repeat(5).trimEnd().split("\n");
+  await assert.rejects(
+    d.pipeline.push({ lines, stream: "held", position: { key: "test:held", value: "5" } }),
+    /SQLITE_BUSY/,
+  );
+  const held = d.policy.bans.active(ip, now);
+  assert.ok(held, "banned in memory");
+  assert.deepEqual(await d.store.decisionsFor(ip), [], "not in the store yet");
+  return held.expires;
+}
+
+const ops = { type: "cli", name: "ops" } as const;
+
+test("an unban while the ban is held (its commit failed) wins: the retry writes it revoked, never enforces it", async () => {
+  const { t, d, clock, store } = await heldWorkDaemon("unban-held-failing");
+  try {
+    await holdBan(d, store, "203.0.113.120", clock.now());
+    // The store still refuses the held work, but takes the unban's own transaction.
+    const out = await d.unban("203.0.113.120", ops, "false positive");
+    assert.equal(out.revoked, 1);
+    assert.equal(d.policy.bans.active("203.0.113.120", clock.now()), undefined);
+    store.locked = false;
+    await d.flushDecisions(); // the periodic retry
+    const [dec, ...more] = await d.store.decisionsFor("203.0.113.120");
+    assert.deepEqual(more, []);
+    assert.equal(dec?.state, "revoked");
+    assert.equal(dec.ended_by, "cli:ops");
+    const audit = await d.store.auditFor("203.0.113.120");
+    assert.deepEqual(audit.map((a) => a.action).reverse(), ["ban", "unban"]);
+    assert.deepEqual(audit[0]?.detail, { reason: "false positive" });
+    assert.equal(await d.store.checkpoints.get("test:held"), "5", "the lines' position is committed too");
+    await d.sync.idle();
+    assert.ok(!t.calls().some((c) => c.includes("203.0.113.120")), "never sent to the firewall");
+  } finally {
+    store.locked = false;
+    await d.stop();
+  }
+});
+
+test("an unban once the store is back writes the held ban revoked at once; it is never enforced", async () => {
+  const { t, d, clock, store } = await heldWorkDaemon("unban-held-back");
+  try {
+    await holdBan(d, store, "203.0.113.121", clock.now());
+    store.locked = false;
+    const out = await d.unban("203.0.113.121", ops);
+    assert.equal(out.revoked, 1);
+    // Written with the unban, not left for the retry.
+    assert.equal(await d.store.checkpoints.get("test:held"), "5");
+    const [dec, ...more] = await d.store.decisionsFor("203.0.113.121");
+    assert.deepEqual(more, []);
+    assert.equal(dec?.state, "revoked");
+    const audit = await d.store.auditFor("203.0.113.121");
+    assert.deepEqual(audit.map((a) => a.action).reverse(), ["ban", "unban"]);
+    assert.equal(d.policy.bans.active("203.0.113.121", clock.now()), undefined);
+    await d.flushDecisions(); // the periodic retry: nothing is left to write
+    await d.sync.idle();
+    assert.ok(!t.calls().some((c) => c.includes("203.0.113.121")), "never sent to the firewall");
+  } finally {
+    await d.stop();
+  }
+});
+
+test("a manual ban extending a held ban is written after it: the retry does not bring back the first expiry", async () => {
+  const { t, d, clock, store } = await heldWorkDaemon("extend-held");
+  const ip = "203.0.113.122";
+  const longer = { target: ip, duration: 3_600_000, actor: ops, origin: "cli" };
+  try {
+    const first = await holdBan(d, store, ip, clock.now());
+    // While the store refuses the held ban, the extension is refused too, and taken back in memory.
+    await assert.rejects(d.ban(longer), /SQLITE_BUSY/);
+    assert.equal(d.policy.bans.active(ip, clock.now())?.expires, first);
+    store.locked = false;
+    const out = await d.ban(longer);
+    assert.equal(out.outcome, "extended");
+    assert.equal(out.expires, clock.now() + 3_600_000);
+    assert.equal(out.decision?.expires, out.expires);
+    await d.flushDecisions(); // the periodic retry: nothing is left to write
+    const [dec, ...more] = await d.store.decisionsFor(ip);
+    assert.deepEqual(more, []);
+    assert.equal(dec?.state, "active");
+    assert.equal(dec.expires, out.expires);
+    const audit = await d.store.auditFor(ip);
+    assert.deepEqual(audit.map((a) => a.action).reverse(), ["ban", "extend"]);
+    await d.sync.idle();
+    assert.ok(t.firewall()[ip], "enforced");
+  } finally {
+    await d.stop();
+  }
+});
+
+test("a start that fails (the API's port in use) names the address, releases the directory, closes the store", async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  const port = (taken.address() as AddressInfo).port;
+  const t = setup("port-in-use", { api: { listen: `127.0.0.1:${port}` } });
+  const d = t.make();
+  try {
+    await assert.rejects(d.start(), (e: unknown) => {
+      assert.ok(e instanceof ApiListenError, String(e));
+      assert.equal(e.code, "UNAVAILABLE");
+      assert.ok(e.message.includes(`127.0.0.1:${port}`), e.message);
+      assert.match(e.message, /already in use/);
+      return true;
+    });
+    // The store is closed and the state directory free: the next start (or another process) takes it.
+    await assert.rejects(d.store.listDecisions({ limit: 1 }), /destroyed/);
+    lockStateDirectory(t.dataDir).release();
+    assert.ok(!existsSync(join(t.dataDir, "portcullis.pid")));
+    await d.stop(); // nothing left to stop
+  } finally {
+    await new Promise((resolve) => taken.close(resolve));
   }
 });
 
