@@ -2,7 +2,7 @@
 import type { RuleSnapshot } from "./builtin-snapshot.ts";
 
 export const BUILTIN_SNAPSHOT: RuleSnapshot = {
-  digest: "6051c29e270138e812afd9e701f3ee8f176557c85382e44970835421fb9bb068",
+  digest: "d70c9b40c8bf619ccb724b465a1cf640626b9a75e259e4da61319944bca5406c",
   rules: [
     {
       file: "host.yaml",
@@ -115,11 +115,12 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
     },
     {
       file: "mail.yaml",
-      line: 3,
+      line: 15,
       spec: {
         id: "mail-auth-brute-force",
         name: "Mail authentication brute force",
-        description: "Failed SMTP SASL / IMAP / POP3 logins from one address, 5 within 10 minutes.",
+        description:
+          "Failed SMTP SASL / IMAP / POP3 logins from one address, 5 within 10 minutes. dovecot counts through its login processes' summaries (`(auth failed, N attempts ...)` counts N), not through the auth process's back-end or PAM lines, which repeat the same attempts (SASL attempts that only those lines show: mail-sasl-backend-brute-force). A client asking for a SASL mechanism the server does not offer tried no password and is not counted.\n",
         enabled: true,
         severity: {
           "5": "medium",
@@ -134,7 +135,34 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         tags: [],
         type: "threshold",
         query:
-          "event.dataset: (postfix or dovecot or sendmail or courier) and event.category: authentication and event.outcome: failure",
+          "event.dataset: (postfix or dovecot or sendmail or courier) and event.category: authentication and event.outcome: failure and not event.action: (dovecot_unknown_user or dovecot_password_mismatch or dovecot_pam_auth_failed)\n",
+        threshold: 5,
+        window: "10m",
+      },
+    },
+    {
+      file: "mail.yaml",
+      line: 35,
+      spec: {
+        id: "mail-sasl-backend-brute-force",
+        name: "Mail SASL brute force (dovecot auth back end)",
+        description:
+          "Failed SMTP SASL authentications that an MTA (Postfix, Exim) had dovecot's auth process check, counted from dovecot's back-end lines (auth_verbose=yes) that carry no login session: `driver(user,ip): unknown user` or `Password mismatch`, 5 from one address within 10 minutes. It covers setups where dovecot's log is read without the MTA's (dovecot's own log_path). Back-end lines with a session come from dovecot's login processes, whose summaries mail-auth-brute-force counts; when the MTA's log is read too, its line counts the same attempt in mail-auth-brute-force: no rule counts an attempt twice. With several passdbs each one tried writes a line, and one that does not hold the user (a deny list, a second user database) writes `unknown user` even when the next accepts the password: there, keep auth_verbose off and read the MTA's log.\n",
+        enabled: true,
+        severity: {
+          "5": "medium",
+          "20": "high",
+        },
+        attack: ["T1110.001"],
+        response: "ban",
+        duration: "10m",
+        group_by: ["source.ip"],
+        ipv6_prefix: 64,
+        max_keys: 100000,
+        tags: [],
+        type: "threshold",
+        query:
+          "event.dataset: dovecot and event.action: (dovecot_unknown_user or dovecot_password_mismatch) and event.outcome: failure and not dovecot.session: *\n",
         threshold: 5,
         window: "10m",
       },

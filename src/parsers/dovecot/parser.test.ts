@@ -196,6 +196,95 @@ test("unrelated dovecot lines produce nothing", () => {
   assert.deepEqual(run(lines), []);
 });
 
+test("only login processes and the auth process are read: text senders write in other services' lines is not", () => {
+  // lmtp/lda delivery logs (default format), sieve, imap's mail_log plugin: the Message-ID and addresses are the
+  // sender's text; auth_debug echoes requests. None of these is a login result, whatever the text imitates.
+  const lines = [
+    `${S}lmtp(alice)<12345><qwFhAbc>: msgid=<x,203.0.113.66): unknown user>: saved mail to INBOX`,
+    `${S}lmtp(alice)<12345><qwFhAbc>: msgid=<y,203.0.113.66): Password mismatch@evil>: saved mail to INBOX`,
+    `${S}lmtp(alice)<12345><qwFhAbc>: msgid=<(auth failed: user=<x>, rip=203.0.113.77, z@evil>: saved mail to INBOX`,
+    `${S}lmtp(alice)<12345><qwFhAbc>: sieve: msgid=<a@b>: sent vacation response to <q,203.0.113.78): unknown user@evil>`,
+    `${S}lmtp(12345, alice): msgid=<r,203.0.113.66): unknown user>: saved mail to INBOX`,
+    `${S}lda(alice)<12346><qwFhAbd>: msgid=<z,203.0.113.66): unknown user>: saved mail to INBOX`,
+    `${S}lda(alice): msgid=<z,203.0.113.66): pam_authenticate() failed: Permission denied>: saved mail to INBOX`,
+    `${S}imap(alice)<12347><s>: Info: expunge: box=INBOX, uid=5, msgid=<q,203.0.113.66): unknown user>, size=100`,
+    `${S}imap(alice)<12347><s>: Disconnected (auth failed, 1 attempts): user=<x>, method=PLAIN, rip=203.0.113.79, lip=192.0.2.1`,
+    `${S}auth: Debug: passwd-file(x,203.0.113.66): unknown user,198.51.100.7,<sess>): lookup: user=x file=/etc/users`,
+    `${S}auth-worker(12): Debug: pam(x,203.0.113.66,<s>): pam_authenticate() failed: Authentication failure`,
+    "Jun  3 10:11:12 auth(x,203.0.113.66,sasl:plain)<s>: Debug: sql: Password mismatch",
+    // A back-end shape after the auth prefix, but no passdb driver's name.
+    `${S}auth: lmtp(x,203.0.113.66): unknown user`,
+    // A login-line shape from the auth process.
+    `${S}auth: Disconnected (auth failed, 1 attempts): user=<x>, method=PLAIN, rip=203.0.113.80, lip=192.0.2.1`,
+  ];
+  assert.deepEqual(run(lines), []);
+  // The same back-end and login lines from their own services are read.
+  assert.equal(one(`${S}auth: passwd-file(x,198.51.100.81): unknown user`).source?.ip, "198.51.100.81");
+  assert.equal(
+    one(
+      "Jun  3 10:11:12 mail pop3-login: Info: Aborted login (auth failed, 1 attempts): user=<x>, rip=198.51.100.82",
+    ).source?.ip,
+    "198.51.100.82",
+  );
+});
+
+test("a login process's summary weighs the session's failed attempts", () => {
+  const line = (n: string) =>
+    `${S}imap-login: Disconnected (auth failed, ${n} attempts in 60 secs): user=<bob>, method=PLAIN, rip=192.0.2.51, lip=192.0.2.9, TLS, session=<abd>`;
+  assert.equal(one(line("10")).event.count, 10);
+  assert.equal(one(line("1")).event.count, undefined);
+  // Bounded: one line does not weigh as much as a whole attack.
+  assert.equal(one(line("5000")).event.count, 1000);
+  assert.equal(
+    one(`${S}pop3-login: Aborted login (3 authentication attempts): user=<v1>, method=PLAIN, rip=192.0.2.52`)
+      .event.count,
+    3,
+  );
+  // rsyslog's repeat count multiplies it.
+  const rep = one(
+    `Jun  3 10:11:12 mail dovecot: message repeated 4 times: [ imap-login: Disconnected (auth failed, 3 attempts in 9 secs): user=<bob>, method=PLAIN, rip=192.0.2.53, lip=192.0.2.9]`,
+  );
+  assert.equal(rep.event.count, 12);
+  // Other login-line results are one event each.
+  assert.equal(
+    one(
+      `${S}imap-login: Disconnected (proxy dest auth failed): user=<p>, method=PLAIN, rip=192.0.2.54, lip=10.0.0.1`,
+    ).event.count,
+    undefined,
+  );
+});
+
+test("back-end lines carry the login session they came from (none for SASL clients such as Postfix)", () => {
+  const session = (line: string) => (one(line).dovecot as { session?: string } | undefined)?.session;
+  assert.equal(
+    session(
+      `${S}auth-worker(1234): pam(alice,198.51.100.20,<s1>): pam_authenticate() failed: Permission denied`,
+    ),
+    "s1",
+  );
+  assert.equal(session(`${S}auth: sql(bob,198.51.100.21,<Xy12+/ab>): unknown user`), "Xy12+/ab");
+  assert.equal(
+    session("Jun  3 10:11:12 auth(ivy,198.51.100.22,sasl:plain)<Q1w2>: Info: sql: Password mismatch"),
+    "Q1w2",
+  );
+  assert.equal(session(`${S}auth: passwd-file(dave,198.51.100.23): Password mismatch`), undefined);
+  assert.equal(
+    session(`${S}auth(dave,198.51.100.24,sasl:login): Info: passwd-file: unknown user`),
+    undefined,
+  );
+  assert.equal(
+    session("Jun  3 10:11:12 auth: Info: ldap(gina,198.51.100.25,): invalid credentials"),
+    undefined,
+  );
+  // A given password imitating a closing with a session: which one dovecot wrote is unknown, so none is reported.
+  assert.equal(
+    session(
+      `${S}auth: sql(bob,198.51.100.26): Password mismatch (given password: a,198.51.100.26,<s9>): unknown user)`,
+    ),
+    undefined,
+  );
+});
+
 test("a 1 MB hostile line is handled in linear time", () => {
   // Each line is built from n, the length of its hostile part. The parser reads these lines with searches and
   // character reads (counted); its regexes are sticky or anchored and bounded ({1,20}, {0,60}), so their calls,

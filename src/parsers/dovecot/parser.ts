@@ -22,6 +22,15 @@
  *   closing), every well-formed closing must agree on the address, otherwise no address is reported;
  * - PAM lines have attacker text on both sides of `rhost=` (`ruser=` before, `user=` after): every well-formed
  *   `rhost=` must agree, otherwise no address is reported.
+ * Other services' lines are not read at all: `lmtp(alice)<pid><session>: msgid=<...>: saved mail`, lda, sieve and
+ * imap's mail_log carry text that any sender writes (a Message-ID such as `<x,203.0.113.9): unknown user>`), so a
+ * line is read as a login result only from a `*-login` service and as a back-end or PAM result only from the auth
+ * process (`auth`, `auth-worker`, `dovecot-auth`, 2.4's `auth(...)` prefix), and never at level Debug.
+ *
+ * Counting: a login summary `(auth failed, N attempts ...)` weighs N (event.count). Back-end and PAM lines repeat
+ * attempts that a summary (or the SASL client's own log) reports too; back-end lines carry the login session they
+ * came from in `dovecot.session` (none for SASL clients such as Postfix), which rules/mail.yaml uses to count each
+ * attempt once per rule.
  */
 import type { SecurityEvent } from "../../core/event.ts";
 import { canonicalIp } from "../../core/ip.ts";
@@ -46,9 +55,13 @@ type Action = (typeof A)[keyof typeof A];
 const NORMAL = [A.authFailed, A.disallowed, A.proxy, A.unknownUser, A.mismatch, A.pam];
 const FAILURES = [...NORMAL, A.noAuth, A.unfinished, A.tls];
 
-/** Service prefixes dovecot writes before the message: `imap-login: `, `auth-worker(304): `, `auth(default): `. */
+/**
+ * Service prefixes dovecot writes before the message: `imap-login: `, `auth-worker(304): `, `auth(default): `.
+ * Post-login services with a user (`imap(alice)<pid><session>: `, `lmtp(alice)`, `lda(alice)`) are not prefixes:
+ * the message proper starts there, and no failure is read from such lines (see parseLine).
+ */
 const SERVICE =
-  /(?:auth|auth-worker|dovecot-auth|[a-z0-9]{1,20}-login|imap|pop3|lmtp|submission|managesieve|master)(?:\((?:\d{1,10}|default)\))?: /y;
+  /(auth|auth-worker|dovecot-auth|[a-z0-9]{1,20}-login|imap|pop3|lmtp|submission|managesieve|master)(?:\((?:\d{1,10}|default)\))?: /y;
 const LEVEL = /(?:Info|Warning|Error|Debug|Fatal|Panic): /y;
 /** `conn unix:auth-worker (pid=27359,uid=97): auth-worker<55>: ` (auth-worker connection prefix). */
 const CONN = /conn [^\s()]{1,100} \([^()]{0,60}\): (?:auth-worker<\d{1,10}>: )?/y;
@@ -59,9 +72,20 @@ function stickyEnd(re: RegExp, s: string, i: number): number {
   return re.test(s) ? re.lastIndex : -1;
 }
 
-/** Index where the message proper starts, after `dovecot: `, service, level and connection prefixes. */
-function skipPrefixes(s: string): number {
+interface Prefixes {
+  /** Index where the message proper starts. */
+  at: number;
+  /** The last service prefix read (`auth`, `auth-worker`, `imap-login`, ...), without `(pid)`. */
+  service: string | undefined;
+  /** A `Debug: ` level was read (auth_debug, mail_debug): these lines echo requests, never report a result. */
+  debug: boolean;
+}
+
+/** Reads `dovecot: `, service, level and connection prefixes. */
+function skipPrefixes(s: string): Prefixes {
   let i = 0;
+  let service: string | undefined;
+  let debug = false;
   for (let n = 0; n < 6; n++) {
     if (s.startsWith("dovecot: ", i)) {
       i += 9;
@@ -70,13 +94,34 @@ function skipPrefixes(s: string): number {
     const c = s.charCodeAt(i);
     // Every prefix starts with a letter (services and `conn` lower case, levels capitalised).
     if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90))) break;
-    let j = stickyEnd(SERVICE, s, i);
-    if (j < 0) j = stickyEnd(LEVEL, s, i);
-    if (j < 0 && c === 99) j = stickyEnd(CONN, s, i);
+    SERVICE.lastIndex = i;
+    const m = SERVICE.exec(s);
+    if (m) {
+      service = m[1];
+      i = SERVICE.lastIndex;
+      continue;
+    }
+    let j = stickyEnd(LEVEL, s, i);
+    if (j >= 0) {
+      if (c === 68 /* D */) debug = true;
+    } else if (c === 99) j = stickyEnd(CONN, s, i);
     if (j < 0) break;
     i = j;
   }
-  return i;
+  return { at: i, service, debug };
+}
+
+/** The service a syslog program name stands for (`auth-worker(default)` -> `auth-worker`); `dovecot` says none. */
+function programService(program: string | undefined): string | undefined {
+  if (program === undefined) return undefined;
+  const p = program.indexOf("(");
+  const name = p < 0 ? program : program.slice(0, p);
+  return name === "dovecot" || name === "" ? undefined : name;
+}
+
+/** Services whose lines report authentication results: the auth process and its workers. */
+function isAuthService(service: string | undefined): boolean {
+  return service === "auth" || service === "auth-worker" || service === "dovecot-auth";
 }
 
 function emit(
@@ -86,7 +131,7 @@ function emit(
   ip: string | undefined,
   user: string | undefined,
   reason: string,
-): void {
+): SecurityEvent {
   const e = newEvent(frame, "dovecot", action, action === A.login ? "success" : "failure");
   // Connections that never completed an authentication are network events, not failed logins.
   e.event.category =
@@ -95,13 +140,29 @@ function emit(
   if (ip !== undefined) e.source = { ip };
   if (user !== undefined) e.user = { name: user };
   out.push(e);
+  return e;
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Login processes: `<reason>: user=<...>, method=..., rip=..., lip=..., ...`
 
 /** dovecot 1.x: `Aborted login (3 authentication attempts): user=<u>, method=PLAIN, rip=...`. */
-const FAILED_1X = /\([1-9]\d{0,5} authentication attempts\)/;
+const FAILED_1X = /\(([1-9]\d{0,5}) authentication attempts\)/;
+/** 2.x: `(auth failed, 3 attempts in 12 secs)`: the session's failed attempts (each a password tried). */
+const FAILED_N = /\(auth failed, ([1-9]\d{0,8}) attempts/;
+/**
+ * The most attempts one summary line counts for. A login process disconnects a client after a few failed
+ * attempts; beyond this bound one line, whatever it says, would weigh as much as a whole attack.
+ */
+const MAX_ATTEMPTS = 1000;
+/** The largest event.count (as the framer bounds rsyslog's `message repeated N times`). */
+const MAX_COUNT = 1_000_000;
+
+/** How many failed attempts a login-process summary reports (1 when it does not say). */
+function attemptsOf(head: string): number {
+  const m = FAILED_N.exec(head) ?? FAILED_1X.exec(head);
+  return m ? Math.min(MAX_ATTEMPTS, Number(m[1])) : 1;
+}
 
 function kvStart(s: string, at: number): number {
   let k = -1;
@@ -149,13 +210,27 @@ function loginLine(frame: Frame, out: SecurityEvent[], s: string, at: number): v
   }
   // Lines without an authentication attempt only name a user when the client gave one.
   if (user === "" && (action === A.noAuth || action === A.tls || action === A.unfinished)) user = undefined;
-  emit(frame, out, action, ip, user, head);
+  const e = emit(frame, out, action, ip, user, head);
+  if (action === A.authFailed) {
+    // One line for the session's N failed attempts: it weighs N (times rsyslog's repeat count), as sshd's
+    // `message repeated N times` does. This is the count of dovecot's own protocols: the back-end and PAM lines
+    // of the same attempts are details that mail-auth-brute-force does not count (see rules/mail.yaml).
+    const n = attemptsOf(head);
+    if (n > 1) e.event.count = Math.min(MAX_COUNT, n * frame.repeat);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Authentication back ends: `driver(user,ip[,session]): result`, dovecot 2.4 `auth(user,ip,sasl:mech)<s>: ...`
 
-const DRIVER = /[a-z][a-z0-9-]{1,20}\(/y;
+/**
+ * dovecot 2.0-2.3 passdb drivers, as the auth process names them in `driver(user,ip[,<session>]): result`. Only
+ * these, and only right after an auth-process prefix (see parseLine): any other `name(` is not a back end
+ * (`lmtp(alice)`, `imap(alice)`, and the text a sender or client wrote after them).
+ */
+const DRIVER =
+  /(?:pam|passwd|passwd-file|shadow|sql|ldap|checkpassword|bsdauth|static|oauth2|lua|imap|dict|vpopmail)\(/y;
+/** dovecot 2.4 names the driver after the `auth(user,ip,sasl:mech)<session>: ` prefix: `Info: sql: ...`. */
 const DRIVER_NAME = /[a-z][a-z0-9-]{1,20}: /y;
 
 /**
@@ -186,7 +261,11 @@ function afterClose(s: string, k: number): number {
 function resultAction(s: string, at: number): Action | undefined {
   let i = at;
   const lvl = stickyEnd(LEVEL, s, i);
-  if (lvl >= 0) i = lvl;
+  if (lvl >= 0) {
+    // dovecot 2.4 writes the level after its prefix; debug lines (auth_debug) report no result.
+    if (s.charCodeAt(i) === 68 /* D */) return undefined;
+    i = lvl;
+  }
   // dovecot 2.4 names the driver after the prefix: `Info: sql: Password mismatch`.
   const drv = stickyEnd(DRIVER_NAME, s, i);
   if (drv >= 0) i = drv;
@@ -205,18 +284,24 @@ function resultAction(s: string, at: number): Action | undefined {
  * Splits `user,ip[,<session>|,sasl:mech|,]` between `from` and `k` from the right (the user may contain
  * commas). Only the last ~130 characters are looked at, so each candidate costs constant time.
  */
-function backendArgs(s: string, from: number, k: number): { ip: string; userEnd: number } | undefined {
+function backendArgs(
+  s: string,
+  from: number,
+  k: number,
+): { ip: string; userEnd: number; session: string | undefined } | undefined {
   const limit = Math.max(from, k - 130);
   let c = k - 1;
   while (c >= limit && s.charCodeAt(c) !== 44) c--;
   if (c < limit) return undefined;
   let field = s.slice(c + 1, k);
   let ipEnd = k;
+  let session: string | undefined;
   if (
     field === "" ||
     (field.startsWith("<") && field.endsWith(">")) ||
     /^[a-z0-9-]+:[a-z0-9-]+$/i.test(field)
   ) {
+    if (field.startsWith("<")) session = field.slice(1, -1);
     ipEnd = c;
     c--;
     while (c >= limit && s.charCodeAt(c) !== 44) c--;
@@ -224,7 +309,20 @@ function backendArgs(s: string, from: number, k: number): { ip: string; userEnd:
     field = s.slice(c + 1, ipEnd);
   }
   const ip = canonicalIp(field);
-  return ip === undefined ? undefined : { ip, userEnd: c };
+  return ip === undefined ? undefined : { ip, userEnd: c, session };
+}
+
+/** dovecot 2.4 `auth(user,ip,sasl:mech)<session>: `: the last `<...>` group after the `)` at `k`, if any. */
+function sessionAfter(s: string, k: number): string | undefined {
+  let i = k + 1;
+  let session: string | undefined;
+  for (let n = 0; n < 3 && s.charCodeAt(i) === 60; n++) {
+    const close = sessionEnd(s, i);
+    if (close < 0) return undefined;
+    session = s.slice(i + 1, close);
+    i = close + 1;
+  }
+  return session;
 }
 
 /**
@@ -234,9 +332,15 @@ function backendArgs(s: string, from: number, k: number): { ip: string; userEnd:
  */
 const MAX_CLOSINGS = 64;
 
-function backendLine(frame: Frame, out: SecurityEvent[], s: string, argsAt: number): boolean {
+/**
+ * Reads a back-end result line whose `(user,ip[,...])` starts at `argsAt`. `v24`: dovecot 2.4's
+ * `auth(user,ip,sasl:mech)<session>: ` prefix, whose session follows the `)`; 2.0-2.3 write it inside, `,<session>`.
+ */
+function backendLine(frame: Frame, out: SecurityEvent[], s: string, argsAt: number, v24: boolean): boolean {
   const strict = s.includes("given password: ", argsAt);
-  let found: { ip: string; user: string; action: Action; reasonAt: number } | undefined;
+  let found:
+    | { ip: string; user: string; action: Action; reasonAt: number; session: string | undefined }
+    | undefined;
   let ambiguous = false;
   let n = 0;
   for (let k = s.lastIndexOf(")"); k >= argsAt; k = s.lastIndexOf(")", k - 1)) {
@@ -246,19 +350,31 @@ function backendLine(frame: Frame, out: SecurityEvent[], s: string, argsAt: numb
     if (action === undefined) continue;
     const args = backendArgs(s, argsAt, k);
     if (!args) continue;
+    const session = args.session ?? (v24 ? sessionAfter(s, k) : undefined);
     if (!found) {
-      found = { ip: args.ip, user: s.slice(argsAt, args.userEnd), action, reasonAt: tail };
+      found = { ip: args.ip, user: s.slice(argsAt, args.userEnd), action, reasonAt: tail, session };
       if (!strict) break;
     } else if (found.ip !== args.ip || ++n >= MAX_CLOSINGS) {
       // Another address, or so many closings that the ones left unread could hold one.
       ambiguous = true;
       break;
+    } else if (found.session !== session) {
+      // The given password imitates a closing with another session: which one dovecot wrote is unknown, so the
+      // line is not taken as a login-process request (see the session field below).
+      found.session = undefined;
     }
   }
   if (!found) return false;
   const reason = s.slice(found.reasonAt, found.reasonAt + 120);
-  if (ambiguous) emit(frame, out, found.action, undefined, undefined, reason);
-  else emit(frame, out, found.action, found.ip, found.user, reason);
+  if (ambiguous) {
+    emit(frame, out, found.action, undefined, undefined, reason);
+    return true;
+  }
+  const e = emit(frame, out, found.action, found.ip, found.user, reason);
+  // The login session the request came from: dovecot's login processes send one (their summary line, which
+  // names the same session, reports the attempt); SASL clients such as Postfix or Exim send none. The
+  // mail-sasl-backend-brute-force rule counts only lines without one.
+  if (found.session !== undefined && found.session !== "") e.dovecot = { session: found.session };
   return true;
 }
 
@@ -296,16 +412,39 @@ function pamLine(frame: Frame, out: SecurityEvent[], s: string, start: number): 
 
 // ---------------------------------------------------------------------------------------------------------
 
+/**
+ * Which line is read as what depends on the service that wrote it (the last service prefix, else the syslog
+ * program): login processes (`*-login`) write the session summaries, the auth process and its workers the
+ * back-end and PAM results. Other services (`lmtp(alice)`, `lda(alice)`, `imap(alice)`, sieve) log text that
+ * senders and clients wrote (Message-IDs, addresses) and are never read for failures; nor are `Debug:` lines.
+ */
 function parseLine(frame: Frame, out: SecurityEvent[]): void {
   const s = frame.message;
-  const from = skipPrefixes(s);
+  const p = skipPrefixes(s);
+  if (p.debug) return;
+  const from = p.at;
+  const service = p.service ?? programService(frame.program);
+  if (service !== undefined && service.endsWith("-login")) {
+    if (s.indexOf("rip=", from) >= 0) loginLine(frame, out, s, from);
+    return;
+  }
+  if (service !== undefined && !isAuthService(service)) return;
+  // Here: the auth process, or a line with no service named (`dovecot: ` only, or no program at all).
   if (s.startsWith("pam_", from)) {
     pamLine(frame, out, s, from);
     return;
   }
+  if (p.service === undefined) {
+    // dovecot 2.4: the prefix itself is `auth(user,ip,sasl:mech)<session>: ` (also `auth-worker(...)`).
+    const v24 = s.startsWith("auth(", from) ? from + 5 : s.startsWith("auth-worker(", from) ? from + 12 : -1;
+    if (v24 >= 0) {
+      backendLine(frame, out, s, v24, true);
+      return;
+    }
+  }
+  if (!isAuthService(service)) return;
   const args = stickyEnd(DRIVER, s, from);
-  if (args >= 0 && backendLine(frame, out, s, args)) return;
-  if (s.indexOf("rip=", from) >= 0) loginLine(frame, out, s, from);
+  if (args >= 0) backendLine(frame, out, s, args, false);
 }
 
 export const dovecot: ParserDefinition = {

@@ -74,8 +74,25 @@ test("SASL failures carry the user when logged; the mechanism error is its own a
 
   const invalid = `${P}warning: unknown[192.0.2.52]: SASL NTLM authentication failed: Invalid authentication mechanism`;
   assert.equal(one(invalid).event.action, "postfix_sasl_mechanism_invalid");
+  // No password was tried: not an authentication failure, so the mail brute-force rule does not count it.
+  assert.deepEqual(one(invalid).event.category, ["email"]);
   assert.equal(run([invalid], "auth").length, 0);
   assert.equal(run([invalid], "aggressive").length, 1);
+});
+
+test("a port above 65535 is not taken; the address and the event are", () => {
+  for (const port of ["99999", "1234567"]) {
+    const e = one(`${P}warning: unknown[203.0.113.1]:${port}: SASL LOGIN authentication failed: x`);
+    assert.equal(e.event.action, "postfix_sasl_auth_failed");
+    assert.deepEqual(e.source, { ip: "203.0.113.1" });
+  }
+  assert.deepEqual(
+    one(`${P}warning: unknown[203.0.113.2]:65535: SASL LOGIN authentication failed: x`).source,
+    { ip: "203.0.113.2", port: 65535 },
+  );
+  assert.deepEqual(one(`${P}lost connection after EHLO from unknown[203.0.113.3]:70000`).source, {
+    ip: "203.0.113.3",
+  });
 });
 
 test("SASL logins are success events with the user name", () => {

@@ -73,9 +73,11 @@ function readClient(s: string, at: number): Client | undefined {
   let port: number | undefined;
   if (s.charCodeAt(end) === 58) {
     let j = end + 1;
-    while (j < s.length && j - end <= 6 && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
-    if (j > end + 1 && j - end <= 6) {
-      port = Number(s.slice(end + 1, j));
+    while (j < s.length && j - end <= 11 && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
+    if (j > end + 1 && j - end <= 11) {
+      // A port out of range is not taken (the address and the event are): postfix never writes one.
+      const n = Number(s.slice(end + 1, j));
+      if (n <= 65535) port = n;
       end = j;
     }
   }
@@ -182,8 +184,19 @@ function warning(frame: Frame, out: SecurityEvent[], s: string): void {
     }
     // The SASL back end was unreachable: says nothing about the client.
     if (reason.startsWith("Connection lost to authentication server")) return;
-    const action = reason.startsWith("Invalid authentication mechanism") ? A.saslMech : A.sasl;
-    const e = emit(frame, out, action, "failure", client, "authentication", reason.slice(0, 200));
+    // A client asking for a mechanism the server does not offer tried no password: category email (an SMTP
+    // protocol error, like pipelining), not authentication, so brute-force rules do not count it (fail2ban
+    // counts it in aggressive mode only).
+    const mechanism = reason.startsWith("Invalid authentication mechanism");
+    const e = emit(
+      frame,
+      out,
+      mechanism ? A.saslMech : A.sasl,
+      "failure",
+      client,
+      mechanism ? "email" : "authentication",
+      reason.slice(0, 200),
+    );
     e.event.mechanism = s.slice(mech, sp);
     if (user !== undefined) e.user = { name: user };
     return;
