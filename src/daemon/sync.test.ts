@@ -229,3 +229,122 @@ test("when a range ban ends, the narrower range bans it covered are applied agai
     await store.close();
   }
 });
+
+test("an entry applied after its ban was revoked or expired (the apply was in flight) is removed right after", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 2, 2, 10));
+  const store = await openSqliteStore(join(dir, "g.db"), { clock: () => clock.now() });
+  const r = new HeldResponder();
+  const sync = new DecisionSync({ responders: [r], store, clock, logger: silentLogger });
+  try {
+    const revoked = decision("revoked", "203.0.113.21", clock.now(), 600_000);
+    const expired = decision("expired", "203.0.113.22", clock.now(), 1000);
+    for (const d of [revoked, expired]) await store.insertDecision(d, ["mem"], []);
+    let release!: () => void;
+    r.hold = new Promise((res) => (release = res));
+    const applying = sync.applyNow([revoked, expired]);
+    // Both end while the firewall is still applying them; the removal decided then finds them pending.
+    clock.advanceBy(1500);
+    const ended = [
+      ...(await store.revoke(revoked.target, { type: "cli", name: "ops" }, "false positive", clock.now())),
+      ...(await store.expireDue(clock.now())),
+    ];
+    await sync.removeEnded(
+      (await Promise.all(ended.map((d) => store.getDecision(d.id)))).filter((d) => d !== undefined),
+    );
+    assert.deepEqual(r.calls, ["apply 203.0.113.21"], "nothing to remove yet");
+    release();
+    await applying;
+    await sync.idle();
+    assert.deepEqual([...r.entries.keys()], [], "removed once the apply finished");
+    // .22's apply was queued behind .21's; each is removed right after its own apply.
+    assert.deepEqual(r.calls, [
+      "apply 203.0.113.21",
+      "remove 203.0.113.21",
+      "apply 203.0.113.22",
+      "remove 203.0.113.22",
+    ]);
+    for (const id of ["revoked", "expired"]) {
+      assert.deepEqual((await store.getDecision(id))?.status, { mem: "removed" }, id);
+      const audit = (await store.listAudit({ limit: 20 })).filter((a) => a.decisionId === id);
+      const removal = audit.find((a) => a.action === "remove");
+      assert.deepEqual(removal?.detail, {
+        responder: "mem",
+        reason: "the decision ended while its apply was in flight",
+      });
+    }
+    assert.deepEqual(await store.pendingWork(["mem"], clock.now()), { apply: [], remove: [] });
+  } finally {
+    await store.close();
+  }
+});
+
+test("the removal of an ended ban queued after the apply of its target's new ban does not lift the new one", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 2, 2, 10));
+  const store = await openSqliteStore(join(dir, "h.db"), { clock: () => clock.now() });
+  const r = new HeldResponder();
+  const sync = new DecisionSync({ responders: [r], store, clock, logger: silentLogger });
+  try {
+    const old = decision("old", "203.0.113.31", clock.now(), 1000);
+    const other = decision("other", "198.51.100.31", clock.now());
+    await store.insertDecision(old, ["mem"], []);
+    await store.insertDecision(other, ["mem"], []);
+    await sync.applyNow([old]);
+    clock.advanceBy(1500);
+    await store.expireDue(clock.now());
+    // The firewall is busy with another ban; meanwhile the address is banned again, and the removal of its
+    // expired ban (decided before the new ban was written) is queued after the new ban's apply.
+    let release!: () => void;
+    r.hold = new Promise((res) => (release = res));
+    const busy = sync.applyNow([other]);
+    const again = decision("again", "203.0.113.31", clock.now(), 600_000);
+    await store.insertDecision(again, ["mem"], []);
+    const queued = Promise.all([sync.applyNow([again]), sync.removeNow([old])]);
+    release();
+    await Promise.all([busy, queued]);
+    assert.equal(r.entries.get("203.0.113.31"), again.expires, "the new ban is enforced");
+    assert.ok(!r.calls.some((c) => c.startsWith("remove")), "the old entry's removal was not sent");
+    assert.equal((await store.getDecision("again"))?.status.mem, "applied");
+    assert.equal((await store.getDecision("old"))?.status.mem, "removed");
+  } finally {
+    await store.close();
+  }
+});
+
+test("a range ban revoked while its apply is in flight is removed after it, and the ranges it covered come back", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 2, 2, 10));
+  const store = await openSqliteStore(join(dir, "i.db"), { clock: () => clock.now() });
+  // Like an nftables interval set: a wider prefix replaces the narrower elements it covers.
+  const r = new HeldResponder();
+  const apply = r.apply.bind(r);
+  r.apply = (entries) => {
+    for (const e of entries) if (e.target === "2001:db8::/48") r.entries.delete("2001:db8:0:1::/64");
+    return apply(entries);
+  };
+  const sync = new DecisionSync({ responders: [r], store, clock, logger: silentLogger });
+  try {
+    const narrow = decision("narrow", "2001:db8:0:1::/64", clock.now(), 3_600_000);
+    const wide = decision("wide", "2001:db8::/48", clock.now(), 3_600_000);
+    await store.insertDecision(narrow, ["mem"], []);
+    await sync.applyNow([narrow]);
+    await store.insertDecision(wide, ["mem"], []);
+    let release!: () => void;
+    r.hold = new Promise((res) => (release = res));
+    r.calls.length = 0;
+    const applying = sync.applyNow([wide]);
+    const ended = await store.revoke(wide.target, { type: "cli", name: "ops" }, "too wide", clock.now());
+    // Not awaited before the release: it applies the covered range again, queued behind the held apply.
+    const removing = sync.removeEnded(
+      (await Promise.all(ended.map((d) => store.getDecision(d.id)))).filter((d) => d !== undefined),
+    );
+    release();
+    await Promise.all([applying, removing]);
+    await sync.idle();
+    assert.deepEqual([...r.entries.keys()], ["2001:db8:0:1::/64"]);
+    assert.deepEqual(r.calls.slice(0, 2), ["apply 2001:db8::/48", "remove 2001:db8::/48"]);
+    assert.ok(!r.calls.includes("remove 2001:db8:0:1::/64"), r.calls.join("; "));
+    assert.equal((await store.getDecision("wide"))?.status.mem, "removed");
+    assert.equal((await store.getDecision("narrow"))?.status.mem, "applied");
+  } finally {
+    await store.close();
+  }
+});

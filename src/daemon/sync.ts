@@ -5,6 +5,9 @@
  * - `syncPending`: decisions made by other processes (CLI, API replicas) and retries of failed ones;
  * - `reconcileAll`: on start and periodically, compare what each firewall really holds with the store and
  *   repair it in one batch (a flushed firewall gets its bans back; bans that expired while down are removed).
+ * Bans and unbans of one target may cross on a responder (an unban while the ban's apply is still running, a new
+ * ban while the removal of an ended one is under way): each batch settles them against the store, inside the
+ * responder's queue, so that the firewall ends in the state of the last request (see #runJobs).
  * Every result is recorded per decision and responder, with an audit record for failures and repairs.
  */
 import type { Clock } from "../core/clock.ts";
@@ -20,6 +23,8 @@ interface Job {
   op: "apply" | "remove";
   decision: Decision;
   done: () => void;
+  /** Why the daemon removes this entry on its own, audited once it is removed (see #removeEndedMeanwhile). */
+  why?: string;
 }
 
 const SYSTEM = { type: "rule" as const, name: "portcullis" };
@@ -37,7 +42,7 @@ class ResponderQueue {
   #running: Promise<void> | undefined;
   constructor(
     responder: Responder,
-    readonly run: (r: Responder, jobs: Job[]) => Promise<void>,
+    readonly run: (q: ResponderQueue, jobs: Job[]) => Promise<void>,
   ) {
     this.responder = responder;
   }
@@ -64,7 +69,7 @@ class ResponderQueue {
         // A batch: every job up to the next exclusive one.
         const cut = this.#jobs.findIndex((j) => "exclusive" in j);
         const jobs = (cut < 0 ? this.#jobs.splice(0) : this.#jobs.splice(0, cut)) as Job[];
-        await this.run(this.responder, jobs);
+        await this.run(this, jobs);
       }
     } finally {
       this.#running = undefined;
@@ -100,9 +105,7 @@ export class DecisionSync {
     this.#clock = opts.clock;
     this.#log = opts.logger;
     this.#metrics = opts.metrics;
-    this.#queues = opts.responders.map(
-      (r) => new ResponderQueue(r, (resp, jobs) => this.#runJobs(resp, jobs)),
-    );
+    this.#queues = opts.responders.map((r) => new ResponderQueue(r, (q, jobs) => this.#runJobs(q, jobs)));
   }
 
   get names(): string[] {
@@ -143,7 +146,8 @@ export class DecisionSync {
     await Promise.all(this.#queues.map((q) => q.idle()));
   }
 
-  async #runJobs(r: Responder, jobs: Job[]): Promise<void> {
+  async #runJobs(q: ResponderQueue, jobs: Job[]): Promise<void> {
+    const r = q.responder;
     const now = this.#clock.now();
     const updates: {
       decisionId: string;
@@ -152,23 +156,49 @@ export class DecisionSync {
       error?: string;
     }[] = [];
     const audit: AuditRecord[] = [];
+    /** Decisions whose entry this batch enforced: checked afterwards for an end that came meanwhile. */
+    const applied: Decision[] = [];
     try {
-      // When a batch holds both an apply and a remove of the same target (a ban revoked before it was
-      // enforced), the later request wins: the earlier one is answered as superseded, not sent.
-      const lastOp = new Map<string, "apply" | "remove">();
-      for (const j of jobs) lastOp.set(j.decision.target, j.op);
+      // The requests for one target in a batch (what queued up while the previous batch ran) are settled
+      // together, and the ones not sent are answered as superseded:
+      // - a decision's remove (it ended) beats its own apply: a ban revoked before it was enforced is never
+      //   applied;
+      // - a decision left to apply owns the target: the removes of other, ended decisions of that target are not
+      //   sent. The queue's order is not the store's: the removal of an expired ban can be queued after the
+      //   apply of the ban that replaced it (both decided at the same time), and sending it would lift the new one.
+      const removing = new Set(jobs.filter((j) => j.op === "remove").map((j) => j.decision.id));
+      const wanted = new Set(
+        jobs.filter((j) => j.op === "apply" && !removing.has(j.decision.id)).map((j) => j.decision.target),
+      );
+      // A target owned by an active decision outside the batch keeps its entry too: banned again after the
+      // removal was decided, its apply already done (sending the remove would lift it) or queued behind this one.
+      // Read here, inside the responder's queue, where no apply of this responder runs meanwhile.
+      const removals = jobs.filter((j) => j.op === "remove" && !wanted.has(j.decision.target));
+      const owned = removals.length
+        ? await this.#store.enforcedTargets(
+            removals.map((j) => j.decision.target),
+            now,
+            removing,
+          )
+        : new Set<string>();
+      const sent = (j: Job) =>
+        j.op === "apply"
+          ? !removing.has(j.decision.id)
+          : !wanted.has(j.decision.target) && !owned.has(j.decision.target);
       for (const j of jobs) {
-        if (lastOp.get(j.decision.target) !== j.op) {
-          updates.push({ decisionId: j.decision.id, responder: r.name, status: "removed" });
-        }
+        if (!sent(j)) updates.push({ decisionId: j.decision.id, responder: r.name, status: "removed" });
       }
       for (const op of ["remove", "apply"] as const) {
-        const batch = jobs.filter((j) => j.op === op && lastOp.get(j.decision.target) === op);
+        const batch = jobs.filter((j) => j.op === op && sent(j));
         if (!batch.length) continue;
-        // The latest decision per target wins within a batch.
+        const why = new Map(batch.flatMap((j) => (j.why ? [[j.decision.id, j.why] as const] : [])));
+        // The latest decision per target wins within a batch. A decision asked twice (the removal decided at
+        // its end and the one after its in-flight apply, see #removeEndedMeanwhile) is answered once.
         const byTarget = new Map<string, Decision[]>();
-        for (const j of batch)
-          byTarget.set(j.decision.target, [...(byTarget.get(j.decision.target) ?? []), j.decision]);
+        for (const j of batch) {
+          const ds = byTarget.get(j.decision.target) ?? [];
+          if (!ds.some((d) => d.id === j.decision.id)) byTarget.set(j.decision.target, [...ds, j.decision]);
+        }
         const started = performance.now();
         let results: { target: string; ok: boolean; error?: string }[];
         try {
@@ -208,8 +238,21 @@ export class DecisionSync {
               ...(res.ok ? {} : { error: res.error ?? "failed" }),
             });
             const key = `${d.id}\u0000${r.name}`;
-            if (res.ok) this.#failing.delete(key);
-            else {
+            if (res.ok) {
+              this.#failing.delete(key);
+              if (op === "apply") applied.push(d);
+              const reason = why.get(d.id);
+              if (reason) {
+                audit.push({
+                  at: now,
+                  actor: SYSTEM,
+                  action: "remove",
+                  target,
+                  decisionId: d.id,
+                  detail: { responder: r.name, reason },
+                });
+              }
+            } else {
               // Retried with backoff (see #failing); audited and logged once, not at every retry.
               const f = this.#failing.get(key);
               const count = (f?.count ?? 0) + 1;
@@ -232,10 +275,44 @@ export class DecisionSync {
         }
       }
       await this.#store.setStatus(updates, now, audit);
+      if (applied.length) await this.#removeEndedMeanwhile(q, applied, now);
     } catch (e) {
       this.#log.error({ responder: r.name, err: (e as Error).message }, "recording responder results failed");
     } finally {
       for (const j of jobs) j.done();
+    }
+  }
+
+  /**
+   * Removes at once the entries just applied for decisions that ended while their apply was in flight (an
+   * operator's or a SIEM's unban, the expiry). The removal decided at that end found the entry not applied yet
+   * (status pending, or no status for a ban made by another process) and left it alone; waiting for the next
+   * periodic pass would leave the address blocked while the store says it is not. The store is read after this
+   * batch's status was written, so every end is seen by one side: either that removal read "applied" and queued
+   * a remove, or this reads the end (both may: a remove is idempotent).
+   *
+   * The removes are queued on this responder behind what is already waiting (never awaited here: this runs
+   * inside the queue), and the next batch settles them against the store: a newer ban of the target keeps its
+   * entry. Narrower range bans that an ended range covered are applied again after them, as
+   * {@link #restoreCovered} does.
+   */
+  async #removeEndedMeanwhile(q: ResponderQueue, decisions: readonly Decision[], now: number): Promise<void> {
+    const ended = await this.#store.endedAmong(decisions.map((d) => d.id));
+    if (!ended.length) return;
+    const r = q.responder;
+    // Like #removeEnded: an expired entry of a native-expiry responder is gone by itself.
+    const gone = r.nativeExpiry ? ended.filter((d) => d.state === "expired" && d.expires <= now) : [];
+    if (gone.length) {
+      await this.#store.setStatus(
+        gone.map((d) => ({ decisionId: d.id, responder: r.name, status: "removed" as const })),
+        now,
+      );
+    }
+    const remove = ended.filter((d) => !gone.includes(d));
+    const why = "the decision ended while its apply was in flight";
+    for (const decision of remove) q.push({ op: "remove", decision, done: () => undefined, why });
+    for (const decision of await this.#covered(remove)) {
+      q.push({ op: "apply", decision, done: () => undefined });
     }
   }
 
@@ -296,18 +373,23 @@ export class DecisionSync {
    * next reconcile. Idempotent where the narrower entries were kept.
    */
   async #restoreCovered(ended: readonly StoredDecision[]): Promise<void> {
+    await this.applyNow(await this.#covered(ended));
+  }
+
+  /** The active range bans, narrower than one of the `ended` ranges, that it covered. */
+  async #covered(ended: readonly StoredDecision[]): Promise<Decision[]> {
     const wide = ended.flatMap((d) => {
       const c = d.target.indexOf("/") > 0 ? parseCidr(d.target) : undefined;
       return c ? [c] : [];
     });
-    if (!wide.length) return;
+    if (!wide.length) return [];
     const gone = new Set(ended.map((d) => d.target));
     const inner = (await this.#store.activeRanges()).filter((t) => {
       if (gone.has(t)) return false;
       const c = parseCidr(t);
       return c !== undefined && wide.some((w) => w.prefix < c.prefix && cidrCovers(w, c));
     });
-    if (!inner.length) return;
+    if (!inner.length) return [];
     const now = this.#clock.now();
     const decisions: Decision[] = [];
     for (const t of inner) {
@@ -315,7 +397,7 @@ export class DecisionSync {
         if (!d.simulated && d.expires > now) decisions.push(d);
       }
     }
-    await this.applyNow(decisions);
+    return decisions;
   }
 
   async removeEnded(ended: StoredDecision[]): Promise<void> {

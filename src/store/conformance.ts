@@ -106,6 +106,32 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
     );
     assert.deepEqual([...enforced].sort(), ["192.0.2.1", "2001:db8:7:7::/64"]);
     assert.equal((await s.enforcedTargets(["192.0.2.1"], T0 + 600_000)).size, 0, "past its expiry");
+    // The decisions being removed do not own their own targets.
+    assert.deepEqual(
+      [...(await s.enforcedTargets(["192.0.2.1", "2001:db8:7:7::/64"], T0 + 1, new Set(["a"])))],
+      ["2001:db8:7:7::/64"],
+    );
+  });
+
+  withStore("the ended ones among given decisions are found with their status", async (s) => {
+    for (const [id, target] of [
+      ["a", "192.0.2.1"],
+      ["b", "192.0.2.2"],
+      ["c", "192.0.2.3"],
+    ] as const) {
+      await s.insertDecision(decision(id, target), ["nftables"], []);
+    }
+    await s.setStatus([{ decisionId: "b", responder: "nftables", status: "applied" }], T0 + 1);
+    await s.revoke("192.0.2.2", { type: "cli", name: "t" }, "r", T0 + 2);
+    await s.insertDecision(decision("old", "192.0.2.4", T0 - 3_600_000), ["nftables"], []);
+    await s.expireDue(T0);
+    const ended = await s.endedAmong(["a", "b", "b", "old", "missing"]);
+    assert.deepEqual(ended.map((d) => [d.id, d.state]).sort(), [
+      ["b", "revoked"],
+      ["old", "expired"],
+    ]);
+    assert.deepEqual(ended.find((d) => d.id === "b")?.status, { nftables: "applied" });
+    assert.deepEqual(await s.endedAmong([]), []);
   });
 
   withStore("expiry and revocation end decisions once, with audit", async (s) => {

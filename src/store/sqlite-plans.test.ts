@@ -131,6 +131,11 @@ test("sqlite plans: active decisions, expiry, enforced targets and ranges use th
       () => store.enforcedTargets(["192.0.2.1", "192.0.2.2"], T0),
       "SEARCH decisions USING INDEX decisions_target (target=?)",
     );
+    // After every batch of applies: the decisions asked about, by primary key.
+    await expect(
+      () => store.endedAmong(["a", "b"]),
+      "SEARCH decisions USING INDEX sqlite_autoindex_decisions_1 (id=?)",
+    );
     await expect(
       () => store.revoke("192.0.2.9", { type: "cli", name: "t" }, "r", T0),
       "SEARCH decisions USING INDEX decisions_target (target=?)",

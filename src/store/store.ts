@@ -382,22 +382,46 @@ export class Store {
     return this.#hydrate(byCreation(rows));
   }
 
-  /** Which of `targets` have an active, enforced decision (a newer ban that owns the firewall entry). */
-  async enforcedTargets(targets: readonly string[], now: number): Promise<Set<string>> {
+  /**
+   * Which of `targets` have an active, enforced decision (a newer ban that owns the firewall entry), not counting
+   * the decisions in `except` (those being removed).
+   */
+  async enforcedTargets(
+    targets: readonly string[],
+    now: number,
+    except: ReadonlySet<string> = new Set(),
+  ): Promise<Set<string>> {
     const out = new Set<string>();
     const unique = [...new Set(targets)];
     for (let i = 0; i < unique.length; i += 500) {
       const rows = await this.db
         .selectFrom("decisions")
-        .select("target")
+        .select(["id", "target"])
         .where("state", "=", ACTIVE)
         .where("expires_at", ">", now)
         .where("simulated", "=", 0)
         .where("target", "in", unique.slice(i, i + 500))
         .execute();
-      for (const r of rows) out.add(r.target);
+      for (const r of rows) if (!except.has(r.id)) out.add(r.target);
     }
     return out;
+  }
+
+  /** Those of the decisions `ids` that have ended (revoked or expired), with their status. */
+  async endedAmong(ids: readonly string[]): Promise<StoredDecision[]> {
+    const unique = [...new Set(ids)];
+    const rows: DecisionsTable[] = [];
+    for (let i = 0; i < unique.length; i += 500) {
+      rows.push(
+        ...(await this.db
+          .selectFrom("decisions")
+          .selectAll()
+          .where("id", "in", unique.slice(i, i + 500))
+          .where("state", "<>", ACTIVE)
+          .execute()),
+      );
+    }
+    return this.#hydrate(rows);
   }
 
   async getDecision(id: string): Promise<StoredDecision | undefined> {
