@@ -132,6 +132,78 @@ test("ECS JSON documents", () => {
   assert.ok(f.doc);
 });
 
+test("ECS @timestamp: ISO-8601 read whole, or epoch seconds / milliseconds; anything else is counted, not guessed", () => {
+  const fr = utc();
+  const time = (ts: unknown) => fr.frame(JSON.stringify({ "@timestamp": ts, message: "m" }))!.time;
+  const at = Date.UTC(2024, 6, 2, 8, 15, 1);
+  assert.equal(time("2024-07-02T08:15:01Z"), at);
+  assert.equal(time("2024-07-02T08:15:01.123456789+02:00"), at - 2 * 3600_000 + 123);
+  assert.equal(time("2024-07-02T08:15:01"), at, "no offset: the configured zone (UTC here)");
+  // Epoch numbers: seconds below 1e11 (Winlogbeat and scripts write seconds too), milliseconds above; as text too.
+  assert.equal(time(1719908101), at);
+  assert.equal(time(1719908101.5), at + 500);
+  assert.equal(time(1719908101000), at);
+  assert.equal(time("1719908101"), at);
+  assert.equal(time("1719908101000"), at);
+  assert.equal(fr.unreadableTimestamps, 0);
+  // Date.parse read these: "1" as 2001, "x 5" as some year 5, Feb 30 as Mar 1; and what follows a time.
+  const bad: unknown[] = [
+    "1",
+    "x 5",
+    "foo 12 bar",
+    "2024-02-30T08:15:01Z",
+    "2024-07-02T08:15:01+99:99",
+    "2024-07-02T08:15:01Z trailing",
+    "2024-07-02",
+    "07/02/2024",
+    "Tue, 02 Jul 2024 08:15:01 GMT",
+    "",
+    1,
+    0,
+    -1719908101,
+    1e300,
+    9e15,
+    { a: 1 },
+    [1719908101],
+    true,
+  ];
+  for (const ts of bad) assert.equal(time(ts), undefined, JSON.stringify(ts));
+  assert.equal(fr.unreadableTimestamps, bad.length);
+  // No @timestamp (or null, as Elasticsearch reads it) is no time, and not an unreadable one.
+  assert.equal(fr.frame('{"message":"m"}')!.time, undefined);
+  assert.equal(time(null), undefined);
+  assert.equal(fr.unreadableTimestamps, bad.length);
+});
+
+test("ECS documents: the program is process.name or log.syslog.identifier, checked against the executable", () => {
+  const fr = utc();
+  const program = (doc: object) => fr.frame(JSON.stringify({ message: "m", ...doc }))!.program;
+  // Without an executable (a syslog file read by Filebeat): as written.
+  assert.equal(program({ process: { name: "sshd" } }), "sshd");
+  assert.equal(program({ "process.name": "sshd-session" }), "sshd-session");
+  // Filebeat 8 journald input; Filebeat 7's (process.name and process.executable are _COMM and _EXE).
+  const fb8 = (identifier: string, name: string, executable?: string) => ({
+    log: { syslog: { identifier } },
+    journald: { process: { name, ...(executable && { executable }) } },
+  });
+  assert.equal(program(fb8("sshd", "sshd", "/usr/sbin/sshd")), "sshd");
+  assert.equal(program(fb8("sshd-session", "sshd-session", "/usr/lib/openssh/sshd-session")), "sshd-session");
+  assert.equal(program(fb8("sshd", "logger", "/usr/bin/logger")), "/usr/bin/logger");
+  assert.equal(program(fb8("sshd", "logger")), "logger", "no executable: the process name");
+  assert.equal(program(fb8("myapp", "python3", "/usr/bin/python3")), "myapp");
+  assert.equal(program({ journald: { process: { name: "sshd" } } }), "sshd");
+  assert.equal(
+    program({ process: { name: "sshd", executable: "/home/eve/sshd" }, syslog: { identifier: "sshd" } }),
+    "/home/eve/sshd",
+  );
+  assert.equal(program({ process: { name: "sshd", executable: "/usr/sbin/sshd" } }), "sshd");
+  assert.equal(
+    program({ process: { name: "sudo", executable: "/usr/../home/eve/sudo" } }),
+    "/usr/../home/eve/sudo",
+  );
+  assert.equal(program({ process: { name: "postfix/smtpd", executable: "/tmp/x" } }), "postfix/smtpd");
+});
+
 test("hostile lines never throw and frame in linear time", () => {
   const fr = utc();
   for (const l of [
@@ -274,7 +346,8 @@ test("a time a Date cannot hold is no time: TAI64N, journald and ECS", () => {
   assert.deepEqual([j.format, j.time, j.message], ["journal-json", undefined, "m"]);
   const e = fr.frame('{"@timestamp":1e300,"message":"m"}')!;
   assert.deepEqual([e.format, e.time, e.message], ["ecs", undefined, "m"]);
-  assert.equal(fr.frame('{"@timestamp":-8.64e15,"message":"m"}')!.time, -8.64e15);
+  // A time a Date holds, but no document's: epoch numbers are read in [1990, 2200) only.
+  assert.equal(fr.frame('{"@timestamp":-8.64e15,"message":"m"}')!.time, undefined);
   assert.equal(readEpochSeconds("1e300"), undefined);
   assert.equal(readEpochSeconds("1373330716.415"), 1373330716415);
 });

@@ -276,6 +276,12 @@ export class LineFramer {
    * replay and parse warn about them, nothing else would show that the rest of an input was not read.
    */
   unreadAfterBinary = 0;
+  /**
+   * ECS documents whose `@timestamp` could not be read (see {@link readEcsTimestamp}): their frame has no time,
+   * and the ecs and winlogbeat parsers refuse them (onRejected), so that they do not silently take the
+   * reference time. Counted here as well, for a warning like {@link unreadAfterBinary}'s.
+   */
+  unreadableTimestamps = 0;
   #hour: HourStamp = NO_HOUR;
   /** The latest time read through the per-hour stamps (which reading of a repeated hour, see #plainSyslogTime). */
   #latest = -Infinity;
@@ -559,7 +565,9 @@ export class LineFramer {
     if (doc === null || typeof doc !== "object" || Array.isArray(doc)) return undefined;
     const d = doc as Record<string, unknown>;
     if ("MESSAGE" in d || "__REALTIME_TIMESTAMP" in d) return journalFrame("journal-json", d);
-    return ecsFrame(d, this.ctx);
+    const f = ecsFrame(d, this.ctx);
+    if (f.time === undefined && hasEcsTimestamp(d)) this.unreadableTimestamps++;
+    return f;
   }
 
   /**
@@ -649,12 +657,22 @@ const SYSTEM_DIRS = /^\/(?:usr|bin|sbin|lib|lib64|lib32|libexec|nix\/store|gnu\/
 
 /** The program an entry is framed under: its identifier, unless journald's `_EXE` (or `_COMM`) belies it. */
 function journalProgram(d: Record<string, unknown>): string | undefined {
-  const id = str(d.SYSLOG_IDENTIFIER);
-  const comm = str(d._COMM);
+  return checkedProgram(str(d.SYSLOG_IDENTIFIER), str(d._EXE), str(d._COMM));
+}
+
+/**
+ * The program a record claiming identifier `id` is framed under, given the executable (`exe`) and process name
+ * (`comm`) of its writer when known (journald's `_EXE` / `_COMM`, and their copies in ECS documents): `id`,
+ * unless it is one of {@link TRUSTED_WRITERS} and the writer belies it.
+ */
+function checkedProgram(
+  id: string | undefined,
+  exe: string | undefined,
+  comm: string | undefined,
+): string | undefined {
   if (id === undefined) return comm;
   const writers = TRUSTED_WRITERS.get(id);
   if (writers === undefined) return id;
-  const exe = str(d._EXE);
   if (exe !== undefined) {
     const base = exe.slice(exe.lastIndexOf("/") + 1);
     if (writers.has(base) && SYSTEM_DIRS.test(exe) && !exe.includes("/../")) return id;
@@ -692,17 +710,69 @@ function field(d: Record<string, unknown>, path: string): unknown {
   return cur;
 }
 
-function ecsFrame(d: Record<string, unknown>, ctx: TimeContext): Frame {
+/**
+ * The program of an ECS document. Its claimed identifier is `process.name` (Filebeat's syslog parsing, and
+ * `_COMM` in Filebeat 7's journald input), else `log.syslog.identifier` / `syslog.identifier` (journald's
+ * `SYSLOG_IDENTIFIER` in Filebeat 8 / 7), else `journald.process.name` (`_COMM`). When the document carries the
+ * writer's executable (`journald.process.executable` or `process.executable`, journald's `_EXE`) or process
+ * name (`journald.process.name`), the claim is checked as a `journalctl -o json` entry's is (see
+ * {@link TRUSTED_WRITERS}): `logger -t sshd` or a copy of sshd in a home directory is not sshd. A document with
+ * neither (a syslog file read by Filebeat) is taken as written, as the syslog file itself would be.
+ */
+export function ecsProgram(d: Record<string, unknown>): string | undefined {
+  const exe = str(field(d, "journald.process.executable")) ?? str(field(d, "process.executable"));
+  return checkedProgram(ecsClaimedProgram(d), exe, str(field(d, "journald.process.name")));
+}
+
+/** The program an ECS document claims to be from, before {@link ecsProgram}'s check. */
+export function ecsClaimedProgram(d: Record<string, unknown>): string | undefined {
+  return (
+    str(field(d, "process.name")) ??
+    str(field(d, "log.syslog.identifier")) ??
+    str(field(d, "syslog.identifier")) ??
+    str(field(d, "journald.process.name"))
+  );
+}
+
+/** Epoch times read from numbers are taken in [1990, 2200): outside, a number is a count, not a time. */
+const EPOCH_MIN = Date.UTC(1990, 0, 1);
+const EPOCH_MAX = Date.UTC(2200, 0, 1);
+/** Epoch numbers below this are seconds (in milliseconds they would be before 1973-03-03), others milliseconds. */
+const EPOCH_SECONDS_BELOW = 1e11;
+/** An epoch number written as text (Elasticsearch's `epoch_millis` / `epoch_second` accept strings). */
+const EPOCH_TEXT = /^\d{1,15}(?:\.\d{1,9})?$/;
+
+function epochTime(n: number): number | undefined {
+  const t = Math.round(Math.abs(n) < EPOCH_SECONDS_BELOW ? n * 1000 : n);
+  return t >= EPOCH_MIN && t < EPOCH_MAX ? t : undefined;
+}
+
+/**
+ * An ECS `@timestamp`: ISO-8601 date and time, read whole (with {@link readIso}: impossible dates and offsets
+ * are not read, nor is anything after the time; without an offset, the configured zone), or an epoch number
+ * (or its text) of seconds or milliseconds in [1990, 2200). Anything else is unreadable: undefined.
+ */
+export function readEcsTimestamp(ts: unknown, ctx: TimeContext): number | undefined {
+  if (typeof ts === "number") return Number.isFinite(ts) ? epochTime(ts) : undefined;
+  if (typeof ts !== "string") return undefined;
+  if (EPOCH_TEXT.test(ts)) return epochTime(Number(ts));
+  const r = readIso(ts, 0, ctx);
+  return r !== undefined && r.end === ts.length ? validTime(r.time) : undefined;
+}
+
+/** Whether the document has an `@timestamp` (null is none, as in Elasticsearch). */
+export function hasEcsTimestamp(d: Record<string, unknown>): boolean {
   const ts = field(d, "@timestamp");
-  let time: number | undefined;
-  if (typeof ts === "string") time = readIso(ts, 0, ctx)?.time ?? (Date.parse(ts) || undefined);
-  else if (typeof ts === "number") time = validTime(ts);
+  return ts !== undefined && ts !== null;
+}
+
+function ecsFrame(d: Record<string, unknown>, ctx: TimeContext): Frame {
   const pid = field(d, "process.pid");
   return {
     format: "ecs",
-    time,
+    time: readEcsTimestamp(field(d, "@timestamp"), ctx),
     host: str(field(d, "host.hostname")) ?? str(field(d, "host.name")),
-    program: str(field(d, "process.name")),
+    program: ecsProgram(d),
     pid: typeof pid === "number" ? pid : undefined,
     message: str(field(d, "message")) ?? "",
     repeat: 1,

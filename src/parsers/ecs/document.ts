@@ -7,6 +7,7 @@
 import type { Outcome, SecurityEvent } from "../../core/event.ts";
 import { canonicalIp } from "../../core/ip.ts";
 import type { Frame } from "../../framing/frame.ts";
+import { hasEcsTimestamp } from "../../framing/framer.ts";
 import { isHostName } from "../event.ts";
 
 type Obj = Record<string, unknown>;
@@ -119,14 +120,40 @@ export function child(parent: Obj, key: string): Obj | undefined {
 
 const ONE = (v: unknown): unknown => (Array.isArray(v) && v.length === 1 ? v[0] : v);
 
+/** Rejection reasons (constant strings: the daemon counts rejections by reason). */
+export const REJECTED = {
+  severalSources: "several addresses in source.ip",
+  unreadableTime: "unreadable @timestamp",
+} as const;
+
 /**
  * Canonicalises `<holder>.ip`: IPv4-mapped to IPv4, IPv6 compressed. A value that is not an address moves to
  * `<holder>.domain` when it is a host name (and that is free), else to `<holder>.address`; `ip` is removed.
+ * An array of values (Elasticsearch fields are multi-valued) that all spell one address is that address; one
+ * that holds several different values names no single peer: `ip` is removed, its addresses are added to
+ * `related.ip` (where ECS lists every address of an event, so that queries still find them), and the
+ * document is reported through `reject` (for `source`: it has no ban target).
  */
-export function canonicalizeIp(e: Obj, holder: string): void {
+export function canonicalizeIp(e: Obj, holder: string, reject?: (reason: string) => void): void {
   const h = e[holder];
   if (!isObject(h) || h.ip === undefined) return;
-  const raw = ONE(h.ip);
+  let raw = ONE(h.ip);
+  if (Array.isArray(raw)) {
+    const values = new Set<string>();
+    for (const v of raw) {
+      if (typeof v !== "string") continue;
+      values.add(canonicalIp(v.trim()) ?? v);
+    }
+    if (values.size === 1) raw = [...values][0];
+    else {
+      delete h.ip;
+      if (values.size === 0) return;
+      const addresses = [...values].filter((v) => canonicalIp(v) !== undefined);
+      addRelatedIps(e, addresses);
+      if (holder === "source") reject?.(REJECTED.severalSources);
+      return;
+    }
+  }
   const ip = typeof raw === "string" ? canonicalIp(raw.trim()) : undefined;
   if (ip !== undefined) {
     h.ip = ip;
@@ -136,6 +163,29 @@ export function canonicalizeIp(e: Obj, holder: string): void {
   if (typeof raw !== "string") return;
   if (h.domain === undefined && isHostName(raw)) h.domain = raw.toLowerCase();
   else if (h.address === undefined) h.address = raw;
+}
+
+/** Adds `ips` to the document's `related.ip` (made a list when needed), each once. */
+export function addRelatedIps(e: Obj, ips: readonly string[]): void {
+  if (ips.length === 0) return;
+  const related = child(e, "related");
+  if (!related) return;
+  const cur = related.ip;
+  const list = Array.isArray(cur) ? cur : cur === undefined ? [] : [cur];
+  const seen = new Set(list);
+  for (const ip of ips) {
+    if (seen.has(ip)) continue;
+    seen.add(ip);
+    list.push(ip);
+  }
+  related.ip = list;
+}
+
+/** The first non-empty string of `v` (itself, or an element of an array), or undefined. */
+function firstString(v: unknown): string | undefined {
+  if (typeof v === "string") return v === "" ? undefined : v;
+  if (Array.isArray(v)) for (const x of v) if (typeof x === "string" && x !== "") return x;
+  return undefined;
 }
 
 export function normalizeOutcome(v: unknown): Outcome | undefined {
@@ -164,29 +214,44 @@ export interface DocumentDefaults {
 
 /**
  * The document as a SecurityEvent: every field kept, `@timestamp` in epoch ms (from the frame; NaN when the
- * document has none, the dispatcher then uses the reference time), `source.ip`/`destination.ip` canonical,
+ * document has none, the dispatcher then uses the reference time), `source.ip`/`destination.ip` canonical
+ * (see {@link canonicalizeIp}; `reject` hears of a document with several source addresses),
  * `event.dataset`/`action`/`outcome` present (the document's own values win; `defaults` fill the gaps; an
- * outcome that is not failure/success/unknown becomes `unknown`).
+ * outcome that is not failure/success/unknown becomes `unknown`). The engine indexes rules by one dataset and
+ * action per event: a multi-valued `event.dataset` or `event.action` becomes its first string, and an outcome
+ * list of one value that value.
  */
-export function documentEvent(frame: Frame, e: Obj, defaults: DocumentDefaults): SecurityEvent {
+export function documentEvent(
+  frame: Frame,
+  e: Obj,
+  defaults: DocumentDefaults,
+  reject?: (reason: string) => void,
+): SecurityEvent {
   let ev = e.event;
   if (!isObject(ev)) {
     ev = typeof ev === "string" ? { original: ev } : {};
     e.event = ev;
   }
   const event = ev as Obj;
-  if (typeof event.dataset !== "string" || event.dataset === "") {
-    const ds = getString(e, "data_stream.dataset");
-    event.dataset = ds ?? defaults.dataset;
-  }
-  if (typeof event.action !== "string" || event.action === "") event.action = defaults.action;
-  const given = event.outcome;
+  event.dataset =
+    firstString(event.dataset) ?? firstString(getString(e, "data_stream.dataset")) ?? defaults.dataset;
+  event.action = firstString(event.action) ?? defaults.action;
+  const given = ONE(event.outcome);
   event.outcome = normalizeOutcome(given) ?? (given === undefined ? defaults.outcome : "unknown");
   if (event.category === undefined && defaults.category) event.category = defaults.category;
-  canonicalizeIp(e, "source");
+  canonicalizeIp(e, "source", reject);
   canonicalizeIp(e, "destination");
   e["@timestamp"] = frame.time ?? NaN;
   return e as SecurityEvent;
+}
+
+/**
+ * Whether the document has an `@timestamp` that the framer could not read (see framer.ts readEcsTimestamp): the
+ * ecs and winlogbeat parsers refuse such a document (reported through onRejected) rather than let it take the
+ * reference time, where a file of them would all fall on one instant.
+ */
+export function unreadableTime(frame: Frame, e: Obj): boolean {
+  return frame.time === undefined && hasEcsTimestamp(e);
 }
 
 /**

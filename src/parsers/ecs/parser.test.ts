@@ -2,11 +2,41 @@
 // ./parser.ts first: the parser and the registry import each other (nested parsing), see parser.ts.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { assertLinearWork, onlyEvent, parseEach, REF } from "../../../test/support/parser-harness.ts";
+import {
+  assertLinearWork,
+  onlyEvent,
+  parseEach,
+  REF,
+  utcTime,
+} from "../../../test/support/parser-harness.ts";
 import type { SecurityEvent } from "../../core/event.ts";
+import { LineFramer } from "../../framing/framer.ts";
+import { ParserSet } from "../dispatch.ts";
 import { expand } from "./document.ts";
 
 const run = (docs: (object | string)[], only = ["ecs"]) => parseEach(docs, only);
+
+/** Like {@link run}, with the lines the parsers refused (`parser: reason`), in order. */
+function runCounted(
+  docs: (object | string)[],
+  only = ["ecs"],
+): { events: SecurityEvent[][]; rejected: string[] } {
+  const ctx = utcTime(REF);
+  const framer = new LineFramer(ctx);
+  const rejected: string[] = [];
+  const set = new ParserSet({
+    time: ctx,
+    only,
+    allActions: true,
+    onRejected: (parser, reason) => rejected.push(`${parser}: ${reason}`),
+  });
+  const events = docs.map((d) => {
+    const out: SecurityEvent[] = [];
+    set.parse(framer.frame(typeof d === "string" ? d : JSON.stringify(d))!, out);
+    return out;
+  });
+  return { events, rejected };
+}
 
 function one(doc: object | string): SecurityEvent {
   const [evs] = run([doc]);
@@ -145,7 +175,8 @@ test("a raw log line inside a document is parsed by the line parsers, with the d
     [a.event.dataset, a.event.action, a.source?.ip, a.host?.name],
     ["dropbear", "dropbear_auth_failed", "192.0.2.64", "router"],
   );
-  assert.equal(new Date(a["@timestamp"]).toISOString(), "2024-05-30T06:12:08.000Z", "the line's own time");
+  // The document's @timestamp (it has a zone; the line's `May 30 06:12:08` has none), not the line's.
+  assert.equal(new Date(a["@timestamp"]).toISOString(), "2024-05-30T06:12:09.123Z", "the document's time");
   assert.deepEqual(a.log, { file: { path: "/var/log/messages" }, offset: 10 });
   assert.deepEqual(a.agent, { type: "filebeat" });
   assert.deepEqual(
@@ -229,4 +260,286 @@ test("hostile documents: __proto__ keys, deep nesting, 1 MB messages", () => {
     "a scalar in the way keeps the dotted key",
   );
   assert.deepEqual(expand({ "a.b": 1, a: { c: 2 } }), { a: { b: 1, c: 2 } });
+});
+
+/** A Filebeat system.auth document of an sshd `Failed password` line, as the module's pipeline makes it. */
+function fbFailed(message: string, ip: string, port: number, user: string, extra: object = {}): object {
+  return {
+    "@timestamp": "2026-03-02T10:00:01Z",
+    message,
+    event: { dataset: "system.auth", module: "system", action: "ssh_login", outcome: "failure" },
+    process: { name: "sshd", pid: 9 },
+    host: { hostname: "srv" },
+    source: { address: ip, ip, port, geo: { country_iso_code: "XX" } },
+    user: { name: user },
+    related: { ip: [ip], user: [user] },
+    system: { auth: { ssh: { event: "Failed", method: "password" } } },
+    ...extra,
+  };
+}
+
+test("sshd documents: the address is the one sshd's line parser reads from the message, not Filebeat's grok's", () => {
+  // Filebeat's grok is not anchored at the end: the user name `x from 203.0.113.9 port 22 ssh2` became source.ip.
+  const spoof =
+    "Failed password for invalid user x from 203.0.113.9 port 22 ssh2 from 192.0.2.14 port 4242 ssh2";
+  const { events, rejected } = runCounted([
+    fbFailed(spoof, "203.0.113.9", 22, "x"),
+    // sshd-session (OpenSSH 10), flattened keys, an `Invalid user` line.
+    {
+      "@timestamp": "2026-03-02T10:00:02Z",
+      message: "Invalid user y from 203.0.113.9 port 22 from 192.0.2.15 port 4243",
+      "event.dataset": "system.auth",
+      "process.name": "sshd-session",
+      "source.ip": "203.0.113.9",
+      "system.auth.ssh.event": "Invalid",
+    },
+    // No process.name: the system.auth.ssh fields say the document is sshd's.
+    {
+      message: spoof,
+      event: { dataset: "system.auth" },
+      source: { ip: "203.0.113.9" },
+      system: { auth: { ssh: { event: "Failed" } } },
+    },
+    // sshd's PAM line: read as in a log file (by the PAM parser).
+    fbFailed(
+      "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.33  user=root",
+      "192.0.2.33",
+      0,
+      "root",
+    ),
+    // The common case: both agree, and the document keeps its source (geo included).
+    fbFailed("Failed password for root from 198.51.100.7 port 5000 ssh2", "198.51.100.7", 5000, "root"),
+  ]);
+  const [[a], [b], [c], [p], [d]] = events as [
+    [SecurityEvent],
+    [SecurityEvent],
+    [SecurityEvent],
+    [SecurityEvent],
+    [SecurityEvent],
+  ];
+  assert.deepEqual(a.source, { ip: "192.0.2.14", address: "192.0.2.14", port: 4242 });
+  assert.deepEqual(a.related, { ip: ["192.0.2.14"], user: ["x"] }, "the misread address leaves related.ip");
+  assert.equal(a.user?.name, "x from 203.0.113.9 port 22 ssh2", "the user name sshd logged");
+  // Everything else stays: a Kibana query on the document's fields still matches it.
+  assert.deepEqual(
+    [a.event.dataset, a.event.action, a.event.outcome, a.system, a.process?.name, a.message],
+    [
+      "system.auth",
+      "ssh_login",
+      "failure",
+      { auth: { ssh: { event: "Failed", method: "password" } } },
+      "sshd",
+      spoof,
+    ],
+  );
+  assert.deepEqual(
+    [b.source, b.event.action, b.event.outcome],
+    [{ ip: "192.0.2.15", port: 4243 }, "ssh_login", "failure"],
+  );
+  assert.deepEqual(c.source, { ip: "192.0.2.14", port: 4242 });
+  assert.deepEqual(p.source?.ip, "192.0.2.33");
+  assert.deepEqual(d.source, {
+    address: "198.51.100.7",
+    ip: "198.51.100.7",
+    port: 5000,
+    geo: { country_iso_code: "XX" },
+  });
+  assert.deepEqual(rejected, [], "an address read from sshd's own text is no rejection");
+});
+
+test("sshd documents whose message gives no address lose theirs, counted; other programs keep theirs", () => {
+  const { events, rejected } = runCounted([
+    // sshd writes no such line: whatever put 203.0.113.9 in source.ip, sshd's text does not confirm it.
+    fbFailed("Failed password for root", "203.0.113.9", 22, "root"),
+    fbFailed("something sshd never wrote from 203.0.113.10 port 1", "203.0.113.10", 1, "root"),
+    // Not sshd: the document's address is taken as before.
+    fbFailed("anything", "203.0.113.11", 1, "root", { process: { name: "myapp" } }),
+    // No message: nothing to read it from.
+    { event: { dataset: "system.auth" }, process: { name: "sshd" }, source: { ip: "203.0.113.12" } },
+  ]);
+  const [[a], [b], [c], [d]] = events as [[SecurityEvent], [SecurityEvent], [SecurityEvent], [SecurityEvent]];
+  assert.deepEqual(
+    [a.source, a.event.outcome, a.system],
+    [undefined, "failure", { auth: { ssh: { event: "Failed", method: "password" } } }],
+  );
+  assert.equal(b.source, undefined);
+  assert.equal(c.source?.ip, "203.0.113.11");
+  assert.equal(d.source?.ip, "203.0.113.12");
+  assert.deepEqual(rejected, [
+    "ecs: document address not read from its message by the service's parser",
+    "ecs: document address not read from its message by the service's parser",
+  ]);
+});
+
+test("a document claiming sshd whose executable is not the system's sshd is not sshd's", () => {
+  const line = (n: number) => `Failed password for root from 198.51.100.1 port 5123${n} ssh2`;
+  const { events, rejected } = runCounted([
+    // Parsed, written by a copy of sshd in a home directory (Filebeat 7 journald: process.executable = _EXE).
+    fbFailed(line(1), "198.51.100.1", 51231, "root", {
+      process: { name: "sshd", pid: 777, executable: "/home/eve/sshd" },
+    }),
+    // Unparsed journald documents (Filebeat 8): `logger -t sshd`, and a copy of sshd.
+    {
+      "@timestamp": "2024-07-02T08:15:02.000Z",
+      message: line(2),
+      input: { type: "journald" },
+      journald: { process: { name: "logger", executable: "/usr/bin/logger" } },
+      log: { syslog: { identifier: "sshd", pid: 777 } },
+    },
+    {
+      "@timestamp": "2024-07-02T08:15:03.000Z",
+      message: line(3),
+      input: { type: "journald" },
+      process: { name: "sshd", executable: "/home/eve/sshd", pid: 777 },
+      syslog: { identifier: "sshd" },
+      journald: { uid: 1000 },
+    },
+    // The real sshd, wherever the distribution puts it.
+    fbFailed(line(4), "198.51.100.1", 51234, "root", {
+      process: { name: "sshd", pid: 40112, executable: "/usr/sbin/sshd" },
+    }),
+    {
+      "@timestamp": "2024-07-02T08:15:05.000Z",
+      message: line(5),
+      journald: { process: { name: "sshd", executable: "/usr/lib/openssh/sshd-session" } },
+      log: { syslog: { identifier: "sshd-session" } },
+      user: { id: "0" },
+    },
+  ]);
+  const [[a], b, c, [d], [e]] = events as [
+    [SecurityEvent],
+    SecurityEvent[],
+    SecurityEvent[],
+    [SecurityEvent],
+    [SecurityEvent],
+  ];
+  assert.deepEqual([a.source, a.event.dataset], [undefined, "system.auth"]);
+  assert.deepEqual([b, c], [[], []]);
+  assert.deepEqual([d.source?.ip, d.source?.port], ["198.51.100.1", 51234]);
+  assert.deepEqual(
+    [e.event.dataset, e.event.action, e.source?.ip, e.process?.name],
+    ["sshd", "ssh_auth_failed", "198.51.100.1", "sshd-session"],
+  );
+  assert.deepEqual(rejected, ["ecs: program belied by its executable"]);
+});
+
+test("unparsed Filebeat documents (system module before its pipeline, journald input) reach the line parsers", () => {
+  const { events, rejected } = runCounted([
+    // The system module's document before its ingest pipeline: the whole syslog line, wall time of +02:00.
+    {
+      "@timestamp": "2024-07-02T06:15:01.000Z",
+      message:
+        "Jul  2 08:15:01 bastion sshd[40112]: Failed password for root from 203.0.113.45 port 51231 ssh2",
+      event: { module: "system", dataset: "system.auth", timezone: "+02:00" },
+      fileset: { name: "auth" },
+      log: { file: { path: "/var/log/auth.log" }, offset: 100 },
+      host: { name: "bastion" },
+      agent: { type: "filebeat" },
+    },
+    // Filebeat 8's journald input: the program in log.syslog.identifier, the process in journald.process.
+    {
+      "@timestamp": "2024-07-02T08:15:02.000Z",
+      input: { type: "journald" },
+      event: { kind: "event" },
+      host: { hostname: "bastion" },
+      journald: { pid: 40112, uid: 0, process: { name: "sshd", executable: "/usr/sbin/sshd" } },
+      log: { syslog: { identifier: "sshd", pid: 40112 } },
+      message: "Failed password for root from 203.0.113.45 port 51232 ssh2",
+      process: { pid: 40112, command_line: "sshd: root [priv]" },
+      user: { id: "0", group: { id: "0" } },
+    },
+    // A line no parser recognises: a document with a module or user passes through as before.
+    {
+      "@timestamp": "2024-07-02T08:15:03.000Z",
+      message: "Server listening on 0.0.0.0 port 22.",
+      log: { syslog: { identifier: "sshd" } },
+      journald: { process: { name: "sshd", executable: "/usr/sbin/sshd" } },
+      user: { id: "0" },
+    },
+  ]);
+  const [[a], [b], [c]] = events as [[SecurityEvent], [SecurityEvent], [SecurityEvent]];
+  assert.deepEqual(
+    [a.event.dataset, a.event.action, a.source?.ip, a.host?.name, a.log],
+    [
+      "sshd",
+      "ssh_auth_failed",
+      "203.0.113.45",
+      "bastion",
+      { file: { path: "/var/log/auth.log" }, offset: 100 },
+    ],
+  );
+  // The document's @timestamp (UTC), not the line's zone-less wall time read in the parser's zone (UTC here).
+  assert.equal(new Date(a["@timestamp"]).toISOString(), "2024-07-02T06:15:01.000Z");
+  assert.deepEqual(
+    [b.event.dataset, b.event.action, b.source?.ip, b.source?.port, b.process?.name, b.process?.pid],
+    ["sshd", "ssh_auth_failed", "203.0.113.45", 51232, "sshd", 40112],
+  );
+  assert.deepEqual([c.event.dataset, c.event.action, c.source], ["ecs", "ecs_event", undefined]);
+  assert.deepEqual(rejected, []);
+});
+
+test("a document naming its program: an envelope inside its message is text, not another program's line", () => {
+  // `logger -t myapp 'x sshd[1]: Failed password ...'` by any local user, shipped by Filebeat's journald input.
+  const forged = "x sshd[1]: Failed password for root from 198.51.100.1 port 1 ssh2";
+  const [a, b, [c], [d]] = run([
+    { message: forged, process: { name: "myapp", pid: 5 } },
+    { message: forged, log: { syslog: { identifier: "myapp" } }, journald: { process: { name: "myapp" } } },
+    // The same program's whole line in the message, and sshd's own `error: ...` text (not a program `error`).
+    {
+      message: "srv sshd[1]: Failed password for root from 192.0.2.71 port 1 ssh2",
+      process: { name: "sshd" },
+    },
+    {
+      message:
+        "error: maximum authentication attempts exceeded for root from 192.0.2.72 port 2 ssh2 [preauth]",
+      process: { name: "sshd", pid: 6 },
+    },
+  ]) as [SecurityEvent[], SecurityEvent[], [SecurityEvent], [SecurityEvent]];
+  assert.deepEqual([a, b], [[], []]);
+  assert.deepEqual([c.event.dataset, c.source?.ip], ["sshd", "192.0.2.71"]);
+  assert.deepEqual(
+    [d.event.dataset, d.event.action, d.source?.ip],
+    ["sshd", "ssh_max_auth_attempts", "192.0.2.72"],
+  );
+});
+
+test("an unreadable @timestamp is refused and counted, not read as the reference time", () => {
+  const doc = (ts: unknown) => ({
+    "@timestamp": ts,
+    event: { dataset: "x", action: "a" },
+    source: { ip: "192.0.2.80" },
+  });
+  const { events, rejected } = runCounted([
+    doc("1"),
+    doc("x 5"),
+    doc("2024-02-30T08:15:01Z"),
+    doc("2024-07-02T08:15:01+99:99"),
+    doc("Tue, 02 Jul 2024 08:15:01 GMT"),
+    doc(1719908101),
+    doc(1719908101500),
+    doc(null),
+  ]);
+  assert.deepEqual(
+    events.map((l) => l.map((e) => e["@timestamp"])),
+    [[], [], [], [], [], [1719908101000], [1719908101500], [REF]],
+  );
+  assert.deepEqual(rejected, Array(5).fill("ecs: unreadable @timestamp"));
+});
+
+test("multi-valued source.ip and event.dataset", () => {
+  const { events, rejected } = runCounted([
+    { event: { dataset: ["x", "y"], action: ["a"] }, source: { ip: ["::ffff:192.0.2.90", "192.0.2.90"] } },
+    {
+      event: { dataset: "x" },
+      source: { ip: ["192.0.2.91", "192.0.2.92"], port: 1 },
+      related: { ip: ["192.0.2.91"] },
+    },
+    { event: { dataset: "x" }, source: { ip: [] } },
+  ]);
+  const [[a], [b], [c]] = events as [[SecurityEvent], [SecurityEvent], [SecurityEvent]];
+  assert.deepEqual([a.event.dataset, a.event.action, a.source], ["x", "a", { ip: "192.0.2.90" }]);
+  // Several peers: no ban target; the addresses stay findable in related.ip.
+  assert.deepEqual([b.source, b.related], [{ port: 1 }, { ip: ["192.0.2.91", "192.0.2.92"] }]);
+  assert.deepEqual(c.source, {});
+  assert.deepEqual(rejected, ["ecs: several addresses in source.ip"]);
 });

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { assertLinearWork, onlyEvent, parseEach } from "../../../test/support/parser-harness.ts";
+import {
+  assertLinearWork,
+  onlyEvent,
+  parseEach,
+  REF,
+  utcTime,
+} from "../../../test/support/parser-harness.ts";
 import type { SecurityEvent } from "../../core/event.ts";
+import { LineFramer } from "../../framing/framer.ts";
+import { ParserSet } from "../dispatch.ts";
 
 const run = (docs: (object | string)[], mode = "normal") => parseEach(docs, ["winlogbeat"], mode);
 
@@ -288,4 +296,65 @@ test("hostile documents cost work linear in their size and never throw", () => {
     const [evs] = assertLinearWork(make, (doc) => run([doc]), { n: N, perChar: 10 });
     check(evs!);
   }
+});
+
+test("event ids and logon types are looked up as the document's text: __proto__, constructor, toString are unknown", () => {
+  for (const id of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+    const e = one(security(id, "Audit Failure", { IpAddress: "203.0.113.60", LogonType: "3" }), "all");
+    assert.deepEqual(
+      [e.event.action, e.event.outcome, e.event.code, e.event.type, e.source, e.user],
+      ["windows-event", "failure", id, undefined, undefined, undefined],
+      id,
+    );
+  }
+  for (const type of ["__proto__", "constructor", "toString"]) {
+    const e = one(security("4625", "Audit Failure", { IpAddress: "203.0.113.61", LogonType: type }));
+    assert.deepEqual((e.winlog as { logon?: unknown }).logon, undefined, type);
+    assert.equal(JSON.stringify(e).includes("function"), false);
+  }
+});
+
+test("IpAddress, which Windows wrote, is the source: a document's own different or multi-valued source gives way", () => {
+  const data = {
+    TargetUserName: "Administrator",
+    LogonType: "3",
+    IpAddress: "203.0.113.150",
+    IpPort: "5000",
+  };
+  const [[a], [b], [c], [d], [e]] = run([
+    security("4625", "Audit Failure", data, {
+      source: { ip: "198.51.100.2", geo: { country_iso_code: "XX" } },
+    }),
+    security("4625", "Audit Failure", data, { source: { ip: ["198.51.100.2", "203.0.113.150"] } }),
+    security("4625", "Audit Failure", data, { source: [{ ip: "198.51.100.2" }, { ip: "203.0.113.150" }] }),
+    // The same address: the document's source is kept, its port filled in.
+    security("4625", "Audit Failure", data, { source: { ip: "::ffff:203.0.113.150", domain: "KALI" } }),
+    // No address from Windows: the document's own is kept.
+    security("4625", "Audit Failure", { ...data, IpAddress: "-" }, { source: { ip: "198.51.100.3" } }),
+  ]) as [[SecurityEvent], [SecurityEvent], [SecurityEvent], [SecurityEvent], [SecurityEvent]];
+  for (const x of [a, b, c]) assert.deepEqual(x.source, { ip: "203.0.113.150", port: 5000 });
+  assert.deepEqual(d.source, { ip: "203.0.113.150", domain: "KALI", port: 5000 });
+  assert.deepEqual(e.source, { ip: "198.51.100.3" });
+});
+
+test("an unreadable @timestamp is refused and counted; epoch seconds are seconds", () => {
+  const ctx = utcTime(REF);
+  const framer = new LineFramer(ctx);
+  const rejected: string[] = [];
+  const set = new ParserSet({
+    time: ctx,
+    only: ["winlogbeat"],
+    allActions: true,
+    onRejected: (parser, reason) => rejected.push(`${parser}: ${reason}`),
+  });
+  const times = ["x 5", "2024-02-30T07:00:00Z", 1717225200, 1717225200000].map((ts) => {
+    const out: SecurityEvent[] = [];
+    set.parse(
+      framer.frame(JSON.stringify({ ...security("4625", "Audit Failure", {}), "@timestamp": ts }))!,
+      out,
+    );
+    return out.map((e) => e["@timestamp"]);
+  });
+  assert.deepEqual(times, [[], [], [Date.UTC(2024, 5, 1, 7)], [Date.UTC(2024, 5, 1, 7)]]);
+  assert.deepEqual(rejected, ["winlogbeat: unreadable @timestamp", "winlogbeat: unreadable @timestamp"]);
 });

@@ -22,9 +22,19 @@
  * them). Workstation names are attacker-chosen and never used as a source.
  */
 import type { SecurityEvent } from "../../core/event.ts";
+import { canonicalIp } from "../../core/ip.ts";
 import type { Frame } from "../../framing/frame.ts";
 import type { LineParser, ParserDefinition } from "../types.ts";
-import { child, documentEvent, expand, getString, isObject, isWindowsDocument } from "../ecs/document.ts";
+import {
+  child,
+  documentEvent,
+  expand,
+  getString,
+  isObject,
+  isWindowsDocument,
+  REJECTED,
+  unreadableTime,
+} from "../ecs/document.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -35,48 +45,46 @@ interface Known {
   type: string[];
 }
 
-const KNOWN: Readonly<Record<string, Known>> = {
-  "4624": { action: "logged-in", outcome: "success", category: ["authentication"], type: ["start"] },
-  "4625": { action: "logon-failed", outcome: "failure", category: ["authentication"], type: ["start"] },
-  "4648": { action: "logged-in-explicit", outcome: "success", category: ["authentication"], type: ["start"] },
-  "4688": { action: "created-process", outcome: "success", category: ["process"], type: ["start"] },
-  "4740": {
-    action: "locked-out-user-account",
-    outcome: "success",
-    category: ["iam"],
-    type: ["user", "change"],
-  },
-  "4771": {
-    action: "kerberos-preauth-failed",
-    outcome: "failure",
-    category: ["authentication"],
-    type: ["start"],
-  },
-  "4776": {
-    action: "credential-validated",
-    outcome: "unknown",
-    category: ["authentication"],
-    type: ["start"],
-  },
-};
+/** By event id. Maps, not objects: ids and logon types are the document's text (`__proto__`, `toString`). */
+const KNOWN: ReadonlyMap<string, Known> = new Map([
+  ["4624", { action: "logged-in", outcome: "success", category: ["authentication"], type: ["start"] }],
+  ["4625", { action: "logon-failed", outcome: "failure", category: ["authentication"], type: ["start"] }],
+  [
+    "4648",
+    { action: "logged-in-explicit", outcome: "success", category: ["authentication"], type: ["start"] },
+  ],
+  ["4688", { action: "created-process", outcome: "success", category: ["process"], type: ["start"] }],
+  [
+    "4740",
+    { action: "locked-out-user-account", outcome: "success", category: ["iam"], type: ["user", "change"] },
+  ],
+  [
+    "4771",
+    { action: "kerberos-preauth-failed", outcome: "failure", category: ["authentication"], type: ["start"] },
+  ],
+  [
+    "4776",
+    { action: "credential-validated", outcome: "unknown", category: ["authentication"], type: ["start"] },
+  ],
+]);
 
 const FAILURES = ["logon-failed", "kerberos-preauth-failed"] as const;
-const ACTIONS = [...new Set(Object.values(KNOWN).map((k) => k.action)), "windows-event"] as const;
+const ACTIONS = [...new Set([...KNOWN.values()].map((k) => k.action)), "windows-event"] as const;
 
-const LOGON_TYPES: Readonly<Record<string, string>> = {
-  "0": "System",
-  "2": "Interactive",
-  "3": "Network",
-  "4": "Batch",
-  "5": "Service",
-  "7": "Unlock",
-  "8": "NetworkCleartext",
-  "9": "NewCredentials",
-  "10": "RemoteInteractive",
-  "11": "CachedInteractive",
-  "12": "CachedRemoteInteractive",
-  "13": "CachedUnlock",
-};
+const LOGON_TYPES: ReadonlyMap<string, string> = new Map([
+  ["0", "System"],
+  ["2", "Interactive"],
+  ["3", "Network"],
+  ["4", "Batch"],
+  ["5", "Service"],
+  ["7", "Unlock"],
+  ["8", "NetworkCleartext"],
+  ["9", "NewCredentials"],
+  ["10", "RemoteInteractive"],
+  ["11", "CachedInteractive"],
+  ["12", "CachedRemoteInteractive"],
+  ["13", "CachedUnlock"],
+]);
 
 /** Windows writes "-" (or nothing) for "no value". */
 function present(v: string | undefined): string | undefined {
@@ -124,17 +132,16 @@ function enrich(e: Obj, id: string, data: Obj): void {
   if (id !== "4740") setIfAbsent(user, "domain", d("TargetDomainName"));
   const ip = d("IpAddress");
   if (ip !== undefined) {
-    const source = child(e, "source");
-    setIfAbsent(source, "ip", ip);
     const port = d("IpPort");
     const p = port !== undefined && /^\d{1,5}$/.test(port) ? Number(port) : 0;
-    if (p > 0 && p <= 65535) setIfAbsent(source, "port", p);
+    setSource(e, ip, p > 0 && p <= 65535 ? p : undefined);
   }
   const winlog = e.winlog as Obj;
   const logonType = d("LogonType");
-  if (logonType !== undefined && LOGON_TYPES[logonType] !== undefined) {
+  const typeName = logonType === undefined ? undefined : LOGON_TYPES.get(logonType);
+  if (typeName !== undefined) {
     const logon = child(winlog, "logon");
-    setIfAbsent(logon, "type", LOGON_TYPES[logonType]);
+    setIfAbsent(logon, "type", typeName);
   }
   const status = d("Status");
   const sub = d("SubStatus");
@@ -143,6 +150,34 @@ function enrich(e: Obj, id: string, data: Obj): void {
     setIfAbsent(failure, "status", status);
     setIfAbsent(failure, "sub_status", sub);
   }
+}
+
+/**
+ * `source` from the event's `IpAddress` / `IpPort`, which Windows wrote, and from which Winlogbeat's pipeline
+ * derives `source.ip`: a document whose own `source` names the same address keeps it (and its other fields),
+ * with the port filled in when it has none. One whose `source` names another address, or several, or is not
+ * an object (a list of sources) has a `source` that did not come from this event's address: it is replaced
+ * by the address and port (its geo and other fields were about the other one). An `IpAddress` that is not an
+ * address fills `source.ip` only when absent, as before (it then moves to `source.domain`/`address`).
+ */
+function setSource(e: Obj, ip: string, port: number | undefined): void {
+  const addr = canonicalIp(ip.trim());
+  const own = e.source;
+  if (addr === undefined) {
+    const source = child(e, "source");
+    setIfAbsent(source, "ip", ip);
+    setIfAbsent(source, "port", port);
+    return;
+  }
+  if (isObject(own)) {
+    const v = Array.isArray(own.ip) && own.ip.length === 1 ? (own.ip[0] as unknown) : own.ip;
+    if (v === undefined || (typeof v === "string" && canonicalIp(v.trim()) === addr)) {
+      own.ip = addr;
+      setIfAbsent(own, "port", port);
+      return;
+    }
+  }
+  e.source = port === undefined ? { ip: addr } : { ip: addr, port };
 }
 
 function outcomeFor(e: Obj, id: string, data: Obj, known: Known | undefined): Known["outcome"] {
@@ -158,16 +193,20 @@ function outcomeFor(e: Obj, id: string, data: Obj, known: Known | undefined): Kn
   return known?.outcome ?? "unknown";
 }
 
-function parseDocument(frame: Frame, out: SecurityEvent[]): void {
+function parseDocument(frame: Frame, out: SecurityEvent[], reject: (reason: string) => void): void {
   const doc = frame.doc;
   if (frame.format !== "ecs" || doc === undefined || !isWindowsDocument(doc)) return;
   const e = expand(doc);
   const winlog = child(e, "winlog");
   if (!winlog) return;
+  if (unreadableTime(frame, e)) {
+    reject(REJECTED.unreadableTime);
+    return;
+  }
   const id = getString(e, "winlog.event_id") ?? getString(e, "event.code") ?? "";
   const provider = getString(e, "winlog.provider_name") ?? getString(e, "event.provider");
   const security = provider === undefined || provider === "Microsoft-Windows-Security-Auditing";
-  const known = security ? KNOWN[id] : undefined;
+  const known = security ? KNOWN.get(id) : undefined;
   const data = isObject(winlog.event_data) ? winlog.event_data : {};
   if (known) enrich(e, id, data);
   const event = child(e, "event");
@@ -175,12 +214,17 @@ function parseDocument(frame: Frame, out: SecurityEvent[]): void {
   if (event && event.provider === undefined && provider !== undefined) event.provider = provider;
   if (event && known && event.type === undefined) event.type = known.type;
   out.push(
-    documentEvent(frame, e, {
-      dataset: "winlogbeat",
-      action: known?.action ?? "windows-event",
-      outcome: outcomeFor(e, id, data, known),
-      ...(known ? { category: known.category } : {}),
-    }),
+    documentEvent(
+      frame,
+      e,
+      {
+        dataset: "winlogbeat",
+        action: known?.action ?? "windows-event",
+        outcome: outcomeFor(e, id, data, known),
+        ...(known ? { category: known.category } : {}),
+      },
+      reject,
+    ),
   );
 }
 
@@ -191,7 +235,8 @@ export const winlogbeat: ParserDefinition = {
   formats: ["ecs"],
   modes: { normal: FAILURES, aggressive: [...FAILURES, "credential-validated"] },
   actions: ACTIONS,
-  create(): LineParser {
-    return { parse: parseDocument };
+  create({ onRejected }): LineParser {
+    const reject = (reason: string) => onRejected?.(reason);
+    return { parse: (frame, out) => parseDocument(frame, out, reject) };
   },
 };
