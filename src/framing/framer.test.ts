@@ -536,6 +536,28 @@ test("journal entries claiming sshd, dropbear, sudo or su are framed under the e
     "/usr/../home/eve/sshd",
   );
   assert.equal(entry({ SYSLOG_IDENTIFIER: "sshd", _COMM: "logger" }), "logger");
+  // sshd or dropbear written by a user other than root: a user namespace's own /usr/sbin/sshd, a sender that exited before
+  // journald read its _EXE and _COMM, a user-built copy in /nix/store.
+  assert.equal(
+    entry({ SYSLOG_IDENTIFIER: "sshd", _COMM: "sshd", _EXE: "/usr/sbin/sshd", _UID: "65534" }),
+    "/usr/sbin/sshd",
+  );
+  assert.equal(entry({ SYSLOG_IDENTIFIER: "sshd", _UID: "1000" }), "uid 1000");
+  assert.equal(entry({ SYSLOG_IDENTIFIER: "dropbear", _COMM: "dropbear", _UID: "1000" }), "uid 1000");
+  // sudo and su are set-uid: their real user id is their caller's.
+  assert.equal(
+    entry({ SYSLOG_IDENTIFIER: "sudo", _COMM: "sudo", _EXE: "/usr/bin/sudo", _UID: "1000" }),
+    "sudo",
+  );
+  assert.equal(
+    entry({ SYSLOG_IDENTIFIER: "sshd", _EXE: "/nix/store/x-eve/bin/sshd", _UID: "1001" }),
+    "/nix/store/x-eve/bin/sshd",
+  );
+  assert.equal(
+    entry({ SYSLOG_IDENTIFIER: "sshd", _COMM: "sshd", _EXE: "/usr/sbin/sshd", _UID: "0" }),
+    "sshd",
+  );
+  assert.equal(entry({ SYSLOG_IDENTIFIER: "sshd", _UID: "0" }), "sshd");
   // Entries without trusted fields (a hand-made file) and other identifiers are taken as written.
   assert.equal(entry({ SYSLOG_IDENTIFIER: "sshd" }), "sshd");
   assert.equal(

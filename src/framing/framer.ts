@@ -652,12 +652,27 @@ const TRUSTED_WRITERS: ReadonlyMap<string, ReadonlySet<string>> = (() => {
     ["su", new Set(["su"])],
   ]);
 })();
+/** The trusted writers that run as root, whose journal entries must have `_UID` 0 when it is known. */
+const ROOT_DAEMONS: ReadonlySet<string> = new Set(["sshd", "sshd-session", "sshd-auth", "dropbear"]);
 /** Directories only root can write to, where real services' executables live. */
 const SYSTEM_DIRS = /^\/(?:usr|bin|sbin|lib|lib64|lib32|libexec|nix\/store|gnu\/store|snap)\//;
 
-/** The program an entry is framed under: its identifier, unless journald's `_EXE` (or `_COMM`) belies it. */
+/**
+ * The program an entry is framed under: its identifier, unless journald's `_EXE` (or `_COMM`) or `_UID` belies
+ * it. sshd and dropbear run as root (sshd's unprivileged children log through their root monitor), and
+ * `_UID` is the real user id from the kernel's credentials of the sending socket, which no process can forge.
+ * `_EXE` alone is not enough: an unprivileged user namespace can mount its own file as /usr/sbin/sshd (the
+ * host then reads that path for it), and journald leaves `_EXE` and `_COMM` out when the sender exits before
+ * it looks (systemd issue 38159). sudo and su are not held to it: they are set-uid programs, whose real user
+ * id is their caller's (their events name users, and no rule bans an address on them).
+ */
 function journalProgram(d: Record<string, unknown>): string | undefined {
-  return checkedProgram(str(d.SYSLOG_IDENTIFIER), str(d._EXE), str(d._COMM));
+  const id = str(d.SYSLOG_IDENTIFIER);
+  const uid = str(d._UID);
+  if (id !== undefined && uid !== undefined && uid !== "0" && ROOT_DAEMONS.has(id)) {
+    return str(d._EXE) ?? `uid ${uid}`;
+  }
+  return checkedProgram(id, str(d._EXE), str(d._COMM));
 }
 
 /**
