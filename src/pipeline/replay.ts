@@ -38,14 +38,28 @@ export interface ReplayHooks {
   onWarning?(message: string): void;
 }
 
-/** The warning for lines a framer did not read after a `journalctl -o export` binary field, if any. */
-export function unreadWarning(path: string, framer: LineFramer): string | undefined {
+/**
+ * Warnings about the lines of an input a framer could not read in full: those after a `journalctl -o export`
+ * binary field (not read at all), and JSON documents whose `@timestamp` is unreadable (their parsers reject
+ * them). Nothing else would show that part of an input was not judged.
+ */
+export function unreadWarnings(path: string, framer: LineFramer): string[] {
+  const out: string[] = [];
   const n = framer.unreadAfterBinary;
-  if (n === 0) return undefined;
-  return (
-    `${path}: the last ${n} lines were not read: they follow a journalctl -o export binary field, whose ` +
-    "bytes cannot be told apart from forged records (export with journalctl -o json instead)"
-  );
+  if (n > 0) {
+    out.push(
+      `${path}: the last ${n} lines were not read: they follow a journalctl -o export binary field, whose ` +
+        "bytes cannot be told apart from forged records (export with journalctl -o json instead)",
+    );
+  }
+  const t = framer.unreadableTimestamps;
+  if (t > 0) {
+    out.push(
+      `${path}: ${t} JSON ${t === 1 ? "document was" : "documents were"} not judged: unreadable @timestamp ` +
+        "(neither ISO-8601 nor epoch seconds or milliseconds between 1990 and 2200)",
+    );
+  }
+  return out;
 }
 
 export interface ReplaySummary {
@@ -249,8 +263,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   return summary;
 
   function warnUnread(cur: ReturnType<typeof open>): void {
-    const w = unreadWarning(cur.path, cur.framer);
-    if (w !== undefined) hooks?.onWarning?.(w);
+    for (const w of unreadWarnings(cur.path, cur.framer)) hooks?.onWarning?.(w);
   }
 
   /**

@@ -307,3 +307,27 @@ test("parse and replay warn when the rest of a journalctl -o export input was no
   assert.equal(await main(["replay", ...TZ, "--json", p], replayed.io), 0);
   assert.match(replayed.err(), /warning: .*export\.txt: the last 19 lines were not read/);
 });
+
+test("parse and replay warn about JSON documents whose @timestamp cannot be read (they are not judged)", async () => {
+  const p = join(dir, "bad-times.ndjson");
+  const doc = (ts: unknown) =>
+    JSON.stringify({
+      "@timestamp": ts,
+      message: "Failed password for root from 192.0.2.9 port 22 ssh2",
+      process: { name: "sshd", pid: 4 },
+    });
+  writeFileSync(
+    p,
+    [doc("yesterday"), doc("2026-02-30T10:00:00Z"), doc("2026-03-02T10:00:00Z")].join("\n") + "\n",
+  );
+  const parse = io();
+  assert.equal(await main(["parse", ...TZ, p], parse.io), 0);
+  assert.equal(parse.out().trim().split("\n").length, 1, "only the document with a readable time");
+  assert.match(
+    parse.err(),
+    /warning: .*bad-times\.ndjson: 2 JSON documents were not judged: unreadable @timestamp/,
+  );
+  const replayed = io();
+  assert.equal(await main(["replay", ...TZ, "--json", p], replayed.io), 0);
+  assert.match(replayed.err(), /warning: .*bad-times\.ndjson: 2 JSON documents were not judged/);
+});

@@ -10,7 +10,7 @@ import type { CliIO } from "../main.ts";
 import { ParserSet } from "../../parsers/dispatch.ts";
 import { resolveModes, timeContextFor, type TimeOptions } from "../options.ts";
 import { tuneHeapForStreaming } from "../heap.ts";
-import { unreadWarning } from "../../pipeline/replay.ts";
+import { unreadWarnings } from "../../pipeline/replay.ts";
 import { jsonLine, printable } from "../table.ts";
 
 interface ParseOptions extends TimeOptions {
@@ -82,8 +82,8 @@ export function registerParse(program: Command, io: CliIO, setExit: (code: numbe
           emit(lineNo);
         }
         await flush();
-        const unread = unreadWarning(path, framer);
-        if (unread !== undefined) io.stderr.write(`portcullis: warning: ${printable(unread)}\n`);
+        for (const w of unreadWarnings(path, framer))
+          io.stderr.write(`portcullis: warning: ${printable(w)}\n`);
       }
       setExit(0);
     });
