@@ -45,7 +45,14 @@ export const journaldConfig = z
     files: z
       .array(absolute)
       .default([])
-      .describe("Read these journal files (journalctl --file), e.g. ones received by systemd-journal-remote"),
+      .describe(
+        "Read these journal files (journalctl --file), e.g. ones received by systemd-journal-remote, together " +
+          "with their archived generations (<stem>@*.journal, left behind by rotation)",
+      ),
+    file_check_interval: durationMs("5s", 10).describe(
+      "With files: how often each file's identity (device and inode) is checked; when one was replaced " +
+        "(rotated) or appeared, journalctl is restarted at once from the last cursor to follow the new file",
+    ),
     journalctl: absolute.default("/usr/bin/journalctl").describe("The journalctl executable"),
     restart_backoff: durationMs("1s", 1).describe(
       "Wait before restarting journalctl after it exits; doubles",

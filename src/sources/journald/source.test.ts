@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { LineFramer } from "../../framing/framer.ts";
 import { Zone } from "../../framing/zone.ts";
 import { MemoryCheckpointStore } from "../checkpoints.ts";
 import { RecordingSink, sourceContext, start, waitFor } from "../testing.ts";
 import type { CheckpointStore } from "../types.ts";
-import { journalctlArgs, journalctlTailArgs } from "./args.ts";
+import { isArchivedSibling, journalctlArgs, journalctlTailArgs } from "./args.ts";
 import { journaldConfig } from "./config.ts";
 import { cursorOf, JournaldSource } from "./source.ts";
 
@@ -51,6 +51,25 @@ function writeJournal(file: string, entries: Entry[]): void {
     .join("");
   const r = spawnSync(JOURNAL_REMOTE, ["-o", file, "-"], { input: text });
   assert.equal(r.status, 0, `systemd-journal-remote failed: ${String(r.stderr)}`);
+}
+
+/**
+ * Rotates `file` as systemd-journal-remote (and journald) do: renames it to
+ * `<stem>@<seqnum_id>-<head_seqnum>-<head_realtime>.journal` (from its first entry's cursor); the next
+ * {@link writeJournal} starts a new file under the old name. Returns the archive's path.
+ */
+function rotate(file: string): string {
+  const r = spawnSync("/usr/bin/journalctl", [`--file=${file}`, "--output=json", "--no-pager", "--quiet"]);
+  assert.equal(r.status, 0, `journalctl failed: ${String(r.stderr)}`);
+  const first = cursorOf(String(r.stdout).split("\n")[0] ?? "") ?? "";
+  const [s, i, t] = ["s", "i", "t"].map((k) => new RegExp(`(?:^|;)${k}=([0-9a-f]+)`).exec(first)?.[1]);
+  assert.ok(s && i && t, `no cursor in ${file}: ${first}`);
+  const archive = join(
+    dirname(file),
+    `${basename(file, ".journal")}@${s}-${i.padStart(16, "0")}-${t.padStart(16, "0")}.journal`,
+  );
+  renameSync(file, archive);
+  return archive;
 }
 
 function journalDir(): string {
@@ -134,12 +153,39 @@ describe("journalctl arguments", () => {
     assert.ok(journalctlTailArgs(cfg({ directory: "/j" })).includes("--directory=/j"));
   });
 
+  test("files: the selection passed replaces the configured list (listed files and archived siblings)", () => {
+    const c = cfg({ files: ["/x/a.journal"], identifiers: ["sshd"] });
+    const files = ["/x/a.journal", "/x/a@0123-0000000000000001-0000000000000002.journal"];
+    const a = journalctlArgs(c, "s=1;i=2", false, files);
+    assert.deepEqual(
+      a.filter((x) => x.startsWith("--file=")),
+      files.map((f) => `--file=${f}`),
+    );
+    assert.deepEqual(
+      journalctlTailArgs(c, files).filter((x) => x.startsWith("--file=")),
+      files.map((f) => `--file=${f}`),
+    );
+    // Nothing existing is never "no --file" here: the source does not start journalctl then.
+    assert.equal(cfg({}).file_check_interval, 5000);
+  });
+
+  test("archived siblings: <stem>@*.journal and <stem>@*.journal~ of the listed file only", () => {
+    const f = "/var/log/journal/remote/remote-10.0.0.5.journal";
+    assert.ok(isArchivedSibling(f, "remote-10.0.0.5@0d2a-0000000000000001-00060a1b2c3d4e5f.journal"));
+    assert.ok(isArchivedSibling(f, "remote-10.0.0.5@00060a1b2c3d4e5f-0123456789abcdef.journal~"));
+    assert.ok(!isArchivedSibling(f, "remote-10.0.0.5.journal"));
+    assert.ok(!isArchivedSibling(f, "remote-10.0.0.50@0d2a-01-02.journal"));
+    assert.ok(!isArchivedSibling(f, "remote-10.0.0.5@0d2a-01-02.journal.tmp"));
+    assert.ok(!isArchivedSibling("/x/a.log", "a@1.journal"));
+  });
+
   test("config: unknown keys, relative paths and both directory and files are rejected", () => {
     assert.equal(journaldConfig.safeParse({ type: "journald", follow: true }).success, false);
     assert.equal(journaldConfig.safeParse({ type: "journald", directory: "j" }).success, false);
     const both = journaldConfig.safeParse({ type: "journald", directory: "/j", files: ["/j/a.journal"] });
     assert.equal(both.success, false);
     assert.equal(journaldConfig.safeParse({ type: "journald", units: ["a b"] }).success, false);
+    assert.equal(journaldConfig.safeParse({ type: "journald", file_check_interval: "1ms" }).success, false);
   });
 
   test("cursorOf reads __CURSOR anywhere in the line", () => {
@@ -420,5 +466,135 @@ exit 3
     assert.deepEqual(messages(sink).slice(0, 4), ["run 1 a", "run 1 b", "run 2 a", "run 2 b"]);
     assert.ok(src.stats().starts >= 3);
     assert.ok(src.stats().errors >= 2);
+  });
+});
+
+describe("journald source: rotation of listed files (systemd-journal-remote renames x.journal to x@...journal)", () => {
+  const msg = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => `Failed password for root from 203.0.113.${from + i} port 22 ssh2`);
+
+  test("while following: the new file is read, none twice, none lost; the saved cursor resumes", async () => {
+    const d = journalDir();
+    const file = join(d, "remote-10.0.0.5.journal");
+    writeJournal(file, ssh(2, 1));
+    const store = new MemoryCheckpointStore();
+    const opts = { files: [file], start: "beginning", file_check_interval: "20ms" };
+    const src = source(opts, store);
+    const sink = new RecordingSink(store);
+    const run = start(src, sink);
+    await waitFor(() => sink.lines.length === 2, "entries of the first file");
+    writeJournal(file, ssh(1, 3)); // just before the rotation: read before or after the restart, once
+    const archive = rotate(file);
+    writeJournal(file, ssh(3, 4)); // the new file
+    await waitFor(
+      () => sink.lines.length >= 6,
+      "entries of the new file",
+      () => ({ read: messages(sink), stats: src.stats() }),
+    );
+    writeJournal(file, ssh(3, 7)); // appended to the new file while following it
+    await waitFor(
+      () => sink.lines.length >= 9,
+      "entries appended to the new file",
+      () => ({ read: messages(sink), stats: src.stats() }),
+    );
+    await run.stop();
+    assert.deepEqual(messages(sink), msg(1, 9));
+    assert.ok(src.stats().file_rotations >= 1, JSON.stringify(src.stats()));
+    assert.equal(src.stats().errors, 0);
+    assert.ok(src.argv().includes(`--file=${archive}`), "the archive is read with the new file");
+    // A daemon restart resumes after the cursor saved from the new file.
+    writeJournal(file, ssh(2, 10));
+    const { read } = await rerun(opts, store, 2, "entries written while down");
+    assert.deepEqual(read, msg(10, 2));
+  });
+
+  test("entries written into the new file before the restart are read; health does not claim following", async () => {
+    const d = journalDir();
+    const file = join(d, "remote-10.0.0.5.journal");
+    writeJournal(file, ssh(2, 1));
+    // No periodic check within the test: the replacement is found by the health probe itself.
+    const src = source({ files: [file], start: "beginning", file_check_interval: "1h" });
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    await waitFor(() => sink.lines.length === 2, "entries of the first file");
+    assert.match((await src.healthcheck()).detail, /; following$/);
+    rotate(file);
+    writeJournal(file, ssh(6, 3)); // the reviewer's repro: six entries in the new file
+    const h = await src.healthcheck();
+    assert.doesNotMatch(h.detail, /following$/);
+    assert.match(h.detail, /remote-10\.0\.0\.5\.journal was replaced/);
+    await waitFor(
+      () => sink.lines.length >= 8,
+      "the six entries of the new file",
+      () => ({ read: messages(sink), stats: src.stats() }),
+    );
+    await waitFor(
+      async () => /; following$/.test((await src.healthcheck()).detail),
+      "following the new file",
+    );
+    await run.stop();
+    assert.deepEqual(messages(sink), msg(1, 8));
+    assert.equal(src.stats().file_rotations, 1);
+    assert.equal(src.stats().errors, 0);
+  });
+
+  test("rotated while the daemon was down: the cursor in the archive is found; its later entries are read", async () => {
+    const d = journalDir();
+    const file = join(d, "remote-10.0.0.5.journal");
+    writeJournal(file, ssh(2, 1));
+    const store = new MemoryCheckpointStore();
+    const opts = { files: [file], start: "beginning", file_check_interval: "20ms" };
+    const first = await rerun(opts, store, 2, "first run");
+    assert.deepEqual(first.read, msg(1, 2));
+    writeJournal(file, ssh(2, 3)); // after the saved cursor, in the file that is then archived
+    rotate(file);
+    writeJournal(file, ssh(2, 5));
+    const { read } = await rerun(opts, store, 4, "entries of the archive and of the new file");
+    assert.deepEqual(read, msg(3, 4));
+  });
+
+  test("a listed file that does not exist yet is read once it appears (no error, others read meanwhile)", async () => {
+    const d = journalDir();
+    const a = join(d, "remote-10.0.0.5.journal");
+    const b = join(d, "remote-10.0.0.6.journal");
+    writeJournal(a, ssh(1, 1));
+    const src = source({ files: [a, b], start: "beginning", file_check_interval: "20ms" });
+    const sink = new RecordingSink();
+    const run = start(src, sink);
+    await waitFor(
+      () => sink.lines.length === 1,
+      "the existing file",
+      () => src.stats(),
+    );
+    writeJournal(b, ssh(2, 2));
+    await waitFor(
+      () => sink.lines.length >= 3,
+      "the file that appeared",
+      () => ({ read: messages(sink), stats: src.stats() }),
+    );
+    await run.stop();
+    assert.deepEqual(messages(sink), msg(1, 3));
+    assert.equal(src.stats().errors, 0);
+  });
+
+  test("start: end and no listed file exists: health says so; once written, all its entries are read", async () => {
+    const d = journalDir();
+    const file = join(d, "remote-10.0.0.5.journal");
+    const store = new MemoryCheckpointStore();
+    const src = source({ files: [file], file_check_interval: "20ms" }, store);
+    const sink = new RecordingSink(store);
+    const run = start(src, sink);
+    await waitFor(async () => /waiting for/.test((await src.healthcheck()).detail), "waiting for the file");
+    assert.equal((await src.healthcheck()).ok, false);
+    assert.equal(src.stats().starts, 0, "journalctl without --file would read the system journal");
+    writeJournal(file, ssh(2, 1));
+    await waitFor(
+      () => sink.lines.length >= 2,
+      "the entries of the new file",
+      () => ({ read: messages(sink), stats: src.stats() }),
+    );
+    await run.stop();
+    assert.deepEqual(messages(sink), msg(1, 2));
+    assert.match((await store.get("journald:journald")) ?? "", /^s=/);
   });
 });

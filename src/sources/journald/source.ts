@@ -9,14 +9,40 @@
  *
  * Back-pressure: stdout is read only while the sink keeps up; when it does not, the pipe fills and journalctl
  * blocks in write(2). The journal itself is the buffer: nothing is dropped.
+ *
+ * Rotation of listed `files`: systemd-journal-remote (like journald) rotates `x.journal` by renaming it to
+ * `x@<seqnum_id>-<head_seqnum>-<head_realtime>.journal` and starting a new `x.journal`. `journalctl --file`
+ * keeps the files it opened and never looks at the path again, so it would follow the renamed file forever
+ * while the entries went into the new one. Therefore:
+ * - each listed file is passed together with its archived siblings (`x@*.journal`, `x@*.journal~`), listed here
+ *   (journalctl's own `--file` glob fails with "Failed to open files" when it matches nothing): a cursor saved
+ *   in a file since archived is still found by `--cursor`, and the entries that file got after the cursor are
+ *   read before those of the new file (journalctl merges the files in entry order);
+ * - while journalctl runs, each listed path's identity (device and inode, or none) is compared every
+ *   `file_check_interval` with the one it had just before journalctl was started; when one changed (rotated,
+ *   replaced, removed, or appeared where none was) journalctl is stopped and started again at once from the
+ *   last cursor: counted (`file_rotations`, and `rotations` as every restart), logged at info, not an error and
+ *   without backoff. What the old journalctl already wrote to the pipe is still handed over first; everything
+ *   after it, in the archive or in the new file (also entries written before the restart), is read by the new
+ *   one, and the skip of the cursor's own entry keeps anything from being read twice;
+ * - a listed file that does not exist is left out (journalctl refuses to start when one is missing); when none
+ *   and no sibling exists, journalctl is not started (it would read the system journal) until one appears.
+ * The identity is taken before the siblings are listed and before journalctl starts, so a rotation while it
+ * starts is at worst seen by the next check (one more restart). Known limit: a rotation exactly between the
+ * listing and journalctl opening the new file (the few milliseconds journalctl takes to start) leaves the
+ * just-archived file out of that run; entries it got after the cursor that had not been read yet can then be
+ * skipped, because the next restart resumes after the newer entries read from the new file meanwhile.
+ * With `directory`, journalctl itself watches the directory and picks up new files: no check is needed.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdir, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { Logger } from "../../core/logger.ts";
 import type { Health } from "../../core/plugin.ts";
 import { LineSplitter } from "../splitter.ts";
 import type { InstrumentedSource, LineSink, SourceBatch, SourceContext, SourceStats } from "../types.ts";
-import { sleep } from "../waker.ts";
-import { journalctlArgs, journalctlTailArgs } from "./args.ts";
+import { sleep, Waker } from "../waker.ts";
+import { isArchivedSibling, journalctlArgs, journalctlTailArgs } from "./args.ts";
 import type { JournaldConfig } from "./config.ts";
 
 /** Saved instead of a cursor when `start: end` found the journal empty (journal cursors look like `s=...;i=...`). */
@@ -38,11 +64,61 @@ export function cursorOf(line: string): string | undefined {
 
 class SinkError extends Error {}
 
+/** A listed file's identity when nothing is at its path. */
+const MISSING = "missing";
+
+/**
+ * The identity of what is at `path` now: `dev:ino`, {@link MISSING}, or undefined when it cannot be told (stat
+ * failed otherwise, e.g. EACCES): never taken for a change.
+ */
+async function identityOf(path: string): Promise<string | undefined> {
+  try {
+    const s = await stat(path, { bigint: true });
+    return `${s.dev}:${s.ino}`;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR" ? MISSING : undefined;
+  }
+}
+
+/** What one journalctl run reads, with `files`. */
+interface FileSelection {
+  /**
+   * The `--file`s: each listed file that exists (or cannot be stat'ed: journalctl then says why), and its
+   * archived siblings.
+   */
+  files: string[];
+  /** Each listed file's identity, taken before the siblings were listed and journalctl was started. */
+  ids: Map<string, string | undefined>;
+}
+
+async function selectFiles(listed: readonly string[]): Promise<FileSelection> {
+  const ids = new Map<string, string | undefined>();
+  for (const f of listed) ids.set(f, await identityOf(f));
+  const files = new Set<string>();
+  for (const f of listed) {
+    if (ids.get(f) !== MISSING) files.add(f);
+    let names: string[] = [];
+    try {
+      names = await readdir(dirname(f));
+    } catch {
+      // No readable directory: no siblings (journalctl reports an unreadable listed file itself).
+    }
+    for (const n of names.filter((n) => isArchivedSibling(f, n)).sort()) files.add(join(dirname(f), n));
+  }
+  return { files: [...files], ids };
+}
+
 export interface JournaldStats extends SourceStats {
   /** journalctl processes started (restarts also count in `rotations`). */
   starts: number;
   /** Saved cursors journalctl rejected (reading then began at the configured start). */
   cursor_resets: number;
+  /**
+   * Restarts because a listed file was replaced (rotated), removed or appeared (also counted in `rotations`;
+   * not errors).
+   */
+  file_rotations: number;
 }
 
 export class JournaldSource implements InstrumentedSource {
@@ -59,6 +135,14 @@ export class JournaldSource implements InstrumentedSource {
   #child: ChildProcess | undefined;
   #lastExit: string | undefined;
   #running = false;
+  /** Wakes the check of the listed files' identities (its timer: `file_check_interval`). */
+  readonly #checker = new Waker();
+  /** With `files`: what the current (or last) journalctl was started with. */
+  #selection: FileSelection | undefined;
+  /** A listed file changed since journalctl was started (first seen at `at`); a restart is due. */
+  #replaced: { path: string; at: number } | undefined;
+  /** With `files`: none of them (nor an archived sibling) exists; journalctl is not started. */
+  #waiting = false;
   readonly #stats: JournaldStats = {
     lines: 0,
     bytes: 0,
@@ -67,6 +151,7 @@ export class JournaldSource implements InstrumentedSource {
     errors: 0,
     starts: 0,
     cursor_resets: 0,
+    file_rotations: 0,
   };
 
   constructor(cfg: JournaldConfig, ctx: SourceContext) {
@@ -83,7 +168,10 @@ export class JournaldSource implements InstrumentedSource {
 
   /** The command line journalctl is (or would now be) started with. */
   argv(): string[] {
-    return [this.#cfg.journalctl, ...journalctlArgs(this.#cfg, this.#cursor, this.#fromHead)];
+    return [
+      this.#cfg.journalctl,
+      ...journalctlArgs(this.#cfg, this.#cursor, this.#fromHead, this.#selection?.files),
+    ];
   }
 
   async healthcheck(): Promise<Health> {
@@ -93,7 +181,32 @@ export class JournaldSource implements InstrumentedSource {
     }
     const version = r.stdout.split("\n")[0] ?? "";
     if (!this.#running) return { ok: true, detail: `${version}; not started` };
-    if (this.#child && this.#child.exitCode === null) return { ok: true, detail: `${version}; following` };
+    if (this.#waiting) {
+      return {
+        ok: false,
+        detail: `${version}; waiting for ${this.#cfg.files.join(", ")} to appear (none exists)`,
+      };
+    }
+    const child = this.#child;
+    const alive = child !== undefined && child.exitCode === null && child.signalCode === null;
+    // Not "following" a listed file that was replaced: look now rather than trust the last periodic check.
+    if (alive && this.#selection && !this.#replaced) {
+      const path = await this.#replacedFile(this.#selection);
+      if (path !== undefined) this.#noteReplaced(path);
+    }
+    if (this.#replaced) {
+      this.#checker.wake(); // restart at once rather than at the next periodic check
+      const age = this.#ctx.clock.now() - this.#replaced.at;
+      return {
+        // A restart takes milliseconds; still pending after a whole check interval, something holds it up
+        // (the sink has not taken the old file's last entries, or journalctl does not stop).
+        ok: age <= this.#cfg.file_check_interval,
+        detail:
+          `${version}; ${this.#replaced.path} was replaced (rotated), removed or appeared since journalctl ` +
+          `started; restarting journalctl to read the new file (pending for ${Math.max(0, age)}ms)`,
+      };
+    }
+    if (alive) return { ok: true, detail: `${version}; following` };
     return {
       ok: false,
       detail: `journalctl is not running (last exit: ${this.#lastExit ?? "none"}); restarting`,
@@ -111,17 +224,37 @@ export class JournaldSource implements InstrumentedSource {
       }
       let backoff = this.#cfg.restart_backoff;
       while (!signal.aborted) {
+        const select = () => (this.#cfg.files.length ? selectFiles(this.#cfg.files) : undefined);
+        let selection = await select();
         if (
           this.#cursor === undefined &&
           !this.#fromHead &&
           this.#cfg.start === "end" &&
           this.#cfg.since === undefined
         ) {
-          await this.#startAtTail(sink);
+          await this.#startAtTail(sink, selection);
           if (signal.aborted) break;
+          selection = await select(); // again right before journalctl starts (see the comment at the top)
         }
-        const { lines, exit, stderr } = await this.#once(sink, signal);
+        if (selection && selection.files.length === 0) {
+          // Without any --file journalctl would read the system journal.
+          if (!this.#waiting) {
+            this.#log.warn({ files: this.#cfg.files }, "none of the journal files exists; waiting for one");
+          }
+          this.#waiting = true;
+          if ((await this.#checker.wait(this.#cfg.file_check_interval, signal)) === "abort") break;
+          continue;
+        }
+        this.#waiting = false;
+        const { lines, exit, stderr, replaced } = await this.#once(sink, signal, selection);
         if (signal.aborted) break;
+        if (replaced) {
+          // Rotation is normal operation: no error, no backoff; the next run resumes after the last cursor.
+          this.#stats.rotations++;
+          this.#stats.file_rotations++;
+          if (lines > 0) backoff = this.#cfg.restart_backoff;
+          continue;
+        }
         this.#stats.errors++;
         this.#lastExit = `${exit}${stderr ? `: ${stderr.trim().split("\n").at(-1)}` : ""}`;
         if (this.#cursor !== undefined && /cursor/i.test(stderr) && lines === 0) {
@@ -151,9 +284,20 @@ export class JournaldSource implements InstrumentedSource {
    * identifier) and follows from it. With `--lines=0` alone nothing was saved until a matching entry arrived,
    * and a restart before that started at the end again, losing every entry written while the daemon was down.
    * An empty journal, or a failing journalctl, leaves `--lines=0`, as before.
+   * Listed `files` none of which exists yet are an empty journal: what will be written into them is new.
    */
-  async #startAtTail(sink: LineSink): Promise<void> {
-    const argv = [this.#cfg.journalctl, ...journalctlTailArgs(this.#cfg)];
+  async #startAtTail(sink: LineSink, selection: FileSelection | undefined): Promise<void> {
+    if (selection && selection.files.length === 0) {
+      // None of the listed files exists yet: everything that will be in them is new.
+      this.#log.info(
+        { files: this.#cfg.files },
+        "the journal files do not exist yet; reading them from their start",
+      );
+      this.#fromHead = true;
+      await this.#push(sink, [], HEAD);
+      return;
+    }
+    const argv = [this.#cfg.journalctl, ...journalctlTailArgs(this.#cfg, selection?.files)];
     const r = await this.#ctx.exec.run(argv, undefined, { timeoutMs: 30_000 });
     if (r.code !== 0) {
       this.#stats.errors++;
@@ -176,8 +320,50 @@ export class JournaldSource implements InstrumentedSource {
     await this.#push(sink, [], cursor);
   }
 
-  /** Runs journalctl once, until it exits or `signal` aborts. */
-  async #once(sink: LineSink, signal: AbortSignal): Promise<{ lines: number; exit: string; stderr: string }> {
+  /** The first listed file whose identity is no longer the one in `selection`. */
+  async #replacedFile(selection: FileSelection): Promise<string | undefined> {
+    for (const [path, was] of selection.ids) {
+      const now = await identityOf(path);
+      if (now !== undefined && now !== was) return path;
+    }
+    return undefined;
+  }
+
+  #noteReplaced(path: string): void {
+    this.#replaced ??= { path, at: this.#ctx.clock.now() };
+  }
+
+  /**
+   * While `child` reads `selection`: checks the listed files every `file_check_interval` (or when woken), and
+   * stops `child` when one changed. True when it did.
+   */
+  async #watch(selection: FileSelection, child: ChildProcess, done: AbortSignal): Promise<boolean> {
+    while ((await this.#checker.wait(this.#cfg.file_check_interval, done)) !== "abort") {
+      const path = await this.#replacedFile(selection);
+      if (done.aborted) break;
+      if (path === undefined) {
+        this.#replaced = undefined; // seen by a health probe, but back as it was (renamed back)
+        continue;
+      }
+      this.#noteReplaced(path);
+      this.#log.info(
+        { file: path, cursor: this.#cursor },
+        "a journal file was replaced (rotated), removed or appeared; restarting journalctl to follow it",
+      );
+      child.kill("SIGTERM");
+      return true;
+    }
+    return false;
+  }
+
+  /** Runs journalctl once, until it exits, `signal` aborts, or a listed file changes (`replaced`). */
+  async #once(
+    sink: LineSink,
+    signal: AbortSignal,
+    selection: FileSelection | undefined,
+  ): Promise<{ lines: number; exit: string; stderr: string; replaced: boolean }> {
+    this.#selection = selection;
+    this.#replaced = undefined;
     const [cmd, ...args] = this.argv();
     this.#stats.starts++;
     this.#log.info({ argv: [cmd, ...args] }, "starting journalctl");
@@ -201,6 +387,13 @@ export class JournaldSource implements InstrumentedSource {
     });
     const kill = () => child.kill("SIGTERM");
     signal.addEventListener("abort", kill, { once: true });
+    const done = new AbortController();
+    const watching = selection
+      ? this.#watch(selection, child, done.signal).catch((e: unknown) => {
+          this.#log.error({ err: (e as Error).message }, "checking the journal files failed");
+          return false;
+        })
+      : Promise.resolve(false);
     let count = 0;
     // Started with --cursor (see args.ts): the entry at the cursor comes first if it matches; it was read.
     let skip = this.#cursor;
@@ -238,11 +431,13 @@ export class JournaldSource implements InstrumentedSource {
         if (out.length) count += await this.#push(sink, out, cursor);
       }
     } finally {
+      done.abort();
       signal.removeEventListener("abort", kill);
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     }
     const exit = await exited;
-    return { lines: count, exit, stderr };
+    const replaced = await watching;
+    return { lines: count, exit, stderr, replaced };
   }
 
   async #push(sink: LineSink, lines: string[], cursor: string | undefined): Promise<number> {
