@@ -2,7 +2,7 @@
 import type { RuleSnapshot } from "./builtin-snapshot.ts";
 
 export const BUILTIN_SNAPSHOT: RuleSnapshot = {
-  digest: "d70c9b40c8bf619ccb724b465a1cf640626b9a75e259e4da61319944bca5406c",
+  digest: "dcb5564991b749cde7cd617f2c2e63b7ff7689c938f53247ac4600a77092649a",
   rules: [
     {
       file: "host.yaml",
@@ -304,6 +304,33 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
       file: "ssh.yaml",
       line: 83,
       spec: {
+        id: "ssh-pam-brute-force",
+        name: "SSH keyboard-interactive (PAM) brute force",
+        description:
+          "Password guessing through keyboard-interactive/PAM (`error: PAM: Authentication failure for root from ADDR`): 5 within 10 minutes. At the default LogLevel, sshd writes no `Failed keyboard-interactive/pam` line for a valid user's first failures in a connection (auth.c logs them at VERBOSE), so this line is the only trace of them; it is the password path left on hosts with `PasswordAuthentication no` and `KbdInteractiveAuthentication yes` (upstream's and Fedora's default). Its own rule, so that an attempt logged both ways (an invalid user's) does not count twice in one window.\n",
+        enabled: true,
+        severity: {
+          "5": "medium",
+          "10": "high",
+          "20": "critical",
+        },
+        attack: ["T1110.001"],
+        response: "ban",
+        duration: "10m",
+        group_by: ["source.ip"],
+        ipv6_prefix: 64,
+        max_keys: 100000,
+        tags: [],
+        type: "threshold",
+        query: "event.dataset: sshd and event.action: ssh_pam_auth_failure",
+        threshold: 5,
+        window: "10m",
+      },
+    },
+    {
+      file: "ssh.yaml",
+      line: 102,
+      spec: {
         id: "ssh-preauth-abuse",
         name: "SSH pre-authentication abuse",
         description:
@@ -318,14 +345,14 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         tags: [],
         type: "threshold",
         query:
-          "event.dataset: sshd and event.outcome: failure and not event.action: (ssh_auth_failed or ssh_invalid_user or ssh_max_auth_attempts)",
+          "event.dataset: sshd and event.outcome: failure and not event.action: (ssh_auth_failed or ssh_invalid_user or ssh_max_auth_attempts or ssh_pam_auth_failure)\n",
         threshold: 20,
         window: "10m",
       },
     },
     {
       file: "ssh.yaml",
-      line: 97,
+      line: 118,
       spec: {
         id: "dropbear-brute-force",
         name: "Dropbear SSH brute force",

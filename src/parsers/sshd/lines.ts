@@ -37,6 +37,11 @@ export class Line {
    * replace a different address already known for the connection (the parser rejects the line then).
    */
   several = false;
+  /**
+   * The pid of another connection that ended (9.8+: the listener logs `Timeout before authentication for
+   * connection from A to L, pid = N` for its session process N, which exits without a word): its state goes.
+   */
+  endsPid: number | undefined = undefined;
 
   reset(): void {
     this.action = "";
@@ -48,6 +53,7 @@ export class Line {
     this.forget = false;
     this.weak = false;
     this.several = false;
+    this.endsPid = undefined;
   }
 }
 
@@ -565,6 +571,18 @@ function timeout(m: string, at: number, L: Line): boolean {
   const from = m.startsWith("connection from ", at) ? at + 16 : at;
   if (!addrPort(m, from, L, A.preauthTimeout)) return false;
   L.forget = true;
+  // The listener's line names the session process that timed out (which logs nothing itself since 9.8).
+  const p = m.lastIndexOf(", pid = ");
+  if (p > from) {
+    let pid = 0;
+    let i = p + 8;
+    for (; i < m.length && i < p + 18; i++) {
+      const d = m.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      pid = pid * 10 + d;
+    }
+    if (i > p + 8 && (i === m.length || m.charCodeAt(i) === 32)) L.endsPid = pid;
+  }
   return true;
 }
 

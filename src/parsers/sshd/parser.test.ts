@@ -311,6 +311,27 @@ test("lines of different pids (or hosts) never merge", () => {
   assert.deepEqual(evs.map(failures), [[], [], []]);
 });
 
+test("9.8+: the listener's timeout line ends its session process's connection (a reused pid starts afresh)", () => {
+  const session = (pid: number, msg: string) => `Jun 30 08:15:01 srv sshd-session[${pid}]: ${msg}`;
+  const listener = (msg: string) => `Jun 30 08:15:01 srv sshd[800]: ${msg}`;
+  const evs = feed(
+    [
+      session(4242, 'Connection from 192.0.2.50 port 50000 on 192.0.2.1 port 22 rdomain ""'),
+      // The session process exits at LoginGraceTime without a word; the listener says so.
+      listener("Timeout before authentication for connection from 192.0.2.50 to 192.0.2.1, pid = 4242"),
+      // Later, pid 4242 serves a scanner whose first line names no peer.
+      session(4242, "error: kex_exchange_identification: Connection closed by remote host"),
+      session(4242, "Connection closed by 203.0.113.9 port 60001"),
+    ],
+    "ddos",
+  );
+  const sources = evs.flatMap(failures).map((e) => [e.event.action, e.source?.ip]);
+  assert.deepEqual(sources, [
+    ["ssh_preauth_timeout", "192.0.2.50"],
+    ["ssh_no_identification", "203.0.113.9"],
+  ]);
+});
+
 test("modes: pre-auth disconnects are failures in ddos, negotiation failures in extra", () => {
   const closed = `${H}Connection closed by authenticating user root 192.0.2.15 port 46000 [preauth]`;
   none(closed, "normal");

@@ -155,6 +155,12 @@ class SshdParser implements LineParser, Context {
       out.push(e);
     }
     if (L.forget && conn !== undefined) this.#conns.delete(this.#keyOf(false), frame.program ?? "");
+    if (L.endsPid !== undefined) {
+      // The session process's state (sshd-session since 9.8; sshd when the listener re-executes itself).
+      const k = this.#conns.key(frame.host ?? "", L.endsPid, false);
+      this.#conns.delete(k, "sshd-session");
+      this.#conns.delete(k, "sshd");
+    }
   }
 
   #event(
