@@ -1,7 +1,7 @@
 /** Configuration of the `syslog` source. */
 import { z } from "zod";
 import { parseCidr, splitHostPort } from "../../core/ip.ts";
-import { sourceName } from "../config.ts";
+import { durationMs, sourceName } from "../config.ts";
 
 const listen = z
   .string()
@@ -27,7 +27,11 @@ export const syslogConfig = z
       .default(["127.0.0.0/8", "::1/128"])
       .describe(
         "Senders (CIDRs) whose messages are accepted; others are rejected and counted, so an open port " +
-          "cannot be used to inject forged log lines",
+          "cannot be used to inject forged log lines. The default, loopback, admits every local user: " +
+          "anyone on this host can send `logger -n 127.0.0.1 -P 5514 -t sshd ...` and get an address " +
+          "banned (the same trust as /var/log/auth.log, which any local user can write to through " +
+          "`logger -t sshd`). On hosts with untrusted local users, read the local logs with the journald " +
+          "source instead, which checks the writing executable (_EXE), and list only remote forwarders here",
       ),
     max_message_bytes: z
       .number()
@@ -44,7 +48,21 @@ export const syslogConfig = z
       .min(1)
       .max(65_535)
       .default(256)
-      .describe("Concurrent TCP connections; more are closed at once and counted"),
+      .describe("Concurrent TCP connections; more are closed at once and counted (rejected_connections)"),
+    max_connections_per_peer: z
+      .number()
+      .int()
+      .min(1)
+      .max(65_535)
+      .default(32)
+      .describe(
+        "Concurrent TCP connections from one sender address; more are closed at once and counted " +
+          "(rejected_connections), so that one sender cannot take every max_connections slot",
+      ),
+    idle_timeout: durationMs("5m", 1000).describe(
+      "A TCP connection that sends nothing for this long is closed and counted (idle_closed); senders " +
+        "reconnect when they next have something to send. Time spent waiting for the pipeline is not idle",
+    ),
     udp_queue_bytes: z
       .number()
       .int()

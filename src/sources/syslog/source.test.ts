@@ -2,21 +2,32 @@ import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { connect, type Socket } from "node:net";
 import { describe, test } from "node:test";
+import { ManualClock } from "../../core/clock.ts";
+import type { SecurityEvent } from "../../core/event.ts";
+import { memoryLogger, silentLogger } from "../../core/logger.ts";
+import { Pipeline } from "../../daemon/pipeline.ts";
+import type { DetectionEngine } from "../../detect/engine.ts";
 import { LineFramer } from "../../framing/framer.ts";
 import { Zone } from "../../framing/zone.ts";
+import type { Policy } from "../../policy/policy.ts";
 import { RecordingSink, sourceContext, start, waitFor } from "../testing.ts";
+import type { LineSink } from "../types.ts";
 import { syslogConfig } from "./config.ts";
-import { SyslogSource } from "./source.ts";
+import { SyslogSource, syslogLine, UDP_ENTRY_OVERHEAD } from "./source.ts";
 
 const RFC3164 = "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8";
 const RFC5424 =
   '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3"] An event';
 
-async function listen(opts: Record<string, unknown> = {}) {
+async function listen(
+  opts: Record<string, unknown> = {},
+  ctx: Parameters<typeof sourceContext>[0] = {},
+  to?: LineSink,
+) {
   const cfg = syslogConfig.parse({ type: "syslog", udp: ["127.0.0.1:0"], tcp: ["127.0.0.1:0"], ...opts });
-  const src = new SyslogSource(cfg, sourceContext());
+  const src = new SyslogSource(cfg, sourceContext(ctx));
   const sink = new RecordingSink();
-  const run = start(src, sink);
+  const run = start(src, to ?? sink);
   const addr = await src.listening();
   return { src, sink, run, udpPort: addr.udp[0]?.port ?? 0, tcpPort: addr.tcp[0]?.port ?? 0 };
 }
@@ -32,11 +43,36 @@ async function sendUdp(port: number, messages: (string | Buffer)[], host = "127.
   sock.close();
 }
 
-function tcp(port: number): Promise<Socket> {
+function tcp(port: number, localAddress?: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: "127.0.0.1", port }, () => resolve(s));
+    const s = connect({ host: "127.0.0.1", port, ...(localAddress && { localAddress }) }, () => resolve(s));
     s.on("error", reject);
   });
+}
+
+/** Waits until the server has closed `s` (its errors, such as a reset, are expected). */
+async function closed(s: Socket): Promise<void> {
+  s.on("error", () => {});
+  await waitFor(() => s.closed, "the server to close the connection");
+}
+
+/** The daemon's pipeline (framer and parsers per stream), with a detection engine that records events. */
+function pipeline(): { pipeline: Pipeline; events: SecurityEvent[] } {
+  const events: SecurityEvent[] = [];
+  const engine = { process: (e: SecurityEvent) => void events.push(e), sweep: () => {}, ipv6Prefixes: [64] };
+  const policy = { blocking: { active: () => undefined } };
+  const p = new Pipeline({
+    time: { zone: new Zone("UTC"), reference: () => Date.UTC(2026, 11, 5, 17) },
+    modes: {},
+    engine: () => engine as unknown as DetectionEngine,
+    policy: () => policy as unknown as Policy,
+    ipv6Prefix: 64,
+    onAlerts: () => {},
+    flush: () => Promise.resolve(),
+    now: () => Date.UTC(2026, 11, 5, 17),
+    logger: silentLogger,
+  });
+  return { pipeline: p, events };
 }
 
 async function sendTcp(port: number, pieces: (string | Buffer)[]): Promise<void> {
@@ -177,8 +213,8 @@ describe("syslog source (real sockets on loopback)", () => {
         "five datagrams seen, first push blocked",
         () => src.stats(),
       );
-      assert.equal(src.stats().udp_queue_bytes, 500);
-      // Let exactly one push through: the gauge must fall by exactly that datagram's 100 bytes.
+      assert.equal(src.stats().udp_queue_bytes, 5 * (100 + UDP_ENTRY_OVERHEAD));
+      // Let exactly one push through: the gauge must fall by exactly what that datagram was charged.
       sink.release();
       sink.block();
       await waitFor(
@@ -186,7 +222,7 @@ describe("syslog source (real sockets on loopback)", () => {
         "one delivered, second push blocked",
         () => sink.calls,
       );
-      assert.equal(src.stats().udp_queue_bytes, 400);
+      assert.equal(src.stats().udp_queue_bytes, 4 * (100 + UDP_ENTRY_OVERHEAD));
       sink.release();
       await waitFor(() => sink.lines.length === 5, "all delivered");
       assert.equal(src.stats().udp_queue_bytes, 0);
@@ -310,6 +346,206 @@ describe("syslog source (real sockets on loopback)", () => {
       /cannot listen on tcp .*EADDRINUSE/,
     );
     await a.run.stop();
+  });
+
+  test("a sender cannot switch its stream into journalctl export mode, nor be read as journal JSON", async () => {
+    // `__CURSOR=x` then a bare field name (a binary export field) used to put the stream `syslog:<peer>` into
+    // export mode, then into "drop everything": the sender's later messages, over UDP and TCP, gave nothing.
+    const { pipeline: p, events } = pipeline();
+    const { src, run, udpPort, tcpPort } = await listen({}, {}, p);
+    const failure = (n: number) =>
+      `<38>Dec  5 16:20:0${n} h sshd[1]: Failed password for root from 198.51.100.9 port ${1000 + n} ssh2`;
+    const json = JSON.stringify({
+      MESSAGE: "Failed password for root from 198.51.100.7 port 1 ssh2",
+      SYSLOG_IDENTIFIER: "sshd",
+      _EXE: "/usr/sbin/sshd",
+      __REALTIME_TIMESTAMP: "1796487600000000",
+    });
+    try {
+      await sendUdp(udpPort, [json, "__CURSOR=x", "BINARYFIELD", ...[0, 1, 2, 3].map(failure)]);
+      await waitFor(
+        () => p.counters.lines === 7,
+        "the UDP messages framed",
+        () => p.counters,
+      );
+      await sendTcp(tcpPort, [
+        ["\ufeff__CURSOR=y", "__REALTIME_TIMESTAMP=1", "BINARY2", ...[4, 5, 6, 7].map(failure)].join("\n") +
+          "\n",
+      ]);
+      await waitFor(
+        () => p.counters.lines === 14,
+        "the TCP messages framed",
+        () => p.counters,
+      );
+    } finally {
+      await run.stop();
+    }
+    assert.equal(src.stats().lines, 14);
+    // Eight failures, none lost; the JSON document is a plain message, not a trusted journal entry.
+    assert.deepEqual(
+      events.map((e) => [e.source?.ip, e.host?.name]),
+      Array.from({ length: 8 }, () => ["198.51.100.9", "127.0.0.1"]),
+    );
+  });
+
+  test("syslogLine: messages starting with <, a letter or a digit are unchanged; others get <13>", () => {
+    for (const m of [
+      RFC3164,
+      RFC5424,
+      "hello",
+      "Dec  5 16:20:00 h sshd[1]: x",
+      "2026-12-05T16:20:00Z h p: m",
+    ]) {
+      assert.equal(syslogLine(m), m);
+    }
+    assert.equal(syslogLine("<>x"), "<>x");
+    assert.equal(syslogLine("__CURSOR=x"), "<13>__CURSOR=x");
+    assert.equal(syslogLine('{"MESSAGE":"m"}'), '<13>{"MESSAGE":"m"}');
+    assert.equal(syslogLine("@4000000000000000ffffffff x"), "<13>@4000000000000000ffffffff x");
+    assert.equal(syslogLine("\ufeff\ufeff<13>a"), "<13>a");
+    assert.equal(syslogLine("\ufeff__REALTIME_TIMESTAMP=1"), "<13>__REALTIME_TIMESTAMP=1");
+    assert.equal(syslogLine(" x"), "<13> x");
+    assert.equal(syslogLine(""), "<13>");
+    // One framer for the whole sequence (as the pipeline keeps per stream): every message is framed, alone.
+    const f = framer();
+    const hostile = [
+      "__CURSOR=x",
+      "BINARYFIELD",
+      "\ufeff__CURSOR=y",
+      "MESSAGE",
+      "",
+      "X=1",
+      "{}",
+      "<13>a",
+      "b",
+    ];
+    for (const m of hostile) {
+      const frame = f.frame(syslogLine(m));
+      assert.ok(frame, m);
+      assert.ok(frame.format === "syslog" || frame.format === "plain" || frame.format === "journal", m);
+    }
+    assert.equal(f.unreadAfterBinary, 0);
+  });
+
+  test("idle_timeout: a connection that sends nothing is closed and counted; one waiting for the pipeline is not", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 5));
+    const { src, sink, run, tcpPort } = await listen({ udp: [], idle_timeout: "1m" }, { clock });
+    try {
+      const a = await tcp(tcpPort);
+      const b = await tcp(tcpPort);
+      b.write("<13>unterminated");
+      a.write("<13>one\n");
+      await waitFor(
+        () => sink.lines.length === 1 && src.stats().bytes === 24,
+        "a's message delivered, b's bytes read",
+        () => [sink.lines, src.stats()],
+      );
+      clock.advanceBy(59_000);
+      assert.equal(src.closeIdle(), 0);
+      a.write("<13>two\n");
+      await waitFor(() => sink.lines.length === 2, "a's second message");
+      clock.advanceBy(1_000);
+      src.closeIdle();
+      await closed(b);
+      assert.equal(src.stats().idle_closed, 1);
+      // Closed like a close by the sender: its last message, without LF, is delivered.
+      await waitFor(
+        () => sink.lines.length === 3,
+        "b's unterminated message",
+        () => sink.lines,
+      );
+      assert.equal(src.stats().connections, 1);
+      // A connection whose push is pending is not read meanwhile: that is not idleness.
+      sink.block();
+      a.write("<13>three\n");
+      await waitFor(() => sink.calls === 4, "a's push blocked");
+      clock.advanceBy(120_000);
+      assert.equal(src.closeIdle(), 0);
+      sink.release();
+      await waitFor(() => sink.lines.length === 4, "a's third message");
+      clock.advanceBy(60_000);
+      src.closeIdle();
+      await closed(a);
+      assert.equal(src.stats().idle_closed, 2);
+      assert.deepEqual(sink.lines, ["<13>one", "<13>two", "<13>unterminated", "<13>three"]);
+    } finally {
+      sink.release();
+      await run.stop();
+    }
+  });
+
+  test("max_connections_per_peer: one sender cannot take every slot; other senders still connect", async () => {
+    const { src, sink, run, tcpPort } = await listen({ udp: [], max_connections_per_peer: 2 });
+    try {
+      const a = await tcp(tcpPort);
+      await tcp(tcpPort);
+      await waitFor(() => src.stats().connections === 2, "two connections");
+      await closed(await tcp(tcpPort));
+      assert.equal(src.stats().rejected_connections, 1);
+      const other = await tcp(tcpPort, "127.0.0.2");
+      other.write("<13>other sender\n");
+      await waitFor(() => sink.lines.length === 1, "the other sender's message");
+      assert.equal(sink.batches[0]!.peer, "127.0.0.2");
+      // A slot of the first sender freed: it may connect again.
+      a.end("<13>a\n");
+      await waitFor(() => src.stats().connections === 2, "a closed");
+      const again = await tcp(tcpPort);
+      again.write("<13>again\n");
+      await waitFor(() => sink.lines.length === 3, "the new connection's message");
+      assert.equal(src.stats().rejected_connections, 1);
+    } finally {
+      await run.stop();
+    }
+  });
+
+  test("refused connections are all counted, but logged at most once a minute", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 5));
+    const logger = memoryLogger();
+    const { src, run, tcpPort } = await listen({ udp: [], max_connections: 1 }, { clock, logger });
+    const warnings = () => logger.records.filter((r) => r.msg?.startsWith("too many syslog connections"));
+    try {
+      await tcp(tcpPort);
+      await waitFor(() => src.stats().connections === 1, "one connection");
+      for (let i = 0; i < 5; i++) await closed(await tcp(tcpPort));
+      assert.equal(src.stats().rejected_connections, 5);
+      assert.equal(warnings().length, 1);
+      clock.advanceBy(60_000);
+      await closed(await tcp(tcpPort));
+      assert.equal(src.stats().rejected_connections, 6);
+      assert.equal(warnings().length, 2);
+      assert.equal(warnings()[1]!.refused_unlogged, 4);
+    } finally {
+      await run.stop();
+    }
+  });
+
+  test("UDP queue: each queued message is charged its overhead, so small datagrams cannot exceed the bound", async () => {
+    // 1-byte datagrams: counting only payload bytes let 65536 of them in (about 90 bytes of heap each).
+    const { src, sink, run, udpPort } = await listen({ tcp: [], udp_queue_bytes: 65536, batch_lines: 1 });
+    sink.block();
+    try {
+      await sendUdp(
+        udpPort,
+        Array.from({ length: 1500 }, () => "x"),
+      );
+      await waitFor(
+        () => src.stats().drops > 0,
+        "drops counted",
+        () => src.stats(),
+      );
+      const s = src.stats();
+      const queued = s.bytes - s.drops; // one byte per datagram; the one in the blocked push still counts
+      assert.equal(s.udp_queue_bytes, queued * (1 + UDP_ENTRY_OVERHEAD));
+      assert.ok(s.udp_queue_bytes <= 65536);
+      sink.release();
+      await waitFor(() => src.stats().udp_queue_bytes === 0, "queue drained");
+      const t = src.stats();
+      assert.equal(sink.lines.length + t.drops, t.bytes, "every datagram seen is delivered or counted");
+      assert.ok(sink.lines.every((l) => l === "x"));
+    } finally {
+      sink.release();
+      await run.stop();
+    }
   });
 
   test("config: listen addresses and CIDRs are validated; unknown keys rejected", () => {
