@@ -2,7 +2,7 @@
 import type { RuleSnapshot } from "./builtin-snapshot.ts";
 
 export const BUILTIN_SNAPSHOT: RuleSnapshot = {
-  digest: "dcb5564991b749cde7cd617f2c2e63b7ff7689c938f53247ac4600a77092649a",
+  digest: "1e4480c581cac38484c7220a7e5adc68e79620270c7b18f91812323f0cdf5993",
   rules: [
     {
       file: "host.yaml",
@@ -334,7 +334,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         id: "ssh-preauth-abuse",
         name: "SSH pre-authentication abuse",
         description:
-          "Scanners and connection floods that never authenticate (no identification string, banner or key exchange errors, disconnects before authentication): 20 or more within 10 minutes. Alerts only by default.\n",
+          "Scanners and connection floods that never authenticate (no identification string, banner or key exchange errors, disconnects before authentication): 20 or more within 10 minutes. Alerts only by default. Not counted: the OpenSSH 9.8+ listener's `ssh_penalty` lines (its verdict on failures the session lines already counted, then one line per refused reconnection, which with a PerSourceNetBlockSize wider than one address may name a neighbour of the offender) and `ssh_session_crash` (its own rule, ssh-session-crash).\n",
         enabled: true,
         severity: "medium",
         attack: ["T1595", "T1046"],
@@ -345,14 +345,36 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         tags: [],
         type: "threshold",
         query:
-          "event.dataset: sshd and event.outcome: failure and not event.action: (ssh_auth_failed or ssh_invalid_user or ssh_max_auth_attempts or ssh_pam_auth_failure)\n",
+          "event.dataset: sshd and event.outcome: failure and not event.action: (ssh_auth_failed or ssh_invalid_user or ssh_max_auth_attempts or ssh_pam_auth_failure or ssh_penalty or ssh_session_crash)\n",
         threshold: 20,
         window: "10m",
       },
     },
     {
       file: "ssh.yaml",
-      line: 118,
+      line: 122,
+      spec: {
+        id: "ssh-session-crash",
+        name: "SSH pre-authentication crash (exploit attempt)",
+        description:
+          "The OpenSSH 9.8+ listener reports that a session process serving a connection crashed (`error: session process N for connection from A to B killed by signal 11`, `... terminated abnormally`, `Session process N unpriv child crash for connection from A to B`), or penalises the address for it (`srclimit_penalise: ... A/32 ... for penalty: caused crash`). A peer that makes sshd's pre-authentication code crash is probing a memory-safety bug: the strongest exploit signal sshd writes, rare in normal operation, so one event is enough. sshd itself only refuses the address for a while (PerSourcePenalties `crash`); the ban is an hour. Not matched: the listener's `drop connection ... penalty: caused crash` lines (they carry the peer's port): they repeat the penalty on every refused reconnection and, with a PerSourceNetBlockSize wider than one address, may name a neighbour of the offender. A host whose sshd crashes on its own (a broken build or sandbox) would ban its clients: fix sshd, or map this rule to alert in the policy.\n",
+        enabled: true,
+        severity: "high",
+        attack: ["T1190", "T1203"],
+        response: "ban",
+        duration: "1h",
+        group_by: ["source.ip"],
+        ipv6_prefix: 64,
+        max_keys: 100000,
+        tags: [],
+        type: "match",
+        query:
+          'event.dataset: sshd and (event.action: ssh_session_crash or (event.action: ssh_penalty and event.reason: "caused crash" and not source.port: *))\n',
+      },
+    },
+    {
+      file: "ssh.yaml",
+      line: 145,
       spec: {
         id: "dropbear-brute-force",
         name: "Dropbear SSH brute force",

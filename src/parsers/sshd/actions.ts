@@ -26,6 +26,9 @@ export const A = {
   negotiationFailed: "ssh_negotiation_failed",
   noAuthMethods: "ssh_no_auth_methods",
   authAbandoned: "ssh_auth_abandoned",
+  // aggressive only (OpenSSH 9.8+ listener lines, in no fail2ban mode)
+  penalty: "ssh_penalty",
+  sessionCrash: "ssh_session_crash",
   // not failures
   login: "ssh_login",
   publickeyRejected: "ssh_publickey_rejected",
@@ -56,8 +59,13 @@ const DDOS: readonly Action[] = [
   A.authAbandoned,
 ];
 const EXTRA: readonly Action[] = [A.negotiationFailed, A.noAuthMethods, A.authAbandoned];
+/**
+ * The listener's verdicts (OpenSSH 9.8+): fail2ban's sshd filter has no such lines, so only `aggressive` (and
+ * `all`) reports them; the other modes keep fail2ban's results.
+ */
+const LISTENER: readonly Action[] = [A.penalty, A.sessionCrash];
 
-export const FAILURES: readonly Action[] = [...new Set([...NORMAL, ...DDOS, ...EXTRA])];
+export const FAILURES: readonly Action[] = [...new Set([...NORMAL, ...DDOS, ...EXTRA, ...LISTENER])];
 
 /** As in fail2ban, every mode includes the authentication failures of `normal`. */
 export const MODES: Readonly<Record<string, readonly Action[]>> = {
@@ -77,9 +85,12 @@ const NETWORK = new Set<string>([
   A.preauthTimeout,
   A.protocolError,
   A.negotiationFailed,
+  A.penalty,
 ]);
 
 /** ECS `event.category` of an action. */
 export function categoryOf(action: string): string {
+  // A session process crashed for a peer: sshd detecting a likely exploit attempt (it penalises the source).
+  if (action === A.sessionCrash) return "intrusion_detection";
   return NETWORK.has(action) ? "network" : "authentication";
 }

@@ -4,6 +4,7 @@
  * (`startsWith`/`charCodeAt` from an offset, no substring until a line is known to matter); there are no
  * regexes. The per-connection merging is the parser's (parser.ts).
  */
+import { canonicalIp } from "../../core/ip.ts";
 import { A, type Action } from "./actions.ts";
 import {
   addrAt,
@@ -39,7 +40,8 @@ export class Line {
   several = false;
   /**
    * The pid of another connection that ended (9.8+: the listener logs `Timeout before authentication for
-   * connection from A to L, pid = N` for its session process N, which exits without a word): its state goes.
+   * connection from A to L, pid = N` for its session process N, which exits without a word, and `session process
+   * N for connection from A to L killed by signal S` when it crashed): its state goes.
    */
   endsPid: number | undefined = undefined;
 
@@ -175,10 +177,26 @@ function dispatch(m: string, at: number, L: Line, ctx: Context): boolean {
       if (m.startsWith("banner exchange: Connection from ", at)) return bannerExchange(m, at + 33, L);
       return false;
     case 115: // s
-      if (m.startsWith("ssh_dispatch_run_fatal: Connection from ", at)) return dispatchFatal(m, at + 40, L);
-      return false;
+      switch (m.charCodeAt(at + 1)) {
+        case 115: // ss
+          if (m.startsWith("ssh_dispatch_run_fatal: Connection from ", at))
+            return dispatchFatal(m, at + 40, L);
+          return false;
+        case 114: // sr
+          if (m.startsWith(PENALISE, at)) return penalise(m, at + PENALISE.length, L);
+          return false;
+        case 101: // se
+          if (m.startsWith("session process ", at)) return sessionProcess(m, at + 16, L, false);
+          return false;
+        default:
+          return false;
+      }
     case 83: // S
       if (m.startsWith("SSH: Server;Ltype: ", at)) return sshServer(m, at + 19, L);
+      if (m.startsWith("Session process ", at)) return sessionProcess(m, at + 16, L, true);
+      return false;
+    case 100: // d
+      if (m.startsWith("drop connection #", at)) return dropConnection(m, at + 17, L);
       return false;
     case 84: // T
       if (m.startsWith("Timeout before authentication for ", at)) return timeout(m, at + 34, L);
@@ -584,6 +602,192 @@ function timeout(m: string, at: number, L: Line): boolean {
     if (i > p + 8 && (i === m.length || m.charCodeAt(i) === 32)) L.endsPid = pid;
   }
   return true;
+}
+
+/*
+ * OpenSSH 9.8+ listener lines (program `sshd`, the listener's pid). The listener writes them whole from the
+ * socket's addresses and its own tables: no part is the client's. They belong to no connection of the listener's
+ * pid (`forget`), so that pid never gets state, nor an address later lines could borrow.
+ */
+
+/** The index after 1 to `max` digits at `at`, or -1 (no digit, or more than `max`). */
+function digitsEnd(m: string, at: number, max: number): number {
+  let i = at;
+  while (i < m.length && isDigit(m.charCodeAt(i))) {
+    if (i - at === max) return -1;
+    i++;
+  }
+  return i > at ? i : -1;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** The IP address in m[from, to) (canonical), never a host name: the listener prints numeric addresses only. */
+function ipAt(m: string, from: number, to: number): string | undefined {
+  return to > from && to - from <= 255 ? canonicalIp(m.slice(from, to)) : undefined;
+}
+
+/** The index of the `]` closing a bracketed address that starts at `at`, or -1 (bounded: no scan of a long line). */
+function bracketEnd(m: string, at: number): number {
+  const stop = Math.min(m.length, at + 256);
+  for (let i = at; i < stop; i++) if (m.charCodeAt(i) === 93) return i;
+  return -1;
+}
+
+const PENALTY = "penalty: ";
+/** A drop for the penalty table's overflow (PerSourcePenalties `overflow=deny-all`): nothing the peer did. */
+const TABLE_FULL = "too many penalised addresses";
+
+/**
+ * `drop connection #N from [ADDR]:PORT on [LADDR]:LPORT REASON` (sshd.c drop_connection(), the listener refusing
+ * a connection before it forks). REASON `penalty: <why>` (the source is penalised, PerSourcePenalties) is
+ * `ssh_penalty` from ADDR with event.reason = `<why>`; `[LADDR]:LPORT` is the server's own socket and is never
+ * read as the source. `past MaxStartups` / `past Maxstartups` (the server is full) and `[penalty: ]too many
+ * penalised addresses` (the penalty table is full) say nothing of the peer: no event.
+ */
+function dropConnection(m: string, at: number, L: Line): boolean {
+  let k = digitsEnd(m, at, 10);
+  if (k < 0 || !m.startsWith(" from [", k)) return false;
+  const a = k + 7;
+  const ae = bracketEnd(m, a);
+  if (ae < 0 || m.charCodeAt(ae + 1) !== 58) return false;
+  PORT.port = undefined;
+  k = readPort(m, ae + 2, PORT);
+  if (k < 0 || !m.startsWith(" on [", k)) return false;
+  const port = PORT.port;
+  const la = k + 5;
+  const le = bracketEnd(m, la);
+  if (le < 0 || m.charCodeAt(le + 1) !== 58) return false;
+  k = readPort(m, le + 2, PORT);
+  if (k < 0 || m.charCodeAt(k) !== 32 || !m.startsWith(PENALTY, k + 1)) return false;
+  const r = k + 1 + PENALTY.length;
+  const end = trimEnd(m, r).end;
+  if (end <= r || (end - r === TABLE_FULL.length && m.startsWith(TABLE_FULL, r))) return false;
+  const addr = ipAt(m, a, ae);
+  if (addr === undefined || ipAt(m, la, le) === undefined) return false;
+  L.action = A.penalty;
+  L.addr = addr;
+  L.port = port;
+  L.reason = m.slice(r, end);
+  L.forget = true;
+  return true;
+}
+
+const PENALISE = "srclimit_penalise: ";
+
+/**
+ * After `srclimit_penalise: ` (srclimit.c srclimit_penalise(), the listener recording a penalty for the address
+ * of a session process that ended):
+ *   `ipv4|ipv6: new ADDR/BITS active|deferred penalty of SECS seconds for penalty: <why>`
+ *   `ADDR/BITS: activating ipv4|ipv6 penalty of SECS seconds for penalty: <why>`
+ * (SECS `%d`/`%lld` in 9.8/9.9, `%.3f` since 10.0). `ssh_penalty` from ADDR only when BITS is the whole address
+ * (/32, /128): a shorter mask (PerSourceNetBlockSize) names a range the administrator configured, not a peer.
+ */
+function penalise(m: string, at: number, L: Line): boolean {
+  let a: number;
+  let e: number;
+  let v6: boolean;
+  let k: number;
+  if (m.startsWith("ipv", at) && m.startsWith(": new ", at + 4)) {
+    v6 = m.charCodeAt(at + 3) === 54;
+    if (!v6 && m.charCodeAt(at + 3) !== 52) return false;
+    a = at + 10;
+    e = tokenEnd(m, a, 256);
+    if (e <= a) return false;
+    if (m.startsWith(" active", e)) k = e + 7;
+    else if (m.startsWith(" deferred", e)) k = e + 9;
+    else return false;
+  } else {
+    a = at;
+    const c = tokenEnd(m, a, 256);
+    if (c <= a + 1 || m.charCodeAt(c - 1) !== 58 || !m.startsWith(" activating ipv", c)) return false;
+    e = c - 1;
+    const f = m.charCodeAt(c + 15);
+    if (f !== 52 && f !== 54) return false;
+    v6 = f === 54;
+    k = c + 16;
+  }
+  if (!m.startsWith(" penalty of ", k)) return false;
+  k = digitsEnd(m, k + 12, 20);
+  if (k > 0 && m.charCodeAt(k) === 46) k = digitsEnd(m, k + 1, 20);
+  if (k < 0 || !m.startsWith(" seconds for penalty: ", k)) return false;
+  const r = k + 22;
+  const end = trimEnd(m, r).end;
+  if (end <= r) return false;
+  const slash = m.lastIndexOf("/", e - 1);
+  if (slash <= a || e - slash !== (v6 ? 4 : 3) || !m.startsWith(v6 ? "128" : "32", slash + 1)) return false;
+  // The family the listener names is the address's (an IPv4-mapped IPv6 address is ipv6, /128).
+  const colon = m.lastIndexOf(":", slash - 1) >= a;
+  if (colon !== v6) return false;
+  const addr = ipAt(m, a, slash);
+  if (addr === undefined) return false;
+  L.action = A.penalty;
+  L.addr = addr;
+  L.reason = m.slice(r, end);
+  L.forget = true;
+  return true;
+}
+
+/**
+ * After `session process ` / `Session process ` (sshd.c child_reap(), the listener reaping a session process that
+ * crashed; ID is `connection from ADDR to LADDR`, or `connection from ADDR` for a non-TCP socket):
+ *   `error: session process N for ID killed by signal S[ (early)]` (logged at ERROR only for crash signals)
+ *   `error: session process N for ID terminated abnormally, status=0xX[ (early)]`
+ *   `Session process N unpriv child crash for ID[ (early)]`
+ * `ssh_session_crash` from ADDR; the session process N ends (its state goes, as for the listener's timeout line).
+ */
+function sessionProcess(m: string, at: number, L: Line, unpriv: boolean): boolean {
+  let k = digitsEnd(m, at, 10);
+  if (k < 0) return false;
+  const pid = Number(m.slice(at, k));
+  let reason: string;
+  if (unpriv) {
+    if (!m.startsWith(" unpriv child crash for ", k)) return false;
+    k = connectionId(m, k + 24, L);
+    if (k < 0) return false;
+    reason = "unpriv child crash";
+  } else {
+    if (!m.startsWith(" for ", k)) return false;
+    k = connectionId(m, k + 5, L);
+    if (k < 0) return false;
+    const r = k + 1;
+    if (m.startsWith(" killed by signal ", k)) k = digitsEnd(m, k + 18, 3);
+    else if (m.startsWith(" terminated abnormally, status=0x", k)) {
+      const h = k + 33;
+      k = h;
+      while (k < m.length && k - h < 8 && isHex(m.charCodeAt(k))) k++;
+      if (k === h) return false;
+    } else return false;
+    if (k < 0) return false;
+    reason = m.slice(r, k);
+  }
+  if (m.startsWith(" (early)", k)) k += 8;
+  if (trimEnd(m, k).end !== k) return false;
+  L.action = A.sessionCrash;
+  L.reason = reason;
+  L.forget = true;
+  L.endsPid = pid;
+  return true;
+}
+
+function isHex(c: number): boolean {
+  return isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+}
+
+/** `connection from ADDR[ to LADDR]` at `at` (child_register()): sets L.addr; the index after it, or -1. */
+function connectionId(m: string, at: number, L: Line): number {
+  if (!m.startsWith("connection from ", at)) return -1;
+  const a = at + 16;
+  const e = tokenEnd(m, a, 256);
+  const addr = e > a ? ipAt(m, a, e) : undefined;
+  if (addr === undefined) return -1;
+  L.addr = addr;
+  if (!m.startsWith(" to ", e)) return e;
+  const l = e + 4;
+  const le = tokenEnd(m, l, 256);
+  return le > l && ipAt(m, l, le) !== undefined ? le : -1;
 }
 
 /** `SSH: Server;Ltype: Version|Kex|Authname;Remote: ADDR-PORT;...` (a patched sshd): names the peer. */

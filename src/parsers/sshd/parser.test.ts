@@ -332,6 +332,318 @@ test("9.8+: the listener's timeout line ends its session process's connection (a
   ]);
 });
 
+const listener = (msg: string) => `Jun 30 08:15:01 srv sshd[800]: ${msg}`;
+const LISTENER_ACTIONS = ["ssh_penalty", "ssh_session_crash"];
+
+/** All events of `lines` (one parser instance), as [action, outcome, source, reason]. */
+function summary(
+  lines: string[],
+  mode = "all",
+): [string, string, SecurityEvent["source"], string | undefined][] {
+  return feed(lines, mode)
+    .flat()
+    .map((e) => [e.event.action, e.event.outcome, e.source, e.event.reason]);
+}
+
+test("9.8+ listener: a connection dropped for a penalty is ssh_penalty from the peer, never the server's address", () => {
+  const e = fail(
+    listener("drop connection #0 from [203.0.113.50]:40022 on [192.0.2.1]:22 penalty: failed authentication"),
+  );
+  assert.equal(e.event.action, "ssh_penalty");
+  assert.deepEqual(e.event.category, ["network"]);
+  assert.equal(e.event.reason, "failed authentication");
+  assert.deepEqual(e.source, { ip: "203.0.113.50", port: 40022 });
+  assert.deepEqual(e.process, { name: "sshd", pid: 800 });
+  assert.equal(e.user, undefined);
+
+  const v6 = fail(
+    listener(
+      "drop connection #1 from [2001:DB8::5]:40022 on [2001:db8::1]:22 penalty: connections without attempting authentication",
+    ),
+  );
+  assert.deepEqual(v6.source, { ip: "2001:db8::5", port: 40022 });
+  assert.equal(v6.event.reason, "connections without attempting authentication");
+  for (const why of [
+    "caused crash",
+    "attempted authentication by invalid user",
+    "exceeded LoginGraceTime",
+    "connection prohibited by RefuseConnection",
+  ]) {
+    const d = fail(
+      listener(`drop connection #12 from [198.51.100.7]:1 on [198.51.100.8]:2222 penalty: ${why}`),
+    );
+    assert.equal(d.event.reason, why);
+    assert.deepEqual(d.source, { ip: "198.51.100.7", port: 1 });
+  }
+
+  // The server is full, or its penalty table is: nothing the peer did, no event at all (not even an info one).
+  for (const l of [
+    "drop connection #3 from [198.51.100.7]:40022 on [192.0.2.1]:22 past MaxStartups",
+    "drop connection #3 from [198.51.100.7]:40022 on [192.0.2.1]:22 past Maxstartups",
+    "drop connection #3 from [198.51.100.8]:40022 on [192.0.2.1]:22 penalty: too many penalised addresses",
+    "drop connection #3 from [198.51.100.8]:40022 on [192.0.2.1]:22 too many penalised addresses",
+    // Not as the listener writes it.
+    "drop connection #3 from [198.51.100.8]:40022 on [192.0.2.1]:22 penalty: ",
+    "drop connection #3 from [198.51.100.8]:40022 on [192.0.2.1]:22penalty: caused crash",
+    "drop connection #3 from [198.51.100.8] on [192.0.2.1]:22 penalty: caused crash",
+    "drop connection #3 from [198.51.100.8]:40022 on 192.0.2.1:22 penalty: caused crash",
+    "drop connection #3 from [198.51.100.8]:40022 on [bastion]:22 penalty: caused crash",
+    "drop connection #3 from [bad.example.com]:40022 on [192.0.2.1]:22 penalty: caused crash",
+    "drop connection #3 from 198.51.100.8:40022 on [192.0.2.1]:22 penalty: caused crash",
+    "drop connection #x from [198.51.100.8]:40022 on [192.0.2.1]:22 penalty: caused crash",
+    "drop connection #3 from [198.51.100.8]:99999 on [192.0.2.1]:22 penalty: caused crash",
+  ])
+    assert.deepEqual(feed([listener(l)], "all"), [[]], l);
+
+  // fail2ban has no such line: only aggressive (and all) reports it.
+  const line = listener(
+    "drop connection #0 from [203.0.113.50]:40022 on [192.0.2.1]:22 penalty: caused crash",
+  );
+  for (const mode of ["normal", "ddos", "extra"]) none(line, mode);
+  assert.equal(fail(line, "aggressive").event.action, "ssh_penalty");
+});
+
+test("9.8+ listener: the listener's lines leave no state on its pid for later lines to borrow", () => {
+  const evs = feed([
+    listener("drop connection #0 from [203.0.113.50]:40022 on [192.0.2.1]:22 penalty: failed authentication"),
+    listener(
+      "srclimit_penalise: ipv4: new 203.0.113.51/32 active penalty of 30.000 seconds for penalty: caused crash",
+    ),
+    listener("error: session process 4244 for connection from 203.0.113.52 to 192.0.2.1 killed by signal 11"),
+    // A line of that pid naming no peer must not take any of the addresses above.
+    listener("error: kex_exchange_identification: Connection closed by remote host"),
+  ]);
+  assert.deepEqual(
+    evs.map((l) => l.map((e) => e.source?.ip)),
+    [["203.0.113.50"], ["203.0.113.51"], ["203.0.113.52"], []],
+  );
+});
+
+test("9.8+ listener: srclimit_penalise names the peer only for a single-address mask", () => {
+  const cases: [string, string, string][] = [
+    // 10.x (`%.3f` seconds; `new ... active` at INFO, `deferred` at VERBOSE)
+    [
+      "srclimit_penalise: ipv4: new 203.0.113.50/32 active penalty of 30.000 seconds for penalty: caused crash",
+      "203.0.113.50",
+      "caused crash",
+    ],
+    [
+      "srclimit_penalise: ipv4: new 203.0.113.56/32 deferred penalty of 5.000 seconds for penalty: failed authentication",
+      "203.0.113.56",
+      "failed authentication",
+    ],
+    [
+      "srclimit_penalise: 203.0.113.51/32: activating ipv4 penalty of 15.76 seconds for penalty: connections without attempting authentication",
+      "203.0.113.51",
+      "connections without attempting authentication",
+    ],
+    [
+      "srclimit_penalise: ipv6: new 2001:db8::5/128 active penalty of 90.000 seconds for penalty: caused crash",
+      "2001:db8::5",
+      "caused crash",
+    ],
+    // 9.8/9.9 (whole seconds)
+    [
+      "srclimit_penalise: ipv4: new 203.0.113.52/32 active penalty of 30 seconds for penalty: failed authentication",
+      "203.0.113.52",
+      "failed authentication",
+    ],
+    [
+      "srclimit_penalise: 203.0.113.99/32: activating ipv4 penalty of 20 seconds for penalty: attempted authentication by invalid user",
+      "203.0.113.99",
+      "attempted authentication by invalid user",
+    ],
+    [
+      "srclimit_penalise: 2001:db8::6/128: activating ipv6 penalty of 16 seconds for penalty: exceeded LoginGraceTime",
+      "2001:db8::6",
+      "exceeded LoginGraceTime",
+    ],
+  ];
+  for (const [l, ip, reason] of cases) {
+    const e = fail(listener(l));
+    assert.equal(e.event.action, "ssh_penalty", l);
+    assert.deepEqual(e.event.category, ["network"]);
+    assert.deepEqual(e.source, { ip }, l);
+    assert.equal(e.event.reason, reason, l);
+    for (const mode of ["normal", "ddos", "extra"]) none(listener(l), mode);
+    assert.equal(fail(listener(l), "aggressive").event.action, "ssh_penalty");
+  }
+  for (const l of [
+    // A range (PerSourceNetBlockSize): the administrator's, not a peer.
+    "srclimit_penalise: ipv4: new 203.0.113.0/24 active penalty of 30.000 seconds for penalty: caused crash",
+    "srclimit_penalise: 203.0.113.0/24: activating ipv4 penalty of 30 seconds for penalty: caused crash",
+    "srclimit_penalise: ipv4: new 203.0.113.50/31 active penalty of 30.000 seconds for penalty: caused crash",
+    "srclimit_penalise: ipv4: new 203.0.113.50/3 active penalty of 30.000 seconds for penalty: caused crash",
+    "srclimit_penalise: ipv4: new 203.0.113.50/320 active penalty of 30.000 seconds for penalty: caused crash",
+    "srclimit_penalise: ipv6: new 2001:db8::/64 active penalty of 30.000 seconds for penalty: caused crash",
+    "srclimit_penalise: 2001:db8::/64: activating ipv6 penalty of 30 seconds for penalty: caused crash",
+    "srclimit_penalise: ipv4: new 203.0.113.50 active penalty of 30.000 seconds for penalty: caused crash",
+    // Family and mask disagree.
+    "srclimit_penalise: ipv4: new 2001:db8::5/32 active penalty of 30.000 seconds for penalty: caused crash",
+    "srclimit_penalise: ipv6: new 203.0.113.50/128 active penalty of 30.000 seconds for penalty: caused crash",
+    "srclimit_penalise: 203.0.113.50/128: activating ipv6 penalty of 30 seconds for penalty: caused crash",
+    // Server-wide, or not as srclimit.c writes it.
+    "srclimit_penalise: ipv4 penalty table full, cannot penalise 203.0.113.50/32 for penalty: caused crash",
+    "srclimit_penalise: ipv4: new UNKNOWN active penalty of 30.000 seconds for penalty: caused crash",
+    "srclimit_penalise: ipv4: new 203.0.113.50/32 active penalty of 30.000 seconds for caused crash",
+    "srclimit_penalise: ipv4: new 203.0.113.50/32 active penalty of 30.000 seconds for penalty: ",
+    "srclimit_penalise: ipv4: new 203.0.113.50/32 pending penalty of 30.000 seconds for penalty: caused crash",
+    "srclimit_penalise: ipv4: new 203.0.113.50/32 active penalty of thirty seconds for penalty: caused crash",
+    "srclimit_penalise: ipv4: new 203.0.113.50/32 active penalty of 30. seconds for penalty: caused crash",
+    "srclimit_penalise: ipv5: new 203.0.113.50/32 active penalty of 30.000 seconds for penalty: caused crash",
+    "srclimit_penalise: 203.0.113.50/32 activating ipv4 penalty of 30 seconds for penalty: caused crash",
+    "srclimit_penalise: host.example.com/32: activating ipv4 penalty of 30 seconds for penalty: caused crash",
+    "srclimit_penalise: debug3: address 203.0.113.50 is exempt",
+  ])
+    assert.deepEqual(feed([listener(l)], "all"), [[]], l);
+});
+
+test("9.8+ listener: a session process that crashed is ssh_session_crash from its peer, and ends its state", () => {
+  const e = fail(
+    listener("error: session process 4244 for connection from 203.0.113.60 to 192.0.2.1 killed by signal 11"),
+  );
+  assert.equal(e.event.action, "ssh_session_crash");
+  assert.equal(e.event.outcome, "failure");
+  assert.deepEqual(e.event.category, ["intrusion_detection"]);
+  assert.deepEqual(e.source, { ip: "203.0.113.60" });
+  assert.equal(e.event.reason, "killed by signal 11");
+  assert.deepEqual(e.process, { name: "sshd", pid: 800 });
+
+  const cases: [string, string, string][] = [
+    [
+      "Session process 4245 unpriv child crash for connection from 203.0.113.61 to 192.0.2.1",
+      "203.0.113.61",
+      "unpriv child crash",
+    ],
+    [
+      "Session process 4245 unpriv child crash for connection from 2001:db8::61 to 2001:db8::1 (early)",
+      "2001:db8::61",
+      "unpriv child crash",
+    ],
+    [
+      "error: session process 4246 for connection from 2001:db8::62 to 2001:db8::1 killed by signal 6 (early)",
+      "2001:db8::62",
+      "killed by signal 6",
+    ],
+    // Logged on stderr (sshd -e under systemd): no `error: ` prefix.
+    [
+      "session process 4247 for connection from 203.0.113.63 to 192.0.2.1 killed by signal 31",
+      "203.0.113.63",
+      "killed by signal 31",
+    ],
+    [
+      "error: session process 4248 for connection from 203.0.113.64 to 192.0.2.1 terminated abnormally, status=0x57f",
+      "203.0.113.64",
+      "terminated abnormally, status=0x57f",
+    ],
+    // A socket without ports (child_register(): `connection from %s`).
+    [
+      "error: session process 4249 for connection from 203.0.113.65 killed by signal 11",
+      "203.0.113.65",
+      "killed by signal 11",
+    ],
+  ];
+  for (const [l, ip, reason] of cases) {
+    const c = fail(listener(l));
+    assert.equal(c.event.action, "ssh_session_crash", l);
+    assert.deepEqual(c.source, { ip }, l);
+    assert.equal(c.event.reason, reason, l);
+    for (const mode of ["normal", "ddos", "extra"]) none(listener(l), mode);
+    assert.equal(fail(listener(l), "aggressive").event.action, "ssh_session_crash");
+  }
+  for (const l of [
+    "Session process 4245 unpriv child crash for connection from 203.0.113.61 to 192.0.2.1 and more",
+    "session process 4245 unpriv child crash for connection from 203.0.113.61 to 192.0.2.1",
+    "Session process 4245 for connection from 203.0.113.61 to 192.0.2.1 killed by signal 11",
+    "error: session process x for connection from 203.0.113.60 to 192.0.2.1 killed by signal 11",
+    "error: session process 4244 for connection from 203.0.113.60 to 192.0.2.1 killed by signal",
+    "error: session process 4244 for connection from 203.0.113.60 to 192.0.2.1 killed by signal 11 now",
+    "error: session process 4244 for connection from 203.0.113.60 to 192.0.2.1 terminated abnormally, status=0x",
+    "error: session process 4244 for connection from 203.0.113.60 to bastion killed by signal 11",
+    "error: session process 4244 for connection from UNKNOWN killed by signal 11",
+    "error: session process 4244 for 203.0.113.60 killed by signal 11",
+    "error: session process 4244 for connection from 203.0.113.60 to 192.0.2.1 exited with status 1",
+  ])
+    assert.deepEqual(feed([listener(l)], "all"), [[]], l);
+
+  // The session process is gone: its pid, reused, starts afresh (as for the listener's timeout line).
+  const session = (pid: number, msg: string) => `Jun 30 08:15:01 srv sshd-session[${pid}]: ${msg}`;
+  assert.deepEqual(
+    summary(
+      [
+        session(4244, 'Connection from 192.0.2.50 port 50000 on 192.0.2.1 port 22 rdomain ""'),
+        listener(
+          "error: session process 4244 for connection from 192.0.2.50 to 192.0.2.1 killed by signal 11",
+        ),
+        session(4244, "error: kex_exchange_identification: Connection closed by remote host"),
+        session(4244, "Connection closed by 203.0.113.9 port 60001"),
+      ],
+      "aggressive",
+    ),
+    [
+      ["ssh_session_crash", "failure", { ip: "192.0.2.50" }, "killed by signal 11"],
+      [
+        "ssh_no_identification",
+        "failure",
+        { ip: "203.0.113.9", port: 60001 },
+        "Connection closed by remote host",
+      ],
+    ],
+  );
+});
+
+test("spoofing: client-chosen text holding the listener's shapes is read as the line it is in", () => {
+  // The listener writes its lines whole; a user name, a banner or a disconnect reason can only copy them inside
+  // an ordinary line, whose own reading is unchanged.
+  const cases: [string, string, string][] = [
+    [
+      `${H}Failed password for invalid user x from [6.6.6.6]:1 on from 192.0.2.14 port 50000 ssh2`,
+      "ssh_auth_failed",
+      "x from [6.6.6.6]:1 on",
+    ],
+    [
+      `${H}Failed password for invalid user drop connection #0 from [6.6.6.6]:1 on [192.0.2.1]:22 penalty: caused crash from 192.0.2.14 port 50000 ssh2`,
+      "ssh_auth_failed",
+      "drop connection #0 from [6.6.6.6]:1 on [192.0.2.1]:22 penalty: caused crash",
+    ],
+    [
+      `${H}Invalid user session process 1 for connection from 6.6.6.6 to 192.0.2.1 killed by signal 11 from 192.0.2.14 port 50000`,
+      "ssh_invalid_user",
+      "session process 1 for connection from 6.6.6.6 to 192.0.2.1 killed by signal 11",
+    ],
+    [
+      `${H}Failed password for invalid user srclimit_penalise: ipv4: new 6.6.6.6/32 active penalty of 1 seconds for penalty: caused crash from 192.0.2.14 port 50000 ssh2`,
+      "ssh_auth_failed",
+      "srclimit_penalise: ipv4: new 6.6.6.6/32 active penalty of 1 seconds for penalty: caused crash",
+    ],
+  ];
+  for (const [l, action, user] of cases) {
+    const evs = feed([l], "all")[0]!;
+    assert.equal(evs.length, 1, l);
+    assert.equal(evs[0]!.event.action, action, l);
+    assert.deepEqual(evs[0]!.source, { ip: "192.0.2.14", port: 50000 }, l);
+    assert.equal(evs[0]!.user?.name, user, l);
+  }
+  const others = feed(
+    [
+      `${H}Received disconnect from 192.0.2.14 port 50000:3: drop connection #0 from [6.6.6.6]:1 on [192.0.2.1]:22 penalty: caused crash [preauth]`,
+      `${H}Bad protocol version identification 'Session process 1 unpriv child crash for connection from 6.6.6.6 to 192.0.2.1' from 192.0.2.15 port 50001`,
+      `${H}banner exchange: Connection from 192.0.2.16 port 50002: error: session process 1 for connection from 6.6.6.6 to 192.0.2.1 killed by signal 11`,
+      `${H}Connection closed by authenticating user drop connection #0 from [6.6.6.6]:1 on 192.0.2.17 port 50003 [preauth]`,
+    ],
+    "all",
+  ).flat();
+  assert.deepEqual(
+    others.map((e) => [e.event.action, e.source?.ip]),
+    [
+      ["ssh_bad_banner", "192.0.2.15"],
+      ["ssh_bad_banner", "192.0.2.16"],
+      ["ssh_preauth_disconnect", "192.0.2.17"],
+    ],
+  );
+  assert.ok(others.every((e) => !LISTENER_ACTIONS.includes(e.event.action)));
+});
+
 test("modes: pre-auth disconnects are failures in ddos, negotiation failures in extra", () => {
   const closed = `${H}Connection closed by authenticating user root 192.0.2.15 port 46000 [preauth]`;
   none(closed, "normal");
@@ -615,6 +927,12 @@ test("the definition: programs, modes and actions", () => {
   assert.equal(Object.keys(sshd.modes)[0], "normal");
   for (const list of Object.values(MODES)) for (const a of list) assert.ok(ACTIONS.includes(a));
   for (const a of ACTIONS) assert.match(a, /^ssh_[a-z_]+$/);
+  // The listener's lines are in no fail2ban mode: normal, ddos and extra keep fail2ban's results.
+  for (const a of LISTENER_ACTIONS) {
+    assert.ok(ACTIONS.includes(a as never), a);
+    assert.ok(MODES.aggressive!.includes(a as never), a);
+    for (const m of ["normal", "ddos", "extra"]) assert.ok(!MODES[m]!.includes(a as never), `${a} in ${m}`);
+  }
 });
 
 test("connection state is bounded and evicts the least recently used connections", () => {
@@ -698,6 +1016,27 @@ test("1 MB hostile lines cost work linear in their length", () => {
       (n) =>
         `${H}Disconnecting invalid user x${" 1.2.3.4 port 5: Change of username or service not allowed: (x".repeat(n / 64)}`,
       [["ssh_user_change_refused", "1.2.3.4"]],
+    ],
+    [(n) => `${H}drop connection #0 from [${"1".repeat(n)}`, []],
+    [(n) => `${H}drop connection #0 from [192.0.2.14]:1 on [${":".repeat(n)}`, []],
+    [
+      (n) => `${H}drop connection #0 from [192.0.2.14]:1 on [192.0.2.1]:22 penalty: ${"x ".repeat(n / 2)}`,
+      [["ssh_penalty", "192.0.2.14"]],
+    ],
+    [(n) => `${H}srclimit_penalise: ${"1".repeat(n)}`, []],
+    [(n) => `${H}srclimit_penalise: ipv4: new 192.0.2.14/32 active penalty of ${"1".repeat(n)}`, []],
+    [(n) => `${H}srclimit_penalise: ${"1/32: ".repeat(n / 6)}`, []],
+    [
+      (n) =>
+        `${H}srclimit_penalise: 192.0.2.14/32: activating ipv4 penalty of 1 seconds for penalty: ${"/32 ".repeat(n / 4)}`,
+      [["ssh_penalty", "192.0.2.14"]],
+    ],
+    [(n) => `${H}error: session process ${"1".repeat(n)}`, []],
+    [(n) => `${H}Session process 1 unpriv child crash for connection from ${"1".repeat(n)}`, []],
+    [
+      (n) =>
+        `${H}error: session process 1 for connection from 192.0.2.14 to 192.0.2.1 killed by signal 11${" (early)".repeat(n / 8)}`,
+      [],
     ],
   ];
   for (const [make, expected] of cases) {

@@ -1,6 +1,7 @@
 /**
  * OpenSSH sshd (`sshd`, and `sshd-session` / `sshd-auth` since OpenSSH 9.8/10): authentication failures,
- * pre-authentication connection abuse, negotiation failures, and successful logins.
+ * pre-authentication connection abuse, negotiation failures, successful logins, and the 9.8+ listener's
+ * penalties and session-process crashes.
  *
  *   Failed password for invalid user admin from 192.0.2.7 port 50273 ssh2
  *   Invalid user admin from 192.0.2.7 port 50273
@@ -9,6 +10,8 @@
  *   Connection closed by authenticating user root 192.0.2.7 port 46038 [preauth]
  *   Unable to negotiate with 192.0.2.7 port 55419: no matching cipher found. Their offer: ...
  *   Accepted publickey for alice from 192.0.2.8 port 52100 ssh2: ED25519 SHA256:...
+ *   drop connection #0 from [192.0.2.7]:40022 on [192.0.2.1]:22 penalty: failed authentication
+ *   error: session process 4244 for connection from 192.0.2.7 to 192.0.2.1 killed by signal 11
  *
  * Lines of one connection (host + program + pid) are tied together, as fail2ban's sshd filter does:
  * - a failure logged without the peer (`User root not allowed because account is locked`,
@@ -180,7 +183,7 @@ class SshdParser implements LineParser, Context {
 export const sshd: ParserDefinition = {
   id: "sshd",
   description:
-    "OpenSSH sshd: failed logins, invalid users, refused users, PAM failures, pre-auth connection abuse, negotiation failures, logins",
+    "OpenSSH sshd: failed logins, invalid users, refused users, PAM failures, pre-auth connection abuse, negotiation failures, logins, listener penalties and session crashes",
   programs: SSHD_PROGRAMS,
   modes: MODES,
   actions: ACTIONS,
