@@ -130,6 +130,18 @@ export const storeSchema = z
     type: z.literal("sqlite").default("sqlite"),
     path: z.string().optional().describe("Database file (default: <data_dir>/portcullis.db)"),
     durability: z.enum(["normal", "full"]).default("normal").describe("SQLite synchronous mode in WAL"),
+    max_held_outcomes: z
+      .number()
+      .int()
+      .min(1)
+      .default(10_000)
+      .describe(
+        "While the store refuses commits (disk full, I/O error, locked), the outcomes (alerts and decisions) of " +
+          "lines already read are held in memory and written with the next commit. At this many, sources are " +
+          "no longer read until a retry commits them: file and journald sources wait where they are (their " +
+          "positions stay put, nothing is lost), the syslog source's UDP queue fills and drops, counted. " +
+          "Status and the portcullis_ingestion_paused metric show the pause",
+      ),
     retention: z
       .strictObject({
         decisions: duration.default("90d").describe("Keep ended decisions this long"),

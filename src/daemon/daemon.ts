@@ -50,6 +50,7 @@ import type { AlertSourceDefinition } from "../siem/splunk-pull/types.ts";
 import type {
   CheckpointStore,
   InstrumentedSource,
+  LineSink,
   SourceDefinition,
   SourcePosition,
 } from "../sources/types.ts";
@@ -100,6 +101,8 @@ interface RunningSource {
   key: string;
   /** Set while the source is down after an error, until it is running again. */
   down?: { error: string; restartAt: number };
+  /** A source of lines (through the pipeline, paused with it), not of alerts. */
+  lines: boolean;
 }
 
 /**
@@ -115,6 +118,19 @@ const SOURCE_RESTART_MAX_MS = 60_000;
  */
 const COMMIT_RETRY_FIRST_MS = 2000;
 const COMMIT_RETRY_MAX_MS = 60_000;
+
+/**
+ * What a batch's push rejects with when it waited for the store (ingestion paused: see
+ * {@link Daemon.flushDecisions}) and its source is stopped, or the daemon stops, before the store took the held
+ * work: the batch was not read, and its lines are read again from the source's last committed (or held)
+ * position, at the next start or when the source runs again.
+ */
+export class BatchNotReadError extends Error {
+  constructor(why: string) {
+    super(`batch not read: ${why}`);
+    this.name = "BatchNotReadError";
+  }
+}
 
 /** Checkpoint key of the detection windows (saved at shutdown and every `rules.windows_snapshot`). */
 const WINDOWS_KEY = "detection.windows";
@@ -259,6 +275,7 @@ export class Daemon implements Control {
       ipv6Prefix: c.policy.ipv6_prefix,
       onAlerts: (alerts) => this.#onAlerts(alerts),
       flush: (positions) => this.flushDecisions(positions),
+      admit: (signal) => this.#admit(signal),
       now: () => this.#clock.now(),
       logger: this.#log,
       metrics: this.telemetry,
@@ -326,10 +343,22 @@ export class Daemon implements Control {
     if (this.#stopping || !this.#lock) return;
     this.#stopping = true;
     for (const t of this.#timers) clearInterval(t);
+    // Batches waiting for the store (ingestion paused) are turned away unread, so that every source can stop.
+    this.#turnAwayWaiting("the daemon is stopping");
     await this.#stopSources(this.#sources);
     this.#sources = [];
     await this.#decide.catch(() => undefined);
     await this.#saveWindows();
+    if (this.#uncommittedWork) {
+      // The store refused the held work to the end: it is lost with this process. Nothing of it was enforced
+      // (a decision is enforced only once committed), and its lines are behind no committed position: they are
+      // read, and decided, again at the next start.
+      this.#log.error(
+        this.#heldCounts(),
+        "stopping with work the store never took: the outcomes of lines read since its last successful " +
+          "commit are lost; those lines are read again at the next start (their positions were not committed)",
+      );
+    }
     await this.#api?.close().catch(() => undefined);
     await this.#tokens?.flush().catch(() => undefined);
     await this.#sync?.idle();
@@ -521,6 +550,7 @@ export class Daemon implements Control {
           run: Promise.resolve(),
           abort,
           key,
+          lines: false,
         };
         supervised.run = this.#supervise(supervised, () => source.run(this, abort.signal), "alert source");
         this.#sources.push(supervised);
@@ -529,8 +559,11 @@ export class Daemon implements Control {
       const def = this.#o.plugins.sources[entry.type];
       if (!def) throw new PortcullisError("UNKNOWN_PLUGIN", `unknown source type "${entry.type}"`);
       const source = def.create(entry.config, ctx);
-      const supervised: RunningSource = { source, run: Promise.resolve(), abort, key };
-      supervised.run = this.#supervise(supervised, () => source.run(this.#pipeline, abort.signal), "source");
+      const supervised: RunningSource = { source, run: Promise.resolve(), abort, key, lines: true };
+      // The source's batches carry its signal: a batch waiting for the store ({@link #admit}) is turned away
+      // when the source is stopped (shutdown, a reload that drops it), so its run can end.
+      const sink: LineSink = { push: (batch) => this.#pipeline.push(batch, abort.signal) };
+      supervised.run = this.#supervise(supervised, () => source.run(sink, abort.signal), "source");
       this.#sources.push(supervised);
     }
   }
@@ -553,7 +586,14 @@ export class Daemon implements Control {
       } catch (e) {
         const err = (e as Error).message;
         if (signal.aborted || this.#stopping) {
-          this.#log.error({ source: name, err }, `${what} stopped with an error`);
+          if (e instanceof BatchNotReadError) {
+            // Stopped while it waited for the store: nothing went wrong with the source itself.
+            this.#log.info(
+              { source: name },
+              `${what} stopped while ingestion was paused; ` +
+                "its unread lines are read from its last committed position",
+            );
+          } else this.#log.error({ source: name, err }, `${what} stopped with an error`);
           return;
         }
         if (this.#clock.now() - began >= SOURCE_RESTART_MAX_MS) delay = SOURCE_RESTART_FIRST_MS;
@@ -723,6 +763,9 @@ export class Daemon implements Control {
    * the next commit and their positions are where the source resumes, so the windows, which counted them, stay
    * consistent with the positions that will be committed. The next commit of lines (a batch, the periodic
    * retry, the shutdown) writes them all together.
+   *
+   * That held work is bounded (`store.max_held_outcomes`): once that many outcomes are held, ingestion is
+   * paused (see {@link #admit}) until a commit takes them; the sources' logs are the buffer meanwhile.
    */
   async flushDecisions(positions: readonly SourcePosition[] = []): Promise<void> {
     await this.#flushLines(positions, this.#windowsDue());
@@ -752,6 +795,7 @@ export class Daemon implements Control {
         // Nothing was written (one transaction). The decisions are already in effect in memory: events of an
         // address just banned are suppressed, so they are kept for the next commit, or they are lost.
         this.#failed.push(...batch);
+        this.#heldChanged(e);
         if (windows.length) {
           // The snapshot was not saved: take it again with the next commit.
           this.#windowsSavedAt = 0;
@@ -780,7 +824,108 @@ export class Daemon implements Control {
     );
     this.#failed = [];
     for (const p of held) if (this.#uncommitted.get(p.key) === p.value) this.#uncommitted.delete(p.key);
+    this.#heldChanged();
     return items;
+  }
+
+  // ---- back-pressure while the store cannot be written ------------------------------------------------------
+  //
+  // Held work (#failed: one entry per alert of a line read, with its decision and a bounded sample of
+  // events) would otherwise grow with every alert for as long as the store refuses commits. At
+  // `store.max_held_outcomes` ingestion is paused: a batch pushed meanwhile waits, unread, in Pipeline.push (its
+  // promise does not resolve), so a file or journald source stops reading and its position stays where the
+  // committed (or held) one is: the log itself is the buffer and nothing is lost. The syslog source cannot make
+  // a UDP sender wait: its own bounded queue fills and drops, counted, as when the daemon is slow; TCP
+  // senders are not read.
+  //
+  // Only new batches wait: a batch being read when the cap is reached is read and held as before (the cap may
+  // be passed by at most one batch per source: each source has one push at a time). Held work is written only
+  // by a commit (the retry every 2 s to 60 s, the next manual ban or unban, a SIEM alert); the first that
+  // succeeds takes all of it and ends the pause. Manual operations are not paused: a ban still fails with the
+  // store's error, an unban still ends a held ban where it is held. A stopping source's waiting batch, or every
+  // one when the daemon stops, is turned away with BatchNotReadError: not read, so its lines are read again
+  // from the last committed (or held) position. A reload that changes the cap takes effect at the next
+  // failed commit; a pause ends only with a successful one.
+
+  /** Set while ingestion is paused: since when, and the store's last error. */
+  #paused: { since: number; error: string } | undefined;
+  /** Batches waiting for the pause to end. */
+  readonly #waiting = new Set<{ resolve: () => void; reject: (e: Error) => void; detach: () => void }>();
+
+  /** The held outcomes and bans (not ended by an unban meanwhile), and the positions held with them. */
+  #heldCounts(): { held_outcomes: number; held_bans: number; held_positions: number } {
+    let bans = 0;
+    for (const p of this.#failed) if (p.record.decision && !p.record.decision.revoked) bans++;
+    return { held_outcomes: this.#failed.length, held_bans: bans, held_positions: this.#uncommitted.size };
+  }
+
+  /**
+   * After held work grew (`error`: the store's refusal) or was written: keeps the gauge, and pauses ingestion
+   * at the cap or resumes it once nothing is held.
+   */
+  #heldChanged(error?: unknown): void {
+    this.telemetry.heldOutcomes.set(this.#failed.length);
+    if (error === undefined) {
+      if (this.#paused && !this.#failed.length) this.#resume();
+      return;
+    }
+    const message = (error as Error).message;
+    if (this.#paused) {
+      this.#paused.error = message;
+      return;
+    }
+    const cap = this.#config.raw.store.max_held_outcomes;
+    if (this.#stopping || this.#failed.length < cap) return;
+    this.#paused = { since: this.#clock.now(), error: message };
+    this.telemetry.ingestionPaused.set(1);
+    this.telemetry.ingestionPauses.inc();
+    this.#log.warn(
+      { err: message, ...this.#heldCounts(), max_held_outcomes: cap },
+      "ingestion paused: the store cannot be written and the work held for it reached " +
+        "store.max_held_outcomes; sources are not read until a retry commits it",
+    );
+  }
+
+  #resume(): void {
+    const paused = this.#paused!;
+    this.#paused = undefined;
+    this.telemetry.ingestionPaused.set(0);
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    this.#log.info(
+      { paused_ms: this.#clock.now() - paused.since, waiting_batches: waiting.length },
+      "ingestion resumed: the store took the held work",
+    );
+    for (const w of waiting) {
+      w.detach();
+      w.resolve();
+    }
+  }
+
+  /** The pipeline's gate ({@link PipelineOptions.admit}): while paused, a batch waits for {@link #resume}. */
+  #admit(signal: AbortSignal | undefined): Promise<void> | undefined {
+    if (!this.#paused) return undefined;
+    if (this.#stopping) return Promise.reject(new BatchNotReadError("the daemon is stopping"));
+    if (signal?.aborted) return Promise.reject(new BatchNotReadError("its source is stopping"));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.#waiting.delete(w);
+        reject(new BatchNotReadError("its source is stopping while ingestion is paused"));
+      };
+      const w = { resolve, reject, detach: () => signal?.removeEventListener("abort", onAbort) };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiting.add(w);
+    });
+  }
+
+  /** Rejects every waiting batch (unread). */
+  #turnAwayWaiting(why: string): void {
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (const w of waiting) {
+      w.detach();
+      w.reject(new BatchNotReadError(`${why} while ingestion is paused`));
+    }
   }
 
   /**
@@ -1117,6 +1262,12 @@ export class Daemon implements Control {
       this.telemetry.trackedKeys.set({ rule: r.id }, r.keys);
       this.telemetry.evictions.set({ rule: r.id }, r.evictions);
     }
+    const paused = this.#paused;
+    const pausedDetail = paused
+      ? `not read: ingestion paused since ${new Date(paused.since).toISOString()}, the store cannot be ` +
+        `written (${paused.error}); ${this.#failed.length} outcome(s) of lines already read are held until a ` +
+        `commit succeeds (next try in ${Math.max(0, Math.ceil((this.#retryAt - this.#clock.now()) / 1000))} s)`
+      : undefined;
     return {
       version: VERSION,
       pid: process.pid,
@@ -1125,8 +1276,8 @@ export class Daemon implements Control {
       dryRun: this.dryRun,
       activeBans: this.#bans.size,
       sources: await Promise.all(
-        this.#sources.map(async ({ source, down }) => {
-          const h: Health = down
+        this.#sources.map(async ({ source, down, lines }) => {
+          let h: Health = down
             ? {
                 ok: false,
                 detail:
@@ -1134,6 +1285,7 @@ export class Daemon implements Control {
                   `restarting in ${Math.max(0, Math.ceil((down.restartAt - this.#clock.now()) / 1000))} s`,
               }
             : await health(() => source.healthcheck());
+          if (pausedDetail && lines) h = { ok: false, detail: `${pausedDetail}; ${h.detail}` };
           return {
             name: source.name,
             type: source.type,
@@ -1150,7 +1302,12 @@ export class Daemon implements Control {
         }),
       ),
       rules: this.#rules.filter((r) => r.spec.enabled).length,
-      counters: { ...this.#pipeline.counters, ...this.#policy.counts },
+      counters: {
+        ...this.#pipeline.counters,
+        ...this.#policy.counts,
+        held_outcomes: this.#failed.length,
+        ingestion_paused: paused ? 1 : 0,
+      },
       ...(this.tlsFingerprint ? { tlsFingerprint: this.tlsFingerprint } : {}),
       ...(this.apiUrl ? { apiUrl: this.apiUrl } : {}),
     };

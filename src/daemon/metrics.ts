@@ -77,6 +77,21 @@ export class Metrics {
     labelNames: ["rule"],
     registers: [this.registry],
   });
+  readonly heldOutcomes = new Gauge({
+    name: "portcullis_held_outcomes",
+    help: "Outcomes (alerts, decisions) of lines already read whose commit the store refused, held in memory for the next commit",
+    registers: [this.registry],
+  });
+  readonly ingestionPaused = new Gauge({
+    name: "portcullis_ingestion_paused",
+    help: "1 while sources are not read because the store cannot be written and the held outcomes reached store.max_held_outcomes",
+    registers: [this.registry],
+  });
+  readonly ingestionPauses = new Counter({
+    name: "portcullis_ingestion_pauses_total",
+    help: "Times reading from sources was paused because the store could not be written",
+    registers: [this.registry],
+  });
   readonly breaker = new Counter({
     name: "portcullis_circuit_breaker_open_total",
     help: "Times the ban-rate circuit breaker opened",

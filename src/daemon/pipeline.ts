@@ -35,6 +35,12 @@ export interface PipelineOptions {
    * starts their enforcement; awaited per batch.
    */
   flush: (positions: readonly SourcePosition[]) => Promise<void>;
+  /**
+   * Back-pressure, asked before a batch is read: `undefined` to read it at once, or a promise that the batch
+   * waits for, unread (nothing counted, its position not taken), e.g. while the store cannot be written. A
+   * rejection is the push's: the batch was not read. `signal` is the pushing source's, when it gave one.
+   */
+  admit?: (signal: AbortSignal | undefined) => Promise<void> | undefined;
   now: () => number;
   logger: Logger;
   metrics?: Metrics;
@@ -88,9 +94,16 @@ export class Pipeline implements LineSink {
     this.#streams.clear();
   }
 
-  async push(batch: SourceBatch): Promise<void> {
-    const started = performance.now();
+  /**
+   * Reads a batch, decides on it and commits it. `signal` (the pushing source's run) ends a wait for
+   * {@link PipelineOptions.admit}: a source being stopped is not kept waiting for the store.
+   */
+  async push(batch: SourceBatch, signal?: AbortSignal): Promise<void> {
     const o = this.#opts;
+    // No await unless the batch must wait: a batch is read synchronously from its push, as before.
+    const wait = o.admit?.(signal);
+    if (wait) await wait;
+    const started = performance.now();
     const s = this.#stream(batch.stream);
     if (batch.firstLine !== undefined) s.line = batch.firstLine - 1;
     const engine = o.engine();

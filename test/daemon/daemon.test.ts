@@ -758,8 +758,8 @@ test("stopping while a commit fails saves the windows only with the positions of
  * holds: a failed commit of lines is then retried only when a test calls {@link Daemon.flushDecisions}, as the
  * periodic retry does (the retry's next try is always later than now on this clock).
  */
-async function heldWorkDaemon(name: string) {
-  const t = setup(name, { sources: [] });
+async function heldWorkDaemon(name: string, extra: Record<string, unknown> = {}) {
+  const t = setup(name, { sources: [], ...extra });
   const clock = new ManualClock(SystemClock.now());
   const d = new Daemon({ config: t.config, clock, logger: t.logger, plugins: FACTORIES });
   await d.start();
@@ -863,6 +863,196 @@ test("a manual ban extending a held ban is written after it: the retry does not 
     await d.sync.idle();
     assert.ok(t.firewall()[ip], "enforced");
   } finally {
+    await d.stop();
+  }
+});
+
+/** Lets pending I/O callbacks and promise continuations run (a rejected commit settles within a few turns). */
+async function turns(n = 20): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** The state of a promise, tracked without leaving a rejection unhandled. */
+function track(p: Promise<unknown>): { state: string } {
+  const s = { state: "pending" };
+  p.then(
+    () => (s.state = "resolved"),
+    (e: unknown) => (s.state = `rejected: ${(e as Error).message}`),
+  );
+  return s;
+}
+
+/** A metric's value in the Prometheus text. */
+const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+
+test("at store.max_held_outcomes, a new batch waits unread until the retry commits the held work; all committed once", async () => {
+  const { t, d, clock, store } = await heldWorkDaemon("held-cap", { store: { max_held_outcomes: 2 } });
+  const batch = (ip: string, position: number) => ({
+    lines: fail(ip).repeat(5).trimEnd().split("\n"),
+    stream: "held",
+    position: { key: "test:held", value: String(position) },
+  });
+  const ips = ["203.0.113.130", "203.0.113.131", "203.0.113.132"];
+  try {
+    store.locked = true;
+    await assert.rejects(d.pipeline.push(batch(ips[0]!, 5)), /SQLITE_BUSY/);
+    assert.equal((await d.status()).counters.ingestion_paused, 0, "one outcome held: below the cap");
+    await assert.rejects(d.pipeline.push(batch(ips[1]!, 10)), /SQLITE_BUSY/);
+    // Two held: ingestion is paused, and says so.
+    const paused = await d.status();
+    assert.equal(paused.counters.ingestion_paused, 1);
+    assert.equal(paused.counters.held_outcomes, 2);
+    const text = await d.metrics();
+    assert.equal(metric(text, "portcullis_ingestion_paused"), 1);
+    assert.equal(metric(text, "portcullis_held_outcomes"), 2);
+    assert.equal(metric(text, "portcullis_ingestion_pauses_total"), 1);
+    const warned = t.logger.records.filter((r) => r.level === "warn" && /ingestion paused/.test(r.msg ?? ""));
+    assert.equal(warned.length, 1);
+    assert.equal(warned[0]?.held_bans, 2);
+
+    // The next batch is not read: its push does not resolve.
+    const third = track(d.pipeline.push(batch(ips[2]!, 15)));
+    await turns();
+    assert.equal(third.state, "pending");
+    assert.equal(d.pipeline.counters.lines, 10, "the waiting batch is not read");
+    // Manual operations are not held up: a ban fails with the store's error, as before.
+    await assert.rejects(d.ban({ target: "198.51.100.40", actor: ops, origin: "cli" }), /SQLITE_BUSY/);
+    // A retry that fails again keeps the batch waiting; the pause is announced once.
+    await assert.rejects(d.flushDecisions(), /SQLITE_BUSY/);
+    await turns();
+    assert.equal(third.state, "pending");
+    assert.equal(
+      t.logger.records.filter((r) => r.level === "warn" && /ingestion paused/.test(r.msg ?? "")).length,
+      1,
+    );
+
+    // The store is back; the periodic retry (due once the clock passes its backoff, at most 60 s) takes the
+    // held work.
+    store.locked = false;
+    clock.advanceBy(60_000);
+    await until("the waiting batch read and committed", () => third.state !== "pending");
+    assert.equal(third.state, "resolved");
+    assert.ok(t.logger.records.some((r) => r.level === "info" && /ingestion resumed/.test(r.msg ?? "")));
+    assert.equal(d.pipeline.counters.lines, 15, "every line read once");
+    assert.equal(await d.store.checkpoints.get("test:held"), "15");
+    for (const ip of ips) {
+      const decisions = await d.store.decisionsFor(ip);
+      assert.equal(decisions.length, 1, ip);
+      assert.equal(decisions[0]?.state, "active");
+      const audit = await d.store.auditFor(ip);
+      assert.deepEqual(
+        audit.map((a) => a.action),
+        ["ban"],
+        ip,
+      );
+      assert.equal((await d.store.listAlerts({ sourceIp: ip })).length, 1, ip);
+    }
+    await until("the three bans on the firewall", () => ips.every((ip) => t.firewall()[ip]));
+    const after = await d.status();
+    assert.equal(after.counters.ingestion_paused, 0);
+    assert.equal(after.counters.held_outcomes, 0);
+    assert.equal(metric(await d.metrics(), "portcullis_ingestion_paused"), 0);
+  } finally {
+    store.locked = false;
+    await d.stop();
+  }
+});
+
+test("SIGTERM while ingestion is paused: stop returns, the lost held work is logged, its lines are read again", async () => {
+  const t = setup("held-cap-stop", { store: { max_held_outcomes: 1 } });
+  // The real file source, whose pushes are counted: one that has not settled is a batch waiting in the sink.
+  const file = FACTORIES.sources.file!;
+  const pushes = { started: 0, settled: 0 };
+  const counted: SourceDefinition<unknown> = {
+    ...file,
+    create(config, ctx) {
+      const source = file.create(config, ctx);
+      const run = source.run.bind(source);
+      source.run = (sink: LineSink, signal: AbortSignal) =>
+        run(
+          {
+            push: (b) => {
+              pushes.started++;
+              return sink.push(b).finally(() => pushes.settled++);
+            },
+          },
+          signal,
+        );
+      return source;
+    },
+  };
+  const plugins: PluginFactories = { ...FACTORIES, sources: { ...FACTORIES.sources, file: counted } };
+  const clock = new ManualClock(SystemClock.now());
+  let d = new Daemon({ config: t.config, clock, logger: t.logger, plugins });
+  await d.start();
+  const store = lockable(d);
+  try {
+    await until("the file's first position committed", () => store.committed > 0);
+    store.locked = true;
+    appendFileSync(t.log, fail("203.0.113.140").repeat(5));
+    await until("ingestion paused", async () => (await d.status()).counters.ingestion_paused === 1);
+    // The source, restarted from the held position after its failed batch, waits in its next push.
+    const before = pushes.started;
+    await until("a push waiting", () => pushes.started > before && pushes.started > pushes.settled);
+    const [source] = (await d.status()).sources;
+    assert.equal(source?.ok, false);
+    assert.match(source.detail, /ingestion paused .*SQLITE_BUSY.*1 outcome\(s\)/);
+    appendFileSync(t.log, fail("203.0.113.141").repeat(5));
+    await turns();
+    assert.equal(d.pipeline.counters.lines, 5, "not read while paused");
+  } finally {
+    await d.stop();
+  }
+  assert.equal(pushes.settled, pushes.started, "the waiting batch was turned away");
+  const lost = t.logger.records.find((r) => r.level === "error" && /stopping with work/.test(r.msg ?? ""));
+  assert.equal(lost?.held_outcomes, 1);
+  assert.equal(lost.held_bans, 1);
+  assert.ok(
+    !t.logger.records.some((r) => r.level === "error" && r.msg === "source stopped with an error"),
+    "a source stopped while it waited is no error",
+  );
+  assert.ok(
+    t.logger.records.some(
+      (r) => r.level === "info" && /stopped while ingestion was paused/.test(r.msg ?? ""),
+    ),
+  );
+  // Nothing of the held work was committed: the next start reads every line, and decides, once.
+  d = t.make();
+  await d.start();
+  try {
+    await until(
+      "both bans on the firewall",
+      () => t.firewall()["203.0.113.140"] && t.firewall()["203.0.113.141"],
+    );
+    await settled(d);
+    assert.equal(d.pipeline.counters.lines, 10);
+    for (const ip of ["203.0.113.140", "203.0.113.141"]) {
+      assert.equal((await d.store.decisionsFor(ip)).length, 1, ip);
+    }
+  } finally {
+    await d.stop();
+  }
+});
+
+test("a reload that drops a source waiting while ingestion is paused returns; the source is stopped", async () => {
+  const t = setup("held-cap-reload", { store: { max_held_outcomes: 1 } });
+  const clock = new ManualClock(SystemClock.now());
+  const d = new Daemon({ config: t.config, clock, logger: t.logger, plugins: FACTORIES });
+  await d.start();
+  const store = lockable(d);
+  try {
+    await until("the file's first position committed", () => store.committed > 0);
+    store.locked = true;
+    appendFileSync(t.log, fail("203.0.113.150").repeat(5));
+    await until("ingestion paused", async () => (await d.status()).counters.ingestion_paused === 1);
+    // Past the source's restart (1 s): it is running again, waiting in its first push.
+    await until("the source running again", async () =>
+      /ingestion paused .*followed/.test((await d.status()).sources[0]?.detail ?? ""),
+    );
+    await d.reload(validateConfig({ ...t.config.raw, sources: [] }, "no-sources.yaml", REGISTRIES));
+    assert.deepEqual((await d.status()).sources, []);
+  } finally {
+    store.locked = false;
     await d.stop();
   }
 });
