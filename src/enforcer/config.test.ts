@@ -32,6 +32,8 @@ test("defaults: the socket, group and limits of the shipped unit; responders kee
   assert.equal(c.raw.group, "portcullis");
   assert.equal(c.raw.allow_teardown, false);
   assert.equal(c.raw.max_connections, 16);
+  assert.deepEqual(c.raw.protect, []);
+  assert.equal(c.raw.max_duration, 3650 * 86_400_000, "the daemon's longest ban");
   assert.deepEqual(
     c.responders.map((r) => [r.name, r.type, (r.config as { table: string }).table]),
     [["nftables", "nftables", "portcullis"]],
@@ -78,6 +80,62 @@ test("no responders, a group that is not a name, an unreadable file", () => {
   assert.throws(
     () => validateEnforcerConfig({ responders: [{ type: "ufw" }], extra: 1 }, "(test)"),
     /invalid/,
+  );
+});
+
+test("protect and max_duration: addresses and CIDRs, a duration (or seconds)", () => {
+  const c = load(
+    [
+      "protect:",
+      "  - 192.0.2.7",
+      "  - 198.51.100.0/24",
+      "  - 2001:DB8:77::/48",
+      "  - ::ffff:203.0.113.9",
+      "max_duration: 30d",
+      "responders: [{type: nftables}]",
+    ].join("\n"),
+  );
+  assert.deepEqual(c.raw.protect, ["192.0.2.7", "198.51.100.0/24", "2001:DB8:77::/48", "::ffff:203.0.113.9"]);
+  assert.equal(c.raw.max_duration, 30 * 86_400_000);
+  assert.equal(load("max_duration: 3600\nresponders: [{type: nftables}]\n").raw.max_duration, 3_600_000);
+  assert.equal(load("max_duration: 1h30m\nresponders: [{type: nftables}]\n").raw.max_duration, 5_400_000);
+});
+
+test("protect and max_duration: every bad entry reported with file:line and path", () => {
+  const got = issues(
+    [
+      "protect:", // 1
+      "  - 192.0.2.7", // 2
+      "  - 10.0.0.0/8; nft flush ruleset", // 3
+      "  - fe80::1%eth0", // 4
+      "  - 192.0.2.0/33", // 5
+      "  - gateway.example.com", // 6
+      "  - 42", // 7
+      "max_duration: forever", // 8
+      "responders: [{type: nftables}]", // 9
+    ].join("\n"),
+  );
+  const ip = "expected an IP address or CIDR, e.g. 192.0.2.7 or 203.0.113.0/24";
+  assert.deepEqual(got, [
+    `:3 protect[1] ${ip}`,
+    `:4 protect[2] ${ip}`,
+    `:5 protect[3] ${ip}`,
+    `:6 protect[4] ${ip}`,
+    ":7 protect[5] Invalid input: expected string, received number",
+    ":8 max_duration expected a duration such as 12h, 7d, 365d (or a number of seconds)",
+  ]);
+  assert.deepEqual(issues("max_duration: 30s\nresponders: [{type: nftables}]\n"), [
+    ":1 max_duration expected a duration of at least 1m",
+  ]);
+  assert.deepEqual(issues("max_duration: 3651d\nresponders: [{type: nftables}]\n"), [
+    ":1 max_duration expected a duration of at most 3650d (the daemon's longest ban)",
+  ]);
+  assert.deepEqual(
+    issues("max_duration: null\nprotect: 192.0.2.7\nresponders: [{type: nftables}]\n").sort(),
+    [
+      ":1 max_duration expected a duration such as 12h, 7d, 365d (or a number of seconds)",
+      ":2 protect Invalid input: expected array, received string",
+    ],
   );
 });
 

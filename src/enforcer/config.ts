@@ -4,6 +4,8 @@
  *
  *   socket: /run/portcullis/enforcer.sock
  *   group: portcullis
+ *   protect: [203.0.113.0/24]     # never banned, whatever a client asks (the admins' network)
+ *   max_duration: 30d             # no ban longer than this (default 3650d, the daemon's own maximum)
  *   responders:
  *     - type: nftables
  *       name: nft
@@ -13,12 +15,40 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { formatDuration, isDuration, MAX_DURATION_MS, parseDuration } from "../core/duration.ts";
 import { PortcullisError, type Issue } from "../core/errors.ts";
 import { formatPath, keyLineOf, parseYamlDocs, plainValue, type LocatedDoc } from "../core/yaml.ts";
 import { RESPONDERS } from "../responders/registry.ts";
-import { DEFAULT_SOCKET, socketPath } from "./protocol.ts";
+import { checkTarget, DEFAULT_SOCKET, socketPath } from "./protocol.ts";
 
 export const DEFAULT_ENFORCER_CONFIG = "/etc/portcullis/enforcer.yaml";
+
+/** Shortest `max_duration` accepted: a cap below the daemon's usual bans (10m) would refuse them all. */
+export const MIN_MAX_DURATION_MS = 60_000;
+/**
+ * Default `max_duration`: the longest ban the daemon itself ever asks for (its policy, API and CLI all cap a
+ * ban at MAX_DURATION_MS), so the default refuses only what no legitimate daemon sends: bans without expiry
+ * (`expires: null`) and expiries beyond ten years.
+ */
+export const DEFAULT_MAX_DURATION = "3650d";
+
+/** A protected address or range: exactly an address or CIDR in the protocol's address alphabet. */
+const protectEntry = z.string().refine((v) => !("error" in checkTarget(v)), {
+  message: "expected an IP address or CIDR, e.g. 192.0.2.7 or 203.0.113.0/24",
+});
+
+const DURATION_EXPECTED = "expected a duration such as 12h, 7d, 365d (or a number of seconds)";
+const maxDuration = z
+  .union([z.string(), z.number().nonnegative()], { error: DURATION_EXPECTED })
+  .refine((v) => typeof v === "number" || isDuration(v), { message: DURATION_EXPECTED, abort: true })
+  .default(DEFAULT_MAX_DURATION)
+  .transform((v) => parseDuration(v))
+  .refine((ms) => ms >= MIN_MAX_DURATION_MS, {
+    message: `expected a duration of at least ${formatDuration(MIN_MAX_DURATION_MS)}`,
+  })
+  .refine((ms) => ms <= MAX_DURATION_MS, {
+    message: `expected a duration of at most ${formatDuration(MAX_DURATION_MS)} (the daemon's longest ban)`,
+  });
 
 export const enforcerConfig = z.strictObject({
   socket: socketPath
@@ -82,6 +112,24 @@ export const enforcerConfig = z.strictObject({
       "Accept the `teardown` verb (removes the responder's tables/sets/rules, lifting every ban); for tests " +
         "and cleanup only",
     ),
+  protect: z
+    .array(protectEntry)
+    // matched one by one against every apply entry: a list is a few networks, not a feed
+    .max(1000)
+    .default([])
+    .describe(
+      "Addresses and ranges the enforcer never bans, whatever a client (the daemon, any member of the group) " +
+        "asks: the admins' networks, jump hosts, monitoring. An apply entry that overlaps one in either " +
+        "direction (the address itself, a range inside it, a range holding it) is refused alone, with the " +
+        "reason. Loopback and this host's own addresses are always protected. Existing bans are not lifted",
+    ),
+  max_duration: maxDuration.describe(
+    "Longest ban the enforcer applies: an apply entry without expiry (`expires: null`) or expiring later " +
+      "than this from now is refused alone, with the reason (not shortened: the daemon's reconcile would " +
+      "re-apply it, and ufw/iptables have no expiry to shorten). Default 3650d, the longest ban the daemon " +
+      "asks for; set it to the longest your policy gives (escalation.max, default or rule durations; bans " +
+      "by hand through the API go up to 365d)",
+  ),
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Log level (stderr)"),
   responders: z
     .array(z.looseObject({ type: z.string().describe("Responder type") }))

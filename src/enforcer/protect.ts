@@ -1,10 +1,12 @@
 /**
- * The enforcer's own refusal list: bans that would cut the host off from itself. Loopback and every address
- * of the host's interfaces (re-read at most every 10 s, so an address added by DHCP is covered soon) can never
- * be banned through the enforcer, nor any range that contains one, whatever the (unprivileged) daemon asks.
+ * The enforcer's own refusal list: bans that would cut the host off from itself or from the networks its
+ * root-owned config protects. Loopback, every address of the host's interfaces (re-read at most every 10 s, so
+ * an address added by DHCP is covered soon) and every `protect:` entry of the config can never be banned
+ * through the enforcer, nor any range that overlaps one (a range holding a protected address, or an address or
+ * range inside a protected range), whatever the (unprivileged) daemon asks.
  * It is the daemon's Allowlist, with the host's addresses as its dynamic group.
  */
-import { canonicalIp } from "../core/ip.ts";
+import { canonicalIp, parseCidr } from "../core/ip.ts";
 import { ownAddresses } from "../policy/guards.ts";
 import { Allowlist } from "../policy/allowlist.ts";
 
@@ -15,11 +17,21 @@ export class HostProtector {
   readonly #allow = new Allowlist();
   #readAt = Number.NEGATIVE_INFINITY;
 
-  constructor(interfaces: () => string[] = ownAddresses) {
+  /**
+   * @param interfaces the host's addresses (default: the interfaces' addresses)
+   * @param protect the config's `protect:` entries (addresses and CIDRs, validated by the config schema)
+   */
+  constructor(interfaces: () => string[] = ownAddresses, protect: readonly string[] = []) {
     this.#interfaces = interfaces;
+    for (const entry of protect) {
+      const c = parseCidr(entry);
+      if (!c) throw new Error(`protect: not an IP address or CIDR: ${entry}`);
+      const single = c.prefix === (c.family === 4 ? 32 : 128);
+      this.#allow.add([c.text], single ? "the protected address" : "the protected range");
+    }
   }
 
-  /** Why banning `target` would cut off this host, or undefined. */
+  /** Why banning `target` would cut off this host or a protected network, or undefined. */
   readonly check = (target: string): string | undefined => {
     const now = performance.now();
     if (now - this.#readAt >= REFRESH_MS) {

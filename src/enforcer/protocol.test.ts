@@ -280,6 +280,40 @@ describe("validateRequest", () => {
     );
   });
 
+  it("an expiry beyond max_duration is refused alone, after the prefix and protection checks", () => {
+    const limited: ValidationContext = {
+      ...ctx,
+      maxEntries: 10,
+      protectedBy: (t) => (t === "203.0.113.7" ? "the protected address 203.0.113.7" : undefined),
+      expiryRefused: (e) => (e > 1000 ? `expiry ${e} too late` : undefined),
+    };
+    const r = validateRequest(
+      {
+        verb: "apply",
+        responder: "nft",
+        entries: [
+          { target: "192.0.2.1", expires: 1000 },
+          { target: "192.0.2.2", expires: 1001 },
+          { target: "192.0.2.3", expires: null },
+          { target: "203.0.113.7", expires: null },
+          { target: "0.0.0.0/0", expires: null },
+        ],
+      },
+      limited,
+    );
+    assert.ok(!("ok" in r) && r.verb === "apply");
+    assert.deepEqual(
+      r.entries.map((e) => e.refused ?? "ok"),
+      [
+        "ok",
+        "not allowed: expiry 1001 too late",
+        "not allowed: expiry Infinity too late",
+        "not allowed: 203.0.113.7 would cut off the protected address 203.0.113.7",
+        "not allowed: prefix /0 is shorter than the minimum /8",
+      ],
+    );
+  });
+
   it("ids are non-negative integers, echoed in error replies", () => {
     for (const id of [-1, 1.5, "a", null, {}])
       assert.equal(code({ id, verb: "health", responder: "nft" }), "INVALID_ARGUMENT");

@@ -17,10 +17,11 @@
  * object) refuses the request and nothing reaches the firewall. The client validates with the same function
  * and the prefix limits from the hello first, so a well-behaved client never sends one.
  *
- * A well-formed apply entry the enforcer will not ban (a prefix shorter than the responder's minimum, or a
- * target that would cut off the host itself: loopback, its own addresses or a range holding one) is refused
- * alone, as a per-entry result; the other entries of the request are applied (one bad entry never fails the
- * others, as for every responder):
+ * A well-formed apply entry the enforcer will not ban (a prefix shorter than the responder's minimum, a
+ * target that would cut off the host itself: loopback, its own addresses or a range holding one, a target
+ * overlapping an entry of the config's `protect:` list, or an expiry beyond the config's `max_duration`,
+ * including none) is refused alone, as a per-entry result; the other entries of the request are applied (one
+ * bad entry never fails the others, as for every responder):
  *   {"id":3,"verb":"apply","responder":"nft","entries":[{"target":"192.0.2.1","expires":null},
  *    {"target":"198.51.100.0/24","expires":null}]}
  *   {"id":3,"ok":true,"results":[{"target":"192.0.2.1","ok":true},{"target":"198.51.100.0/24","ok":false,
@@ -188,18 +189,25 @@ export interface ValidationContext {
   responders: ReadonlyMap<string, PrefixLimits>;
   maxEntries: number;
   /**
-   * Why a ban of this target (canonical) would cut off the host itself (loopback, its own addresses), or
-   * undefined. The daemon's policy refuses those first; this is the second line, should the daemon's
-   * account be abused. Such an entry is refused alone (see {@link RequestEntry}), not the request.
+   * Why a ban of this target (canonical) would cut off the host itself (loopback, its own addresses) or a
+   * protected network (the config's `protect:`), or undefined. The daemon's policy refuses those first; this
+   * is the second line, should the daemon's account be abused. Such an entry is refused alone (see
+   * {@link RequestEntry}), not the request.
    */
   protectedBy?: (target: string) => string | undefined;
+  /**
+   * Why an entry with this expiry (epoch ms; Infinity: none) may not be applied (the config's `max_duration`),
+   * or undefined. Refused alone, like {@link protectedBy}.
+   */
+  expiryRefused?: (expires: number) => string | undefined;
 }
 
 /**
  * Validates one parsed request line. Never throws; returns the request or the error reply to send.
  * Unknown fields, verbs and responder names, wrong types and out-of-range values are all refused. A
- * well-formed apply entry that may not be banned (prefix too wide, the host's own address) is kept with its
- * `refused` reason: the request stands, that entry fails alone.
+ * well-formed apply entry that may not be banned (prefix too wide, the host's own address, a protected
+ * network, an expiry beyond `max_duration`) is kept with its `refused` reason: the request stands, that entry
+ * fails alone.
  */
 export function validateRequest(value: unknown, ctx: ValidationContext): Request | ErrorReply {
   if (!isPlainObject(value)) return errorReply(null, "BAD_REQUEST", "a request is a JSON object");
@@ -256,8 +264,10 @@ export function validateRequest(value: unknown, ctx: ValidationContext): Request
       // well-formed but not to be banned: this entry fails alone, the others are applied
       const wide = prefixError(t.cidr, limits);
       const guard = wide ? undefined : ctx.protectedBy?.(target);
+      const tooLong = wide || guard ? undefined : ctx.expiryRefused?.(entry.expires);
       if (wide) entry.refused = `not allowed: ${wide}`;
       else if (guard) entry.refused = `not allowed: ${target} would cut off ${guard}`;
+      else if (tooLong) entry.refused = `not allowed: ${tooLong}`;
       entries.push(entry);
     }
     return { id, verb: v, responder: name, entries };

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,12 +23,12 @@ import {
   rootSnapshot,
   type NetPair,
 } from "../../test/support/netns.ts";
-import { SystemClock } from "../core/clock.ts";
+import { ManualClock, SystemClock } from "../core/clock.ts";
 import { ProcessExec } from "../core/exec.ts";
 import { memoryLogger, silentLogger } from "../core/logger.ts";
 import type { PluginContext } from "../core/plugin.ts";
 import { validateEnforcerConfig } from "./config.ts";
-import { EnforcerServer, hostedFromConfig } from "./server.ts";
+import { EnforcerServer, enforcerFromConfig, hostedFromConfig } from "./server.ts";
 import { MemoryResponder, rawClient, SpyResponder, type RawClient } from "./testing.ts";
 
 const skip = netnsSkipReason(["nft"]);
@@ -274,6 +283,207 @@ describe("the host's own addresses", () => {
       ]);
       const change = log.records.filter((r) => r.msg === "firewall change").at(-1)!;
       assert.deepEqual([change.count, change.ok, change.failed], [5, 3, 2]);
+    } finally {
+      c.close();
+      await server.stop();
+    }
+  });
+});
+
+describe("protect: and max_duration (the root-owned config's own limits)", () => {
+  type Results = { ok: boolean; results: { target: string; ok: boolean; error?: string }[] };
+
+  it("protected addresses, ranges holding them and targets inside protected ranges are refused alone; others applied", async () => {
+    // the whole path from the config: a `command` responder that records what reaches it (no firewall)
+    const dir = mkdtempSync(join(base, "protect-"));
+    const applied = join(dir, "applied");
+    writeFileSync(applied, "");
+    const loaded = validateEnforcerConfig(
+      {
+        group: process.getgid!(),
+        protect: ["192.0.2.7", "198.51.100.0/24", "2001:DB8:77::/48"],
+        responders: [
+          {
+            type: "command",
+            name: "cmd",
+            apply: ["sh", "-c", 'echo "$1 $2" >> "$0"', applied, "{action}", "{target}"],
+          },
+        ],
+      },
+      "(test)",
+    );
+    const socket = socketIn("protect");
+    const log = memoryLogger();
+    // the test host's own addresses (whatever they are) must not decide these results
+    const server = await enforcerFromConfig(
+      loaded,
+      { ...ctx(), logger: log },
+      { socket, interfaces: () => ["192.0.2.10"] },
+    );
+    await server.start();
+    const c = await rawClient(socket);
+    try {
+      const future = now() + 600_000;
+      const entries = [
+        { target: "192.0.2.7", expires: null }, // the report's request: the admin's address, forever
+        { target: "192.0.2.7", expires: future },
+        { target: "192.0.2.0/24", expires: future }, // a range holding a protected address
+        { target: "::ffff:192.0.2.7", expires: future }, // another spelling of it
+        { target: "198.51.100.9", expires: future }, // inside a protected range
+        { target: "198.51.100.128/25", expires: future },
+        { target: "198.51.0.0/16", expires: future }, // holding a protected range
+        { target: "2001:db8:77:1::/64", expires: future },
+        { target: "192.0.2.8", expires: future },
+        { target: "203.0.113.5", expires: future },
+        { target: "2001:db8:78::1", expires: future },
+        { target: "203.0.113.6", expires: null }, // not protected, but longer than the default max_duration
+        { target: "192.0.2.10", expires: future }, // the host's own address: still refused
+      ];
+      const r = (await c.request({ id: 1, verb: "apply", responder: "cmd", entries })) as Results;
+      const refused = (what: string) => `not allowed: ${what}`;
+      assert.deepEqual(r, {
+        id: 1,
+        ok: true,
+        results: [
+          {
+            target: "192.0.2.7",
+            ok: false,
+            error: refused("192.0.2.7 would cut off the protected address 192.0.2.7"),
+          },
+          {
+            target: "192.0.2.7",
+            ok: false,
+            error: refused("192.0.2.7 would cut off the protected address 192.0.2.7"),
+          },
+          {
+            target: "192.0.2.0/24",
+            ok: false,
+            error: refused("192.0.2.0/24 would cut off the protected address 192.0.2.7"),
+          },
+          {
+            target: "::ffff:192.0.2.7",
+            ok: false,
+            error: refused("192.0.2.7 would cut off the protected address 192.0.2.7"),
+          },
+          {
+            target: "198.51.100.9",
+            ok: false,
+            error: refused("198.51.100.9 would cut off the protected range 198.51.100.0/24"),
+          },
+          {
+            target: "198.51.100.128/25",
+            ok: false,
+            error: refused("198.51.100.128/25 would cut off the protected range 198.51.100.0/24"),
+          },
+          {
+            target: "198.51.0.0/16",
+            ok: false,
+            error: refused("198.51.0.0/16 would cut off the protected range 198.51.100.0/24"),
+          },
+          {
+            target: "2001:db8:77:1::/64",
+            ok: false,
+            error: refused("2001:db8:77:1::/64 would cut off the protected range 2001:db8:77::/48"),
+          },
+          { target: "192.0.2.8", ok: true },
+          { target: "203.0.113.5", ok: true },
+          { target: "2001:db8:78::1", ok: true },
+          {
+            target: "203.0.113.6",
+            ok: false,
+            error: refused("a ban without expiry (the enforcer's max_duration is 3650d)"),
+          },
+          {
+            target: "192.0.2.10",
+            ok: false,
+            error: refused("192.0.2.10 would cut off this host's address 192.0.2.10"),
+          },
+        ],
+      });
+      assert.deepEqual(
+        readFileSync(applied, "utf8").trim().split("\n").sort(),
+        ["ban 192.0.2.8", "ban 2001:db8:78::1", "ban 203.0.113.5"],
+        "only the allowed entries reached the responder",
+      );
+      // removing is never dangerous: a protected target may be unbanned (a ban made before it was protected)
+      const removed = (await c.request({
+        id: 2,
+        verb: "remove",
+        responder: "cmd",
+        targets: ["192.0.2.7"],
+      })) as Results;
+      assert.deepEqual(removed.results, [{ target: "192.0.2.7", ok: true }]);
+      const listening = log.records.find((l) => l.msg === "enforcer listening")!;
+      assert.deepEqual(listening.protect, ["192.0.2.7", "198.51.100.0/24", "2001:DB8:77::/48"]);
+      assert.equal(listening.max_duration, "3650d");
+      const refusals = log.records.find((l) => l.msg === "entries refused")!;
+      assert.equal(refusals.level, "warn");
+      assert.equal(refusals.count, 10);
+    } finally {
+      c.close();
+      await server.stop();
+    }
+  });
+
+  it("max_duration: no expiry and expiries beyond it are refused alone; bans within it are applied", async () => {
+    const NOW = Date.UTC(2026, 0, 1);
+    const DAY = 86_400_000;
+    const socket = socketIn("maxdur");
+    const { server, mem } = memoryServer(socket, {
+      maxDurationMs: 30 * DAY,
+      clock: new ManualClock(NOW),
+      interfaces: () => [],
+    });
+    await server.start();
+    const c = await rawClient(socket);
+    try {
+      const r = (await c.request({
+        verb: "apply",
+        responder: "mem",
+        entries: [
+          { target: "192.0.2.1", expires: null },
+          { target: "192.0.2.2", expires: NOW + 30 * DAY + 1 },
+          { target: "192.0.2.3", expires: NOW + 30 * DAY },
+          { target: "192.0.2.4", expires: NOW + 600_000 },
+          { target: "192.0.2.5", expires: NOW - 1 }, // already expired: harmless, as before
+        ],
+      })) as Results;
+      assert.deepEqual(r.results, [
+        {
+          target: "192.0.2.1",
+          ok: false,
+          error: "not allowed: a ban without expiry (the enforcer's max_duration is 30d)",
+        },
+        {
+          target: "192.0.2.2",
+          ok: false,
+          error:
+            "not allowed: expires 2026-01-31T00:00:00.001Z, beyond the enforcer's max_duration (30d from now)",
+        },
+        { target: "192.0.2.3", ok: true },
+        { target: "192.0.2.4", ok: true },
+        { target: "192.0.2.5", ok: true },
+      ]);
+      assert.deepEqual([...mem.bans.keys()].sort(), ["192.0.2.3", "192.0.2.4", "192.0.2.5"]);
+    } finally {
+      c.close();
+      await server.stop();
+    }
+  });
+
+  it("without protect and max_duration (the server's own defaults) nothing more is refused", async () => {
+    const socket = socketIn("nolimits");
+    const { server, mem } = memoryServer(socket, { interfaces: () => [] });
+    await server.start();
+    const c = await rawClient(socket);
+    try {
+      const r = (await c.request({
+        verb: "apply",
+        responder: "mem",
+        entries: [{ target: "192.0.2.7", expires: null }],
+      })) as Results;
+      assert.deepEqual(r.results, [{ target: "192.0.2.7", ok: true }]);
+      assert.deepEqual([...mem.bans], [["192.0.2.7", Infinity]]);
     } finally {
       c.close();
       await server.stop();

@@ -13,6 +13,8 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { TextDecoder } from "node:util";
+import { SystemClock, type Clock } from "../core/clock.ts";
+import { formatDuration } from "../core/duration.ts";
 import type { Logger } from "../core/logger.ts";
 import type { PluginContext } from "../core/plugin.ts";
 import { RESPONDERS } from "../responders/registry.ts";
@@ -54,6 +56,15 @@ export interface EnforcerOptions {
   allowTeardown?: boolean;
   /** The host's interface addresses (never banned); default: os.networkInterfaces(). For tests. */
   interfaces?: () => string[];
+  /** Addresses and CIDRs never banned (the config's `protect:`), besides loopback and the host's own. */
+  protect?: readonly string[];
+  /**
+   * Longest ban applied, in ms (the config's `max_duration`): an entry without expiry or expiring later than
+   * this from now is refused alone. Undefined: no limit (the config always sets one, default 3650d).
+   */
+  maxDurationMs?: number | undefined;
+  /** The time `maxDurationMs` counts from; default the system clock. */
+  clock?: Clock;
 }
 
 /** At most this many targets of a change are written into its log record (the count is always there). */
@@ -71,11 +82,14 @@ export function hostedFromConfig(loaded: LoadedEnforcerConfig, ctx: PluginContex
   });
 }
 
-/** Creates the server for a loaded config; `socket` overrides the config's path. */
+/**
+ * Creates the server for a loaded config; `socket` overrides the config's path, `interfaces` the host's
+ * addresses (tests).
+ */
 export async function enforcerFromConfig(
   loaded: LoadedEnforcerConfig,
   ctx: PluginContext,
-  overrides: { socket?: string | undefined } = {},
+  overrides: { socket?: string | undefined; interfaces?: () => string[] } = {},
 ): Promise<EnforcerServer> {
   const c = loaded.raw;
   return new EnforcerServer({
@@ -89,15 +103,23 @@ export async function enforcerFromConfig(
     idleTimeoutMs: c.idle_timeout_ms,
     lineTimeoutMs: c.line_timeout_ms,
     allowTeardown: c.allow_teardown,
+    protect: c.protect,
+    maxDurationMs: c.max_duration,
+    clock: ctx.clock,
+    ...(overrides.interfaces ? { interfaces: overrides.interfaces } : {}),
   });
 }
 
 export class EnforcerServer {
   readonly socket: string;
-  readonly #o: Required<Omit<EnforcerOptions, "gid" | "interfaces">> & { gid: number | undefined };
+  readonly #o: Required<Omit<EnforcerOptions, "gid" | "interfaces" | "protect" | "maxDurationMs">> & {
+    gid: number | undefined;
+    maxDurationMs: number | undefined;
+  };
   readonly #byName = new Map<string, HostedResponder>();
   readonly #limitsByName = new Map<string, PrefixLimits>();
   readonly #protector: HostProtector;
+  readonly #protect: readonly string[];
   readonly #log: Logger;
   readonly #conns = new Set<Connection>();
   #server: Server | undefined;
@@ -113,11 +135,14 @@ export class EnforcerServer {
       idleTimeoutMs: 900_000,
       lineTimeoutMs: 30_000,
       allowTeardown: false,
+      clock: SystemClock,
       ...opts,
       gid: opts.gid,
+      maxDurationMs: opts.maxDurationMs,
     };
     this.socket = opts.socket;
-    this.#protector = new HostProtector(opts.interfaces);
+    this.#protect = [...(opts.protect ?? [])];
+    this.#protector = new HostProtector(opts.interfaces, this.#protect);
     this.#log = opts.logger.child({ component: "enforcer" });
     for (const h of opts.responders) {
       this.#byName.set(h.name, h);
@@ -158,6 +183,8 @@ export class EnforcerServer {
         gid: this.#o.gid ?? null,
         responders: [...this.#byName.values()].map((h) => `${h.name} (${h.responder.type})`),
         teardown: this.#o.allowTeardown,
+        protect: this.#protect,
+        max_duration: this.#o.maxDurationMs === undefined ? null : formatDuration(this.#o.maxDurationMs),
       },
       "enforcer listening",
     );
@@ -204,8 +231,22 @@ export class EnforcerServer {
       responders: this.#limitsByName,
       maxEntries: this.#o.maxEntries,
       protectedBy: this.#protector.check,
+      expiryRefused: this.#expiryRefused,
     });
   }
+
+  /** Why an entry expiring at `expires` (Infinity: never) is longer than `max_duration` allows, or undefined. */
+  readonly #expiryRefused = (expires: number): string | undefined => {
+    const max = this.#o.maxDurationMs;
+    if (max === undefined) return undefined;
+    if (!Number.isFinite(expires))
+      return `a ban without expiry (the enforcer's max_duration is ${formatDuration(max)})`;
+    if (expires - this.#o.clock.now() <= max) return undefined;
+    return (
+      `expires ${new Date(expires).toISOString()}, beyond the enforcer's max_duration ` +
+      `(${formatDuration(max)} from now)`
+    );
+  };
 
   /** Runs a validated request; never throws. */
   async execute(req: Request, conn: number): Promise<object> {
@@ -242,7 +283,8 @@ export class EnforcerServer {
           return { id: req.id, ok: true };
         }
         case "apply": {
-          // entries refused alone (too wide, the host's own address) fail here; the others are applied
+          // entries refused alone (too wide, the host's own address, protected, too long) fail here; the others
+          // are applied
           const run = req.entries.filter((e) => e.refused === undefined);
           const entries: BanEntry[] = run.map((e) => ({ target: e.target, expires: e.expires }));
           const applied = passThrough(
