@@ -3,7 +3,7 @@
  * error ends `run` with that error; `run` returns once the signal aborts; counters are kept.
  */
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +25,8 @@ const fixtures: Record<SourceType, () => Fixture> = {
   file() {
     const d = mkdtempSync(join(root, "file"));
     const p = join(d, "a.log");
+    // The file exists (empty) before the source starts: a source with no file to follow is not healthy.
+    writeFileSync(p, "");
     // `beginning`: with the default `end`, a line written while the first scan runs could be skipped, as tail -F would.
     const cfg = SOURCES.file.schema.parse({
       type: "file",
@@ -34,7 +36,7 @@ const fixtures: Record<SourceType, () => Fixture> = {
     });
     return {
       source: SOURCES.file.create(cfg, sourceContext()),
-      feed: () => Promise.resolve(writeFileSync(p, "hello\n")),
+      feed: () => Promise.resolve(appendFileSync(p, "hello\n")),
     };
   },
   journald() {

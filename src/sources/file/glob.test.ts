@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileConfig } from "./config.ts";
-import { compileSegment, expandGlob, hasMagic, ROTATED_NAME } from "./glob.ts";
+import { compileSegment, expandGlob, hasMagic, matchesGlob, ROTATED_NAME } from "./glob.ts";
 import { isRotatedName, namesRotatedFrom } from "./identity.ts";
 
 const root = mkdtempSync(join(tmpdir(), "portcullis-glob-"));
@@ -19,6 +19,16 @@ test("segments compile like a shell's", () => {
   assert.ok(!compileSegment("[!ab]*.log").test("b.log"));
   assert.ok(compileSegment("a+b(1).log").test("a+b(1).log"));
   assert.ok(hasMagic("/var/log/*.log") && !hasMagic("/var/log/auth.log"));
+});
+
+test("a path matches a glob segment by segment, as expandGlob would list it", () => {
+  assert.ok(matchesGlob("/var/log/nginx/*.log", "/var/log/nginx/access.log"));
+  assert.ok(matchesGlob("/var/log/*/access.log", "/var/log/nginx/access.log"));
+  assert.ok(matchesGlob("/var/log//nginx/*.log", "/var/log/nginx/access.log"));
+  assert.ok(!matchesGlob("/var/log/nginx/*.log", "/var/log/nginx/sub/access.log"));
+  assert.ok(!matchesGlob("/var/log/nginx/*.log", "/var/log/apache/access.log"));
+  assert.ok(!matchesGlob("/var/log/nginx/*.log", "/var/log/nginx/.hidden.log"));
+  assert.ok(!matchesGlob("/var/log/nginx/*.log*", "/var/log/nginx/access.log.1"), "rotated names never");
 });
 
 test("rotated names are recognised", () => {

@@ -4,7 +4,7 @@
  * source should name its directories. Compiled once, matched per directory entry.
  */
 import { readdir } from "node:fs/promises";
-import { join } from "node:path";
+import { join, normalize } from "node:path";
 
 export function hasMagic(pattern: string): boolean {
   return /[*?[]/.test(pattern);
@@ -71,4 +71,12 @@ export async function expandGlob(pattern: string): Promise<string[]> {
     dirs = next;
   }
   return dirs.sort();
+}
+
+/** Whether `path` (absolute, normalised, as {@link expandGlob} returns it) is one `pattern` matches. */
+export function matchesGlob(pattern: string, path: string): boolean {
+  const want = normalize(pattern).split("/");
+  const got = normalize(path).split("/");
+  if (want.length !== got.length || ROTATED_NAME.test(got[got.length - 1]!)) return false;
+  return want.every((seg, i) => (hasMagic(seg) ? compileSegment(seg).test(got[i]!) : seg === got[i]));
 }

@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { ManualClock } from "../../core/clock.ts";
+import { memoryLogger, type Logger } from "../../core/logger.ts";
 import { MemoryCheckpointStore } from "../checkpoints.ts";
 import { RecordingSink, sourceContext, start, waitFor } from "../testing.ts";
 import type { CheckpointStore, SourceBatch } from "../types.ts";
@@ -27,7 +28,7 @@ const dir = () => mkdtempSync(join(root, "t"));
 function source(
   paths: string[],
   opts: Record<string, unknown> = {},
-  ctx: { checkpoints?: CheckpointStore; clock?: ManualClock } = {},
+  ctx: { checkpoints?: CheckpointStore; clock?: ManualClock; logger?: Logger } = {},
 ) {
   const cfg = fileConfig.parse({ type: "file", paths, poll_interval: "20ms", rotate_wait: 0, ...opts });
   return new FileSource(cfg, sourceContext(ctx));
@@ -45,7 +46,7 @@ function logFile(name: string, content?: string | Buffer): { d: string; p: strin
 function follow(
   paths: string[],
   opts: Record<string, unknown> = {},
-  ctx: { checkpoints?: MemoryCheckpointStore; clock?: ManualClock } = {},
+  ctx: { checkpoints?: MemoryCheckpointStore; clock?: ManualClock; logger?: Logger } = {},
 ) {
   const src = source(paths, opts, ctx);
   const sink = new RecordingSink(ctx.checkpoints);
@@ -202,9 +203,10 @@ describe("file source", () => {
     const { p } = logFile("later.log");
     const { src, sink, run } = follow([p]);
     await waitFor(() => sink.batches.length > 0, "started");
-    assert.equal((await src.healthcheck()).ok, true);
+    assert.equal((await src.healthcheck()).ok, false, "nothing to read yet: degraded");
     writeFileSync(p, text(lines("x", 2)));
     await linesRead(sink, 2, "new file");
+    assert.equal((await src.healthcheck()).ok, true);
     await run.stop();
     assert.deepEqual(sink.lines, lines("x", 2));
   });
@@ -299,6 +301,11 @@ describe("file source", () => {
     const { p } = logFile("auth.log.2.gz", gzipSync("x\n"));
     const { src, sink, run } = follow([p], { start: "beginning" });
     await waitFor(() => src.stats().skipped_files === 1, "skipped");
+    const h = await src.healthcheck();
+    assert.deepEqual(h, {
+      ok: false,
+      detail: `no file to read: ${p} is gzip data (read by \`portcullis replay\` only)`,
+    });
     await run.stop();
     assert.deepEqual(sink.lines, []);
   });
@@ -314,6 +321,83 @@ describe("file source", () => {
     await linesRead(sink, 3, "rotation");
     await run.stop();
     assert.deepEqual(sink.lines, ["a 1", "a 2", "b 1"]);
+  });
+
+  describe("health: a source with no file to read is degraded", () => {
+    const HINT = "on Debian 12 without rsyslog use the journald source";
+    /** The warnings and notes the source logged about missing files. */
+    const missingLogs = (log: ReturnType<typeof memoryLogger>) =>
+      log.records.filter((r) => r.missing !== undefined).map((r) => `${r.level} ${String(r.msg)}`);
+
+    test("no file for any path or glob: not ok and says why, one warning at start; ok once a file appears", async () => {
+      const { p } = logFile("auth.log"); // Debian 12 without rsyslog: /var/log/auth.log never appears
+      const glob = join(dir(), "*.log");
+      const log = memoryLogger();
+      const { src, sink, run } = follow([p, glob], { start: "beginning" }, { logger: log });
+      try {
+        await waitFor(() => sink.batches.length > 0, "started");
+        const degraded = {
+          ok: false,
+          detail: `no file to read: ${p} does not exist, no file matches ${glob}; ${HINT}`,
+        };
+        assert.deepEqual(await src.healthcheck(), degraded);
+        // more passes over the paths (inotify is quiet, the poll timer runs): the warning is not repeated
+        await new Promise((r) => setTimeout(r, 200));
+        assert.deepEqual(await src.healthcheck(), degraded);
+        const warning = `warn no file to read: ${p} does not exist, no file matches ${glob}; ${HINT} (nothing is read until a file appears)`;
+        assert.deepEqual(missingLogs(log), [warning]);
+
+        writeFileSync(p, "a 1\n");
+        await linesRead(sink, 1, "the file once it appears");
+        assert.deepEqual(await src.healthcheck(), {
+          ok: true,
+          detail: "1 file(s) followed, 0 path(s) waiting for a file",
+        });
+        // the only file deleted: nothing to read again (rotate_wait 0: the deleted file is retired at once)
+        rmSync(p);
+        await waitFor(
+          async () => !(await src.healthcheck()).ok,
+          "degraded again",
+          () => src.stats(),
+        );
+        assert.deepEqual(await src.healthcheck(), degraded);
+        assert.deepEqual(missingLogs(log), [warning], "said once, at start");
+      } finally {
+        await run.stop();
+      }
+    });
+
+    test("some files read, some paths waiting: ok, the waiting ones named; a note at start, not a warning", async () => {
+      const { d } = logFile("app.log", "a 1\n");
+      const { p: waiting } = logFile("later.log");
+      const log = memoryLogger();
+      const { src, sink, run } = follow([join(d, "*.log"), waiting], { start: "beginning" }, { logger: log });
+      try {
+        await linesRead(sink, 1, "app.log");
+        assert.deepEqual(await src.healthcheck(), {
+          ok: true,
+          detail: `1 file(s) followed, 1 path(s) waiting for a file (${waiting})`,
+        });
+        assert.deepEqual(missingLogs(log), [`info waiting for a file: ${waiting} does not exist`]);
+        assert.ok(!log.records.some((r) => r.level === "warn"), "no warning");
+      } finally {
+        await run.stop();
+      }
+    });
+
+    test("before running: degraded when no path has a file (no journald hint for other logs), else ok", async () => {
+      const { d, p } = logFile("app.log");
+      const glob = join(d, "*.txt");
+      assert.deepEqual(await source([p, glob]).healthcheck(), {
+        ok: false,
+        detail: `no file to read: ${p} does not exist, no file matches ${glob}`,
+      });
+      writeFileSync(join(d, "notes.txt"), "x\n");
+      assert.equal((await source([p, glob]).healthcheck()).ok, true, "the glob has a file");
+      assert.equal((await source([p]).healthcheck()).ok, false);
+      writeFileSync(p, "");
+      assert.equal((await source([p]).healthcheck()).ok, true, "an empty file is a file to read");
+    });
   });
 
   describe("restart with the same checkpoint store", () => {

@@ -9,7 +9,7 @@
  * decisions its lines produced (one transaction).
  */
 import { watch, type FSWatcher } from "node:fs";
-import { access, open } from "node:fs/promises";
+import { access, open, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
@@ -26,7 +26,7 @@ import type {
 } from "../types.ts";
 import { Waker } from "../waker.ts";
 import type { FileConfig } from "./config.ts";
-import { compileSegment, expandGlob, hasMagic, ROTATED_NAME } from "./glob.ts";
+import { compileSegment, expandGlob, hasMagic, matchesGlob, ROTATED_NAME } from "./glob.ts";
 import {
   findRotated,
   isRotatedName,
@@ -109,6 +109,26 @@ export interface FileStats extends SourceStats {
   missed_files: number;
 }
 
+/**
+ * Files a syslog daemon writes: when none of the configured paths exists and one of them is such a file, the
+ * likely cause is a host that logs to the journal only (Debian 12 installs no rsyslog).
+ */
+const SYSLOG_FILES = new Set([
+  "auth.log",
+  "secure",
+  "syslog",
+  "messages",
+  "daemon.log",
+  "kern.log",
+  "user.log",
+]);
+const JOURNAL_HINT = "on Debian 12 without rsyslog use the journald source";
+/** Paths waiting for a file named in the health detail (the count is always there). */
+const NAMED_WAITING = 5;
+
+/** Whether a path has a file to read: the live one, or a rotated-away one still being read. */
+const hasFile = (t: Tail) => t.current !== undefined || t.draining.length > 0;
+
 /** Errors of the sink are not file errors: they end `run`. */
 class SinkError extends Error {}
 
@@ -168,6 +188,11 @@ export class FileSource implements InstrumentedSource {
     return { ...this.#stats };
   }
 
+  /**
+   * Not ok when a path cannot be read (an error), and when no configured path or glob has a file at all: the
+   * source then reads nothing and protects nothing (/var/log/auth.log on a host that logs to the journal only).
+   * Some paths waiting for their file while others are read is normal (a log that appears later): ok.
+   */
   async healthcheck(): Promise<Health> {
     if (!this.#running) {
       const problems: string[] = [];
@@ -181,18 +206,81 @@ export class FileSource implements InstrumentedSource {
           problems.push(`${target}: ${code ?? (e as Error).message}`);
         }
       }
-      return problems.length
-        ? { ok: false, detail: `not readable: ${problems.join("; ")}` }
+      if (problems.length) return { ok: false, detail: `not readable: ${problems.join("; ")}` };
+      const missing = await this.#missing();
+      return missing.length === this.#cfg.paths.length
+        ? { ok: false, detail: this.#noFileDetail(missing) }
         : { ok: true, detail: `ready to follow ${this.#cfg.paths.join(", ")}` };
     }
     const tails = [...this.#tails.values()];
     const broken = tails.filter((t) => t.error !== undefined);
+    const errors = broken.length ? `errors: ${broken.map((t) => `${t.path}: ${t.error}`).join("; ")}` : "";
+    if (!tails.some(hasFile)) {
+      const detail = this.#noFileDetail(await this.#missing());
+      return { ok: false, detail: errors ? `${detail}; ${errors}` : detail };
+    }
     const following = tails.filter((t) => t.current).length;
-    const waiting = tails.length - following;
+    const waiting = tails.filter((t) => !t.current).map((t) => t.path);
+    const named = waiting.length
+      ? ` (${waiting.slice(0, NAMED_WAITING).join(", ")}${waiting.length > NAMED_WAITING ? ", ..." : ""})`
+      : "";
     const detail =
-      `${following} file(s) followed, ${waiting} path(s) waiting for a file` +
-      (broken.length ? `; errors: ${broken.map((t) => `${t.path}: ${t.error}`).join("; ")}` : "");
+      `${following} file(s) followed, ${waiting.length} path(s) waiting for a file${named}` +
+      (errors ? `; ${errors}` : "");
     return { ok: broken.length === 0, detail };
+  }
+
+  /**
+   * The configured paths and globs without a file to read now, each described (`X does not exist`, `no file
+   * matches Y`). While running, what the source follows counts; before, what is on disk.
+   */
+  async #missing(): Promise<string[]> {
+    const out: string[] = [];
+    const tails = [...this.#tails.values()].filter(hasFile);
+    for (const p of this.#cfg.paths) {
+      if (hasMagic(p)) {
+        if (tails.some((t) => t.fromGlob && matchesGlob(p, t.path))) continue;
+        if (!this.#running && (await expandGlob(p)).length) continue;
+        out.push(`no file matches ${p}`);
+        continue;
+      }
+      const tail = this.#tails.get(p);
+      if (tail && hasFile(tail)) continue;
+      let what: string;
+      try {
+        const st = await stat(p);
+        if (!st.isFile()) what = `${p} is not a file`;
+        else if (tail?.skipped) what = `${p} is gzip data (read by \`portcullis replay\` only)`;
+        else if (this.#running) what = `${p} is not read yet`;
+        else continue;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        what = code === "ENOENT" || code === "ENOTDIR" ? `${p} does not exist` : `${p}: ${code ?? String(e)}`;
+      }
+      out.push(what);
+    }
+    return out;
+  }
+
+  /** The health detail (and start warning) of a source with no file to read. */
+  #noFileDetail(missing: readonly string[]): string {
+    const syslog = this.#cfg.paths.some((p) => !hasMagic(p) && SYSLOG_FILES.has(basename(p)));
+    return `no file to read: ${missing.join(", ") || "no file yet"}${syslog ? `; ${JOURNAL_HINT}` : ""}`;
+  }
+
+  /**
+   * Says once, at start, which configured paths and globs have no file: a warning when none has one (the
+   * source reads nothing until a file appears), else a note.
+   */
+  async #reportMissing(): Promise<void> {
+    const missing = await this.#missing();
+    if (!missing.length) return;
+    if (![...this.#tails.values()].some(hasFile)) {
+      this.#log.warn(
+        { missing, paths: this.#cfg.paths },
+        `${this.#noFileDetail(missing)} (nothing is read until a file appears)`,
+      );
+    } else this.#log.info({ missing }, `waiting for a file: ${missing.join(", ")}`);
   }
 
   async run(sink: LineSink, signal: AbortSignal): Promise<void> {
@@ -203,6 +291,7 @@ export class FileSource implements InstrumentedSource {
     try {
       await this.#loadRetired();
       await this.#discover(true);
+      await this.#reportMissing();
       while (!signal.aborted) {
         let more = false;
         for (const tail of [...this.#tails.values()]) {
