@@ -1268,7 +1268,7 @@ export class Daemon implements Control {
         `written (${paused.error}); ${this.#failed.length} outcome(s) of lines already read are held until a ` +
         `commit succeeds (next try in ${Math.max(0, Math.ceil((this.#retryAt - this.#clock.now()) / 1000))} s)`
       : undefined;
-    return {
+    const report: StatusReport = {
       version: VERSION,
       pid: process.pid,
       started: this.#started,
@@ -1311,6 +1311,16 @@ export class Daemon implements Control {
       ...(this.tlsFingerprint ? { tlsFingerprint: this.tlsFingerprint } : {}),
       ...(this.apiUrl ? { apiUrl: this.apiUrl } : {}),
     };
+    // Health as gauges, for alerting on a source that stopped following its log. Reset first: a source or
+    // responder a reload removed must not linger with its last value.
+    this.telemetry.sourceUp.reset();
+    for (const s of report.sources)
+      this.telemetry.sourceUp.set({ source: s.name, type: s.type }, s.ok ? 1 : 0);
+    this.telemetry.responderUp.reset();
+    for (const r of report.responders) {
+      this.telemetry.responderUp.set({ responder: r.name, type: r.type }, r.ok ? 1 : 0);
+    }
+    return report;
   }
 
   listDecisions(q: DecisionQuery): Promise<StoredDecision[]> {
@@ -1456,7 +1466,13 @@ export class Daemon implements Control {
     return () => this.#listeners.delete(listener);
   }
 
-  metrics(): Promise<string> {
+  /**
+   * The Prometheus text. The gauges read from health checks and the engine (sources and responders up,
+   * tracked keys, evictions) are refreshed first, as `status` does: a scrape must not see the values of the
+   * last time someone ran `portcullis status`.
+   */
+  async metrics(): Promise<string> {
+    await this.status();
     return this.telemetry.text();
   }
 }

@@ -77,6 +77,18 @@ export class Metrics {
     labelNames: ["rule"],
     registers: [this.registry],
   });
+  readonly sourceUp = new Gauge({
+    name: "portcullis_source_up",
+    help: "1 while a source is healthy (following its input), 0 while it is down, degraded or paused (see status)",
+    labelNames: ["source", "type"],
+    registers: [this.registry],
+  });
+  readonly responderUp = new Gauge({
+    name: "portcullis_responder_up",
+    help: "1 while a responder is healthy (its firewall or service answers and is set up), 0 otherwise",
+    labelNames: ["responder", "type"],
+    registers: [this.registry],
+  });
   readonly heldOutcomes = new Gauge({
     name: "portcullis_held_outcomes",
     help: "Outcomes (alerts, decisions) of lines already read whose commit the store refused, held in memory for the next commit",

@@ -91,6 +91,29 @@ test("five failures ban the address on the firewall; the decision, status and au
   }
 });
 
+test("a Prometheus scrape reads current health and engine gauges, without anyone running status first", async () => {
+  const t = setup("metrics-health");
+  const d = t.make();
+  await d.start();
+  try {
+    appendFileSync(t.log, fail("203.0.113.77"));
+    await until("the line to be read", () => d.pipeline.counters.lines >= 1);
+    const text = await d.metrics();
+    const value = (series: string) =>
+      Number(
+        text
+          .split("\n")
+          .find((l) => l.startsWith(`${series} `))
+          ?.split(" ")[1],
+      );
+    assert.equal(value('portcullis_source_up{source="file",type="file"}'), 1, text);
+    assert.equal(value('portcullis_responder_up{responder="fakefw",type="command"}'), 1, text);
+    assert.equal(value('portcullis_rule_tracked_keys{rule="ssh-brute-force"}'), 1, text);
+  } finally {
+    await d.stop();
+  }
+});
+
 test("a forged-log flood never bans loopback, own addresses or the allowlist; refusals are recorded", async () => {
   const t = setup("allowlist", {}, { allowlist: ["198.51.100.0/24"] });
   const d = t.make();
