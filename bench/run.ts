@@ -54,8 +54,14 @@ const bin = join(repoRoot, "bin", "portcullis.js");
 const node = [process.execPath, ...installedNodeFlags()];
 const hasTime = existsSync("/usr/bin/time");
 
+/** Says why a peer tool is not in the table (the comparison is only as good as the peers that ran). */
+function skipped(tool: string, why: string): void {
+  process.stderr.write(`  ${tool}: skipped: ${why}\n`);
+}
+
 function which(cmd: string): string | undefined {
-  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
+  // The name is an argument of the script, never part of it.
+  const r = spawnSync("sh", ["-c", 'command -v -- "$1"', "sh", cmd], { encoding: "utf8" });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -138,13 +144,16 @@ for (const lines of sizes) {
   const tz = ["--timezone", "UTC", "--reference-time", "2026-12-31T00:00:00Z"];
   run("portcullis", "replay", [...node, bin, "replay", "--json", "--no-progress", ...tz, file]);
   run("portcullis", "parse", [...node, bin, "parse", ...tz, file]);
-  const f2b = peer("fail2ban") ? which("fail2ban-regex") : undefined;
-  if (f2b) run("fail2ban", "fail2ban-regex sshd", [f2b, file, "sshd"]);
-  const sshg =
-    peer("sshguard") && existsSync("/usr/libexec/sshguard/sshg-parser")
-      ? "/usr/libexec/sshguard/sshg-parser"
-      : undefined;
-  if (sshg) run("sshguard", "sshg-parser < file", [sshg], file);
+  if (peer("fail2ban")) {
+    const f2b = which("fail2ban-regex");
+    if (f2b) run("fail2ban", "fail2ban-regex sshd", [f2b, file, "sshd"]);
+    else skipped("fail2ban", "fail2ban-regex not found (apt-get install fail2ban)");
+  }
+  if (peer("sshguard")) {
+    const sshg = "/usr/libexec/sshguard/sshg-parser";
+    if (existsSync(sshg)) run("sshguard", "sshg-parser < file", [sshg], file);
+    else skipped("sshguard", `${sshg} not found (apt-get install sshguard)`);
+  }
   const cs = peer("crowdsec") ? crowdsecReplay(file) : undefined;
   if (cs) run("crowdsec", "crowdsec replay", cs.argv, undefined, cs.note);
 }
