@@ -595,3 +595,13 @@ test("clocks going back: a repeated hour is read as the first pass, then the sec
     "2024-10-27T02:10:00.000Z",
   ]);
 });
+
+test("NUL padding before a line (a log after a crash) is dropped, the line after it read", () => {
+  const f = utc();
+  const line = "Aug 14 11:40:01 host sshd[9]: Failed password for root from 192.0.2.9 port 22 ssh2";
+  const padded = f.frame(`${"\0".repeat(4096)}${line}`);
+  assert.equal(padded?.program, "sshd");
+  assert.equal(padded?.message, f.frame(line)?.message);
+  assert.equal(padded?.time, Date.UTC(2005, 7, 14, 11, 40, 1));
+  assert.equal(f.frame("\0\0\0"), undefined);
+});

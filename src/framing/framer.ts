@@ -314,6 +314,13 @@ export class LineFramer {
   frame(line: string): Frame | undefined {
     if (this.#export) return this.#exportLine(line);
     const c0 = line.charCodeAt(0);
+    // NUL padding before a line: what a log holds after a crash or power loss (blocks allocated, never written),
+    // followed by the first line written after it. The padding goes; the line is read as it is.
+    if (c0 === 0) {
+      let i = 1;
+      while (line.charCodeAt(i) === 0) i++;
+      return i === line.length ? undefined : this.frame(line.slice(i));
+    }
     // Classic syslog: `Mmm dd HH:MM:SS` (the most common case first).
     if (c0 >= 65 && c0 <= 90 && line.charCodeAt(3) === 32) {
       let t: number | undefined = this.#plainSyslogTime(line);

@@ -129,3 +129,53 @@ test("FIFOs (process substitution, named pipes) are read as streams, gzip or not
     assert.deepEqual(got, ["a", "b", "c"], gz ? "gzip" : "plain");
   }
 });
+
+test("readLines: a binary input is an error naming the file; a text log with NULs or bad UTF-8 is still text", async () => {
+  // Records like /var/log/wtmp's: fixed-size fields, short NUL runs, integers.
+  const record = (i: number) => {
+    const r = Buffer.alloc(384);
+    r.writeInt16LE(7, 0);
+    r.writeInt32LE(1000 + i, 4);
+    r.write(`pts/${i}`, 8);
+    r.write("root", 44);
+    r.write(`203.0.113.${i}`, 76);
+    r.writeInt32LE(1772409600 + i, 340);
+    return r;
+  };
+  const wtmp = Buffer.concat(Array.from({ length: 20 }, (_, i) => record(i)));
+  for (const [p, stdin] of [
+    [file(wtmp), undefined],
+    [file(wtmp, true), undefined],
+    ["-", Readable.from([wtmp])],
+  ] as const) {
+    await assert.rejects(collect(p, stdin), /cannot read .*: binary data, not a text log/, p);
+  }
+  // Compressed formats other than gzip, and UTF-16, say what to do.
+  await assert.rejects(
+    collect(file(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00, 0x04]))),
+    /xz-compressed data \(decompress it: xz -dc .*\.log \| portcullis replay -\)/,
+  );
+  await assert.rejects(collect(file(Buffer.from("\ufeffJan 1 x\n", "utf16le"))), /UTF-16 text/);
+  // A crash's block of zeros between lines, a line with a few control bytes, latin1 letters: text.
+  const line = "Mar  2 10:00:01 srv sshd[1]: Invalid user jos\u00e9 from 203.0.113.7 port 22\n";
+  const text = Buffer.concat([
+    Buffer.from(line.repeat(50), "latin1"),
+    Buffer.alloc(8192),
+    Buffer.from(`x\u0001\u0002\u0000y\n${line}`, "latin1"),
+  ]);
+  assert.deepEqual(await collect(file(text)), expected(text));
+  // "BZh" can start a text line: only bzip2's full signature is bzip2.
+  assert.deepEqual(await collect(file("BZh and more\n")), ["BZh and more"]);
+});
+
+test("stdin and pipes: a long line arriving in many small chunks is joined once (linear, not quadratic)", async () => {
+  const long = "x".repeat(8 << 20);
+  const bytes = Buffer.from(`a\n${long}\nb`);
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += 1024) chunks.push(bytes.subarray(i, i + 1024));
+  const started = performance.now();
+  const got = await collect("-", Readable.from(chunks));
+  // Joined again at every chunk, the 8192 pieces cost about 32 GB of copying (tens of seconds).
+  assert.ok(performance.now() - started < 5000, `took ${Math.round(performance.now() - started)} ms`);
+  assert.deepEqual(got, ["a", long, "b"]);
+});

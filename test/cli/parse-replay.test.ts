@@ -87,6 +87,10 @@ test("parse: mode errors name the known modes; a mode can target one parser", as
   const e = io();
   assert.equal(await main(["parse", "--mode", "sshd=aggressive", ...TZ, p], e.io), 0);
   assert.equal(e.out().trim().split("\n").length, 1);
+  // A mistyped --parser is a usage error too (64), naming the known parsers.
+  const f = io();
+  assert.equal(await main(["parse", "--parser", "sshdd", p], f.io), 64);
+  assert.match(f.err(), /--parser sshdd: unknown parser \(known: .*sshd/);
 });
 
 test("replay --json: alerts and decisions with source.ip, @timestamp and rule.id; gzip and stdin inputs", async () => {
@@ -216,6 +220,19 @@ test("unreadable input: a clear message and a non-zero exit", async () => {
   const e = io();
   assert.equal(await main(["parse", dir], e.io), 66);
   assert.match(e.err(), /cannot read .*: is a directory/);
+  // With --reference-time nothing else stats the file first: still "cannot read", not a raw ENOENT (70).
+  const r = io();
+  assert.equal(await main(["replay", ...TZ, join(dir, "nope.log")], r.io), 66);
+  assert.match(r.err(), /cannot read .*nope\.log: no such file/);
+  // A binary file (a program, wtmp, an .xz log) is not "0 events": it is refused, by name.
+  const bin = join(dir, "wtmp");
+  writeFileSync(bin, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)));
+  for (const cmd of ["parse", "replay"]) {
+    const b = io();
+    assert.equal(await main([cmd, ...TZ, bin], b.io), 66, cmd);
+    assert.match(b.err(), /cannot read .*wtmp: binary data, not a text log/, cmd);
+    assert.equal(b.out(), "", cmd);
+  }
 });
 
 test("replay --rules: rule errors say file:line; rules test runs case files", async () => {

@@ -8,6 +8,8 @@ import { readLines } from "../../io/lines.ts";
 import { LineFramer } from "../../framing/framer.ts";
 import type { CliIO } from "../main.ts";
 import { ParserSet } from "../../parsers/dispatch.ts";
+import { PARSERS } from "../../parsers/registry.ts";
+import { PortcullisError } from "../../core/errors.ts";
 import { resolveModes, timeContextFor, type TimeOptions } from "../options.ts";
 import { tuneHeapForStreaming } from "../heap.ts";
 import { unreadWarnings } from "../../pipeline/replay.ts";
@@ -45,6 +47,7 @@ export function registerParse(program: Command, io: CliIO, setExit: (code: numbe
     .action(async (files: string[], opts: ParseOptions) => {
       tuneHeapForStreaming();
       const modes = resolveModes(opts.mode);
+      checkParserIds(opts.parser ?? []);
       let out: string[] = [];
       const flush = async () => {
         if (!out.length) return;
@@ -87,4 +90,19 @@ export function registerParse(program: Command, io: CliIO, setExit: (code: numbe
       }
       setExit(0);
     });
+}
+
+/**
+ * `--parser` ids are checked with the other options: a mistyped one is a usage error (64), like a mistyped
+ * --mode, not the "unknown plugin" of a configuration (65) that the parser registry would report.
+ */
+function checkParserIds(ids: readonly string[]): void {
+  for (const id of ids) {
+    if (!PARSERS.some((p) => p.id === id)) {
+      throw new PortcullisError(
+        "USAGE",
+        `--parser ${id}: unknown parser (known: ${PARSERS.map((p) => p.id).join(", ")})`,
+      );
+    }
+  }
 }

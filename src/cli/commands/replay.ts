@@ -11,6 +11,7 @@ import { formatDuration } from "../../core/duration.ts";
 import { toJsonEvent } from "../../core/event.ts";
 import { loadBuiltinRules } from "../../detect/builtin-snapshot.ts";
 import { DetectionEngine } from "../../detect/engine.ts";
+import { unreadable } from "../../io/lines.ts";
 import { replay, type ReplayInput } from "../../pipeline/replay.ts";
 import type { PolicyResult } from "../../policy/policy.ts";
 import { Policy } from "../../policy/policy.ts";
@@ -145,7 +146,7 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
       let totalBytes = 0;
       for (const path of files) {
         inputs.push({ path, time: await timeContextFor(path, time) });
-        if (path !== "-") totalBytes += (await stat(path)).size;
+        if (path !== "-") totalBytes += await sizeOf(path);
       }
       const bar =
         opts.progress && !opts.json && io.stderr.isTTY && totalBytes > 0
@@ -233,6 +234,18 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
       }
       setExit(0);
     });
+}
+
+/**
+ * The size of an input, for the progress bar. Its time context usually stat'ed it already, but not with
+ * --reference-time: a missing file must still be "cannot read FILE" (66), not a raw ENOENT (70).
+ */
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (e) {
+    throw unreadable(path, e);
+  }
 }
 
 /** The rules, policy settings, allowlist and IPv6 ban prefix of the daemon configuration in `file`. */
