@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { compileKql } from "./index.ts";
+import { compileKql, KqlSyntaxError } from "./index.ts";
 
 /** Our own event shape: nested ECS objects, `@timestamp` in epoch ms. */
 const sshd = {
@@ -191,6 +191,12 @@ const cases: [query: string, event: object, expected: boolean][] = [
   ["message: nval*", sshd, false],
   ["message: 52144", sshd, true],
   ['message: "Failed password"', filebeat, true],
+  // an empty phrase is the empty message, not a substring of every message (Elasticsearch: no match at all)
+  ['message: ""', sshd, false],
+  ['not message: ""', sshd, true],
+  ['message: ""', { message: "" }, true],
+  ['""', sshd, false],
+  ['message: "../.."', { message: "GET /a/../../etc" }, true],
   // free text goes to `message`
   ["invalid", sshd, true],
   ["root", sshd, false],
@@ -262,6 +268,40 @@ test("table: query x event -> match", () => {
   for (const [query, event, expected] of cases) {
     assert.equal(compileKql(query)(event), expected, `${query} on ${JSON.stringify(event).slice(0, 60)}`);
   }
+});
+
+test("date fields take dates only: date math and other text are refused when compiled, with the column", () => {
+  // Before: `@timestamp < now-15m` compared as text, true for every ISO timestamp ("2..." < "n..."), never for
+  // epoch ms. Elasticsearch rejects a non-date there; Kibana's date math has no meaning for a rule.
+  for (const q of ["@timestamp < now-15m", "@timestamp >= now-1h/h", 'x: 1 and @timestamp: "now"']) {
+    assert.throws(
+      () => compileKql(q),
+      (e: unknown) =>
+        e instanceof KqlSyntaxError &&
+        e.code === "KQL_SYNTAX" &&
+        /^Expected a date \(ISO 8601 or epoch milliseconds\) for "@timestamp" at column \d+, found "now/.test(
+          e.message,
+        ) &&
+        e.message.includes("date math is not supported") &&
+        e.column === q.indexOf("now") + 1,
+      q,
+    );
+  }
+  assert.throws(
+    () => compileKql("@timestamp > yesterday"),
+    /for "@timestamp" at column 14, found "yesterday"/,
+  );
+  assert.throws(() => compileKql("a:{ when < soon }", { dateFields: ["a.when"] }), /for "a.when"/);
+  // dates, epoch ms, wildcards, exists and non-date fields are fine
+  for (const q of [
+    "@timestamp < 2024-01-15",
+    "@timestamp: 1705314600000",
+    "@timestamp: *",
+    "@timestamp: 2024*",
+  ]) {
+    assert.doesNotThrow(() => compileKql(q), q);
+  }
+  assert.equal(compileKql("note < now-15m")({ note: "abc" }), true);
 });
 
 test("text fields are configurable; other fields match exactly", () => {

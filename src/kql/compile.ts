@@ -19,7 +19,8 @@ import { requiredEquals } from "./required.ts";
 import type { RequiredEquals } from "./required.ts";
 import { anyValue, existsValue, keywordTests, NEVER, rangeTests, textTests } from "./leaves.ts";
 import type { Tests } from "./leaves.ts";
-import { compileWildcard, parseIsoDate, parseNumber } from "./values.ts";
+import { compileWildcard, parseIsoDate, parseNumber, readLiteral } from "./values.ts";
+import { KqlSyntaxError, quoteForMessage } from "./errors.ts";
 
 /** A compiled query: call it with an event. */
 export interface KqlPredicate {
@@ -38,13 +39,57 @@ export function compileKql(query: string, options: KqlCompileOptions = {}): KqlP
   return compileAst(parseKql(query), options, query);
 }
 
-/** Compiles a syntax tree from {@link parseKql} (or built by hand: it is trusted to be well formed). */
+/**
+ * Compiles a syntax tree from {@link parseKql} (or built by hand: it is trusted to be well formed). Throws a
+ * {@link KqlSyntaxError} when a date field is given a value that is not a date (`@timestamp > now-15m`).
+ */
 export function compileAst(ast: KqlNode, options: KqlCompileOptions = {}, source = toKql(ast)): KqlPredicate {
   const kinds = fieldKinds(options);
+  checkDateValues(ast, kinds, "", source);
   const m = compileNode(ast, kinds, "");
   const pred = (e: object): boolean => m(e);
   const required = requiredEquals(ast, options);
   return Object.assign(pred, { fields: referencedFields(ast), source, ast, required });
+}
+
+/**
+ * Values on date fields must read as dates. Elasticsearch rejects anything else there; here Kibana's date math
+ * would silently compare as text instead: `@timestamp < now-15m` would hold for every ISO timestamp ("2..." <
+ * "n...") and never for epoch ms. So the query is refused when compiled (rules are compiled when loaded),
+ * pointing at the value. Wildcard field names are left alone: their fields are only known per event.
+ */
+function checkDateValues(node: KqlNode, kinds: FieldKinds, prefix: string, source: string): void {
+  let field: KqlField | null = null;
+  let value: string | undefined;
+  switch (node.type) {
+    case "and":
+    case "or":
+      for (const n of node.nodes) checkDateValues(n, kinds, prefix, source);
+      return;
+    case "not":
+      return checkDateValues(node.node, kinds, prefix, source);
+    case "nested":
+      return checkDateValues(node.node, kinds, `${prefix}${node.path}.`, source);
+    case "range":
+      ({ field, value } = node);
+      break;
+    case "match":
+      field = node.field;
+      if (node.value.kind === "text") value = node.value.text;
+      break;
+    default:
+      return;
+  }
+  if (!field || field.wildcard || value === undefined) return;
+  const name = prefix + field.name;
+  if (!kinds.isDate(name) || kinds.isText(name) || readLiteral(value, true).date !== undefined) return;
+  const hint = /^now\b/i.test(value.trim()) ? " (date math is not supported: a rule's window does that)" : "";
+  throw new KqlSyntaxError(
+    source,
+    Math.max(0, source.indexOf(value)),
+    `Expected a date (ISO 8601 or epoch milliseconds) for "${name}"`,
+    `, found ${quoteForMessage(value)}${hint}`,
+  );
 }
 
 type Matcher = (e: unknown) => boolean;

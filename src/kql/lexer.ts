@@ -57,6 +57,17 @@ export function isSpace(c: string | undefined): boolean {
   return c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\u00a0";
 }
 
+/**
+ * Whitespace that is not a separator in KQL (Kibana's grammar knows only space, tab, CR, LF and NBSP) but that
+ * Kibana still trims from the edges of an unquoted literal, since it calls `String.prototype.trim`: vertical
+ * tab, form feed, the Unicode spaces (U+2000..U+200A, U+3000 ideographic space, ...) and the BOM U+FEFF.
+ * A query pasted from a word processor or a CJK input method carries them.
+ */
+function isTrimmedSpace(c: string): boolean {
+  const code = c.charCodeAt(0);
+  return (code === 0x0b || code === 0x0c || code >= 0x1680) && c.trim() === "";
+}
+
 /** A character after which a keyword ends: whitespace, a parenthesis, a quote or the end. */
 function isKeywordBoundary(c: string | undefined): boolean {
   return c === undefined || isSpace(c) || c === "(" || c === ")" || c === '"';
@@ -132,7 +143,10 @@ export function tokenize(q: string): Token[] {
     }
     const start = i;
     const { parts, end } = scanLiteral(q, i);
-    push("literal", start, (i = end), parts);
+    i = end;
+    // Nothing left once trimmed (a BOM, an ideographic space): whitespace between tokens, not an empty value.
+    if (parts.length === 1 && parts[0] === "") continue;
+    push("literal", start, end, parts);
   }
   push("eof", n, n);
   return tokens;
@@ -195,11 +209,17 @@ function scanQuoted(q: string, open: number): { text: string; end: number } {
 
 /**
  * Scans an unquoted literal starting at `i` (not at whitespace, a special character or a keyword). Returns
- * its pieces around unescaped `*` and the offset where it ends (trailing whitespace excluded).
+ * its pieces around unescaped `*` and the offset where it ends (trailing whitespace excluded). Unescaped
+ * whitespace at the edges of the literal is dropped as Kibana's `trim()` drops it (see {@link isTrimmedSpace});
+ * escaped whitespace (`\t`, `\ `) is kept.
  */
 function scanLiteral(q: string, start: number): { parts: string[]; end: number } {
   const parts: string[] = [];
   let cur = "";
+  /** Nothing but unescaped whitespace read so far: more of it is dropped. */
+  let leading = true;
+  /** How many characters at the end of `cur` are unescaped whitespace: dropped if the literal ends here. */
+  let trailing = 0;
   let i = start;
   const n = q.length;
   while (i < n) {
@@ -210,27 +230,41 @@ function scanLiteral(q: string, start: number): { parts: string[]; end: number }
       const next = q[j];
       if (next === undefined || (SPECIAL.has(next) && next !== "\\" && next !== "*")) break;
       if (keywordAt(q, j)) break;
-      cur += q.slice(i, j);
+      if (!leading) {
+        cur += q.slice(i, j);
+        trailing += j - i;
+      }
       i = j;
       continue;
     }
     if (c === "\\") {
       const { text, len } = unescapeUnquoted(q, i);
       cur += text;
+      leading = false;
+      trailing = 0;
       i += len;
       continue;
     }
     if (c === "*") {
       parts.push(cur);
       cur = "";
+      leading = false;
+      trailing = 0;
       i++;
       continue;
     }
     if (SPECIAL.has(c)) break;
-    cur += c;
     i++;
+    if (isTrimmedSpace(c)) {
+      if (leading) continue;
+      trailing++;
+    } else {
+      leading = false;
+      trailing = 0;
+    }
+    cur += c;
   }
-  parts.push(cur);
+  parts.push(cur.slice(0, cur.length - trailing));
   return { parts, end: i };
 }
 

@@ -107,6 +107,33 @@ test("escapes", () => {
   assert.deepEqual(parseKql("not and: 1"), { type: "not", node: is("and", "1") });
 });
 
+test("Unicode whitespace at the edges of an unquoted literal is trimmed, as Kibana's trim() does", () => {
+  // U+3000 (ideographic space), U+2003 (em space), U+FEFF (BOM), VT: not separators, but not part of the value
+  assert.deepEqual(parseKql("user.name:\u3000root\u3000"), is("user.name", "root"));
+  assert.deepEqual(parseKql("\ufeffuser.name: root"), is("user.name", "root"));
+  assert.deepEqual(parseKql("user.name\u2003: root \u3000 and a: 1"), {
+    type: "and",
+    nodes: [is("user.name", "root"), is("a", "1")],
+  });
+  assert.deepEqual(parseKql("a: true\u3000"), {
+    type: "match",
+    field: { name: "a" },
+    value: { kind: "boolean", value: true },
+  });
+  assert.deepEqual(parseKql("a: x\u3000y\v"), is("a", "x\u3000y"));
+  assert.deepEqual(parseKql("a: x\u3000*"), {
+    type: "match",
+    field: { name: "a" },
+    value: { kind: "wildcard", parts: ["x\u3000", ""] },
+  });
+  // only whitespace: nothing at all, as a query of spaces is
+  assert.deepEqual(parseKql("\ufeff\u3000"), { type: "all" });
+  // escaped, it is kept (and printed escaped, so that it survives a round trip)
+  const escaped = parseKql("a: \\u3000x\\u3000");
+  assert.deepEqual(escaped, is("a", "\u3000x\u3000"));
+  assert.deepEqual(parseKql(toKql(escaped)), escaped);
+});
+
 /** The first line of the error message for a query (the excerpt follows). */
 function errorOf(q: string): KqlSyntaxError {
   try {

@@ -198,7 +198,7 @@ class Parser {
   private value(t: Token): KqlValue {
     if (t.type === "quoted") return { kind: "text", text: t.parts[0]!, quoted: true };
     if (t.parts.length > 1) return { kind: "wildcard", parts: t.parts };
-    const raw = this.text(t);
+    const raw = this.text(t).trim(); // as written, less the edge whitespace the lexer dropped (`true\u3000`)
     if (raw === "true" || raw === "false") return { kind: "boolean", value: raw === "true" };
     if (raw === "null") return { kind: "null" };
     return { kind: "text", text: t.parts[0]!, quoted: false };

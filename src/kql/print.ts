@@ -70,8 +70,8 @@ const KEYWORD_AHEAD = /^(?:and|or|not)(?:[\s()"]|$)/i;
 
 /**
  * Escapes an unquoted literal: special characters with `\`, tab/CR/LF as `\t` `\r` `\n`; inner spaces stay
- * as they are unless a keyword follows (its first letter is then written as a `\u` escape); spaces at the
- * edges, which the lexer would drop, are escaped.
+ * as they are unless a keyword follows (its first letter is then written as a `\u` escape); whitespace at the
+ * edges, which the lexer would drop, is escaped.
  */
 function escapeUnquoted(s: string): string {
   let out = "";
@@ -85,6 +85,8 @@ function escapeUnquoted(s: string): string {
         out += c;
         if (KEYWORD_AHEAD.test(s.slice(i + 1, i + 5))) out += unicodeEscape(s[++i]!);
       }
+    } else if ((i === 0 || i === s.length - 1) && c.trim() === "") {
+      out += unicodeEscape(c); // other Unicode whitespace, which the lexer trims at the edges as Kibana does
     } else out += c;
   }
   return out;

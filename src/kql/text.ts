@@ -63,6 +63,9 @@ function phraseMatcher(text: string): (s: string) => boolean {
 }
 
 function substringMatcher(text: string): (s: string) => boolean {
+  // `message: ""` would otherwise be a substring of every message; Elasticsearch matches no document with it
+  // (no words). Keep it to what it says, as on keyword fields: the empty message.
+  if (text === "") return (s) => s === "";
   const needle = text.toLowerCase();
   return (s) => s.toLowerCase().includes(needle);
 }
