@@ -36,6 +36,22 @@ test("canonical IPv6: RFC 5952, mapped IPv4, zone ids and brackets", () => {
   assert.equal(canonicalIp("2001:db8::12345"), undefined);
   assert.equal(canonicalIp("1:2:3:4:5:6:7:8:9"), undefined);
   assert.equal(canonicalIp(":1:2"), undefined);
+  // Mapped IPv4 in every spelling is the IPv4 address; out-of-range or short embedded IPv4 is no address.
+  assert.equal(canonicalIp("::ffff:0102:0304"), "1.2.3.4");
+  assert.equal(canonicalIp("0:0:0:0:0:FFFF:1.2.3.4"), "1.2.3.4");
+  assert.equal(canonicalIp("::ffff:999.1.1.1"), undefined);
+  assert.equal(canonicalIp("::ffff:1.2.3"), undefined);
+  assert.equal(canonicalIp("0x7f.0.0.1"), undefined);
+  assert.equal(canonicalIp("1:2:3:4:5:6:7::8"), undefined);
+  // IPv4-compatible (deprecated), SIIT and NAT64 addresses are IPv6 peers: never aliased to an IPv4 host.
+  assert.equal(canonicalIp("::1.2.3.4"), "::102:304");
+  assert.equal(canonicalIp("::ffff:0:1.2.3.4"), "::ffff:0:102:304");
+  assert.equal(canonicalIp("64:ff9b::192.0.2.1"), "64:ff9b::c000:201");
+  // Zone ids and brackets belong to IPv6 only; an empty zone is no zone.
+  assert.equal(canonicalIp("[fe80::1%eth0]"), "fe80::1");
+  assert.equal(canonicalIp("1.2.3.4%eth0"), undefined);
+  assert.equal(canonicalIp("[1.2.3.4]"), undefined);
+  assert.equal(canonicalIp("fe80::1%"), undefined);
 });
 
 test("host:port splitting, including IPv6 without brackets", () => {
@@ -44,6 +60,18 @@ test("host:port splitting, including IPv6 without brackets", () => {
   assert.deepEqual(splitHostPort("[2001:db8::1]:22"), { ip: "2001:db8::1", port: 22 });
   assert.deepEqual(splitHostPort("::ffff:192.168.33.1:58430"), { ip: "192.168.33.1", port: 58430 });
   assert.equal(splitHostPort("1.2.3.4"), undefined);
+  assert.deepEqual(splitHostPort("[fe80::1%eth0]:22"), { ip: "fe80::1", port: 22 });
+  // The port is 1 to 5 decimal digits: not empty, hex, exponent or padded with a space.
+  for (const bad of [
+    "[::1]:",
+    "[::1]:0x50",
+    "[::1]:1e3",
+    "[::1]: 80",
+    "[::1]:65536",
+    "1.2.3.4:",
+    "1.2.3.4:+1",
+  ])
+    assert.equal(splitHostPort(bad), undefined, bad);
 });
 
 test("CIDR sets match any spelling; IPv6 groups per /64", () => {

@@ -1,7 +1,10 @@
 /**
  * IP addresses in one canonical text form, so that the same attacker is one key everywhere:
  * - IPv4 dotted decimal; zero-padded octets are read as decimal (`192.030.0.6` -> `192.30.0.6`), never octal;
- * - IPv4-mapped IPv6 (`::ffff:1.2.3.4`, `::ffff:102:304`) -> IPv4;
+ * - IPv4-mapped IPv6 (`::ffff:1.2.3.4`, `::ffff:102:304`) -> IPv4 (a dual-stack socket's IPv4 peer). Only those:
+ *   the deprecated IPv4-compatible form (`::1.2.3.4`, RFC 4291 2.5.5.1), SIIT's `::ffff:0:a.b.c.d` and NAT64's
+ *   `64:ff9b::a.b.c.d` are IPv6 peers in their own right (no stack writes them for an IPv4 client), so they stay
+ *   IPv6 (`::102:304`): read as IPv4 they would let text alias, and get banned as, an unrelated IPv4 host;
  * - IPv6 compressed, lower case (RFC 5952), zone id (`%eth0`) dropped;
  * - brackets removed (`[2001:db8::1]`).
  * Ports are not guessed here: use {@link splitHostPort} where the log format says a port follows.
@@ -98,12 +101,22 @@ function parseV6(s: string): number[] | undefined {
   return n === 8 ? head : undefined;
 }
 
-/** Strips brackets and a zone id. */
+/**
+ * Strips brackets and a zone id. Both belong to IPv6 only (a zone names the link of a link-local address; brackets
+ * set a literal apart from its port): `1.2.3.4%eth0`, `[1.2.3.4]` and an empty zone (`fe80::1%`) are no address
+ * any daemon writes, so they come back as "" (rejected) rather than as the IPv4 address they contain.
+ */
 function strip(text: string): string {
   let s = text;
-  if (s.charCodeAt(0) === 91 && s.charCodeAt(s.length - 1) === 93) s = s.slice(1, -1);
+  if (s.charCodeAt(0) === 91 && s.charCodeAt(s.length - 1) === 93) {
+    s = s.slice(1, -1);
+    if (s.indexOf(":") < 0) return "";
+  }
   const pct = s.indexOf("%");
-  if (pct > 0) s = s.slice(0, pct);
+  if (pct > 0) {
+    if (pct === s.length - 1 || s.lastIndexOf(":", pct) < 0) return "";
+    s = s.slice(0, pct);
+  }
   return s;
 }
 
@@ -215,8 +228,10 @@ export function splitHostPort(text: string): { ip: string; port: number } | unde
     const close = text.indexOf("]");
     if (close < 0 || text.charCodeAt(close + 1) !== 58) return undefined;
     const ip = canonicalIp(text.slice(1, close));
-    const port = Number(text.slice(close + 2));
-    return ip && Number.isInteger(port) && port >= 0 && port <= 65535 ? { ip, port } : undefined;
+    // Decimal digits only: `Number` would also take "" (as 0), `0x50`, `1e3` and ` 80`.
+    const portText = text.slice(close + 2);
+    const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+    return ip && port <= 65535 ? { ip, port } : undefined;
   }
   const colon = text.lastIndexOf(":");
   if (colon <= 0) return undefined;

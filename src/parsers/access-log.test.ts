@@ -10,6 +10,7 @@ import {
   looksLikeAccessLine,
   pathOf,
   readAccessLine,
+  servedPath,
 } from "./access-log.ts";
 
 const time = { zone: new Zone("UTC"), reference: () => Date.UTC(2024, 5, 30, 12) };
@@ -57,6 +58,61 @@ test("user names with spaces and brackets, an empty user, escaped and raw quotes
     time,
   )!;
   assert.deepEqual([junk.method, junk.target, junk.status], [undefined, undefined, 400]);
+});
+
+test("vhost_combined: the client is the field after the server name and port", () => {
+  const v = readAccessLine(
+    'www.example.com:443 198.51.100.4 - carol [03/Jun/2024:10:11:12 +0000] "GET / HTTP/1.1" 401 5 "-" "x"',
+    time,
+  )!;
+  assert.deepEqual([v.client, v.user, v.status], ["198.51.100.4", "carol", 401]);
+  const v6 = readAccessLine(
+    'example.org:80 2001:db8::7 - - [03/Jun/2024:10:11:12 +0000] "GET / HTTP/1.1" 404 5',
+    time,
+  )!;
+  assert.deepEqual([v6.client, v6.user], ["2001:db8::7", undefined]);
+  // An IPv6 client ending in digits is an address, not a name and port.
+  assert.equal(
+    readAccessLine('2001:db8::443 - - [03/Jun/2024:10:11:12 +0000] "GET / HTTP/1.1" 401 5', time)!.client,
+    "2001:db8::443",
+  );
+  // A Host header in front of the client (`$host $remote_addr - ...`, `%V %h %l ...`): the first field is the
+  // sender's, so the line is not read at all.
+  for (const host of ["203.0.113.66", "www.example.com"])
+    assert.equal(
+      readAccessLine(`${host} 198.51.100.4 - bob [03/Jun/2024:10:11:12 +0000] "GET / HTTP/1.1" 401 5`, time),
+      undefined,
+    );
+});
+
+test("WordPress logins and probes are recognised as the server resolves the path", () => {
+  for (const p of [
+    "/WP-LOGIN.PHP",
+    "/wp-login%2ephp",
+    "/wp-login%2Ephp",
+    "/%77p-login.php",
+    "/xmlrpc.php;jsessionid=1",
+    "/blog/./wp-login.php",
+    "/x/../xmlrpc.php",
+    "/wp-login.php/",
+    "/xmlrpc.php/x",
+  ])
+    assert.equal(classifyResponse(200, undefined, "POST", p), "http_login_attempt", p);
+  for (const p of ["/wp-login.php.bak", "/my-wp-login.php", "/%252e/wp-login.php2", "/wp-login%2ephp%2ebak"])
+    assert.equal(classifyResponse(200, undefined, "POST", p), undefined, p);
+  for (const p of [
+    "/%2eenv",
+    "/%2Egit/config",
+    "/pma;x/",
+    "/a/b/../../phpmyadmin/",
+    "/./././phpmyadmin/",
+    "/xmlrpc.php;x",
+  ])
+    assert.ok(isProbePath(p), p);
+  // Decoded once, as the server does.
+  assert.equal(servedPath("/%252e%2e"), "/%2e.");
+  assert.equal(servedPath("/%zz%2"), "/%zz%2");
+  assert.equal(servedPath("/../../.env"), "/.env");
 });
 
 test("shape tests", () => {
@@ -184,6 +240,14 @@ test("1 MB hostile lines are read in linear time", () => {
     [
       (n) => `192.0.2.1 - ${" [03/Jun/2024:10:11:12 +0000]".repeat(n / 29)} "GET / HTTP/1.1" 404 1`,
       [undefined, false, false, true, false],
+    ],
+    // Paths the server resolves: percent escapes, dot segments, path parameters.
+    [(n) => `/${"%2e".repeat(n / 3)}`, [undefined, false, false, false, false]],
+    [(n) => `/${"/..".repeat(n / 3)}/.env`, [undefined, true, true, false, false]],
+    [(n) => `/${";/".repeat(n / 2)}pma`, [undefined, true, true, false, false]],
+    [
+      (n) => `vhost:443 ${"1:1 ".repeat(n / 4)}[03/Jun/2024:10:11:12 +0000] "GET / HTTP/1.1" 401 1`,
+      [undefined, false, false, false, false],
     ],
   ];
   for (const [make, expected] of lines) {

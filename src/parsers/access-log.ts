@@ -24,6 +24,7 @@
  * Every other request yields no event (no allocation for the common 2xx/3xx line).
  */
 import type { SecurityEvent } from "../core/event.ts";
+import { canonicalIp } from "../core/ip.ts";
 import type { Frame } from "../framing/frame.ts";
 import { readClfDate } from "../framing/timestamps.ts";
 import type { TimeContext } from "../framing/zone.ts";
@@ -110,7 +111,9 @@ function isDigit(c: number): boolean {
 
 /** Positions found by {@link scanAccessLine}. */
 export interface AccessScan {
-  /** Index of the space ending the first field (the client). */
+  /** Index of the client field: 0, or just after Apache's `vhost_combined` `%v:%p ` in front of it. */
+  start?: number;
+  /** Index of the space ending the client field. */
   sp1: number;
   /** Index of the space ending the ident field. */
   sp2: number;
@@ -148,13 +151,48 @@ function clfDateEnd(s: string, at: number): number {
  * request is dismissed from this alone. Returns undefined when the line is not in that format.
  */
 export function scanAccessLine(s: string): AccessScan | undefined {
-  const sp1 = s.indexOf(" ");
+  let sp1 = s.indexOf(" ");
   if (sp1 <= 0 || sp1 > 255) return undefined;
+  let start = 0;
+  if (isVhostField(s, sp1)) {
+    start = sp1 + 1;
+    sp1 = s.indexOf(" ", start);
+    if (sp1 <= start || sp1 - start > 255) return undefined;
+  }
   const sp2 = s.indexOf(" ", sp1 + 1);
-  if (sp2 < 0) return undefined;
+  if (sp2 < 0 || identIsAddress(s, sp1 + 1, sp2)) return undefined;
   // The user field runs up to ` [date] "`; it may itself contain spaces and brackets, so look for the first
   // bracket that opens a date followed by `] "`.
-  return scanRequestFrom(s, sp1, sp2, sp2 - 1, sp2 + 512);
+  const scan = scanRequestFrom(s, sp1, sp2, sp2 - 1, sp2 + 512);
+  if (scan && start > 0) scan.start = start;
+  return scan;
+}
+
+/**
+ * Whether the ident field `s[start, end)` is an IP address: then the line is not CLF as the reader knows it but a
+ * format with a field in front of the client, such as `$host $remote_addr - ...` or `%V %h %l ...`, where the
+ * first field is the Host header (the sender's text) and the client comes second. The ident is `-` (an identd
+ * answer, itself the client's, with `IdentityCheck`), never an address: such a line is not read at all rather than
+ * credited to an address the sender may have chosen.
+ */
+function identIsAddress(s: string, start: number, end: number): boolean {
+  if (end - start === 1 && s.charCodeAt(start) === 45) return false;
+  return canonicalIp(s.slice(start, end)) !== undefined;
+}
+
+/**
+ * Whether the first field, `s[0, end)`, is the `%v:%p` (server name and port) that Apache's `vhost_combined`
+ * format (Debian's `other_vhosts_access.log`) writes in front of the client: `www.example.com:443 203.0.113.7 - -
+ * [...`. The server name is the configured one, not the Host header. A client field never has a port (`%h` is an
+ * address or a resolved name), and an IPv6 client ending in digits (`2001:db8::443`) is an address as a whole, so
+ * only a field that is not an address and ends with `:DIGITS` is taken for the vhost; the client is the next field.
+ */
+function isVhostField(s: string, end: number): boolean {
+  if (!isDigit(s.charCodeAt(end - 1))) return false;
+  const colon = s.lastIndexOf(":", end - 1);
+  if (colon <= 0 || end - colon > 6) return false;
+  for (let i = colon + 1; i < end; i++) if (!isDigit(s.charCodeAt(i))) return false;
+  return canonicalIp(s.slice(0, end)) === undefined;
 }
 
 /**
@@ -222,14 +260,14 @@ export function readAccessLine(
   scan = scanAccessLine(s),
 ): AccessLine | undefined {
   if (!scan) return undefined;
-  const { sp1, sp2, br, reqStart, reqEnd, status } = scan;
+  const { start = 0, sp1, sp2, br, reqStart, reqEnd, status } = scan;
   const time = clfTime(s, br + 2, reqStart - 3, ctx);
   if (time === undefined) return undefined;
   const userText = br > sp2 ? s.slice(sp2 + 1, br) : "-";
   const request = s.slice(reqStart, reqEnd);
   const { method, target } = splitRequest(request);
   return {
-    client: s.slice(0, sp1),
+    client: s.slice(start, sp1),
     user: userText === "-" ? undefined : userText === '""' ? "" : userText,
     time,
     request,
@@ -299,8 +337,67 @@ export function categoryOf(action: HttpAction): string[] {
   return action === HTTP.authFailed || action === HTTP.login ? ["authentication", "web"] : ["web"];
 }
 
+/**
+ * `wp-login.php` / `xmlrpc.php` as the server resolves the path ({@link servedPath}): any case, percent-encoded
+ * (`/wp-login%2ephp`), with a path parameter (`;x`) or followed by PATH_INFO (`/xmlrpc.php/x`, which Apache's
+ * `AcceptPathInfo` and nginx's usual `fastcgi_split_path_info` hand to the same script).
+ */
 function isWordPressLogin(path: string): boolean {
-  return /\/(?:wp-login|xmlrpc)\.php$/i.test(path);
+  return /\/(?:wp-login|xmlrpc)\.php(?:\/|$)/i.test(servedPath(path));
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  c |= 32; // lower case
+  return c >= 97 && c <= 102 ? c - 87 : -1;
+}
+
+/**
+ * The path as the server matches it against files and locations: percent-escapes of printable ASCII decoded once
+ * (nginx and Apache decode before matching, so `/wp-login%2ephp` and `/%77p-login.php` reach wp-login.php; a
+ * scanner encodes to slip past naive filters), `;parameters` dropped from each segment (`/xmlrpc.php;x`), and dot
+ * segments resolved (`/./x/../phpmyadmin/` is `/phpmyadmin/` to the server). Decoded once only, as the server
+ * does: `%252e` stays `%2e`. Paths without `%`, `;` or `/.` are returned as they are (no allocation).
+ */
+export function servedPath(path: string): string {
+  if (path.indexOf("%") < 0 && path.indexOf(";") < 0 && path.indexOf("/.") < 0) return path;
+  let out = "";
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 59 /* ; */) {
+      const slash = path.indexOf("/", i);
+      if (slash < 0) break;
+      i = slash - 1;
+      continue;
+    }
+    if (c === 37 /* % */) {
+      const h = hexDigit(path.charCodeAt(i + 1));
+      const l = hexDigit(path.charCodeAt(i + 2));
+      if (h >= 0 && l >= 0 && h * 16 + l > 32 && h * 16 + l < 127) {
+        out += String.fromCharCode(h * 16 + l);
+        i += 2;
+        continue;
+      }
+    }
+    out += path[i];
+  }
+  return out.indexOf("/.") < 0 ? out : withoutDotSegments(out);
+}
+
+/** RFC 3986 5.2.4 on a path: `.` segments dropped, `..` removes the segment before it (never above the root). */
+function withoutDotSegments(path: string): string {
+  const segs = path.split("/");
+  const out: string[] = [];
+  for (let k = 0; k < segs.length; k++) {
+    const seg = segs[k]!;
+    if (seg === ".") continue;
+    if (seg === "..") {
+      if (out.length > 1) out.pop();
+      continue;
+    }
+    out.push(seg);
+  }
+  return out.join("/");
 }
 
 /** Fills the ECS http / url fields of an event. */
@@ -497,11 +594,12 @@ function segmentMatches(p: string, start: number, end: number, dirs: boolean, pr
 /**
  * Whether a URL path names a scanner target: a directory target in one of the first two segments
  * (`/phpmyadmin/`, `/admin/pma/`), a dotfile in any segment, or a known file name as the last segment.
- * Case-insensitive; empty segments (`//pma`) are skipped. WordPress's `admin-ajax.php` is never one: it answers
+ * Case-insensitive, on the path as served ({@link servedPath}: `/%2eenv`, `/pma;x/`); empty segments (`//pma`) are
+ * skipped. WordPress's `admin-ajax.php` is never one: it answers
  * 400 to every request for an unknown action, logged-in editors' included.
  */
 export function isProbePath(path: string): boolean {
-  const p = path.toLowerCase();
+  const p = servedPath(path).toLowerCase();
   let lastEnd = p.length;
   while (lastEnd > 0 && p.charCodeAt(lastEnd - 1) === 47) lastEnd--;
   const lastStart = p.lastIndexOf("/", lastEnd - 1) + 1;

@@ -131,6 +131,12 @@ test("spoofing: only the header's [client] is an address; messages cannot fake o
     `${V24("authz_core")}AH01630: client denied by server configuration: /x, referer: [client 192.0.2.6]`,
   );
   assert.deepEqual(r.source, { ip: "203.0.113.6", port: 50312 });
+  // A user name holding ` not found` cannot hide the failure: the first ` not found:` ends it (no `:` in a
+  // Basic user name).
+  for (const name of ["a not found b", "not found", "x not found"]) {
+    const n = one(`${V24("auth_basic")}AH01618: user ${name} not found: /private/ not found: x`);
+    assert.deepEqual([n.event.action, n.user?.name], ["apache_auth_failed", name]);
+  }
   // Lines without a client in the header yield nothing.
   assert.equal(run(["[Mon Jun 03 10:11:12 2024] [notice] user x not found: [client 192.0.2.5]"]).length, 0);
 });
@@ -193,7 +199,8 @@ test("a 1 MB hostile line is handled in linear time", () => {
   // few hundred characters from any start, and each call is counted over the whole message. The scaling check on
   // n/2 and n guards against a search or a regex call repeated over the rest of the line.
   const lines: [(n: number) => string, unknown[]][] = [
-    [(n) => `${V22}user ${" not found".repeat(n / 10)}`, []],
+    [(n) => `${V22}user ${" not found".repeat(n / 10)}`, [["apache_auth_failed", "203.0.113.5"]]],
+    [(n) => `${V22}user ${" not found".repeat(n / 10)}x`, []],
     [(n) => `${V22}File does not exist: ${"/".repeat(n)}`, []],
     [(n) => `[Mon Jun 03 10:11:12 2024] [error] ${"[client ".repeat(n / 8)}`, []],
     [(n) => `[Mon Jun 03 10:11:12 2024] [${"]".repeat(n)}`, []],

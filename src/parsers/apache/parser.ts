@@ -173,8 +173,12 @@ function userMessage(m: string): Finding | undefined {
       return { action: A.auth, user: m.slice(6, k), reason: "user not found in realm", category: AUTHN };
     return undefined;
   }
-  k = m.indexOf(" not found", 4);
-  if (k >= 4 && (k + 10 === m.length || m.charCodeAt(k + 10) === 58))
+  // `user X not found: URI` (2.2 and 2.4's AH01618), `user X not found` (no URI). X is a Basic user name, which
+  // holds no `:` (the credentials are split at the first one) but may hold ` not found` itself: the first
+  // ` not found:` ends it, not the first ` not found` (else `user a not found b` would hide every failure).
+  k = m.indexOf(" not found:", 4);
+  if (k < 0 && m.endsWith(" not found") && m.indexOf(":") < 0) k = m.length - 10;
+  if (k >= 4)
     return { action: A.auth, user: m.slice(5, Math.max(5, k)), reason: "user not found", category: AUTHN };
   return undefined;
 }

@@ -54,6 +54,23 @@ test("probes, 403s, WordPress login posts; served requests and TCP logs yield no
   );
 });
 
+test("option httpslog: the request line is followed by the TLS fields", () => {
+  const tls = " 0/0/0/0/0 www.example.com/TLSv1.3/TLS_AES_256_GCM_SHA384";
+  const evs = run([
+    `${line("203.0.113.20:1", 404, "GET /.env HTTP/1.1")}${tls}`,
+    `${line("203.0.113.21:1", 200, "POST /xmlrpc.php HTTP/1.1")}${tls}`,
+    `${line("203.0.113.22:1", 401)}${tls}`,
+  ]);
+  assert.deepEqual(
+    evs.map((e) => [e.event.action, e.source?.ip, e.url?.path]),
+    [
+      ["http_probe", "203.0.113.20", "/.env"],
+      ["http_login_attempt", "203.0.113.21", "/xmlrpc.php"],
+      ["http_unauthorized", "203.0.113.22", "/"],
+    ],
+  );
+});
+
 test("TCP logs (option tcplog) are not HTTP logs: their bytes read are no status", () => {
   // `Tw/Tc/Tt BYTES TERM CONNS QUEUES`: 401 and 403 bytes read looked like statuses.
   const tcp = (bytes: number) =>

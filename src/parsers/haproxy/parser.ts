@@ -5,7 +5,8 @@
  *   haproxy[760]: 2001:db8::1234:58430 [14/Nov/2015:22:45:11.608] main app/app1 10/0/1/2/13 404 150 - - ---- 1/1/0/0/0 0/0 "GET /.env HTTP/1.1"
  *   haproxy[760]: 192.0.2.1 - - [14/Nov/2015:22:45:11 +0000] "GET /admin HTTP/1.1" 401 248 "" "" 58430 608 "main" "main" "<NOSRV>" ...
  *
- * An HTTP log line has five timers and a quoted request line; TCP logs (`option tcplog`: three timers, the bytes
+ * An HTTP log line has five timers and a quoted request line (last, or followed by `option httpslog`'s TLS
+ * fields); TCP logs (`option tcplog`: three timers, the bytes
  * read where the status would be) are not read. The CLF variant is read by the shared reader (../access-log.ts);
  * HAProxy writes `- -` for ident and user there.
  *
@@ -47,6 +48,18 @@ function fiveTimers(s: string, start: number, end: number): boolean {
     else if (!((c >= 48 && c <= 57) || c === 45 || c === 43)) return false;
   }
   return slashes === 4;
+}
+
+/**
+ * The quote closing the request line opened at `at`: the line's last character (`option httplog`), or, with
+ * `option httpslog`, the first quote after `at` when TLS fields (`fc_err/ssl_fc_err/... sni/version/cipher`,
+ * unquoted) follow it. HAProxy writes a quote inside the request as `%22`, so the first one ends it; -1 when there
+ * is none.
+ */
+function requestEnd(s: string, at: number): number {
+  if (s.endsWith('"') && s.length - 1 >= at) return s.length - 1;
+  const end = s.indexOf('"', at);
+  return end > 0 && s.charCodeAt(end + 1) === 32 ? end : -1;
 }
 
 export const haproxy: ParserDefinition = {
@@ -94,7 +107,8 @@ export const haproxy: ParserDefinition = {
         if (q < 0) return;
         let method: string | undefined;
         let target: string | undefined;
-        if (s.endsWith('"')) ({ method, target } = splitRequest(s.slice(q + 2, s.length - 1)));
+        const end = requestEnd(s, q + 2);
+        if (end > 0) ({ method, target } = splitRequest(s.slice(q + 2, end)));
         const action = classifyResponse(
           status,
           undefined,

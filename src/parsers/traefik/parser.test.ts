@@ -151,10 +151,17 @@ test("JSON access log: read from its fields, left alone by the ecs parser", () =
   const evs = parseEach(
     [
       doc({}),
-      doc({ ClientUsername: "-", ClientHost: "2001:DB8::7" }),
+      doc({ ClientUsername: "-", ClientAddr: "[2001:DB8::7]:443", ClientHost: "2001:DB8::7" }),
       doc({ ClientUsername: "", DownstreamStatus: 404, RequestPath: "/.env?x=1" }),
       doc({ DownstreamStatus: 200 }),
-      doc({ ClientHost: "not an address!" }),
+      doc({ ClientAddr: "not an address!" }),
+      // ClientHost is the X-Forwarded-For header when one reached the log: a forwarded request, whose peer is a
+      // proxy (never banned) and whose ClientHost the sender chose: refused.
+      doc({ ClientHost: "198.51.100.66", "request_X-Forwarded-For": "198.51.100.66" }),
+      doc({ ClientHost: "198.51.100.66, 192.0.2.7" }),
+      // Without ClientAddr (dropped by `fields.names`), ClientHost, unless an X-Forwarded-For was logged.
+      doc({ ClientAddr: undefined, ClientHost: "192.0.2.8" }),
+      doc({ ClientAddr: undefined, "request_X-Forwarded-For": "198.51.100.66", ClientHost: "198.51.100.66" }),
     ],
     ["ecs", "traefik"],
     "all",
@@ -166,6 +173,10 @@ test("JSON access log: read from its fields, left alone by the ecs parser", () =
       [["traefik", "http_unauthorized", "2001:db8::7", undefined, "/dashboard/"]],
       [["traefik", "http_probe", "192.0.2.7", undefined, "/.env"]],
       [],
+      [],
+      [],
+      [],
+      [["traefik", "http_auth_failed", "192.0.2.8", "bob", "/dashboard/"]],
       [],
     ],
   );
@@ -180,6 +191,32 @@ test("JSON access log: read from its fields, left alone by the ecs parser", () =
     wrapped!.map((x) => [x.event.dataset, x.source?.ip]),
     [["traefik", "203.0.113.50"]],
   );
+});
+
+test("JSON access log: a forwarded request is refused and counted, neither the proxy nor the header banned", () => {
+  const entry = (o: object) =>
+    JSON.stringify({
+      ClientAddr: "10.0.0.2:40000",
+      ClientHost: "10.0.0.2",
+      ClientUsername: "bob",
+      DownstreamStatus: 401,
+      RequestMethod: "GET",
+      RequestPath: "/dashboard/",
+      StartUTC: "2024-05-01T10:00:00Z",
+      ...o,
+    });
+  const [evs, refused] = runCounted(
+    [entry({}), entry({ ClientHost: "203.0.113.9" }), entry({ "request_X-Forwarded-For": "10.0.0.2" })],
+    ["ecs", "traefik"],
+  );
+  assert.deepEqual(
+    evs.map((e) => e.source?.ip),
+    ["10.0.0.2"],
+  );
+  assert.deepEqual(refused, [
+    "traefik: forwarded request (ClientHost is not the peer)",
+    "traefik: forwarded request (ClientHost is not the peer)",
+  ]);
 });
 
 test("a 1 MB hostile line is handled in linear time", () => {

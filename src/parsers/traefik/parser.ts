@@ -8,9 +8,10 @@
  * The common format is CLF plus `<request count> "<router>" "<service URL>" <duration>ms`; that tail is how a
  * plain line is recognised as Traefik's (the nginx and apache probes leave such lines alone). Reading and
  * classification are the shared ones (../access-log.ts): the client is the first field, the user field says
- * whether credentials were sent. A JSON document is read from its fields (`ClientHost`, `ClientUsername`,
+ * whether credentials were sent. A JSON document is read from its fields (`ClientAddr`, `ClientUsername`,
  * `DownstreamStatus`, `RequestMethod`, `RequestPath`, `StartUTC`) with the same classification; the ecs parser
- * leaves these documents to this one.
+ * leaves these documents to this one. `ClientHost` is not the source (see setPeer): Traefik writes the
+ * X-Forwarded-For header there, and as the common format's first field, whenever the request still has one.
  *
  * Prefer the JSON format. Traefik writes the common format without escaping anything: the user name, request
  * path, referrer and user agent go into the line as they came. The user name is the worst: Go decodes it from
@@ -38,6 +39,7 @@
  *   request can write any number of complete-looking lines (the first line of such a record looks complete too).
  *   Traefik's JSON format escapes every field; with it none of this applies.
  */
+import { canonicalIp, splitHostPort } from "../../core/ip.ts";
 import { readIso } from "../../framing/timestamps.ts";
 import {
   accessEvent,
@@ -82,11 +84,40 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
+/** Why a JSON entry's source was refused: the request was forwarded, so the log does not say who sent it. */
+const FORWARDED = "forwarded request (ClientHost is not the peer)";
+
+/**
+ * The source of a JSON entry: the connection's peer, `ClientAddr` (Go's `RemoteAddr`, `ADDR:PORT`). Traefik's
+ * access log replaces `ClientHost` with the request's `X-Forwarded-For` header whenever one is left on the
+ * request (sent through a `forwardedHeaders.trustedIPs` proxy, or by anyone with `forwardedHeaders.insecure`).
+ * Such an entry is refused (FORWARDED, counted): its peer is then a proxy (a load balancer, a CDN), which must not
+ * be banned (that would cut off every client behind it), and its `ClientHost` is a value the sender chose, or a
+ * list (`a, b`). Only an entry whose `ClientAddr` was dropped from the log (`fields.names`) falls back to
+ * `ClientHost`, and not when the logged headers show an `X-Forwarded-For`. Returns the refusal's reason, if any.
+ */
+function setPeer(e: SecurityEvent, doc: Record<string, unknown>): boolean | string {
+  const forwarded = doc["request_X-Forwarded-For"] !== undefined;
+  if (typeof doc.ClientAddr === "string") {
+    const peer = splitHostPort(doc.ClientAddr);
+    if (!peer) return false;
+    const host = doc.ClientHost;
+    if (forwarded || (typeof host === "string" && host !== "" && canonicalIp(host) !== peer.ip)) {
+      return FORWARDED;
+    }
+    e.source = { ip: peer.ip, port: peer.port };
+    return true;
+  }
+  if (forwarded) return FORWARDED;
+  return setSource(e, doc.ClientHost as string);
+}
+
 /** The event of a Traefik JSON access-log entry, or undefined when the request is no attack signal. */
 function documentEvent(
   frame: Frame,
   doc: Record<string, unknown>,
   ctx: TimeContext,
+  onRejected: ((reason: string) => void) | undefined,
 ): SecurityEvent | undefined {
   const status = doc.DownstreamStatus as number;
   const method = str(doc.RequestMethod);
@@ -96,7 +127,11 @@ function documentEvent(
   const action = classifyResponse(status, user, method, target === undefined ? undefined : pathOf(target));
   if (action === undefined) return undefined;
   const e = newEvent(frame, "traefik", action, action === HTTP.login ? "unknown" : "failure");
-  if (!setSource(e, doc.ClientHost as string)) return undefined;
+  const peer = setPeer(e, doc);
+  if (peer !== true) {
+    if (peer) onRejected?.(peer);
+    return undefined;
+  }
   e.event.category = categoryOf(action);
   if (frame.time === undefined) {
     const start = str(doc.StartUTC) ?? str(doc.StartLocal) ?? str(doc.time);
@@ -139,7 +174,7 @@ export const traefik: ParserDefinition = {
         if (frame.format === "ecs") {
           const doc = frame.doc;
           if (doc !== undefined && isTraefikDocument(doc)) {
-            const e = documentEvent(frame, doc, time);
+            const e = documentEvent(frame, doc, time, onRejected);
             if (e) out.push(e);
           }
           return;
