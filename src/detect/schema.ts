@@ -3,16 +3,30 @@
  * descriptions feed the generated JSON Schema in schema/rule.schema.json).
  */
 import { z } from "zod";
-import { isDuration } from "../core/duration.ts";
+import { isDuration, MAX_DURATION_MS, parseDuration } from "../core/duration.ts";
 
-const severity = z.enum(["low", "medium", "high", "critical"]);
+const severity = z.enum(["low", "medium", "high", "critical"], {
+  error: "expected low, medium, high or critical",
+});
 const duration = z
   .union([z.string(), z.number().nonnegative()])
   .refine((v) => typeof v === "number" || isDuration(v), {
     message: "expected a duration such as 90s, 10m, 1h, 2d",
-  });
+    // The refinements below then only see valid durations.
+    abort: true,
+  })
+  .refine((v) => parseDuration(v) <= MAX_DURATION_MS, { message: "expected a duration of at most 3650d" });
+/**
+ * A window or a ban length: zero is refused (a 0s window counts only events of the same millisecond, a 0s ban
+ * bans nothing; both are typos of a real value, not a way to disable anything: `enabled: false` is).
+ */
+const positiveDuration = duration.refine((v) => parseDuration(v) > 0, {
+  message: "expected a duration greater than zero",
+});
 const kql = z
   .string()
+  // An empty KQL query matches every event (as in Kibana): in a rule that is always a mistake.
+  .refine((v) => v.trim().length > 0, { message: "expected a KQL query, not an empty string" })
   .describe("Kibana Query Language condition, e.g. 'event.dataset: sshd and event.outcome: failure'");
 const field = z.string().regex(/^[@A-Za-z_][\w.@-]*$/, "expected an ECS field name such as source.ip");
 
@@ -25,7 +39,10 @@ const common = {
   description: z.string().optional().describe("What the rule detects and why"),
   enabled: z.boolean().default(true).describe("Disabled rules are loaded and validated but never run"),
   severity: z
-    .union([severity, z.record(z.string().regex(/^\d+$/, "tier keys are counts"), severity)])
+    .union([severity, z.record(z.string().regex(/^\d+$/, "tier keys are counts"), severity)], {
+      error:
+        "expected a severity (low, medium, high, critical) or tiers by count such as { 5: medium, 10: high }",
+    })
     .default("medium")
     .describe("A severity, or tiers by count: { 5: medium, 10: high, 20: critical }"),
   attack: z
@@ -36,7 +53,7 @@ const common = {
     .enum(["ban", "alert"])
     .default("alert")
     .describe("What the rule suggests to the policy: ban the group's address, or only alert"),
-  duration: duration.optional().describe("Suggested ban duration (the policy's default when absent)"),
+  duration: positiveDuration.optional().describe("Suggested ban duration (the policy's default when absent)"),
   group_by: z
     .array(field)
     .min(1)
@@ -66,7 +83,7 @@ export const thresholdRule = z
     type: z.literal("threshold"),
     query: kql,
     threshold: z.number().int().min(1).describe("Fire when at least this many events fall within the window"),
-    window: duration.describe(
+    window: positiveDuration.describe(
       "Sliding window, inclusive: the first and last counted events are at most this far apart",
     ),
   })
@@ -81,7 +98,7 @@ export const distinctRule = z
       "Field whose distinct values are counted per group (e.g. user.name for password spraying)",
     ),
     threshold: z.number().int().min(1),
-    window: duration,
+    window: positiveDuration,
   })
   .describe("Count distinct values of a field per group within a sliding window");
 
@@ -94,7 +111,7 @@ export const sequenceRule = z
       count: z.number().int().min(1).default(1).describe("How many such events must come first"),
     }),
     then: z.strictObject({ query: kql }),
-    window: duration.describe("The first counted event and the final one are at most this far apart"),
+    window: positiveDuration.describe("The first counted event and the final one are at most this far apart"),
   })
   .describe(
     "At least N events matching `first`, then one matching `then`, from the same group within a window",

@@ -95,6 +95,27 @@ export class SlidingCount {
     return n;
   }
 
+  /** Sum of the entries in [from, to] (a `then` seen before a late first: what preceded it within its window). */
+  sumBetween(from: number, to: number): number {
+    let n = 0;
+    for (let i = 0; i < this.#len; i++) {
+      const at = this.#at(i);
+      const e = this.#times[at]!;
+      if (e > to) break;
+      if (e >= from) n += this.#weights[at]!;
+    }
+    return n;
+  }
+
+  /** Time of the oldest entry at or after `from`. */
+  firstFrom(from: number): number | undefined {
+    for (let i = 0; i < this.#len; i++) {
+      const e = this.#times[this.#at(i)]!;
+      if (e >= from) return e;
+    }
+    return undefined;
+  }
+
   #addLate(t: number, weight: number, cap: number, window: number): number {
     if (this.#len === this.#times.length) this.#grow();
     // Insert after the entries at or before `t` (late entries are usually near the end: search from there).

@@ -144,10 +144,14 @@ export function registerRules(program: Command, io: CliIO, setExit: (code: numbe
           io.stdout.write(
             `${r.ok ? "ok  " : "FAIL"}  ${printable(r.file)}  ${printable(r.description.trim())}\n`,
           );
-          for (const p of r.problems) io.stdout.write(`        ${printableLines(p)}\n`);
+          // Every line of a problem indented under its case (an error's issues come on lines of their own).
+          for (const p of r.problems)
+            for (const line of printableLines(p).split("\n"))
+              io.stdout.write(`        ${line.trimStart()}\n`);
         }
       }
       if (!opts.json) {
+        if (failed) io.stdout.write("(- expected, not produced; + produced, not expected)\n");
         io.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}\n`);
       }
       if (passed + failed === 0) io.stderr.write(`portcullis: no rule test case in ${paths.join(" ")}\n`);

@@ -7,6 +7,12 @@ import { groupedDetector, makeAlert, pushSample, restoreSample, type Detector } 
 interface State {
   firsts: SlidingCount;
   sample: SecurityEvent[];
+  /**
+   * The latest `then` that came too early (fewer than `count` firsts before it in event time). A first written
+   * late (another host's log, a slower source) may still belong before it: the sequence is then completed at
+   * the `then`'s time, as if the lines had come in order.
+   */
+  early?: { t: number; e: SecurityEvent };
 }
 
 export function sequenceDetector(rule: CompiledRule): Detector {
@@ -24,7 +30,10 @@ export function sequenceDetector(rule: CompiledRule): Detector {
         s.firsts.expire(t, rule.window);
         // Only the firsts at or before the `then` count (a late `then` does not follow newer ones).
         const count = s.firsts.sumUntil(t);
-        if (count < need) return undefined;
+        if (count < need) {
+          if (!s.early || s.early.t <= t) s.early = { t, e };
+          return undefined;
+        }
         pushSample(s.sample, e);
         const alert = makeAlert(rule, key, t, {
           severity: severityFor(rule.tiers, count).severity,
@@ -41,6 +50,21 @@ export function sequenceDetector(rule: CompiledRule): Detector {
       if (s.firsts.length === 0) s.sample.length = 0;
       s.firsts.add(t, weight, rule.cap, rule.window);
       pushSample(s.sample, e);
+      const early = s.early;
+      // A late first before a `then` already seen (within the window before it): is that sequence complete now?
+      if (early !== undefined && t <= early.t && t >= early.t - rule.window) {
+        const count = s.firsts.sumBetween(early.t - rule.window, early.t);
+        if (count < need) return undefined;
+        pushSample(s.sample, early.e);
+        const alert = makeAlert(rule, key, early.t, {
+          severity: severityFor(rule.tiers, count).severity,
+          count,
+          first: s.firsts.firstFrom(early.t - rule.window) ?? t,
+          events: s.sample,
+        });
+        state.delete(key);
+        return alert;
+      }
       return undefined;
     },
     ended(s, t) {
