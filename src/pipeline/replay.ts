@@ -7,7 +7,6 @@
  * so `replay auth.log*` works whatever order the shell lists rotated files in.
  */
 import type { Alert } from "../core/alert.ts";
-import { ManualClock } from "../core/clock.ts";
 import type { Decision } from "../core/decision.ts";
 import type { SecurityEvent } from "../core/event.ts";
 import { banPrefixes, META_DATASETS, sourceBanned, type DetectionEngine } from "../detect/engine.ts";
@@ -17,6 +16,10 @@ import { readLines, type LineBatch } from "../io/lines.ts";
 import { ParserSet } from "../parsers/dispatch.ts";
 import { declaredFields } from "../parsers/types.ts";
 import type { Policy, PolicyResult } from "../policy/policy.ts";
+import { ReplayClock } from "./replay-clock.ts";
+
+/** How far past an input's reference time its events may move the replay clock (see `process`). */
+const MAX_AHEAD = 86_400_000;
 
 export interface ReplayInput {
   /** A file path, `-` for stdin, or a label when `lines` is given. */
@@ -123,7 +126,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const started = elapsed();
   const { engine, policy, hooks } = opts;
   const prefixes = banPrefixes(opts.ipv6Prefix ?? 64, engine);
-  const clock = new ManualClock(0);
+  const clock = new ReplayClock();
   const summary: ReplaySummary = {
     files: 0,
     lines: 0,
@@ -186,6 +189,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       ...(opts.modes ? { modes: opts.modes } : {}),
     });
     const path = input.path;
+    /** The latest time the clock may be moved to by this input's events. */
+    const ahead = input.time.reference() + MAX_AHEAD;
     const cur = {
       path,
       framer: new LineFramer(input.time),
@@ -210,7 +215,11 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
           // makes; the clock (the latest time seen) only drives the sweeps, so a line written a little out of
           // order is judged at its time.
           const et = e["@timestamp"];
-          const t = clock.advanceTo(et);
+          // A time from the future (a sender's wrong clock, a forged line dated 2099) does not move the clock
+          // past the input's reference (its mtime: no line is written after it) by more than the day a year-less
+          // date may be ahead, and a lone jump ahead does not move it at all (see ReplayClock): sweeping at 2099
+          // would empty every window. The event still counts at its own time in its own group, as in the daemon.
+          const t = clock.see(et <= ahead ? et : ahead);
           if (summary.first === undefined) summary.first = et;
           summary.last = t;
           const ip = e.source?.ip;

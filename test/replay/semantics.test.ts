@@ -116,3 +116,19 @@ test("replay: a shadow rule's simulated ban neither suppresses events nor resets
   ]);
   assert.equal(r.suppressed, 2, "the failures after the real ban are ignored");
 });
+
+test("replay: a line dated far in the future neither lifts bans nor empties windows", async () => {
+  const base = Date.UTC(2026, 0, 10, 8);
+  const forged = "2099-01-01T00:00:00Z hostA sshd[1]: Failed password for root from 203.0.113.1 port 22 ssh2";
+  const lines = [
+    ...[0, 1, 2, 3, 4].map((i) => fail(base + i * 1000, "hostA", "198.51.100.9", 10 + i)),
+    ...[0, 1, 2].map((i) => fail(base + 10_000 + i * 1000, "hostA", "198.51.100.10", 20 + i)),
+    forged,
+    // During 198.51.100.9's ban: ignored. 198.51.100.10's fourth and fifth failures within 10 minutes: a ban.
+    ...[0, 1, 2].map((i) => fail(base + 120_000 + i * 1000, "hostA", "198.51.100.9", 30 + i)),
+    ...[0, 1].map((i) => fail(base + 130_000 + i * 1000, "hostA", "198.51.100.10", 40 + i)),
+  ];
+  const { list, suppressed } = await decisions([{ path: "a", lines }]);
+  assert.deepEqual(list, ["198.51.100.9 2026-01-10T08:00:04.000Z", "198.51.100.10 2026-01-10T08:02:11.000Z"]);
+  assert.equal(suppressed, 3);
+});
