@@ -228,7 +228,12 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
         ["lines/s", rate.toLocaleString("en-US")],
       ];
       if (opts.json) {
-        io.stderr.write(`${jsonLine({ kind: "summary", ...summary, lines_per_second: rate })}\n`);
+        // Times as everywhere in the JSON output: ISO-8601 (they were epoch milliseconds here only).
+        const span = {
+          first: summary.first === undefined ? undefined : iso(summary.first),
+          last: summary.last === undefined ? undefined : iso(summary.last),
+        };
+        io.stderr.write(`${jsonLine({ kind: "summary", ...summary, ...span, lines_per_second: rate })}\n`);
       } else {
         io.stdout.write(`\n${table(["replay summary", ""], rows)}\n`);
       }
