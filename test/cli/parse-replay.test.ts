@@ -280,6 +280,32 @@ test("replay --rules: rule errors say file:line; rules test runs case files", as
   assert.match(o.out(), /1 passed, 1 failed, 1 skipped/);
 });
 
+test("rules test: a KQL error of an inline rule keeps its caret under the column", async () => {
+  const own = join(dir, "caret-case");
+  mkdirSync(own, { recursive: true });
+  writeFileSync(
+    join(own, "case.yaml"),
+    [
+      "description: broken query",
+      "rules:",
+      "  - id: x",
+      "    type: match",
+      "    query: 'event.action: (a or'",
+      "input: |",
+      "  nothing",
+      "expect: {}",
+      "",
+    ].join("\n"),
+  );
+  const o = io();
+  assert.equal(await main(["rules", "test", own], o.io), 1, o.out());
+  const lines = o.out().split("\n");
+  const query = lines.findIndex((l) => l.trim() === "event.action: (a or");
+  assert.ok(query > 0, o.out());
+  // The caret points just past `or` (column 20), on the line under the query, both indented alike.
+  assert.equal(lines[query + 1], `${" ".repeat(lines[query]!.indexOf("event"))}${" ".repeat(19)}^`, o.out());
+});
+
 test("a 1 MB hostile line is parsed without error or delay", async () => {
   const p = join(dir, "hostile.log");
   writeFileSync(

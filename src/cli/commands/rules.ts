@@ -144,10 +144,11 @@ export function registerRules(program: Command, io: CliIO, setExit: (code: numbe
           io.stdout.write(
             `${r.ok ? "ok  " : "FAIL"}  ${printable(r.file)}  ${printable(r.description.trim())}\n`,
           );
-          // Every line of a problem indented under its case (an error's issues come on lines of their own).
+          // Every line of a problem indented under its case (an error's issues come on lines of their own,
+          // indented by two: only those two go, so that a KQL error's caret stays under its column).
           for (const p of r.problems)
             for (const line of printableLines(p).split("\n"))
-              io.stdout.write(`        ${line.trimStart()}\n`);
+              io.stdout.write(`        ${line.startsWith("  ") ? line.slice(2) : line}\n`);
         }
       }
       if (!opts.json) {
