@@ -32,6 +32,8 @@ interface ReplayOptions extends Partial<TimeOptions> {
 }
 
 const iso = (t: number) => new Date(t).toISOString();
+/** A count in the summary table, with thousands separators (1,000,000). */
+const count = (n: number) => n.toLocaleString("en-US");
 
 export function alertJson(a: Alert, result?: PolicyResult): Record<string, unknown> {
   return {
@@ -211,21 +213,21 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
       }
       const rate = summary.seconds > 0 ? Math.round(summary.lines / summary.seconds) : summary.lines;
       const rows: [string, string][] = [
-        ["files", String(summary.files)],
-        ["lines", String(summary.lines)],
-        ["events", String(summary.events)],
-        ["events ignored while banned", String(summary.suppressed)],
+        ["files", count(summary.files)],
+        ["lines", count(summary.lines)],
+        ["events", count(summary.events)],
+        ["events ignored while banned", count(summary.suppressed)],
         ...(summary.rejected
-          ? [["lines refused (untrustworthy address)", String(summary.rejected)] as [string, string]]
+          ? [["lines refused (untrustworthy address)", count(summary.rejected)] as [string, string]]
           : []),
-        ["alerts", String(summary.alerts)],
-        ["bans", String(summary.decisions)],
+        ["alerts", count(summary.alerts)],
+        ["bans", count(summary.decisions)],
         ...Object.entries(summary.outcomes)
           .filter(([k]) => k.startsWith("refused"))
-          .map(([k, v]): [string, string] => [k.replace("_", " "), String(v)]),
+          .map(([k, v]): [string, string] => [k.replace("_", " "), count(v)]),
         ["time span", summary.first !== undefined ? `${iso(summary.first)} .. ${iso(summary.last!)}` : "-"],
         ["elapsed", `${summary.seconds.toFixed(2)} s`],
-        ["lines/s", rate.toLocaleString("en-US")],
+        ["lines/s", count(rate)],
       ];
       if (opts.json) {
         // Times as everywhere in the JSON output: ISO-8601 (they were epoch milliseconds here only).
