@@ -64,6 +64,8 @@ export interface Context {
   readonly known: () => string | undefined;
   /** Whether this line's connection has state (helper lines of untracked connections are skipped early). */
   tracked(): boolean;
+  /** Whether this line's connection already logged `maximum authentication attempts exceeded`. */
+  maxed(): boolean;
   /** Whether the mode reports `action`. */
   reports(action: Action): boolean;
   /** Counts a line that was recognised but not read, because its peer cannot be told from client text. */
@@ -95,7 +97,7 @@ export function classify(m: string, L: Line, ctx: Context): boolean {
           at += 5;
           continue;
         }
-        return false;
+        return dispatch(m, at, L, ctx);
       case 107: // k
         if (m.startsWith("kex_exchange_identification: ", at)) return kex(m, at + 29, L);
         if (m.startsWith("kernel:", at)) {
@@ -172,6 +174,9 @@ function dispatch(m: string, at: number, L: Line, ctx: Context): boolean {
       return false;
     case 66: // B
       if (m.startsWith("Bad protocol version identification ", at)) return badVersion(m, at + 36, L, ctx);
+      return false;
+    case 80: // P
+      if (m.startsWith(VERSIONS_DIFFER, at)) return versionsDiffer(m, at + VERSIONS_DIFFER.length, L);
       return false;
     case 98: // b
       if (m.startsWith("banner exchange: Connection from ", at)) return bannerExchange(m, at + 33, L);
@@ -436,12 +441,19 @@ const REASON_MAX = 100;
 
 /**
  * `Disconnecting: Too many authentication failures[ for U]` (sshd before 6.8: the failure, without the
- * peer), `Disconnecting ID: Too many authentication failures` (newer: only follows `maximum authentication
- * attempts exceeded`, which already counted), `Disconnecting ID: Change of username or service not allowed:
- * (U,svc) -> (U2,svc2)` (see {@link userChange}).
+ * peer; 6.8 to 7.x: it follows `maximum authentication attempts exceeded`, which already counted, and only ends
+ * the connection then), `Disconnecting ID: Too many authentication failures` (newer: only follows `maximum
+ * authentication attempts exceeded`, which already counted), `Disconnecting ID: Change of username or service
+ * not allowed: (U,svc) -> (U2,svc2)` (see {@link userChange}).
  */
 function disconnecting(m: string, at: number, L: Line, ctx: Context): boolean {
   if (m.startsWith(TOO_MANY, at)) {
+    // 6.8 to 7.x log `Disconnecting: Too many authentication failures` right after `maximum authentication
+    // attempts exceeded for U from A port N ssh2`, which already counted: then it only ends the connection.
+    if (ctx.maxed()) {
+      L.forget = true;
+      return true;
+    }
     L.action = A.tooManyFailures;
     const t = trimEnd(m, at);
     const f = at + TOO_MANY.length;
@@ -550,6 +562,19 @@ function badVersion(m: string, lo: number, L: Line, ctx: Context): boolean {
   L.port = p.port;
   L.forget = true;
   L.reason = "bad protocol version identification";
+  return true;
+}
+
+const VERSIONS_DIFFER = "Protocol major versions differ for ";
+
+/**
+ * After `Protocol major versions differ for `: `ADDR port N: SERVER_VERSION vs. CLIENT_VERSION` (sshd before 8.0,
+ * e.g. an SSH-1 client or scanner); the client's version string comes after the address sshd wrote.
+ */
+function versionsDiffer(m: string, at: number, L: Line): boolean {
+  if (!addrPort(m, at, L, A.badBanner) || L.port === undefined) return false;
+  L.reason = "protocol major versions differ";
+  L.forget = true;
   return true;
 }
 

@@ -681,6 +681,10 @@ test("modes: pre-auth disconnects are failures in ddos, negotiation failures in 
       "ssh_preauth_timeout",
     ],
     [`${H}Connection reset by 192.0.2.24 port 46008 [preauth]`, "ssh_preauth_disconnect"],
+    [
+      `${H}Protocol major versions differ for 192.0.2.26 port 46010: SSH-2.0-OpenSSH_7.4 vs. SSH-1.5-Nmap-SSH1-Hostkey`,
+      "ssh_bad_banner",
+    ],
   ];
   for (const [line, action] of ddos) {
     none(line, "normal");
@@ -707,6 +711,28 @@ test("a closing pre-auth failure reports the pending failure instead of adding i
   assert.deepEqual(
     failures(evs[1]!).map((e) => [e.event.action, e.source?.ip, e.user?.name]),
     [["ssh_too_many_auth_failures", "192.0.2.70", "root"]],
+  );
+});
+
+test("6.8 to 7.x: `Disconnecting: Too many authentication failures` after the maximum-attempts line counts once", () => {
+  // OpenSSH 7.4 (RHEL 7) logs both lines for one connection that exceeded MaxAuthTries; the first one counted.
+  const lines = [
+    `${at(6510)}Failed password for root from 192.0.2.71 port 1235 ssh2`,
+    `${at(6510)}error: maximum authentication attempts exceeded for root from 192.0.2.71 port 1235 ssh2 [preauth]`,
+    `${at(6510)}Disconnecting: Too many authentication failures [preauth]`,
+  ];
+  for (const mode of ["normal", "aggressive", "all"]) {
+    assert.deepEqual(
+      feed(lines, mode).map((l) => failures(l).map((e) => [e.event.action, e.source?.ip, e.source?.port])),
+      [[["ssh_auth_failed", "192.0.2.71", 1235]], [["ssh_max_auth_attempts", "192.0.2.71", 1235]], []],
+      mode,
+    );
+  }
+  // Without the maximum-attempts line (sshd before 6.8) it is the failure, as before.
+  const old = feed([lines[0]!, lines[2]!], "normal");
+  assert.deepEqual(
+    failures(old[1]!).map((e) => [e.event.action, e.source?.ip]),
+    [["ssh_too_many_auth_failures", "192.0.2.71"]],
   );
 });
 

@@ -67,6 +67,10 @@ class SshdParser implements LineParser, Context {
     return this.#lookup() !== undefined;
   }
 
+  maxed(): boolean {
+    return this.#lookup()?.maxed === true;
+  }
+
   reject(reason: string): void {
     this.#onRejected?.(reason);
   }
@@ -121,6 +125,7 @@ class SshdParser implements LineParser, Context {
       addUser(conn, L.user);
       multi = conn.users.length > 1;
     }
+    if (conn !== undefined && L.action === A.maxAuthAttempts) conn.maxed = true;
     const pending = conn?.pending;
     let action: string = "";
     let user = L.user;

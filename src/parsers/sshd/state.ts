@@ -20,6 +20,8 @@ export interface Conn {
   /** Distinct user names tried in this connection (at most MAX_USERS kept). */
   users: string[];
   pending: Pending | undefined;
+  /** The connection logged `maximum authentication attempts exceeded` (already one failure). */
+  maxed: boolean;
 }
 
 const MAX_USERS = 32;
@@ -91,7 +93,14 @@ export class ConnTable {
   }
 
   create(k: number, program: string): Conn {
-    const c: Conn = { program, addr: undefined, port: undefined, users: [], pending: undefined };
+    const c: Conn = {
+      program,
+      addr: undefined,
+      port: undefined,
+      users: [],
+      pending: undefined,
+      maxed: false,
+    };
     this.#old.delete(k);
     if (this.#cur.has(k)) this.#cur.set(k, c);
     else this.#put(k, c);
