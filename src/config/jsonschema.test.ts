@@ -30,3 +30,40 @@ test("the shipped example configuration is valid", () => {
   const c = loadConfigFile(join(repoRoot, "deploy", "portcullis.yaml"), REGISTRIES);
   assert.ok(c.sources.length > 0);
 });
+
+test("the config schema takes the file source's `path` shorthand (the README's form) as well as `paths`", () => {
+  const s = configJsonSchema(REGISTRIES) as {
+    properties: { sources: { items: { oneOf: Record<string, unknown>[] } } };
+  };
+  const file = s.properties.sources.items.oneOf.find(
+    (o) => (o.properties as { type: { const: string } }).type.const === "file",
+  ) as { properties: Record<string, unknown>; required: string[]; oneOf: { required: string[] }[] };
+  assert.ok(file.properties.path && file.properties.paths);
+  assert.deepEqual(file.required, ["type"]);
+  assert.deepEqual(
+    file.oneOf.map((o) => o.required),
+    [["paths"], ["path"]],
+  );
+});
+
+test("every key of the config schema's top level and sections has a description", () => {
+  const missing: string[] = [];
+  const walk = (node: Record<string, unknown>, path: string) => {
+    for (const [k, v] of Object.entries((node.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+      const p = path ? `${path}.${k}` : k;
+      if (typeof v.description !== "string") missing.push(p);
+      if (p !== "api" && p !== "sources" && p !== "responders") walk(v, p);
+    }
+  };
+  walk(configJsonSchema(REGISTRIES), "");
+  assert.deepEqual(missing, []);
+});
+
+test("plugin types are described", () => {
+  const s = configJsonSchema(REGISTRIES) as {
+    properties: Record<string, { items: { oneOf: { properties: { type: { description?: string } } }[] } }>;
+  };
+  for (const k of ["sources", "responders"])
+    for (const o of s.properties[k]!.items.oneOf)
+      assert.equal(typeof o.properties.type.description, "string");
+});

@@ -11,7 +11,7 @@ import { after, test } from "node:test";
 import { PortcullisError } from "../core/errors.ts";
 import { REGISTRIES } from "../daemon/plugins.ts";
 import { repoRoot } from "../../test/support/shared.ts";
-import { loadConfigFile } from "./load.ts";
+import { loadConfigFile, MAX_CONFIG_BYTES } from "./load.ts";
 
 const fixtures = join(repoRoot, "test", "fixtures", "config");
 
@@ -168,4 +168,60 @@ test("relative rules.paths are relative to the configuration file, absolute ones
     join(dir, "..", "shared-rules", "web.yaml"),
     "/etc/portcullis/extra",
   ]);
+});
+
+test("a negative duration is reported at its line with the other problems, not thrown alone", () => {
+  const p = join(tmp, "negative.yaml");
+  writeFileSync(
+    p,
+    ["policy:", "  escalation: { max: -1 }", "  default_duration: 10 minutes", "log_level: loud", ""].join(
+      "\n",
+    ),
+  );
+  const e = loadError(p);
+  assert.equal(e.issues.length, 3, e.describe());
+  assert.match(e.describe(), /negative\.yaml:2 policy\.escalation\.max: expected a duration such as 90s/);
+  assert.match(e.describe(), /negative\.yaml:3 policy\.default_duration: expected a duration such as 90s/);
+});
+
+test("parsers.modes: an unknown parser or mode is refused at its line (the daemon's sources would fail on it)", () => {
+  const p = join(tmp, "modes.yaml");
+  writeFileSync(
+    p,
+    ["parsers:", "  modes:", "    sshd: agressive", "    sshdd: normal", "    postfix: all", ""].join("\n"),
+  );
+  const text = loadError(p).describe();
+  assert.match(
+    text,
+    /modes\.yaml:3 parsers\.modes\.sshd: parser sshd has no mode "agressive" \(modes: .*aggressive/,
+  );
+  assert.match(text, /modes\.yaml:4 parsers\.modes\.sshdd: unknown parser "sshdd"/);
+  assert.doesNotMatch(text, /parsers\.modes\.postfix/);
+  writeFileSync(p, "parsers:\n  modes: { sshd: aggressive, postfix: all }\n");
+  assert.deepEqual(loadConfigFile(p, REGISTRIES).raw.parsers.modes, { sshd: "aggressive", postfix: "all" });
+});
+
+test("a duplicate key is reported with its path; an unknown tag is an error, not silently dropped", () => {
+  const p = join(tmp, "dup.yaml");
+  writeFileSync(p, ["policy:", "  dry_run: false", "  dry_run: true", "data_dir: !secret x", ""].join("\n"));
+  const e = loadError(p);
+  assert.match(e.describe(), /dup\.yaml:3 policy\.dry_run: duplicate key/);
+  assert.match(e.describe(), /dup\.yaml:4: Unresolved tag: !secret/);
+});
+
+test("a file that is not UTF-8 is refused at the line of the first bad byte", () => {
+  const p = join(tmp, "latin1.yaml");
+  writeFileSync(p, Buffer.from("sources:\n  - type: file\n    path: /var/log/caf\xe9.log\n", "latin1"));
+  const e = loadError(p);
+  assert.match(e.describe(), /not UTF-8\n {2}.*latin1\.yaml:3: bytes that are not UTF-8/);
+  // A UTF-8 byte order mark is fine.
+  writeFileSync(p, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("log_level: warn\n")]));
+  assert.equal(loadConfigFile(p, REGISTRIES).raw.log_level, "warn");
+});
+
+test("a directory, and a file larger than MAX_CONFIG_BYTES, are clear errors (the file is not parsed)", () => {
+  assert.throws(() => loadConfigFile(tmp, REGISTRIES), /cannot read configuration .*: it is a directory/);
+  const p = join(tmp, "huge.yaml");
+  writeFileSync(p, `policy:\n  allowlist:\n${"    - 10.0.0.1\n".repeat(MAX_CONFIG_BYTES / 15 + 1)}`);
+  assert.throws(() => loadConfigFile(p, REGISTRIES), /huge\.yaml: larger than 4 MiB/);
 });

@@ -15,14 +15,33 @@ import { isDuration, MAX_DURATION_MS, MAX_TIMER_MS, parseDuration } from "../cor
 import { apiConfigSchema } from "../api/config.ts";
 import { parseCidr } from "../core/ip.ts";
 
+/** A duration's text as {@link isDuration} reads it: `90s`, `1h30m`, `1.5h`, or a number of seconds. */
+const DURATION_TEXT = /^(?:\d+|(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+)$/;
+const DURATION_MESSAGE = "expected a duration such as 90s, 10m, 1h, 2d";
+
+/**
+ * Milliseconds of a duration, or undefined when it is none: refinements run even after the union refused a
+ * value (a negative number), and must not throw there (parseDuration would, losing every other problem).
+ */
+function durationMs(v: unknown): number | undefined {
+  if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? v * 1000 : undefined;
+  return typeof v === "string" && isDuration(v) ? parseDuration(v) : undefined;
+}
+
 const duration = z
-  .union([z.string(), z.number().nonnegative()])
-  .refine((v) => typeof v === "number" || isDuration(v), {
-    message: "expected a duration such as 90s, 10m, 1h, 2d",
+  .union(
+    [
+      z.string().regex(DURATION_TEXT, { error: DURATION_MESSAGE, abort: true }),
+      z.number().nonnegative({ error: DURATION_MESSAGE, abort: true }),
+    ],
+    { error: DURATION_MESSAGE },
+  )
+  .refine((v) => durationMs(v) !== undefined, {
+    message: DURATION_MESSAGE,
     // Refinements added to it (interval) then only see valid durations.
     abort: true,
   })
-  .refine((v) => parseDuration(v) <= MAX_DURATION_MS, {
+  .refine((v) => durationMs(v)! <= MAX_DURATION_MS, {
     message: "expected a duration of at most 3650d",
     abort: true,
   });
@@ -52,7 +71,7 @@ export const policySchema = z
     rules: z.record(z.string(), rulePolicySchema).default({}).describe("Per-rule overrides, by rule id"),
     escalation: z
       .strictObject({
-        enabled: z.boolean().default(true),
+        enabled: z.boolean().default(true).describe("Lengthen the bans of repeat offenders"),
         factor: z.number().min(1).default(2).describe("Each repeat ban multiplies the duration by this"),
         max: duration.default("1w").describe("Longest escalated ban"),
         lookback: duration.default("1w").describe("Earlier bans within this period count as repeats"),
@@ -73,8 +92,8 @@ export const policySchema = z
       ),
     max_prefix: z
       .strictObject({
-        v4: z.number().int().min(0).max(32).default(16),
-        v6: z.number().int().min(0).max(128).default(48),
+        v4: z.number().int().min(0).max(32).default(16).describe("Widest IPv4 range a ban may cover"),
+        v6: z.number().int().min(0).max(128).default(48).describe("Widest IPv6 range a ban may cover"),
       })
       .prefault({})
       .describe("Refuse bans of ranges wider than these prefixes"),
@@ -87,7 +106,10 @@ export const policySchema = z
           .default(120)
           .describe("Beyond this many new bans in a minute, alert only (and warn loudly); 0 disables"),
       })
-      .prefault({}),
+      .prefault({})
+      .describe(
+        "A limit on the rate of new bans (a flood of forged log lines must not ban half the Internet)",
+      ),
     dry_run: z.boolean().default(false).describe("Decide and record everything, enforce nothing"),
     allowlist: z
       .array(cidr)
@@ -104,9 +126,13 @@ export const policySchema = z
       .min(1)
       .max(128)
       .default(64)
-      .describe("IPv6 sources are banned per prefix of this length"),
+      .describe(
+        "IPv6 attackers reported by SIEMs and webhooks are banned per prefix of this length; native detections " +
+          "ban per their rule's own ipv6_prefix (64 unless the rule sets it)",
+      ),
   })
-  .prefault({});
+  .prefault({})
+  .describe("What alerts become: ban durations, allowlist, escalation, safety limits, dry run");
 
 export const rulesSchema = z
   .strictObject({
@@ -123,11 +149,12 @@ export const rulesSchema = z
           "are restored as of the last snapshot (a clean stop always saves them)",
       ),
   })
-  .prefault({});
+  .prefault({})
+  .describe("Detection rules: the built-in pack, your own rule files, rules turned off");
 
 export const storeSchema = z
   .strictObject({
-    type: z.literal("sqlite").default("sqlite"),
+    type: z.literal("sqlite").default("sqlite").describe("Store backend (SQLite only)"),
     path: z.string().optional().describe("Database file (default: <data_dir>/portcullis.db)"),
     durability: z.enum(["normal", "full"]).default("normal").describe("SQLite synchronous mode in WAL"),
     max_held_outcomes: z
@@ -145,23 +172,32 @@ export const storeSchema = z
     retention: z
       .strictObject({
         decisions: duration.default("90d").describe("Keep ended decisions this long"),
-        alerts: duration.default("30d"),
-        audit: duration.default("365d"),
+        alerts: duration.default("30d").describe("Keep alerts this long"),
+        audit: duration.default("365d").describe("Keep audit records this long"),
       })
-      .prefault({}),
+      .prefault({})
+      .describe("How long records are kept before they are deleted"),
   })
-  .prefault({});
+  .prefault({})
+  .describe("The state: decisions, alerts, audit trail, source positions, detection windows");
 
 export const configSchema = z.strictObject({
   data_dir: z.string().default("/var/lib/portcullis").describe("State: database, offsets, certificates"),
-  log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  log_level: z
+    .enum(["debug", "info", "warn", "error"])
+    .default("info")
+    .describe("Least severe messages logged (JSON lines on stdout)"),
   timezone: z.string().default("local").describe("Zone of log timestamps without an offset"),
   sources: z.array(plugin).default([]).describe("Where logs come from (file, journald, syslog, ...)"),
   parsers: z
     .strictObject({
-      modes: z.record(z.string(), z.string()).default({}).describe("Parser mode per parser id"),
+      modes: z
+        .record(z.string(), z.string())
+        .default({})
+        .describe("Parser mode per parser id (fail2ban's mode names), e.g. { sshd: aggressive }"),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("Log parsers' settings"),
   rules: rulesSchema,
   policy: policySchema,
   responders: z.array(plugin).default([]).describe("Where bans are enforced (nftables, ipset, ufw, ...)"),

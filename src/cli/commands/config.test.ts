@@ -85,3 +85,18 @@ test("config check: a configuration without any rule is OK with a warning", asyn
   assert.match(r.out, /0 rules\)/);
   assert.match(r.err, /warning: .*enables no detection rule/);
 });
+
+test("config check: --config FILE works like the argument; warnings go to stderr with exit 0", async () => {
+  const file = join(dir, "flag.yaml");
+  writeFileSync(file, `${HEAD}responders: [{ type: nftables }]\npolicy: { allowlist: [] }\n`);
+  let out = "";
+  let err = "";
+  const io = {
+    stdout: { write: (s: string) => ((out += s), true) },
+    stderr: { write: (s: string) => ((err += s), true) },
+    stdin: Readable.from([]),
+  } as unknown as Parameters<typeof main>[1];
+  assert.equal(await main(["config", "check", "--config", file], io), 0, err);
+  assert.match(out, /flag\.yaml: OK \(1 sources, 1 responders/);
+  assert.match(err, /warning: .*flag\.yaml:4 policy\.allowlist: empty while bans are enforced/);
+});

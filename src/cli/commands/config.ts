@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { loadConfigFile, type LoadedConfig } from "../../config/load.ts";
 import { configJsonSchema } from "../../config/jsonschema.ts";
+import { configWarnings } from "../../config/warnings.ts";
 import { isPortcullisError, PortcullisError, type Issue } from "../../core/errors.ts";
 import { keyLineOf, parseYamlDocs, type Path } from "../../core/yaml.ts";
 import { builtinRules } from "../../detect/builtin.ts";
@@ -11,6 +12,7 @@ import { REGISTRIES } from "../../daemon/plugins.ts";
 import { configuredRules, policyConfig } from "../../daemon/settings.ts";
 import type { CliIO } from "../main.ts";
 import { DEFAULT_CONFIG } from "../local.ts";
+import { printableLines } from "../table.ts";
 
 export function registerConfig(program: Command, io: CliIO, setExit: (code: number) => void): void {
   const cmd = program.command("config").description("the configuration file: JSON Schema, checks");
@@ -28,7 +30,10 @@ export function registerConfig(program: Command, io: CliIO, setExit: (code: numb
         "rules.disable); every problem with its file:line",
     )
     .argument("[file]", "configuration file", DEFAULT_CONFIG)
-    .action((file: string) => {
+    // `--config FILE`, as `run`, `replay` and `enforcer` take it (the positional argument is the usual form).
+    .option("-c, --config <file>", "configuration file (instead of the argument)")
+    .action((positional: string, opts: { config?: string }) => {
+      const file = opts.config ?? positional;
       const c = loadConfigFile(file, REGISTRIES);
       const issues = ruleIssues(c);
       if (issues.length) {
@@ -45,6 +50,10 @@ export function registerConfig(program: Command, io: CliIO, setExit: (code: numb
         `${file}: OK (${c.sources.length} sources, ${c.responders.length} responders, ${rules.length} rules)\n`,
       );
       if (!rules.length) io.stderr.write(`portcullis: warning: ${file} enables no detection rule\n`);
+      const located = parseYamlDocs(readFileSync(c.file, "utf8")).docs[0];
+      for (const w of configWarnings(c, located, new Set(rules.map((r) => r.id)))) {
+        io.stderr.write(`portcullis: warning: ${printableLines(`${w.path}: ${w.message}`)}\n`);
+      }
       setExit(0);
     });
 }
