@@ -280,6 +280,8 @@ test("run: kill -9 keeps the detection windows as of the last snapshot (4 failur
   let run = spawnDaemon(cfg, (t) => (stderr += t));
   try {
     await until("started", () => stderr.includes("portcullis started"), 60_000);
+    // What `config check` warns about is in the daemon's log too: this configuration bans with no allowlist.
+    assert.match(stderr, /policy\.allowlist.*configuration: empty while bans are enforced/);
     // One write: the daemon reads the four lines in one batch, so the snapshot waited for below holds all four
     // (four writes could be read in two batches, the snapshot taken between them holding fewer: a crash then
     // loses the later counts, the documented gap this test is not about).

@@ -50,8 +50,7 @@ export function registerConfig(program: Command, io: CliIO, setExit: (code: numb
         `${file}: OK (${c.sources.length} sources, ${c.responders.length} responders, ${rules.length} rules)\n`,
       );
       if (!rules.length) io.stderr.write(`portcullis: warning: ${file} enables no detection rule\n`);
-      const located = parseYamlDocs(readFileSync(c.file, "utf8")).docs[0];
-      for (const w of configWarnings(c, located, new Set(rules.map((r) => r.id)))) {
+      for (const w of loadedConfigWarnings(c)) {
         io.stderr.write(`portcullis: warning: ${printableLines(`${w.path}: ${w.message}`)}\n`);
       }
       setExit(0);
@@ -97,4 +96,18 @@ function ruleIssues(c: LoadedConfig): Issue[] {
       });
   });
   return issues;
+}
+
+/**
+ * The warnings of a loaded configuration (config/warnings.ts): printed by `config check`, logged by `run` at start
+ * and on each reload. The file is read again for the lines of the keys (a file changed since is only a wrong line).
+ */
+export function loadedConfigWarnings(c: LoadedConfig): Issue[] {
+  let located;
+  try {
+    located = parseYamlDocs(readFileSync(c.file, "utf8")).docs[0];
+  } catch {
+    located = undefined;
+  }
+  return configWarnings(c, located, new Set(configuredRules(c.raw).map((r) => r.id)));
 }

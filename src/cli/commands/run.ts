@@ -8,7 +8,7 @@
  * naming the directory and the running daemon's pid, and touches nothing of it.
  */
 import type { Command } from "commander";
-import { loadConfigFile } from "../../config/load.ts";
+import { loadConfigFile, type LoadedConfig } from "../../config/load.ts";
 import { SystemClock } from "../../core/clock.ts";
 import { isPortcullisError } from "../../core/errors.ts";
 import { createLogger } from "../../core/logger.ts";
@@ -18,6 +18,7 @@ import { FACTORIES, REGISTRIES } from "../../daemon/plugins.ts";
 import type { CliIO } from "../main.ts";
 import { DEFAULT_CONFIG } from "../local.ts";
 import { runWithSignals } from "../signals.ts";
+import { loadedConfigWarnings } from "./config.ts";
 
 /** Exit status of a `run` refused because another daemon holds the state directory (sysexits EX_TEMPFAIL). */
 export const EXIT_ALREADY_RUNNING = 75;
@@ -40,6 +41,11 @@ export function registerRun(program: Command, io: CliIO, setExit: (code: number)
     .action(async (opts: RunOptions) => {
       const config = loadConfigFile(opts.config, REGISTRIES);
       const logger = createLogger({ level: opts.logLevel ?? config.raw.log_level, destination: io.stderr });
+      // What `config check` warns about (an empty allowlist while enforcing, ...) is in the daemon's log too.
+      const warn = (c: LoadedConfig) => {
+        for (const w of loadedConfigWarnings(c)) logger.warn({ at: w.path }, `configuration: ${w.message}`);
+      };
+      warn(config);
       const daemon = new Daemon({
         config,
         clock: SystemClock,
@@ -51,6 +57,7 @@ export function registerRun(program: Command, io: CliIO, setExit: (code: number)
       const reload = () => {
         try {
           const next = loadConfigFile(opts.config, REGISTRIES);
+          warn(next);
           daemon
             .reload(next)
             .catch((e: unknown) =>
