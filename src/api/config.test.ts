@@ -50,6 +50,13 @@ test("api config: strict, and every cross-field problem is reported with its pat
   );
   assert.match(issues({ trust_proxy: true }).join(), /^trust_proxy:/);
   assert.match(issues({ rate_limit: { window: "soon" } }).join(), /^rate_limit.window:/);
+  // Timer periods: never zero (a heartbeat would spin), never past what a timer can wait (it would fire at once).
+  assert.match(
+    issues({ stream: { heartbeat: "0s" } }).join(),
+    /^stream.heartbeat: expected a duration of at least/,
+  );
+  assert.match(issues({ stream: { heartbeat: "30d" } }).join(), /^stream.heartbeat: .*at most 24d/);
+  assert.match(issues({ signatures: { window: 0 } }).join(), /^signatures.window: .*at least/);
 });
 
 test("api config: values in numbers", () => {

@@ -9,13 +9,22 @@
  *     signatures: { required: true, secret_file: /etc/portcullis/webhook.secret }
  */
 import { z } from "zod";
-import { isDuration, parseDuration } from "../core/duration.ts";
+import { isDuration, MAX_TIMER_MS, parseDuration } from "../core/duration.ts";
 import { CidrSet, parseCidr, splitHostPort } from "../core/ip.ts";
 
+/**
+ * The API's durations are all timer periods or time windows: more than zero (a 0s heartbeat would spin, a 0s
+ * window refuse everything) and at most what a timer can wait (24d; `stream.heartbeat: 30d` overflowed to 1 ms).
+ */
 const duration = z
   .union([z.string(), z.number().nonnegative()])
   .refine((v) => typeof v === "number" || isDuration(v), {
     message: "expected a duration such as 90s, 10m, 1h, 2d",
+    abort: true,
+  })
+  .refine((v) => parseDuration(v) >= 10, { message: "expected a duration of at least 10ms" })
+  .refine((v) => parseDuration(v) <= MAX_TIMER_MS, {
+    message: "expected a duration of at most 24d (the longest a timer can wait)",
   });
 const cidr = z
   .string()
