@@ -4,7 +4,6 @@
  * `replay` would report "0 events" as if the log held no attack. Judged once, on the first bytes of the input
  * (after gzip decompression), so a text log with a few NUL bytes or some invalid UTF-8 is still read.
  */
-import { isAscii } from "node:buffer";
 
 /**
  * Formats a log can plausibly be found in that are not text, each with what to do instead; matched on the first
@@ -18,6 +17,7 @@ const SIGNATURES: { magic: RegExp; what: string }[] = [
   { magic: /^\xfd7zXZ\x00/, what: compressed("xz") },
   { magic: /^\x28\xb5\x2f\xfd/, what: compressed("zstd") },
   { magic: /^\x04\x22\x4d\x18/, what: compressed("lz4") },
+  { magic: /^PK\x03\x04/, what: "a zip archive (extract it: unzip -p FILE | portcullis replay -)" },
   // "BZh", the block size, then the first block's magic (all printable: "BZh" alone could start a text line).
   { magic: /^BZh[1-9]1AY&SY/, what: compressed("bzip2") },
   {
@@ -48,8 +48,11 @@ const MIN_ODD = 16;
 
 /**
  * Why `sample` (the first bytes of the input `path`) is not a text log, or undefined if it is one. Binary: a known
- * signature, or more than 10% of the bytes are control characters (other than tab, line breaks, form feed and
- * ESC, which colored output has), short NUL runs or invalid UTF-8.
+ * signature, or more than 5% of the bytes are control characters (other than tab, line breaks, form feed and
+ * ESC, which colored output has) or short NUL runs: random or compressed data has about 10%, a program or wtmp
+ * far more, a text log none. Bytes above 0x7f are not counted, valid UTF-8 or not: a latin1 or cp1251 log is
+ * text, and they are what a sender can most easily put into a log (rsyslog passes 8-bit bytes on, Traefik writes
+ * a Basic user name as decoded), so they must not let anyone get a log refused. `--text` reads an input anyway.
  */
 export function notTextReason(sample: Buffer, path: string): string | undefined {
   const bytes = sample.subarray(0, SAMPLE_BYTES);
@@ -72,13 +75,9 @@ export function notTextReason(sample: Buffer, path: string): string | undefined 
     counted++;
     if (b < 0x20 ? !TEXT_CONTROL.has(b) : b === 0x7f) odd++;
   }
-  // Invalid UTF-8 sequences, each decoded as one U+FFFD (a latin1 log has a few: accented letters).
-  if (odd < counted && !isAscii(bytes)) {
-    const text = bytes.toString("utf8");
-    for (let i = text.indexOf("\ufffd"); i >= 0; i = text.indexOf("\ufffd", i + 1)) odd++;
-  }
-  if (odd >= MIN_ODD && odd * 10 > counted) {
-    return `binary data, not a text log (${Math.round((odd / counted) * 100)}% of its first bytes are not text)`;
+  if (odd >= MIN_ODD && odd * 20 > counted) {
+    const share = Math.round((odd / counted) * 100);
+    return `binary data, not a text log (${share}% of its first bytes are control characters; --text reads it anyway)`;
   }
   return undefined;
 }

@@ -11,6 +11,11 @@ import { createGunzip } from "node:zlib";
 import { PortcullisError } from "../core/errors.ts";
 import { notTextReason } from "./binary.ts";
 
+export interface ReadOptions {
+  /** Read an input that looks binary as text anyway (`--text`, as grep's `-a`): its text lines are still found. */
+  text?: boolean;
+}
+
 export interface LineBatch {
   lines: string[];
   /** Bytes of input consumed so far (compressed bytes for .gz), for progress bars. */
@@ -99,7 +104,7 @@ const READ = CHUNK;
  * out of it) and processed, the next read fills the other, after the unfinished last line moved there. A line
  * longer than a buffer makes it grow (reads then continue into it, without reading ahead).
  */
-async function* fileLines(path: string): AsyncGenerator<LineBatch> {
+async function* fileLines(path: string, text: boolean): AsyncGenerator<LineBatch> {
   let fh: FileHandle;
   try {
     fh = await open(path, "r");
@@ -123,7 +128,7 @@ async function* fileLines(path: string): AsyncGenerator<LineBatch> {
       const n = await reading;
       if (typeof n !== "number") throw n;
       if (n === 0) break;
-      if (total === 0) checkText(path, buf.subarray(0, n));
+      if (total === 0 && !text) checkText(path, buf.subarray(0, n));
       total += n;
       const end = have + n;
       const rest = buf.lastIndexOf(10, end - 1) + 1;
@@ -208,7 +213,12 @@ async function* sniffed(raw: Readable, counted: (n: number) => void): AsyncGener
  * detected by its magic bytes, so rotated `auth.log.2.gz` works whatever its name); stdin (`-`), pipes, FIFOs
  * and devices (`<(zcat ...)`, `/dev/stdin`) as streams, gzip sniffed from their first bytes.
  */
-export async function* readLines(path: string, stdin?: Readable): AsyncGenerator<LineBatch> {
+export async function* readLines(
+  path: string,
+  stdin?: Readable,
+  opts: ReadOptions = {},
+): AsyncGenerator<LineBatch> {
+  const text = opts.text === true;
   let raw: Readable = stdin ?? process.stdin;
   let chunks: AsyncIterable<Buffer>;
   let bytesRead = 0;
@@ -226,7 +236,7 @@ export async function* readLines(path: string, stdin?: Readable): AsyncGenerator
       throw unreadable(path, e);
     }
     if (regular && !(await gzipped(path))) {
-      yield* fileLines(path);
+      yield* fileLines(path, text);
       return;
     }
     raw = createReadStream(path, { highWaterMark: CHUNK });
@@ -238,7 +248,7 @@ export async function* readLines(path: string, stdin?: Readable): AsyncGenerator
   let first = true;
   try {
     for await (const chunk of chunks) {
-      if (first) checkText(path, chunk);
+      if (first && !text) checkText(path, chunk);
       first = false;
       let buf = chunk;
       if (carry.length) {

@@ -92,16 +92,18 @@ export interface ReplayOptions {
   /** The policy's IPv6 ban granularity (default 64); bans made under the rules' own ipv6_prefix count too. */
   ipv6Prefix?: number;
   stdin?: NodeJS.ReadableStream;
+  /** Read inputs that look binary as text anyway (see io/binary.ts). */
+  text?: boolean;
   /** Monotonic time source for the lines/s figure (performance.now by default). */
   elapsed?: () => number;
 }
 
 /** Reads the first timestamp of a file (to order inputs); undefined if none in the first 1000 lines. */
-async function firstTime(input: ReplayInput): Promise<number | undefined> {
+async function firstTime(input: ReplayInput, text: boolean): Promise<number | undefined> {
   if (input.path === "-" || input.lines) return undefined;
   const framer = new LineFramer(input.time);
   let n = 0;
-  for await (const batch of readLines(input.path)) {
+  for await (const batch of readLines(input.path, undefined, { text })) {
     for (const l of batch.lines) {
       const f = framer.frame(l);
       if (f?.time !== undefined) return f.time;
@@ -111,9 +113,9 @@ async function firstTime(input: ReplayInput): Promise<number | undefined> {
   return undefined;
 }
 
-export async function orderInputs(inputs: ReplayInput[]): Promise<ReplayInput[]> {
+export async function orderInputs(inputs: ReplayInput[], text = false): Promise<ReplayInput[]> {
   if (inputs.length < 2) return inputs;
-  const withTimes = await Promise.all(inputs.map(async (i) => ({ i, t: await firstTime(i) })));
+  const withTimes = await Promise.all(inputs.map(async (i) => ({ i, t: await firstTime(i, text) })));
   // Stable: inputs without a time keep their place relative to each other, after timed ones.
   return withTimes
     .map((x, idx) => ({ ...x, idx }))
@@ -199,7 +201,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       bytes: 0,
       batches: (input.lines
         ? [{ lines: input.lines, bytesRead: 0 }][Symbol.iterator]()
-        : readLines(path, opts.stdin as never)) as
+        : readLines(path, opts.stdin as never, { text: opts.text === true })) as
         | AsyncIterableIterator<LineBatch>
         | IterableIterator<LineBatch>,
       process: (frame: Frame | undefined) => {
@@ -248,7 +250,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     return cur;
   };
 
-  const inputs = await orderInputs(opts.inputs);
+  const inputs = await orderInputs(opts.inputs, opts.text === true);
   if (inputs.length === 1) {
     // One input (the usual case): its lines in order.
     const cur = open(inputs[0]!);

@@ -233,6 +233,22 @@ test("unreadable input: a clear message and a non-zero exit", async () => {
     assert.match(b.err(), /cannot read .*wtmp: binary data, not a text log/, cmd);
     assert.equal(b.out(), "", cmd);
   }
+  // --text reads such an input anyway (as grep -a): the text lines in it are found.
+  const mixed = join(dir, "mixed.log");
+  writeFileSync(
+    mixed,
+    Buffer.concat([
+      Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256).filter((b) => b !== 10)),
+      Buffer.from("\nMar  2 10:00:01 srv sshd[1]: Failed password for root from 203.0.113.61 port 22 ssh2\n"),
+    ]),
+  );
+  const refused = io();
+  assert.equal(await main(["parse", ...TZ, mixed], refused.io), 66);
+  const t = io();
+  assert.equal(await main(["parse", ...TZ, "--text", mixed], t.io), 0, t.err());
+  assert.match(t.out(), /"ip":"203\.0\.113\.61"/);
+  const r2 = io();
+  assert.equal(await main(["replay", ...TZ, "--text", "--json", mixed], r2.io), 0, r2.err());
 });
 
 test("replay --rules: rule errors say file:line; rules test runs case files", async () => {

@@ -18,6 +18,7 @@ import { jsonLine, printable } from "../table.ts";
 interface ParseOptions extends TimeOptions {
   mode: string[];
   parser?: string[];
+  text?: boolean;
 }
 
 export function registerParse(program: Command, io: CliIO, setExit: (code: number) => void): void {
@@ -44,6 +45,10 @@ export function registerParse(program: Command, io: CliIO, setExit: (code: numbe
       "--reference-time <iso>",
       "instant that year-less dates are placed near, and the time of lines without one (default: the file's modification time)",
     )
+    .option(
+      "--text",
+      "read inputs that look binary (control characters, NUL bytes) as text anyway, like grep -a",
+    )
     .action(async (files: string[], opts: ParseOptions) => {
       tuneHeapForStreaming();
       const modes = resolveModes(opts.mode);
@@ -69,7 +74,7 @@ export function registerParse(program: Command, io: CliIO, setExit: (code: numbe
           }
           events.length = 0;
         };
-        for await (const batch of readLines(path, io.stdin as never)) {
+        for await (const batch of readLines(path, io.stdin as never, { text: opts.text === true })) {
           for (const line of batch.lines) {
             lineNo++;
             if (line.charCodeAt(0) === 35 /* # */) continue;

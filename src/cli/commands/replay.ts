@@ -22,6 +22,7 @@ import { jsonLine, printable, table } from "../table.ts";
 import { tuneHeapForStreaming } from "../heap.ts";
 
 interface ReplayOptions extends Partial<TimeOptions> {
+  text?: boolean;
   rules?: string[];
   config?: string;
   json?: boolean;
@@ -113,6 +114,10 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
       "instant that year-less dates are placed near (default: each file's modification time)",
     )
     .option("--no-progress", "no progress bar even on a terminal")
+    .option(
+      "--text",
+      "read inputs that look binary (control characters, NUL bytes) as text anyway, like grep -a",
+    )
     .action(async (files: string[], opts: ReplayOptions) => {
       tuneHeapForStreaming();
       // The YAML parser and the schema library are loaded only for rule files of the user's (the built-in
@@ -175,6 +180,7 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
           ...(configured ? { ipv6Prefix: configured.ipv6Prefix } : {}),
           modes,
           stdin: io.stdin,
+          text: opts.text === true,
           hooks: {
             onAlert(a, result) {
               if (!opts.alerts) return;
