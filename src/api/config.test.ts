@@ -57,6 +57,9 @@ test("api config: strict, and every cross-field problem is reported with its pat
   );
   assert.match(issues({ stream: { heartbeat: "30d" } }).join(), /^stream.heartbeat: .*at most 24d/);
   assert.match(issues({ signatures: { window: 0 } }).join(), /^signatures.window: .*at least/);
+  // A negative number is a problem at its path, not an exception out of validation that hides the others.
+  assert.match(issues({ stream: { heartbeat: -5 }, listn: "x" }).join("\n"), /^stream.heartbeat: /m);
+  assert.match(issues({ stream: { heartbeat: -5 }, listn: "x" }).join("\n"), /Unrecognized key/);
 });
 
 test("api config: values in numbers", () => {

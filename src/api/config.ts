@@ -9,7 +9,7 @@
  *     signatures: { required: true, secret_file: /etc/portcullis/webhook.secret }
  */
 import { z } from "zod";
-import { isDuration, MAX_TIMER_MS, parseDuration } from "../core/duration.ts";
+import { durationMs, MAX_TIMER_MS, parseDuration } from "../core/duration.ts";
 import { CidrSet, parseCidr, splitHostPort } from "../core/ip.ts";
 
 /**
@@ -18,12 +18,13 @@ import { CidrSet, parseCidr, splitHostPort } from "../core/ip.ts";
  */
 const duration = z
   .union([z.string(), z.number().nonnegative()])
-  .refine((v) => typeof v === "number" || isDuration(v), {
+  // durationMs, not parseDuration: this runs after the union refused a negative number too, and must not throw.
+  .refine((v) => durationMs(v) !== undefined, {
     message: "expected a duration such as 90s, 10m, 1h, 2d",
     abort: true,
   })
-  .refine((v) => parseDuration(v) >= 10, { message: "expected a duration of at least 10ms" })
-  .refine((v) => parseDuration(v) <= MAX_TIMER_MS, {
+  .refine((v) => durationMs(v)! >= 10, { message: "expected a duration of at least 10ms" })
+  .refine((v) => durationMs(v)! <= MAX_TIMER_MS, {
     message: "expected a duration of at most 24d (the longest a timer can wait)",
   });
 const cidr = z

@@ -11,22 +11,13 @@
  *     - type: nftables
  */
 import { z } from "zod";
-import { isDuration, MAX_DURATION_MS, MAX_TIMER_MS, parseDuration } from "../core/duration.ts";
+import { durationMs, MAX_DURATION_MS, MAX_TIMER_MS, parseDuration } from "../core/duration.ts";
 import { apiConfigSchema } from "../api/config.ts";
 import { parseCidr } from "../core/ip.ts";
 
 /** A duration's text as {@link isDuration} reads it: `90s`, `1h30m`, `1.5h`, or a number of seconds. */
 const DURATION_TEXT = /^(?:\d+|(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+)$/;
 const DURATION_MESSAGE = "expected a duration such as 90s, 10m, 1h, 2d";
-
-/**
- * Milliseconds of a duration, or undefined when it is none: refinements run even after the union refused a
- * value (a negative number), and must not throw there (parseDuration would, losing every other problem).
- */
-function durationMs(v: unknown): number | undefined {
-  if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? v * 1000 : undefined;
-  return typeof v === "string" && isDuration(v) ? parseDuration(v) : undefined;
-}
 
 const duration = z
   .union(

@@ -73,6 +73,19 @@ test("allowlist entries covering everything or with host bits set, unknown polic
   );
 });
 
+test("a network written in another spelling (leading zeros, uncompressed or mapped IPv6) has no host bits", () => {
+  const text = warnings("spelled.yaml", [
+    "sources: [{ type: journald }]",
+    "policy:",
+    '  allowlist: [2001:0db8::/32, "2001:db8:0:0::/64", 192.168.001.0/24, "::ffff:10.0.0.0/104", 2001:0db8::1/32]',
+  ]);
+  assert.doesNotMatch(text, /allowlist\[[0-3]\]/);
+  assert.match(
+    text,
+    /allowlist\[4\]: 2001:0db8::1\/32 has host bits set: it allowlists all of 2001:db8::\/32/,
+  );
+});
+
 test("a secret file readable by everyone or missing, and a world-writable configuration, are warned about", () => {
   const secret = join(tmp, "open-secret");
   writeFileSync(secret, "0123456789abcdef0123\n");

@@ -4,7 +4,7 @@
  */
 import { statSync } from "node:fs";
 import type { Issue } from "../core/errors.ts";
-import { parseCidr } from "../core/ip.ts";
+import { parseCidr, type Cidr } from "../core/ip.ts";
 import { formatPath, keyLineOf, type LocatedDoc, type Path } from "../core/yaml.ts";
 import type { LoadedConfig } from "./load.ts";
 
@@ -36,7 +36,7 @@ export function configWarnings(
         path: at(["policy", "allowlist", i]),
         message: `allowlists every IPv${cidr.family} address: none is ever banned`,
       });
-    } else if (cidr && cidr.text !== entry && cidr.text !== entry.toLowerCase() && entry.includes("/")) {
+    } else if (cidr && hasHostBits(entry, cidr)) {
       out.push({
         path: at(["policy", "allowlist", i]),
         message: `${entry} has host bits set: it allowlists all of ${cidr.text} (write that, or the address alone)`,
@@ -82,6 +82,16 @@ export function configWarnings(
     });
   }
   return out;
+}
+
+/**
+ * Whether the address part of `entry` differs from its network (`10.0.0.1/8`). Compared as numbers, not as text:
+ * `2001:0db8::/32`, `192.168.001.0/24` and `::ffff:10.0.0.0/104` are other spellings of a network, not host bits.
+ */
+function hasHostBits(entry: string, cidr: Cidr): boolean {
+  const slash = entry.indexOf("/");
+  const host = slash < 0 ? undefined : parseCidr(entry.slice(0, slash));
+  return host !== undefined && host.groups.some((g, i) => g !== cidr.groups[i]);
 }
 
 function modeOf(file: string): number | undefined {

@@ -40,6 +40,16 @@ export function isDuration(text: string): boolean {
   return /^\d+$/.test(text) || /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/.test(text) || DURATION.test(text);
 }
 
+/**
+ * Milliseconds of a duration (a {@link isDuration} text or a non-negative number of seconds), or undefined when
+ * it is none. For schema refinements: they run even after a union refused the value (a negative number), and
+ * must not throw there (parseDuration would, out of validation, losing the path and every other problem).
+ */
+export function durationMs(v: unknown): number | undefined {
+  if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? v * 1000 : undefined;
+  return typeof v === "string" && isDuration(v) ? parseDuration(v) : undefined;
+}
+
 /** Formats milliseconds as a short human duration: `10m`, `1h30m`, `2d`. */
 export function formatDuration(ms: number): string {
   if (ms <= 0) return "0s";

@@ -3,24 +3,25 @@
  * descriptions feed the generated JSON Schema in schema/rule.schema.json).
  */
 import { z } from "zod";
-import { isDuration, MAX_DURATION_MS, parseDuration } from "../core/duration.ts";
+import { durationMs, MAX_DURATION_MS } from "../core/duration.ts";
 
 const severity = z.enum(["low", "medium", "high", "critical"], {
   error: "expected low, medium, high or critical",
 });
 const duration = z
   .union([z.string(), z.number().nonnegative()])
-  .refine((v) => typeof v === "number" || isDuration(v), {
+  // durationMs, not parseDuration: this runs after the union refused a negative number too, and must not throw.
+  .refine((v) => durationMs(v) !== undefined, {
     message: "expected a duration such as 90s, 10m, 1h, 2d",
     // The refinements below then only see valid durations.
     abort: true,
   })
-  .refine((v) => parseDuration(v) <= MAX_DURATION_MS, { message: "expected a duration of at most 3650d" });
+  .refine((v) => durationMs(v)! <= MAX_DURATION_MS, { message: "expected a duration of at most 3650d" });
 /**
  * A window or a ban length: zero is refused (a 0s window counts only events of the same millisecond, a 0s ban
  * bans nothing; both are typos of a real value, not a way to disable anything: `enabled: false` is).
  */
-const positiveDuration = duration.refine((v) => parseDuration(v) > 0, {
+const positiveDuration = duration.refine((v) => durationMs(v)! > 0, {
   message: "expected a duration greater than zero",
 });
 const kql = z
