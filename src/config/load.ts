@@ -2,22 +2,17 @@
  * Loads and validates the daemon config: every problem, with its file:line and path, before anything starts.
  * Plugin entries (sources, responders) are checked by their own schemas; an unknown type lists the known ones.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { isMap, isSeq } from "yaml";
 import type { z } from "zod";
 import { parseDuration } from "../core/duration.ts";
 import { PortcullisError, type Issue } from "../core/errors.ts";
-import { formatPath, keyLineOf, parseYamlDocs, plainValue, type LocatedDoc } from "../core/yaml.ts";
+import { formatPath, keyLineOf, plainValue, type LocatedDoc } from "../core/yaml.ts";
 import { Zone } from "../framing/zone.ts";
 import { PARSERS } from "../parsers/registry.ts";
+import { readConfigYaml, zodIssues as locatedIssues } from "./file.ts";
 import { configSchema, type RawConfig } from "./schema.ts";
 
-/**
- * Largest configuration file read (4 MiB: some 150,000 allowlist entries). Parsing YAML takes about 60 bytes of
- * memory per byte of text: a 50 MB file took 90 s and 3 GB before anything was said.
- */
-export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+export { MAX_CONFIG_BYTES } from "./file.ts";
 
 export interface PluginRegistry {
   [type: string]: { schema: z.ZodType };
@@ -55,18 +50,7 @@ function zodIssues(
   file: string,
   located: LocatedDoc | undefined,
 ): Issue[] {
-  const out: Issue[] = [];
-  for (const iss of issues) {
-    const p = aliasPath(located, [...base, ...(iss.path as (string | number)[])]);
-    const line = (q: (string | number)[]) => (located ? `${file}:${keyLineOf(located, q)}` : file);
-    if (iss.code === "unrecognized_keys") {
-      for (const k of iss.keys)
-        out.push({ path: `${line([...p, k])} ${formatPath([...p, k])}`, message: "unknown key" });
-    } else {
-      out.push({ path: `${line(p)}${p.length ? ` ${formatPath(p)}` : ""}`, message: iss.message });
-    }
-  }
-  return out;
+  return locatedIssues(issues, base, file, located, (p) => aliasPath(located, p));
 }
 
 /** Validates a config object (already parsed from YAML/JSON); `located` maps paths to lines. */
@@ -170,118 +154,8 @@ function parserModeIssues(parsers: unknown, file: string, located: LocatedDoc | 
   return issues;
 }
 
-function unreadable(file: string, why: string, cause?: unknown): PortcullisError {
-  return new PortcullisError("CONFIG_INVALID", `cannot read configuration ${file}: ${why}`, {
-    ...(cause === undefined ? {} : { cause }),
-  });
-}
-
-/**
- * The file's text: at most {@link MAX_CONFIG_BYTES} (read so, not by its size: a pipe or /dev/zero has none),
- * and UTF-8, or the line of the first byte that is not (decoded leniently, a Latin-1 `é` in a path became U+FFFD
- * and named another file).
- */
-function readConfigText(file: string): string {
-  let fd: number;
-  try {
-    fd = openSync(file, "r");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw unreadable(file, code === "ENOENT" ? "no such file" : (e as Error).message, e);
-  }
-  let buf: Buffer;
-  try {
-    if (fstatSync(fd).isDirectory()) throw unreadable(file, "it is a directory");
-    buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
-    let n = 0;
-    for (let got = -1; got !== 0 && n < buf.length; n += got)
-      got = readSync(fd, buf, n, buf.length - n, null);
-    if (n > MAX_CONFIG_BYTES) {
-      throw unreadable(
-        file,
-        `larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB, the most a configuration may be`,
-      );
-    }
-    buf = buf.subarray(0, n);
-  } catch (e) {
-    if (e instanceof PortcullisError) throw e;
-    throw unreadable(file, (e as Error).message, e);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(buf);
-  } catch {
-    let start = 0;
-    for (let line = 1; ; line++) {
-      const end = buf.indexOf(10, start);
-      const bytes = buf.subarray(start, end < 0 ? buf.length : end);
-      try {
-        new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-      } catch {
-        throw new PortcullisError("CONFIG_INVALID", `invalid configuration ${file}: not UTF-8`, {
-          issues: [{ path: `${file}:${line}`, message: "bytes that are not UTF-8 (save the file as UTF-8)" }],
-        });
-      }
-      if (end < 0) return buf.toString("utf8"); // not reached: some line failed above
-      start = end + 1;
-    }
-  }
-}
-
-/** The key path of the pair whose key starts at `pos` (a duplicate key), searched depth first. */
-function keyPathAt(
-  node: unknown,
-  pos: number,
-  path: (string | number)[] = [],
-): (string | number)[] | undefined {
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      const key = pair.key as { range?: [number, number, number]; value?: unknown } | null;
-      const p = [...path, String(key?.value)];
-      if (key?.range?.[0] === pos) return p;
-      const hit = keyPathAt(pair.value, pos, p);
-      if (hit) return hit;
-    }
-  } else if (isSeq(node)) {
-    for (const [i, item] of node.items.entries()) {
-      const hit = keyPathAt(item, pos, [...path, i]);
-      if (hit) return hit;
-    }
-  }
-  return undefined;
-}
-
-/** The YAML errors of the file, and its warnings (an unknown tag such as `!foo` would be dropped silently). */
-function yamlIssues(file: string, docs: LocatedDoc[]): Issue[] {
-  return docs.flatMap(({ doc, counter }) =>
-    [...doc.errors, ...doc.warnings].map((e) => {
-      const at = `${file}:${counter.linePos(e.pos[0]).line}`;
-      const message = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
-      const key = e.code === "DUPLICATE_KEY" ? keyPathAt(doc.contents, e.pos[0]) : undefined;
-      return key
-        ? { path: `${at} ${formatPath(key)}`, message: "duplicate key (a key may appear once in a mapping)" }
-        : { path: at, message };
-    }),
-  );
-}
-
 export function loadConfigFile(file: string, registries: Registries): LoadedConfig {
-  const text = readConfigText(file);
-  const { docs } = parseYamlDocs(text);
-  const errors = yamlIssues(file, docs);
-  if (errors.length) {
-    throw new PortcullisError("CONFIG_INVALID", `invalid configuration ${file}: YAML syntax`, {
-      issues: errors,
-    });
-  }
-  if (docs.length > 1) {
-    throw new PortcullisError(
-      "CONFIG_INVALID",
-      `invalid configuration ${file}: one YAML document expected, found ${docs.length}`,
-    );
-  }
-  const located = docs[0];
+  const located = readConfigYaml(file);
   const loaded = validateConfig(located ? (plainValue(located, file) ?? {}) : {}, file, registries, located);
   // Relative rule paths are relative to the configuration file, not to wherever the daemon was started from
   // (systemd starts it in /).

@@ -6,12 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { main } from "../cli/main.ts";
 import {
   ADDR,
   createPair,
@@ -167,5 +169,119 @@ describe("portcullis enforcer (child process)", { skip }, () => {
 
   it("the root network namespace is untouched", async () => {
     assert.deepEqual(await rootSnapshot(), rootBefore);
+  });
+});
+
+/** `portcullis enforcer ARGS` in this process (`--check` starts nothing: no root, no namespace needed). */
+async function inProcess(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const io = {
+    stdout: { write: (s: string) => ((out += s), true) },
+    stderr: { write: (s: string) => ((err += s), true) },
+    stdin: Readable.from([]),
+  } as unknown as Parameters<typeof main>[1];
+  const code = await main(["enforcer", ...args], io);
+  return { code, out, err };
+}
+
+describe("portcullis enforcer --check", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pcl-enf-check-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  const socket = join(dir, "run", "enforcer.sock");
+
+  it("a valid config: OK and a summary on stdout, exit 0; nothing is created", async () => {
+    const p = file(
+      "ok.yaml",
+      [
+        `socket: ${socket}`,
+        "group: 0",
+        "protect: [192.0.2.7]",
+        "max_duration: 30d",
+        "responders:",
+        "  - type: nftables",
+        "    name: nft",
+        "  - type: ufw",
+        "",
+      ].join("\n"),
+    );
+    const r = await inProcess(["--check", "--config", p]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(
+      r.out,
+      `${p}: OK (socket ${socket}, group 0, responders: nft (nftables), ufw; protect: 1 entry, ` +
+        "max_duration: 30d)\n",
+    );
+    assert.equal(r.err, "");
+    assert.equal(existsSync(join(dir, "run")), false, "no socket directory");
+    // --socket is checked and shown as the socket used
+    const other = await inProcess(["--check", "-c", p, "--socket", "/run/other.sock"]);
+    assert.match(other.out, /OK \(socket \/run\/other\.sock,/);
+    assert.equal((await inProcess(["--check", "-c", p, "--socket", "relative.sock"])).code, 64);
+  });
+
+  it("allow_teardown: true is valid, with a warning at its line", async () => {
+    const p = file("teardown.yaml", "group: 0\nallow_teardown: true\nresponders: [{type: nftables}]\n");
+    const r = await inProcess(["--check", "--config", p]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /^portcullis: warning: .*teardown\.yaml:2 allow_teardown: any member of group 0/);
+  });
+
+  it("every problem with file:line and path, exit 65, no stack trace", async () => {
+    const cases: [string, string | Buffer, RegExp][] = [
+      [
+        "types.yaml",
+        "socket: 42\nmax_connections: '16'\nresponders: [{type: nftables, tabel: x}]\n",
+        /types\.yaml:1 socket: .*\n.*types\.yaml:2 max_connections: .*\n.*types\.yaml:3 responders\[0\]\.tabel: unknown key/,
+      ],
+      [
+        "dup.yaml",
+        "group: 0\ngroup: 1\nresponders: [{type: nftables}]\n",
+        /dup\.yaml:2 group: duplicate key/,
+      ],
+      ["tag.yaml", "group: !gid 0\nresponders: [{type: nftables}]\n", /tag\.yaml:1: Unresolved tag: !gid/],
+      [
+        "neg.yaml",
+        "group: 0\nmax_duration: -5\nresponders: [{type: nftables}]\n",
+        /neg\.yaml:2 max_duration: expected a duration/,
+      ],
+      [
+        "cidr.yaml",
+        "group: 0\nprotect: [10.0.0.0/33]\nresponders: [{type: nftables}]\n",
+        /cidr\.yaml:2 protect\[0\]: expected an IP address or CIDR/,
+      ],
+      [
+        "latin1.yaml",
+        Buffer.from("group: 0\n# caf\xe9\nresponders: [{type: nftables}]\n", "latin1"),
+        /latin1\.yaml:2: bytes that are not UTF-8/,
+      ],
+      ["empty.yaml", "", /empty\.yaml:1 responders: missing/],
+      [
+        "nogroup.yaml",
+        "group: pcl-no-such-group\nresponders: [{type: nftables}]\n",
+        /nogroup\.yaml:1 group: group "pcl-no-such-group" does not exist/,
+      ],
+    ];
+    for (const [name, text, expected] of cases) {
+      const r = await inProcess(["--check", "--config", file(name, text as string)]);
+      assert.equal(r.code, 65, `${name}: ${r.err}`);
+      assert.equal(r.out, "", name);
+      assert.match(r.err, expected, name);
+      assert.doesNotMatch(r.err, /\n\s+at /, `${name}: a stack trace`);
+    }
+    mkdirSync(join(dir, "enforcer.d"));
+    for (const [p, expected] of [
+      [join(dir, "absent.yaml"), /cannot read enforcer configuration .*absent\.yaml: no such file/],
+      [join(dir, "enforcer.d"), /cannot read enforcer configuration .*enforcer\.d: it is a directory/],
+    ] as const) {
+      const r = await inProcess(["--check", "--config", p]);
+      assert.equal(r.code, 65, r.err);
+      assert.match(r.err, expected);
+    }
   });
 });

@@ -13,11 +13,11 @@
  * Responder entries use the same schemas as the daemon's `responders:` (src/responders/registry.ts); the type
  * `enforcer` itself is refused here (an enforcer forwarding to another socket would only widen the door).
  */
-import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { readConfigYaml, zodIssues } from "../config/file.ts";
 import { formatDuration, isDuration, MAX_DURATION_MS, parseDuration } from "../core/duration.ts";
 import { PortcullisError, type Issue } from "../core/errors.ts";
-import { formatPath, keyLineOf, parseYamlDocs, plainValue, type LocatedDoc } from "../core/yaml.ts";
+import { formatPath, keyLineOf, plainValue, type LocatedDoc } from "../core/yaml.ts";
 import { RESPONDERS } from "../responders/registry.ts";
 import { checkTarget, DEFAULT_SOCKET, socketPath } from "./protocol.ts";
 
@@ -39,7 +39,8 @@ const protectEntry = z.string().refine((v) => !("error" in checkTarget(v)), {
 
 const DURATION_EXPECTED = "expected a duration such as 12h, 7d, 365d (or a number of seconds)";
 const maxDuration = z
-  .union([z.string(), z.number().nonnegative()], { error: DURATION_EXPECTED })
+  // a negative number is no duration either (not "Too small: expected number to be >=0")
+  .union([z.string(), z.number().nonnegative({ error: DURATION_EXPECTED })], { error: DURATION_EXPECTED })
   .refine((v) => typeof v === "number" || isDuration(v), { message: DURATION_EXPECTED, abort: true })
   .default(DEFAULT_MAX_DURATION)
   .transform((v) => parseDuration(v))
@@ -50,6 +51,9 @@ const maxDuration = z
     message: `expected a duration of at most ${formatDuration(MAX_DURATION_MS)} (the daemon's longest ban)`,
   });
 
+const RESPONDERS_MISSING =
+  "missing: the firewall responders the socket reaches, at least one (e.g. responders: [{type: nftables}])";
+
 export const enforcerConfig = z.strictObject({
   socket: socketPath
     .default(DEFAULT_SOCKET)
@@ -57,14 +61,17 @@ export const enforcerConfig = z.strictObject({
       "Unix socket to listen on; created with mode 0660 (its directory is created 0750 when missing)",
     ),
   group: z
-    .union([
-      z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, "a group name"),
-      z
-        .number()
-        .int()
-        .min(0)
-        .max(2 ** 32 - 2),
-    ])
+    .union(
+      [
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, "a group name"),
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 32 - 2),
+      ],
+      { error: "expected a group name or a numeric gid" },
+    )
     .default("portcullis")
     .describe(
       "Group owning the socket (a name or a numeric gid): its members (the daemon's user) may connect and " +
@@ -132,8 +139,10 @@ export const enforcerConfig = z.strictObject({
   ),
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Log level (stderr)"),
   responders: z
-    .array(z.looseObject({ type: z.string().describe("Responder type") }))
-    .min(1)
+    .array(z.looseObject({ type: z.string().describe("Responder type") }), {
+      error: (iss) => (iss.input === undefined ? RESPONDERS_MISSING : undefined),
+    })
+    .min(1, "at least one responder (e.g. [{type: nftables}])")
     .describe("The firewall responders the socket reaches, by name; same schemas as the daemon's responders"),
 });
 
@@ -144,63 +153,75 @@ export interface LoadedEnforcerConfig {
   /** Validated responder configs (defaults applied), with their names. */
   responders: { name: string; type: string; config: unknown }[];
   file: string;
+  /** The parsed file, for the line of a key (absent when validated from an object). */
+  located?: LocatedDoc | undefined;
 }
 
-function issuesOf(
-  issues: readonly z.core.$ZodIssue[],
-  base: (string | number)[],
-  file: string,
-  located: LocatedDoc | undefined,
-): Issue[] {
-  const at = (p: (string | number)[]) => (located ? `${file}:${keyLineOf(located, p)}` : file);
-  const out: Issue[] = [];
-  for (const iss of issues) {
-    const p = [...base, ...(iss.path as (string | number)[])];
-    if (iss.code === "unrecognized_keys") {
-      for (const k of iss.keys)
-        out.push({ path: `${at([...p, k])} ${formatPath([...p, k])}`, message: "unknown key" });
-    } else out.push({ path: `${at(p)}${p.length ? ` ${formatPath(p)}` : ""}`, message: iss.message });
-  }
-  return out;
+const WHAT = "enforcer configuration";
+
+function invalid(file: string, issues: Issue[]): PortcullisError {
+  return new PortcullisError(
+    "CONFIG_INVALID",
+    `invalid ${WHAT} ${file} (${issues.length} problem${issues.length > 1 ? "s" : ""}):`,
+    { issues },
+  );
 }
 
-/** Validates an enforcer config object; every problem is reported at once. */
+/**
+ * A problem found after validation (the group does not exist on this host) reported as the schema's are:
+ * `invalid enforcer configuration FILE (1 problem):` and the file:line and path of the key.
+ */
+export function enforcerConfigProblem(
+  loaded: LoadedEnforcerConfig,
+  path: (string | number)[],
+  message: string,
+): PortcullisError {
+  const { file, located } = loaded;
+  const unset = located && !located.doc.hasIn(path) ? " (not set: the default)" : "";
+  return invalid(file, [
+    {
+      path: `${located ? `${file}:${keyLineOf(located, path)}` : file} ${formatPath(path)}`,
+      message: `${message}${unset}`,
+    },
+  ]);
+}
+
+/**
+ * Validates an enforcer config object; every problem is reported at once (the responder entries are checked
+ * by their own schemas even when a top-level key is wrong).
+ */
 export function validateEnforcerConfig(
   value: unknown,
   file: string,
   located?: LocatedDoc,
 ): LoadedEnforcerConfig {
-  const fail = (issues: Issue[]) =>
-    new PortcullisError(
-      "CONFIG_INVALID",
-      `invalid enforcer configuration ${file} (${issues.length} problem${issues.length > 1 ? "s" : ""}):`,
-      { issues },
-    );
   const res = enforcerConfig.safeParse(value ?? {});
-  if (!res.success) throw fail(issuesOf(res.error.issues, [], file, located));
-  const raw = res.data;
-  const issues: Issue[] = [];
+  const issues: Issue[] = res.success ? [] : zodIssues(res.error.issues, [], file, located);
+  const input = (value ?? {}) as { responders?: unknown };
+  const list: unknown[] = Array.isArray(input.responders) ? input.responders : [];
   const responders: LoadedEnforcerConfig["responders"] = [];
   const names = new Set<string>();
-  raw.responders.forEach((entry, i) => {
+  const known = Object.keys(RESPONDERS).filter((t) => t !== "enforcer");
+  list.forEach((entry, i) => {
+    const type = (entry as { type?: unknown } | null)?.type;
+    if (typeof type !== "string") return; // reported by the top-level schema
     const at = located ? `${file}:${keyLineOf(located, ["responders", i, "type"])}` : file;
-    const known = Object.keys(RESPONDERS).filter((t) => t !== "enforcer");
-    if (entry.type === "enforcer" || !Object.hasOwn(RESPONDERS, entry.type)) {
+    if (type === "enforcer" || !Object.hasOwn(RESPONDERS, type)) {
       issues.push({
         path: `${at} responders[${i}].type`,
         message:
-          entry.type === "enforcer"
+          type === "enforcer"
             ? "an enforcer cannot host an `enforcer` responder (it would forward to another socket)"
-            : `unknown responder type "${entry.type}" (known: ${known.join(", ")})`,
+            : `unknown responder type "${type}" (known: ${known.join(", ")})`,
       });
       return;
     }
-    const r = RESPONDERS[entry.type]!.schema.safeParse(entry);
+    const r = RESPONDERS[type]!.schema.safeParse(entry);
     if (!r.success) {
-      issues.push(...issuesOf(r.error.issues, ["responders", i], file, located));
+      issues.push(...zodIssues(r.error.issues, ["responders", i], file, located));
       return;
     }
-    const name = (r.data as { name?: string }).name ?? entry.type;
+    const name = (r.data as { name?: string }).name ?? type;
     if (names.has(name)) {
       issues.push({
         path: `${at} responders[${i}]`,
@@ -209,35 +230,23 @@ export function validateEnforcerConfig(
       return;
     }
     names.add(name);
-    responders.push({ name, type: entry.type, config: r.data });
+    responders.push({ name, type, config: r.data });
   });
-  if (issues.length) throw fail(issues);
-  return { raw, responders, file };
+  if (issues.length || !res.success) throw invalid(file, issues);
+  return { raw: res.data, responders, file, located };
 }
 
+/**
+ * Reads and validates an enforcer config file, as the daemon's loader reads its own (config/file.ts): at most
+ * 4 MiB, not a directory, UTF-8, one YAML document, YAML errors, duplicate keys and unknown tags reported with
+ * their file:line and path, then every schema problem at once.
+ */
 export function loadEnforcerConfig(file: string): LoadedEnforcerConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new PortcullisError(
-      "CONFIG_INVALID",
-      `cannot read enforcer configuration ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
-      { cause: e },
-    );
-  }
-  const { docs, errors } = parseYamlDocs(text);
-  if (errors.length) {
-    throw new PortcullisError("CONFIG_INVALID", `invalid enforcer configuration ${file}: YAML syntax`, {
-      issues: errors.map((e) => ({ path: `${file}:${e.line}`, message: e.message })),
-    });
-  }
-  if (docs.length > 1)
-    throw new PortcullisError(
-      "CONFIG_INVALID",
-      `invalid enforcer configuration ${file}: one YAML document expected`,
-    );
-  const located = docs[0];
-  return validateEnforcerConfig(located ? (plainValue(located, file) ?? {}) : {}, file, located);
+  const located = readConfigYaml(file, WHAT);
+  // Empty, or comments only: no line to point at but the first; `responders` is the one required key.
+  if (!located)
+    throw invalid(file, [
+      { path: `${file}:1 responders`, message: `${RESPONDERS_MISSING} (the file is empty)` },
+    ]);
+  return validateEnforcerConfig(plainValue(located, file) ?? {}, file, located);
 }

@@ -15,12 +15,13 @@ import { createServer, type Server, type Socket } from "node:net";
 import { TextDecoder } from "node:util";
 import { SystemClock, type Clock } from "../core/clock.ts";
 import { formatDuration } from "../core/duration.ts";
+import { isPortcullisError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { PluginContext } from "../core/plugin.ts";
 import { RESPONDERS } from "../responders/registry.ts";
 import type { BanEntry, EntryResult, Responder } from "../responders/types.ts";
 import { VERSION } from "../version.ts";
-import type { LoadedEnforcerConfig } from "./config.ts";
+import { enforcerConfigProblem, type LoadedEnforcerConfig } from "./config.ts";
 import { LineSplitter } from "./lines.ts";
 import {
   errorReply,
@@ -94,7 +95,12 @@ export async function enforcerFromConfig(
   const c = loaded.raw;
   return new EnforcerServer({
     socket: overrides.socket ?? c.socket,
-    gid: await resolveGroup(c.group, ctx.exec),
+    // a group missing on this host is the config's problem: said with the file:line of `group:`
+    gid: await resolveGroup(c.group, ctx.exec).catch((e: unknown) => {
+      throw isPortcullisError(e) && e.code === "CONFIG_INVALID"
+        ? enforcerConfigProblem(loaded, ["group"], e.message)
+        : e;
+    }),
     responders: hostedFromConfig(loaded, ctx),
     logger: ctx.logger,
     maxConnections: c.max_connections,
