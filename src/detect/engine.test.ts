@@ -238,3 +238,36 @@ test("the cap on groups drops groups whose window has emptied before a live one"
     [[2, 0]],
   );
 });
+
+test("at the cap, a flood of one-event groups evicts other one-event groups, not an attacker near the threshold", () => {
+  const rules = parseRules(
+    [
+      "id: small-cap",
+      "type: threshold",
+      "query: 'event.outcome: failure'",
+      "threshold: 5",
+      "window: 10m",
+      "max_keys: 16",
+    ].join("\n"),
+    "inline.yaml",
+  ).rules;
+  const engine = new DetectionEngine(rules);
+  const fail = (ip: string, t: number): SecurityEvent => ({
+    "@timestamp": t,
+    event: { dataset: "sshd", action: "ssh_auth_failed", outcome: "failure" },
+    source: { ip },
+  });
+  const out: Alert[] = [];
+  // The attacker's 4 failures first (the oldest group), then 200 addresses with one failure each, in a minute.
+  for (let i = 0; i < 4; i++) engine.process(fail("203.0.113.66", i * 1000), out);
+  for (let i = 0; i < 200; i++)
+    engine.process(fail(`198.51.${100 + (i >> 8)}.${i & 255}`, 5000 + i * 250), out);
+  engine.process(fail("203.0.113.66", 60_000), out);
+  assert.deepEqual(
+    out.map((a) => `${a.group["source.ip"]} ${a.count}`),
+    ["203.0.113.66 5"],
+  );
+  const [stats] = engine.stats();
+  assert.equal(stats?.keys, 16);
+  assert.equal(stats?.evictions, 201 - 16);
+});

@@ -73,7 +73,7 @@ const common = {
     .min(1)
     .default(100_000)
     .describe(
-      "Cap on tracked groups; the least recently seen group is evicted beyond it (counted in metrics)",
+      "Cap on tracked groups; beyond it the group counted least among the least recently seen is evicted (counted in metrics)",
     ),
   tags: z.array(z.string()).default([]),
 };

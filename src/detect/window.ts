@@ -232,6 +232,9 @@ export class SlidingCount {
  * (approximately: the "second chance" clock algorithm over the Map's insertion order, so a touch costs one
  * lookup and a stamp instead of re-inserting the entry).
  */
+/** How many of the least recently seen groups are weighed against each other when one must be evicted. */
+const EVICTION_SAMPLE = 8;
+
 /** Late entries kept beyond `cap` until the next in-order append trims the window (see {@link SlidingCount}). */
 const LATE_SLACK = 64;
 
@@ -245,6 +248,8 @@ export class KeyedState<S> {
    * evicted (at most one such pass per second of event time, so a flood of new keys stays linear).
    */
   ended: ((s: S, t: number) => boolean) | undefined;
+  /** How far a group is towards firing (its count): when one must be evicted, the lightest of the oldest goes. */
+  weight: ((s: S) => number) | undefined;
   now = -Infinity;
   #fullSweptAt = -Infinity;
 
@@ -278,19 +283,32 @@ export class KeyedState<S> {
 
   #evictOne(): void {
     const m = this.#map;
-    // Give recently used entries at the head a second chance (bounded: each is cleared once per pass).
-    for (let i = 0; i < m.size; i++) {
-      const [k, v] = m.entries().next().value as [string, { s: S; hot: boolean }];
-      m.delete(k);
-      if (!v.hot) {
-        this.evictions++;
-        return;
+    const weight = this.weight;
+    const sample = weight === undefined ? 1 : EVICTION_SAMPLE;
+    let victim: string | undefined;
+    let lightest = Infinity;
+    let sampled = 0;
+    // From the head (least recently inserted): recently used entries get a second chance (moved to the back,
+    // each cleared once per pass); among the first `sample` that are not, the one counted least goes, the
+    // oldest on a tie. A flood of one-event groups then pushes out other one-event groups, not an attacker a
+    // failure away from the threshold.
+    const it = m.entries();
+    for (let i = 0, n = m.size; i < n && sampled < sample; i++) {
+      const [k, v] = it.next().value as [string, { s: S; hot: boolean }];
+      if (v.hot) {
+        v.hot = false;
+        m.delete(k);
+        m.set(k, v);
+        continue;
       }
-      v.hot = false;
-      m.set(k, v);
+      sampled++;
+      const w = weight === undefined ? 0 : weight(v.s);
+      if (w < lightest) {
+        lightest = w;
+        victim = k;
+      }
     }
-    const first = m.keys().next().value as string;
-    m.delete(first);
+    m.delete(victim ?? (m.keys().next().value as string));
     this.evictions++;
   }
 

@@ -152,6 +152,7 @@ export function distinctDetector(rule: CompiledRule): Detector {
       expire(s, t - rule.window);
       return s.seen.size === 0;
     },
+    weight: (s) => s.seen.size,
     encode: (s) => ({ seen: [...s.seen], alerted: s.alerted, sample: s.sample }),
     decode,
   });

@@ -71,6 +71,7 @@ export function sequenceDetector(rule: CompiledRule): Detector {
       s.firsts.expire(t, rule.window);
       return s.firsts.length === 0;
     },
+    weight: (s) => s.firsts.sum,
     encode: (s) => ({ firsts: s.firsts.entries(), sample: s.sample }),
     decode(v) {
       const firsts = SlidingCount.restore(v.firsts, rule.cap);

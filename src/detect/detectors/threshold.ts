@@ -53,6 +53,7 @@ export function thresholdDetector(rule: CompiledRule): Detector {
       s.win.expire(t, rule.window);
       return s.win.length === 0;
     },
+    weight: (s) => s.win.sum,
     encode: (s) => ({ win: s.win.entries(), alerted: s.alerted, sample: s.sample }),
     decode(v) {
       const win = SlidingCount.restore(v.win, rule.cap);

@@ -40,6 +40,8 @@ export interface DetectorParts<S> {
   observe: Detector["observe"];
   /** Whether a group holds nothing any more at time `t` (a sweep drops it). */
   ended: (s: S, t: number) => boolean;
+  /** How far a group is towards firing (its count): at the cap, the lightest of the oldest groups is evicted. */
+  weight?: (s: S) => number;
   /** A group's state as JSON-compatible data. */
   encode: (s: S) => unknown;
   /** A saved group back, or undefined when it is malformed (skipped). */
@@ -57,6 +59,7 @@ export function groupedDetector<S>(
 ): Detector {
   // When the cap is reached, groups with nothing left in their window make room first (see KeyedState).
   state.ended = parts.ended;
+  state.weight = parts.weight;
   const observe = parts.observe;
   return {
     rule,
