@@ -74,6 +74,44 @@ test("successful logins are success events", () => {
   assert.equal(e.source?.ip, "198.51.100.40");
 });
 
+test("dovecot 2.4: `Logged in:` successes, auth-worker `request [N]:` lines, named passdbs", () => {
+  const ok = one(
+    `${S}imap-login: Logged in: user=<dave>, method=PLAIN, rip=198.51.100.41, lip=192.0.2.1, mpid=4712, TLS, session=<s2>`,
+  );
+  assert.deepEqual(
+    [ok.event.action, ok.event.outcome, ok.user?.name, ok.source],
+    ["dovecot_login", "success", "dave", { ip: "198.51.100.41" }],
+  );
+  const lines = [
+    "Jun  3 10:11:12 mail dovecot[996]: auth-worker(jose,198.51.100.42)<1489164><8oNSumM3A8mK/86a>: request [393]: unix_user: pam_authenticate() failed: Authentication failure (Password mismatch?)",
+    "Jun  3 10:11:12 mail dovecot[996]: auth-worker(ana,198.51.100.43,sasl:plain)<1489164><s43>: request [5]: unix_user: pam_authenticate() failed: User not known to the underlying authentication module",
+    "Jun  3 10:11:12 mail dovecot[996]: auth(ana,198.51.100.44)<s44>: passdb_users.v2: unknown user",
+  ];
+  assert.deepEqual(
+    run(lines, "normal").map((e) => [
+      e.event.action,
+      e.source,
+      e.user?.name,
+      (e.dovecot as { session?: string } | undefined)?.session,
+    ]),
+    [
+      ["dovecot_password_mismatch", { ip: "198.51.100.42" }, "jose", "8oNSumM3A8mK/86a"],
+      ["dovecot_unknown_user", { ip: "198.51.100.43" }, "ana", "s43"],
+      ["dovecot_unknown_user", { ip: "198.51.100.44" }, "ana", "s44"],
+    ],
+  );
+});
+
+test("a client that hangs up while its authentication is pending is an unfinished attempt (aggressive only)", () => {
+  const line = `${S}imap-login: Login aborted: Connection closed (disconnected while authenticating, waited 1 secs) (auth_waiting_client): user=<zoe>, method=PLAIN, rip=198.51.100.45, lip=192.0.2.1, session=<s45>`;
+  assert.deepEqual(run([line], "normal"), []);
+  const e = one(line, "aggressive");
+  assert.deepEqual(
+    [e.event.action, e.event.category, e.source, e.user?.name],
+    ["dovecot_auth_unfinished", ["network"], { ip: "198.51.100.45" }, "zoe"],
+  );
+});
+
 test("authentication back ends: pam, sql, ldap, passwd-file, dovecot 2.4 and dovecot's own log file", () => {
   const cases: [string, string, string, string][] = [
     [

@@ -8,9 +8,12 @@
  *   pop3-login: Aborted login (tried to use disallowed plaintext auth): rip=192.0.2.2, lip=192.0.2.9
  *   imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip=192.0.2.3, lip=192.0.2.9, TLS handshaking: ...
  *   imap-login: Login: user=<bob>, method=PLAIN, rip=192.0.2.4, lip=192.0.2.9, mpid=123, TLS
+ *   imap-login: Logged in: user=<bob>, method=PLAIN, rip=192.0.2.4, lip=192.0.2.9, mpid=123, TLS, session=<s>  (2.4)
+ *   imap-login: Login aborted: Connection closed (auth failed, 2 attempts in 14 secs) (auth_failed): user=<bob>, ...  (2.4)
  *   auth-worker(304): pam(bob,192.0.2.5): pam_authenticate() failed: Authentication failure (password mismatch?)
  *   auth: sql(bob,192.0.2.6,<sess>): unknown user
  *   auth(bob,192.0.2.7,sasl:login)<sess>: Info: sql: Password mismatch          (dovecot 2.4)
+ *   auth-worker(bob,192.0.2.10)<123><sess>: request [393]: unix_user: pam_authenticate() failed: Authentication failure (Password mismatch?)
  *   pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=bob rhost=192.0.2.8
  *
  * Spoofing: the user name is attacker text and may contain anything (`>, rip=`, `,1.2.3.4): unknown user`,
@@ -178,14 +181,19 @@ function loginLine(frame: Frame, out: SecurityEvent[], s: string, at: number): v
   if (kv < 0) return;
   const head = s.slice(at, kv);
   let action: Action | undefined;
-  if (head === "Login") action = A.login;
+  // dovecot 2.4 writes `Logged in:`, earlier versions `Login:`.
+  if (head === "Login" || head === "Logged in") action = A.login;
   else if (head.includes("(auth failed") || FAILED_1X.test(head)) action = A.authFailed;
   else if (head.includes("(tried to use disabled ") || head.includes("(tried to use disallowed "))
     action = A.disallowed;
   else if (head.includes("(proxy dest auth failed)")) action = A.proxy;
   else if (head.includes("(no auth attempts") || head.includes("(disconnected before auth was ready"))
     action = A.noAuth;
-  else if (head.includes("(client didn't finish SASL auth")) action = A.unfinished;
+  else if (
+    head.includes("(client didn't finish SASL auth") ||
+    head.includes("(disconnected while authenticating")
+  )
+    action = A.unfinished;
   else if (head.includes("(disconnected during TLS handshake)")) action = A.tls;
   if (action === undefined) return;
 
@@ -230,8 +238,13 @@ function loginLine(frame: Frame, out: SecurityEvent[], s: string, at: number): v
  */
 const DRIVER =
   /(?:pam|passwd|passwd-file|shadow|sql|ldap|checkpassword|bsdauth|static|oauth2|lua|imap|dict|vpopmail)\(/y;
-/** dovecot 2.4 names the driver after the `auth(user,ip,sasl:mech)<session>: ` prefix: `Info: sql: ...`. */
-const DRIVER_NAME = /[a-z][a-z0-9-]{1,20}: /y;
+/**
+ * dovecot 2.4 names the passdb after the `auth(user,ip,sasl:mech)<session>: ` prefix: `Info: sql: ...`. It is the
+ * name given in the configuration (`passdb unix_user { driver = pam }`), not only a driver name.
+ */
+const DRIVER_NAME = /[A-Za-z][A-Za-z0-9_.-]{1,40}: /y;
+/** dovecot 2.4's auth-worker adds the request it serves: `auth-worker(u,ip)<pid><session>: request [393]: `. */
+const REQUEST = /request \[\d{1,10}\]: /y;
 
 /**
  * The `>` closing the `<` at `open` within 80 characters, or -1. Session ids and pids hold no `<` or `)`, so the
@@ -266,7 +279,9 @@ function resultAction(s: string, at: number): Action | undefined {
     if (s.charCodeAt(i) === 68 /* D */) return undefined;
     i = lvl;
   }
-  // dovecot 2.4 names the driver after the prefix: `Info: sql: Password mismatch`.
+  const req = stickyEnd(REQUEST, s, i);
+  if (req >= 0) i = req;
+  // dovecot 2.4 names the passdb after the prefix: `Info: sql: Password mismatch`.
   const drv = stickyEnd(DRIVER_NAME, s, i);
   if (drv >= 0) i = drv;
   if (s.startsWith("unknown user", i)) return A.unknownUser;

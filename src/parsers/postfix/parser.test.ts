@@ -167,6 +167,28 @@ test("connection abuse: pipelining, errors, lost connections, auth=0/N, postscre
   }
 });
 
+test("postscreen COMMAND PIPELINING and smtpd's non-SMTP command warning are connection abuse (ddos mode)", () => {
+  const pipe =
+    "Jun  3 10:11:12 mx1 postfix/postscreen[9]: COMMAND PIPELINING from [192.0.2.81]:4004 after EHLO: MAIL FROM:<a@[203.0.113.9]>\\r\\n";
+  const http = `${P}warning: non-SMTP command from unknown[192.0.2.82]: GET http://[203.0.113.9]/ HTTP/1.1`;
+  const sub =
+    "Jun  3 10:11:12 mx1 postfix/submission/smtpd[9]: warning: non-SMTP command from mail.example.net[2001:db8::83]:5123: POST / HTTP/1.1";
+  assert.deepEqual(run([pipe, http, sub], "more"), []);
+  assert.deepEqual(
+    run([pipe, http, sub], "ddos").map((e) => [e.event.action, e.event.category, e.source, e.event.reason]),
+    [
+      ["postfix_postscreen_violation", ["network"], { ip: "192.0.2.81", port: 4004 }, "COMMAND PIPELINING"],
+      ["postfix_non_smtp_command", ["network"], { ip: "192.0.2.82" }, "non-SMTP command"],
+      [
+        "postfix_non_smtp_command",
+        ["network"],
+        { ip: "2001:db8::83", port: 5123, domain: "mail.example.net" },
+        "non-SMTP command",
+      ],
+    ],
+  );
+});
+
 test("modes select the failure actions", () => {
   const sasl = `${P}warning: unknown[192.0.2.90]: SASL LOGIN authentication failed: authentication failure`;
   const rej = `${P}NOQUEUE: reject: RCPT from unknown[192.0.2.91]: 554 5.7.1 <a@example.org>: Relay access denied; from=<> to=<a@example.org> proto=SMTP`;

@@ -11,6 +11,7 @@
  *   lost connection after CONNECT from unknown[192.0.2.7]
  *   disconnect from unknown[192.0.2.8] ehlo=1 auth=0/1 quit=1 commands=2/3
  *   PREGREET 14 after 0.08 from [192.0.2.9]:59415: EHLO x\r\n          (postscreen)
+ *   warning: non-SMTP command from unknown[192.0.2.12]: GET / HTTP/1.1
  *   warning: Connection rate limit exceeded: 31 from unknown[192.0.2.10] for service smtp
  *   warning: hostname bad.example.com does not resolve to address 192.0.2.11: Name or service not known
  *
@@ -36,13 +37,14 @@ const A = {
   authDisconnect: "postfix_auth_disconnect",
   lost: "postfix_lost_connection",
   postscreen: "postfix_postscreen_violation",
+  nonSmtp: "postfix_non_smtp_command",
   rate: "postfix_rate_limited",
   dns: "postfix_reverse_dns_mismatch",
 } as const;
 
 const NORMAL = [A.reject, A.rbl, A.pipelining, A.errors];
 const AUTH = [A.sasl];
-const DDOS = [A.authDisconnect, A.lost, A.postscreen, A.rate];
+const DDOS = [A.authDisconnect, A.lost, A.postscreen, A.nonSmtp, A.rate];
 const FAILURES = [...NORMAL, A.sasl, A.saslMech, ...DDOS, A.dns];
 
 type Action = (typeof A)[keyof typeof A];
@@ -145,6 +147,7 @@ function reject(frame: Frame, out: SecurityEvent[], s: string, at: number): void
 }
 
 const SASL = " authentication failed:";
+const NON_SMTP = "non-SMTP command from ";
 const SASL_USER = ", sasl_username=";
 
 function warning(frame: Frame, out: SecurityEvent[], s: string): void {
@@ -166,6 +169,13 @@ function warning(frame: Frame, out: SecurityEvent[], s: string): void {
         "network",
         "reverse DNS mismatch",
       );
+    return;
+  }
+  if (s.startsWith(NON_SMTP, at)) {
+    // warning: non-SMTP command from name[addr]: GET / HTTP/1.1    (smtpd_forbidden_commands)
+    const c = readClient(s, at + NON_SMTP.length);
+    if (c && s.startsWith(": ", c.end))
+      emit(frame, out, A.nonSmtp, "failure", c, "network", "non-SMTP command");
     return;
   }
   const client = readClient(s, at);
@@ -235,7 +245,7 @@ function disconnect(frame: Frame, out: SecurityEvent[], s: string): void {
 }
 
 const POSTSCREEN =
-  /^(?:PREGREET \d+ after \S+|HANGUP after \S+|COMMAND (?:TIME|COUNT|LENGTH) LIMIT|NON-SMTP COMMAND|BARE NEWLINE) from \[/;
+  /^(?:PREGREET \d+ after \S+|HANGUP after \S+|COMMAND (?:TIME|COUNT|LENGTH) LIMIT|COMMAND PIPELINING|NON-SMTP COMMAND|BARE NEWLINE) from \[/;
 
 function postscreen(frame: Frame, out: SecurityEvent[], s: string): void {
   const m = POSTSCREEN.exec(s.slice(0, 80));

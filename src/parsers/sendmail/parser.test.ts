@@ -78,6 +78,71 @@ test("check_* rejects in reject mode, not in the default mode", () => {
   );
 });
 
+test("ratecontrol/conncontrol limits (4.3.2) are rate-limit failures, not skipped as system conditions", () => {
+  const rate = `${P}ruleset=check_relay, arg1=[198.51.100.60], arg2=198.51.100.60, relay=[198.51.100.60], reject=421 4.3.2 Connection rate limit exceeded.`;
+  const conn = `${P}ruleset=check_relay, arg1=host.example.net, arg2=198.51.100.61, relay=host.example.net [198.51.100.61], reject=421 4.3.2 Too many open connections.`;
+  assert.deepEqual(run([rate, conn], "normal"), []);
+  const evs = run([rate, conn], "reject");
+  assert.deepEqual(
+    evs.map((e) => [e.event.action, e.event.category, e.source, e.event.reason]),
+    [
+      [
+        "sendmail_rate_limited",
+        ["network"],
+        { ip: "198.51.100.60" },
+        "421 4.3.2 Connection rate limit exceeded.",
+      ],
+      [
+        "sendmail_rate_limited",
+        ["network"],
+        { ip: "198.51.100.61", domain: "host.example.net" },
+        "421 4.3.2 Too many open connections.",
+      ],
+    ],
+  );
+  // Other 4.3.x replies are still the server's condition.
+  assert.deepEqual(
+    run(
+      [
+        `${P}ruleset=check_relay, arg1=[198.51.100.62], arg2=198.51.100.62, relay=[198.51.100.62], reject=451 4.3.0 Temporary system failure.`,
+      ],
+      "reject",
+    ),
+    [],
+  );
+});
+
+test("greet_pause and connections without MAIL: pre-greeting traffic (reject mode), no MAIL (aggressive)", () => {
+  const pre = `${P}rejecting commands from mx.example.net [198.51.100.63] due to pre-greeting traffic after 0 seconds`;
+  const preNoName = `${P}rejecting commands from  [IPv6:2001:db8::64] due to pre-greeting traffic after 2 seconds`;
+  const noMail = `${P}mx.example.net [198.51.100.65] did not issue MAIL/EXPN/VRFY/ETRN during connection to MTA`;
+  const forged = `${P}x.example [198.51.100.66] (may be forged) did not issue MAIL/EXPN/VRFY/ETRN during connection to MTA-v4`;
+  // An ident answer (`user@` before the host name) is the client's text: the address is still the last bracket.
+  const ident = `${P}a [203.0.113.9] did not issue MAIL/EXPN/VRFY/ETRN during connection to MTA@x.example [198.51.100.67] did not issue MAIL/EXPN/VRFY/ETRN during connection to MTA`;
+  assert.deepEqual(run([pre, preNoName, noMail, forged, ident], "normal"), []);
+  assert.deepEqual(
+    run([pre, preNoName, noMail, forged, ident], "reject").map((e) => [e.event.action, e.source]),
+    [
+      ["sendmail_pregreet", { ip: "198.51.100.63", domain: "mx.example.net" }],
+      ["sendmail_pregreet", { ip: "2001:db8::64" }],
+    ],
+  );
+  assert.deepEqual(
+    run([pre, preNoName, noMail, forged, ident], "aggressive").map((e) => [
+      e.event.action,
+      e.event.category,
+      e.source,
+    ]),
+    [
+      ["sendmail_pregreet", ["network"], { ip: "198.51.100.63", domain: "mx.example.net" }],
+      ["sendmail_pregreet", ["network"], { ip: "2001:db8::64" }],
+      ["sendmail_no_mail_command", ["network"], { ip: "198.51.100.65", domain: "mx.example.net" }],
+      ["sendmail_no_mail_command", ["network"], { ip: "198.51.100.66" }],
+      ["sendmail_no_mail_command", ["network"], { ip: "198.51.100.67" }],
+    ],
+  );
+});
+
 test("addresses injected through user names, host names or arguments are never reported", () => {
   // The fail2ban case: a user name carrying a relay= of its own.
   const a = one(
@@ -125,6 +190,11 @@ test("a 1 MB hostile line is handled in linear time", () => {
       [["sendmail_auth_attack", "1.2.3.4", undefined]],
     ],
     [(n) => `${P}AUTH=server, relay=${"[".repeat(n)}`, []],
+    [
+      (n) => `${P}${"[1.2.3.4] did not issue MAIL/EXPN/VRFY/ETRN during connection to ".repeat(n / 65)}MTA`,
+      [["sendmail_no_mail_command", "1.2.3.4", undefined]],
+    ],
+    [(n) => `${P}rejecting commands from ${"[".repeat(n)} due to pre-greeting traffic after 1 seconds`, []],
     [(n) => `${P}${"1".repeat(n)}`, []],
   ];
   for (const [make, expected] of lines) {

@@ -7,6 +7,9 @@
  *   s1GNXHYB005133: mx.example.net [192.0.2.2]: possible SMTP attack: command=AUTH, count=5
  *   s1GNXHYB005133: AUTH=server, relay=laptop.example.net [192.0.2.3], authid=alice, mech=PLAIN, bits=0
  *   s1GNXHYB005133: ruleset=check_rcpt, arg1=<a@example.org>, relay=[192.0.2.4], reject=550 5.7.1 <a@example.org>... Relaying denied
+ *   s1GNXHYB005133: ruleset=check_relay, arg1=[192.0.2.5], arg2=192.0.2.5, relay=[192.0.2.5], reject=421 4.3.2 Connection rate limit exceeded.
+ *   s1GNXHYB005133: rejecting commands from mx.example.net [192.0.2.6] due to pre-greeting traffic after 0 seconds
+ *   s1GNXHYB005133: mx.example.net [192.0.2.7] did not issue MAIL/EXPN/VRFY/ETRN during connection to MTA
  *
  * The relay is `[address]` or `name [address]`, optionally followed by `(may be forged)`. User names (and in
  * AUTH failures, the SASL detail, which repeats the user name) come before `relay=`, so the last `relay=` of an
@@ -24,12 +27,16 @@ const A = {
   authAttack: "sendmail_auth_attack",
   smtpAttack: "sendmail_smtp_attack",
   reject: "sendmail_reject",
+  rate: "sendmail_rate_limited",
+  pregreet: "sendmail_pregreet",
+  noMail: "sendmail_no_mail_command",
   authOk: "sendmail_auth_success",
 } as const;
 type Action = (typeof A)[keyof typeof A];
 
 const AUTH = [A.authFailed, A.authAttack];
-const FAILURES = [...AUTH, A.reject, A.smtpAttack];
+const REJECTS = [A.reject, A.rate, A.pregreet];
+const FAILURES = [...AUTH, ...REJECTS, A.smtpAttack, A.noMail];
 
 interface Relay {
   ip: string;
@@ -146,11 +153,16 @@ function authSuccess(frame: Frame, out: SecurityEvent[], s: string, at: number):
 }
 
 const REJECT = ", reject=";
+/**
+ * FEATURE(ratecontrol) and FEATURE(conncontrol) answer with 4.3.2 (a system status code), but the condition is the
+ * client's own: too many connections from its address.
+ */
+const RATE_LIMITS = ["421 4.3.2 Connection rate limit exceeded.", "421 4.3.2 Too many open connections."];
 
 function reject(frame: Frame, out: SecurityEvent[], s: string, at: number): void {
   // `ruleset=check_xxx, arg1=<...>, relay=RELAY, reject=550 5.7.1 ...`: arg1 and the reply text are attacker
   // text, so every `relay=..., reject=` pair on the line must name the same address.
-  let found: { relay: Relay; reason: string } | undefined;
+  let found: { relay: Relay; reason: string; rate: boolean; ambiguous?: boolean } | undefined;
   for (let k = s.indexOf(REJECT, at); k >= 0; k = s.indexOf(REJECT, k + REJECT.length)) {
     const w = Math.max(at, k - 330);
     const r = s.slice(w, k).lastIndexOf("relay=") + w;
@@ -159,15 +171,43 @@ function reject(frame: Frame, out: SecurityEvent[], s: string, at: number): void
     const reply = /^([45]\d\d) (?:[245]\.(\d{1,3})\.\d{1,3} )?/.exec(s.slice(k + REJECT.length, k + 30));
     if (!relay || !reply) continue;
     if (!found) {
+      const reason = s.slice(k + REJECT.length, k + REJECT.length + 200);
+      const rate = RATE_LIMITS.includes(reason);
       // Mailbox (x.2.x) and mail-system (x.3.x) codes are the server's condition, not the client's doing.
-      if (reply[2] === "2" || reply[2] === "3") return;
-      found = { relay, reason: s.slice(k + REJECT.length, k + REJECT.length + 200) };
+      if (!rate && (reply[2] === "2" || reply[2] === "3")) return;
+      found = { relay, reason, rate };
     } else if (found.relay.ip !== relay.ip) {
-      emit(frame, out, A.reject, undefined, "email", found.reason);
-      return;
+      found.ambiguous = true;
+      break;
     }
   }
-  if (found) emit(frame, out, A.reject, found.relay, "email", found.reason);
+  if (!found) return;
+  const relay = found.ambiguous ? undefined : found.relay;
+  if (found.rate) emit(frame, out, A.rate, relay, "network", found.reason);
+  else emit(frame, out, A.reject, relay, "email", found.reason);
+}
+
+const PREGREET = "rejecting commands from ";
+const PREGREET_END = " due to pre-greeting traffic after ";
+
+/** `rejecting commands from NAME [ADDR] due to pre-greeting traffic after N seconds` (FEATURE(greet_pause)). */
+function pregreet(frame: Frame, out: SecurityEvent[], s: string, at: number): void {
+  // The name is a reverse-DNS name (no spaces), so the first ` due to ` is sendmail's.
+  const from = at + PREGREET.length;
+  const k = s.indexOf(PREGREET_END, from);
+  if (k < 0 || k - from > 330) return;
+  const relay = readRelay(s.slice(from, k).trimStart());
+  if (relay) emit(frame, out, A.pregreet, relay, "network", "pre-greeting traffic");
+}
+
+const NO_MAIL = " did not issue MAIL/EXPN/VRFY/ETRN during connection to ";
+
+/** `RELAY did not issue MAIL/EXPN/VRFY/ETRN during connection to DAEMON`: only the daemon name (config) follows. */
+function noMail(frame: Frame, out: SecurityEvent[], s: string, at: number): void {
+  const k = s.lastIndexOf(NO_MAIL);
+  if (k < at || s.length - k - NO_MAIL.length > 60) return;
+  const relay = readRelay(s.slice(at, k));
+  if (relay) emit(frame, out, A.noMail, relay, "network", "did not issue MAIL/EXPN/VRFY/ETRN");
 }
 
 function parseLine(frame: Frame, out: SecurityEvent[]): void {
@@ -178,7 +218,11 @@ function parseLine(frame: Frame, out: SecurityEvent[]): void {
     if (s.startsWith(AUTH_FAILURE, at)) return authFailure(frame, out, s, at);
     if (s.startsWith(AUTH_OK, at)) return authSuccess(frame, out, s, at);
   }
-  if (c === 114 /* r */ && s.startsWith("ruleset=check_", at)) return reject(frame, out, s, at);
+  if (c === 114 /* r */) {
+    if (s.startsWith("ruleset=check_", at)) return reject(frame, out, s, at);
+    if (s.startsWith(PREGREET, at)) return pregreet(frame, out, s, at);
+  }
+  if (s.includes(NO_MAIL, at)) return noMail(frame, out, s, at);
   // `... possible SMTP attack: command=AUTH, count=5` ends with a digit.
   const last = s.charCodeAt(s.length - 1);
   if (last >= 48 && last <= 57) attack(frame, out, s, at);
@@ -189,7 +233,7 @@ export const sendmail: ParserDefinition = {
   description: "Sendmail: SMTP AUTH failures and logins, possible SMTP attacks, check_* ruleset rejects",
   programs: ["sendmail"],
   programPrefixes: ["sm-"],
-  modes: { normal: AUTH, reject: [A.reject], aggressive: FAILURES },
+  modes: { normal: AUTH, reject: REJECTS, aggressive: FAILURES },
   actions: [...FAILURES, A.authOk],
   create(): LineParser {
     return { parse: parseLine };
