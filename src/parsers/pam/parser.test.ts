@@ -152,13 +152,12 @@ test("unknown users, lockouts and sessions", () => {
 test("other messages yield nothing", () => {
   const evs = run([
     "May 30 10:04:00 h sshd[5]: pam_unix(sshd:auth): conversation failed",
-    "May 30 10:04:01 h sshd[5]: PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1",
     "May 30 10:04:02 h sshd[5]: Failed password for pam_unix from 192.0.2.1 port 22 ssh2",
     'type=USER_AUTH msg=audit(1.0:1): op=PAM:authentication grantors=pam_unix acct="root" res=failed',
   ]);
   assert.deepEqual(
     evs.map((l) => l.length),
-    [0, 0, 0, 0],
+    [0, 0, 0],
   );
 });
 
@@ -175,6 +174,11 @@ test("1 MB hostile lines cost work linear in their length", () => {
     [(n) => H + " rhost=1.2.3.4 user=a".repeat(n / 21), [["pam_auth_failure", "1.2.3.4", 1048552]]],
     [(n) => H + "a rhost=1.2.3.4 rhost=".repeat(n / 22), [["pam_local_auth_failure", undefined, 1048557]]],
     [(n) => H + " rhost=".repeat(n / 7), [["pam_local_auth_failure", undefined, 1048565]]],
+    [
+      (n) =>
+        `May 30 10:05:00 h x: PAM 2 more authentication failures; logname= uid=0 euid=0 tty=x ruser=${" rhost=".repeat(n / 7)}`,
+      [["pam_more_auth_failures", undefined, 1048565]],
+    ],
     [(n) => `May 30 10:05:00 h x: pam_unix(x:session): session opened for user ${"a".repeat(n)}`, []],
     [(n) => `May 30 10:05:00 h ${"a".repeat(n)}(pam_unix): authentication failure;`, []],
   ];
@@ -186,4 +190,54 @@ test("1 MB hostile lines cost work linear in their length", () => {
       make(22),
     );
   }
+});
+
+test("pam_unix's `N more authentication failures` at pam_end: one event standing for N attempts", () => {
+  const evs = run(
+    [
+      "May 30 10:06:00 h sshd[8]: PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.20  user=root",
+      "May 30 10:06:01 h sshd[9]: PAM 1 more authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=2001:db8::20",
+      "May 30 10:06:02 h sudo: PAM 2 more authentication failures; logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=alice",
+      "May 30 10:06:03 h sshd(pam_unix)[10]: 3 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.21  user=root",
+      // The same rhost rules as the first failure's line: injected text in user= does not move the address.
+      "May 30 10:06:04 h sshd[11]: PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.22  user=x rhost=203.0.113.9",
+      "May 30 10:06:05 h sshd[11]: PAM service(sshd) ignoring max retries; 6 > 3",
+    ],
+    "aggressive",
+  );
+  assert.deepEqual(
+    evs.map((l) => l.map((e) => [...brief(e), e.event.count])),
+    [
+      [["pam_more_auth_failures", "failure", "192.0.2.20", "root", 2]],
+      [["pam_more_auth_failures", "failure", "2001:db8::20", undefined, 1]],
+      [["pam_more_auth_failures", "failure", undefined, "alice", 2]],
+      [["pam_more_auth_failures", "failure", "192.0.2.21", "root", 3]],
+      [["pam_more_auth_failures", "failure", "192.0.2.22", "x rhost=203.0.113.9", 2]],
+      [],
+    ],
+  );
+  // Not in the normal mode (fail2ban's pam-generic does not read them).
+  assert.deepEqual(
+    run([
+      "May 30 10:06:00 h sshd[8]: PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.20  user=root",
+    ]),
+    [[]],
+  );
+});
+
+test("pam_tally/pam_tally2 over the limit, and `check pass; user (NAME) unknown`", () => {
+  const evs = run(
+    [
+      "May 30 10:07:00 h sshd[5]: pam_tally2(sshd:auth): user root (0) tally 4, deny 3",
+      "May 30 10:07:01 h sshd[5]: pam_unix(sshd:auth): check pass; user (bob) unknown",
+    ],
+    "aggressive",
+  );
+  assert.deepEqual(
+    evs.map((l) => l.map(brief)),
+    [
+      [["pam_account_locked", "failure", undefined, "root"]],
+      [["pam_user_unknown", "failure", undefined, "bob"]],
+    ],
+  );
 });

@@ -4,8 +4,12 @@
  *   pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1  user=root
  *   pam_sss(sshd:auth): authentication failure; ... (any module writing the same fields), pam_unix: ..., and
  *   (pam_unix) authentication failure; ...  /  pop(pam_unix)[4920]: authentication failure; ...  (Linux-PAM < 0.99.2)
- *   pam_unix(sshd:auth): check pass; user unknown
+ *   PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1  user=root
+ *     (pam_unix at pam_end: the failures after the first in one PAM handle; the `PAM` prefix is libpam's when no
+ *     module is running; Linux-PAM < 0.99.2: `sshd(pam_unix)[1]: 2 more authentication failures; ...`)
+ *   pam_unix(sshd:auth): check pass; user unknown   /   check pass; user (bob) unknown   (option `audit`)
  *   pam_faillock(sshd:auth): Consecutive login failures for user root account temporarily locked
+ *   pam_tally2(sshd:auth): user root (0) tally 4, deny 3     (pam_tally too: the account is over its limit)
  *   pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)  /  session closed for user root
  *
  * Routing: a probe (the message starts with `pam_` or `(pam_`, or the program is `svc(pam_x)`), so it sees the
@@ -35,6 +39,7 @@ const FAILURES = [
   "pam_auth_failure",
   "pam_legacy_auth_failure",
   "pam_local_auth_failure",
+  "pam_more_auth_failures",
   "pam_user_unknown",
   "pam_account_locked",
 ] as const;
@@ -49,6 +54,10 @@ const PREFIX_FIELDS = /^ ?logname=(\S*) uid=\d+ euid=\d+ tty=(\S*)$/;
 const SESSION_OPENED = /^session opened for user (\S+?)(?:\(uid=\d+\))? by (\S*)$/;
 const SESSION_CLOSED = /^session closed for user (\S+)$/;
 const LOCKED = /^Consecutive login failures for user (\S+) account temporarily locked$/;
+const TALLY = /^user (\S+) \(\d+\) tally \d+, deny \d+$/;
+const USER_UNKNOWN = /^check pass; user \((.*)\) unknown$/;
+/** `N more authentication failure[s];` (pam_unix's summary at pam_end): N and where the fields start. */
+const MORE = /^(\d{1,9}) more authentication failures?;/;
 
 interface PamInfo {
   module: string;
@@ -136,10 +145,20 @@ function sameHost(s: string, a: Candidate, b: Candidate): boolean {
   return s.slice(a.hostStart, a.hostEnd) === s.slice(b.hostStart, b.hostEnd);
 }
 
-function authFailure(wants: Wants, frame: Frame, info: PamInfo, body: string, out: SecurityEvent[]): void {
-  // body: `authentication failure; logname=... uid=0 euid=0 tty=... ruser=... rhost=...[  user=...]`
+/**
+ * body: `authentication failure; logname=... uid=0 euid=0 tty=... ruser=... rhost=...[  user=...]`, or with `more`
+ * (N) the same fields after `N more authentication failures;` (`fieldsAt`: where the fields start).
+ */
+function authFailure(
+  wants: Wants,
+  frame: Frame,
+  info: PamInfo,
+  body: string,
+  out: SecurityEvent[],
+  fieldsAt = 23, // after "authentication failure;"
+  more?: number,
+): void {
   const s = body.trimEnd();
-  const fieldsAt = 23; // after "authentication failure;"
   const ruserAt = s.indexOf(" ruser=", fieldsAt);
   let base = -1;
   if (ruserAt >= 0) {
@@ -170,6 +189,12 @@ function authFailure(wants: Wants, frame: Frame, info: PamInfo, body: string, ou
   }
   if (user === undefined && info.ruser) user = info.ruser;
   if (user !== undefined) e.user = { name: user };
+  if (more !== undefined) {
+    // The attempts after the first (remote or local alike): one event standing for `more` of them.
+    e.event.action = "pam_more_auth_failures" satisfies Action;
+    // Capped as `message repeated N times` is (a forged 999999999 must not weigh more than a million attempts).
+    e.event.count = Math.min(frame.repeat > 1 ? more * frame.repeat : more, 1_000_000);
+  }
   e.pam = info;
   // Its action is known once the rhost is read (remote, local or legacy).
   if (wants(e.event.action)) out.push(e);
@@ -202,13 +227,26 @@ type Wants = (action: string) => boolean;
 const SESSION_LINE =
   /^(?:pam_\w{1,40}(?:\([^():\s]{0,64}(?::\w{1,16})?\))?: |\(pam_\w{1,40}\) )session (?:opened|closed) for user /;
 
+function moreFailures(wants: Wants, frame: Frame, info: PamInfo, body: string, out: SecurityEvent[]): void {
+  const m = MORE.exec(body);
+  if (!m) return;
+  const n = Number(m[1]);
+  if (n > 0) authFailure(wants, frame, info, body, out, m[0].length, n);
+}
+
 function parseLine(wants: Wants, skipSessions: boolean, frame: Frame, out: SecurityEvent[]): void {
   if (skipSessions && SESSION_LINE.test(frame.message)) return;
+  const msg = frame.message;
+  if (msg.startsWith("PAM ")) {
+    moreFailures(wants, frame, { module: "PAM" }, msg.slice(4), out);
+    return;
+  }
   const h = header(frame);
   if (!h) return;
   const { info, body } = h;
   const c0 = body.charCodeAt(0);
-  if (c0 === 97 /* a */) {
+  if (c0 >= 48 && c0 <= 57 /* 0-9 */) moreFailures(wants, frame, info, body, out);
+  else if (c0 === 97 /* a */) {
     if (body.startsWith("authentication failure;")) authFailure(wants, frame, info, body, out);
   } else if (c0 === 115 /* s */) {
     let m = SESSION_OPENED.exec(body);
@@ -221,8 +259,16 @@ function parseLine(wants: Wants, skipSessions: boolean, frame: Frame, out: Secur
   } else if (c0 === 99 /* c */) {
     if (body === "check pass; user unknown")
       simple(wants, frame, info, "pam_user_unknown", "failure", undefined, "authentication", out);
+    else {
+      // With `audit`, the name as typed (possibly a password typed into the login prompt).
+      const m = USER_UNKNOWN.exec(body);
+      if (m) simple(wants, frame, info, "pam_user_unknown", "failure", m[1], "authentication", out);
+    }
   } else if (c0 === 67 /* C */) {
     const m = LOCKED.exec(body);
+    if (m) simple(wants, frame, info, "pam_account_locked", "failure", m[1], "authentication", out);
+  } else if (c0 === 117 /* u */) {
+    const m = TALLY.exec(body);
     if (m) simple(wants, frame, info, "pam_account_locked", "failure", m[1], "authentication", out);
   }
 }
@@ -235,6 +281,7 @@ export const pam: ParserDefinition = {
     const c0 = m.charCodeAt(0);
     if (c0 === 112 /* p */) return m.startsWith("pam_");
     if (c0 === 40 /* ( */) return m.startsWith("(pam_");
+    if (c0 === 80 /* P */) return m.startsWith("PAM ") && MORE.test(m.slice(4, 60));
     const p = frame.program;
     return p !== undefined && p.charCodeAt(p.length - 1) === 41 && p.includes("(pam_");
   },

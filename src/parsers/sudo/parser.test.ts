@@ -79,3 +79,149 @@ test("a line of 1 MB full of field separators costs work linear in its length", 
     [["sudo_auth_failed", "/bin/ls", { name: "pts/0" }, "root"]],
   );
 });
+
+test("sudo 1.9: not authorized on host, exit records, HOST/GROUP/TSID/ENV fields", () => {
+  const brief = (e: ReturnType<typeof one>) => [
+    e.event.action,
+    e.event.outcome,
+    e.user?.name,
+    e.process?.command_line,
+    e.process?.exit_code,
+  ];
+  assert.deepEqual(
+    brief(
+      one(
+        `${S}alice : user NOT authorized on host ; TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/sh`,
+      ),
+    ),
+    ["sudo_not_allowed", "failure", "alice", "/bin/sh", undefined],
+  );
+  // log_exit_status: the command's end, not a second run of it; its suffix is not part of the command.
+  assert.deepEqual(
+    brief(one(`${S}alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id ; EXIT=0`)),
+    ["sudo_command_exit", "success", "alice", "/usr/bin/id", 0],
+  );
+  assert.deepEqual(
+    brief(
+      one(
+        `${S}alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/usr/bin/sleep 10 ; SIGNAL=SIGKILL ; EXIT=137`,
+      ),
+    ),
+    ["sudo_command_exit", "success", "alice", "/usr/bin/sleep 10", 137],
+  );
+  const f = one(
+    `${S}alice : HOST=web1 ; TTY=pts/0 ; PWD=/home/alice ; USER=root ; GROUP=wheel ; TSID=000001 ; ENV=A=b ; COMMAND=/usr/bin/env`,
+  );
+  assert.deepEqual(brief(f), ["sudo_command", "success", "alice", "/usr/bin/env", undefined]);
+  assert.deepEqual(f.process?.tty, { name: "pts/0" });
+});
+
+test("continued parts of long lines are command text, never a reason or fields", () => {
+  // sudo splits lines longer than syslog_maxlen; the rest is the user's own argument text.
+  const evs = run([
+    `${S}alice : (command continued) 3 incorrect password attempts`,
+    `${S}alice : (command continued) x ; USER=root ; COMMAND=/usr/bin/wget http://203.0.113.9/x`,
+  ]);
+  assert.deepEqual(
+    evs.map((e) => [e.event.action, e.event.outcome, e.user?.name, e.process?.command_line, e.event.reason]),
+    [
+      ["sudo_command_continued", "unknown", "alice", "3 incorrect password attempts", undefined],
+      [
+        "sudo_command_continued",
+        "unknown",
+        "alice",
+        "x ; USER=root ; COMMAND=/usr/bin/wget http://203.0.113.9/x",
+        undefined,
+      ],
+    ],
+  );
+});
+
+test("a working directory or arguments with injected fields keep the whole command", () => {
+  // cd "/tmp/x ; USER=nobody ; COMMAND=/bin/true" then sudo wget ...: the real command stays in command_line.
+  const c = one(
+    `${S}alice : TTY=pts/0 ; PWD=/tmp/x ; USER=nobody ; COMMAND=/bin/true ; USER=root ; COMMAND=/usr/bin/wget http://x`,
+  );
+  assert.equal(c.process?.command_line, "/bin/true ; USER=root ; COMMAND=/usr/bin/wget http://x");
+  // Arguments that end like an exit record: the command is kept.
+  const d = one(`${S}alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/usr/bin/nc -l 4444 ; EXIT=0`);
+  assert.deepEqual([d.event.action, d.process?.command_line], ["sudo_command_exit", "/usr/bin/nc -l 4444"]);
+});
+
+test("log_format=json through syslog (@cee)", () => {
+  const J = "Jun  3 10:11:12 host sudo[99]: @cee:";
+  const doc = (type: string, extra: object) =>
+    J +
+    JSON.stringify({
+      sudo: {
+        [type]: {
+          uuid: "u",
+          server_time: { seconds: 1, nanoseconds: 0 },
+          submituser: "alice",
+          command: "/usr/bin/wget",
+          runuser: "root",
+          runcwd: "/home/alice",
+          ttyname: "/dev/pts/0",
+          runargv: ["wget", "http://203.0.113.9/a b"],
+          ...extra,
+        },
+      },
+    });
+  const evs = run([
+    doc("accept", {}),
+    doc("reject", { reason: "3 incorrect password attempts" }),
+    doc("reject", { reason: "user NOT in sudoers" }),
+    doc("exit", { exit_value: 1 }),
+    doc("alert", { reason: "problem with defaults entries" }),
+    `${J}{"sudo":`,
+  ]);
+  assert.deepEqual(
+    evs.map((e) => [
+      e.event.action,
+      e.event.outcome,
+      e.user?.name,
+      (e.user?.target as { name?: string } | undefined)?.name,
+      e.process?.command_line,
+      e.process?.tty,
+      e.process?.exit_code,
+    ]),
+    [
+      [
+        "sudo_command",
+        "success",
+        "alice",
+        "root",
+        "/usr/bin/wget http://203.0.113.9/a b",
+        { name: "pts/0" },
+        undefined,
+      ],
+      [
+        "sudo_auth_failed",
+        "failure",
+        "alice",
+        "root",
+        "/usr/bin/wget http://203.0.113.9/a b",
+        { name: "pts/0" },
+        undefined,
+      ],
+      [
+        "sudo_not_allowed",
+        "failure",
+        "alice",
+        "root",
+        "/usr/bin/wget http://203.0.113.9/a b",
+        { name: "pts/0" },
+        undefined,
+      ],
+      [
+        "sudo_command_exit",
+        "success",
+        "alice",
+        "root",
+        "/usr/bin/wget http://203.0.113.9/a b",
+        { name: "pts/0" },
+        1,
+      ],
+    ],
+  );
+});
