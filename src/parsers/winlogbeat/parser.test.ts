@@ -73,8 +73,16 @@ test("4625 from raw Winlogbeat: a failure with the network address, user, logon 
   const winlog = e.winlog as { logon: unknown; event_data: Record<string, string>; record_id: string };
   assert.deepEqual(winlog.logon, {
     type: "Network",
-    failure: { status: "0xc000006d", sub_status: "0xc000006a" },
+    failure: {
+      status: "This is either due to a bad username or authentication information",
+      sub_status: "User logon with misspelled or bad password",
+    },
   });
+  assert.deepEqual(
+    [winlog.event_data.Status, winlog.event_data.SubStatus],
+    ["0xc000006d", "0xc000006a"],
+    "the pipeline's descriptions, as Kibana rules on pipeline data expect; the codes stay in event_data",
+  );
   assert.equal(winlog.event_data.FailureReason, "%%2313", "the document is kept");
   assert.equal(winlog.record_id, "81234");
   assert.equal(e["@timestamp"], Date.UTC(2024, 4, 30, 7, 0, 0));
@@ -202,16 +210,27 @@ test("Kerberos pre-auth failures count; NTLM validation failures only in aggress
     [n.event.action, n.event.outcome, n.user?.name, n.source],
     ["credential-validated", "failure", "erin", undefined],
   );
+  assert.deepEqual((n.winlog as { logon: unknown }).logon, {
+    failure: { status: "User logon with misspelled or bad password" },
+  });
   const ok = one({
     ...ntlm,
     winlog: { event_id: "4776", event_data: { TargetUserName: "erin", Status: "0x0" } },
   });
   assert.equal(ok.event.outcome, "success");
 
-  const lock = one(security("4740", "Audit Success", { TargetUserName: "frank", TargetDomainName: "WS07" }));
+  const lock = one(
+    security("4740", "Audit Success", {
+      TargetUserName: "frank",
+      TargetDomainName: "WS07",
+      SubjectUserName: "DC01$",
+      SubjectDomainName: "CORP",
+    }),
+  );
   assert.deepEqual(
     [lock.event.action, lock.event.outcome, lock.user],
-    ["locked-out-user-account", "success", { name: "frank" }],
+    ["locked-out-user-account", "success", { name: "DC01$", domain: "CORP", target: { name: "frank" } }],
+    "as the pipeline: the subject locked the target out (TargetDomainName is the caller computer)",
   );
 });
 
@@ -357,4 +376,135 @@ test("an unreadable @timestamp is refused and counted; epoch seconds are seconds
   });
   assert.deepEqual(times, [[], [], [Date.UTC(2024, 5, 1, 7)], [Date.UTC(2024, 5, 1, 7)]]);
   assert.deepEqual(rejected, ["winlogbeat: unreadable @timestamp", "winlogbeat: unreadable @timestamp"]);
+});
+
+/**
+ * A Security event exactly as Winlogbeat writes it before any ingest pipeline (output.file / Logstash):
+ * Winlogbeat puts the event's task in event.action and the keyword's outcome in event.outcome, the computer's
+ * FQDN in host.name, and every event_data value as a string.
+ */
+function raw(id: string, task: string, outcome: string, data: Record<string, string>): object {
+  return {
+    "@timestamp": "2024-05-30T07:00:00.000Z",
+    agent: { type: "winlogbeat", version: "8.13.4" },
+    event: {
+      action: task,
+      code: id,
+      created: "2024-05-30T07:00:01.000Z",
+      kind: "event",
+      outcome,
+      provider: PROVIDER,
+    },
+    host: { name: "FS01.corp.example" },
+    log: { level: "information" },
+    winlog: {
+      channel: "Security",
+      computer_name: "FS01.corp.example",
+      event_id: id,
+      keywords: [outcome === "failure" ? "Audit Failure" : "Audit Success"],
+      opcode: "Info",
+      provider_name: PROVIDER,
+      record_id: "81234",
+      task,
+      event_data: data,
+    },
+  };
+}
+
+test("raw Winlogbeat documents carry the task as event.action: the pipeline's names replace it, so modes keep their failures", () => {
+  const docs = [
+    raw("4625", "Logon", "failure", {
+      TargetUserName: "Administrator",
+      LogonType: "3",
+      IpAddress: "203.0.113.50",
+      IpPort: "0",
+      WorkstationName: "KALI",
+    }),
+    raw("4771", "Kerberos Authentication Service", "failure", {
+      TargetUserName: "dave",
+      Status: "0x18",
+      IpAddress: "::ffff:192.0.2.80",
+      IpPort: "49822",
+    }),
+    raw("4776", "Credential Validation", "failure", {
+      TargetUserName: "erin",
+      Workstation: "X",
+      Status: "0xc000006a",
+    }),
+    raw("4688", "Process Creation", "success", {
+      NewProcessName: "C:\\Windows\\System32\\cmd.exe",
+      SubjectUserName: "alice",
+    }),
+  ];
+  const summary = (evs: SecurityEvent[][]) =>
+    evs.map((es) => es.map((e) => [e.event.action, e.event.outcome, e.source?.ip, e.user?.name]));
+  assert.deepEqual(summary(run(docs)), [
+    [["logon-failed", "failure", "203.0.113.50", "Administrator"]],
+    [["kerberos-preauth-failed", "failure", "192.0.2.80", "dave"]],
+    [],
+    [["created-process", "success", undefined, "alice"]],
+  ]);
+  assert.deepEqual(summary(run(docs, "aggressive")), [
+    [["logon-failed", "failure", "203.0.113.50", "Administrator"]],
+    [["kerberos-preauth-failed", "failure", "192.0.2.80", "dave"]],
+    [["credential-validated", "failure", undefined, "erin"]],
+    [["created-process", "success", undefined, "alice"]],
+  ]);
+  assert.deepEqual(summary(run(docs, "all")), [
+    [["logon-failed", "failure", "203.0.113.50", "Administrator"]],
+    [["kerberos-preauth-failed", "failure", "192.0.2.80", "dave"]],
+    [["credential-validated", "failure", undefined, "erin"]],
+    [["created-process", "success", undefined, "alice"]],
+  ]);
+  const [[e]] = run([docs[0]!]) as [[SecurityEvent]];
+  assert.deepEqual((e.winlog as { task: string }).task, "Logon", "the task is kept in winlog.task");
+  assert.deepEqual(e.source, { ip: "203.0.113.50" }, "port 0 is no port; WorkstationName is never a source");
+});
+
+test("UPN user names are the account, numeric event data is read, 4648's user is the subject", () => {
+  const upn = one(
+    raw("4625", "Logon", "failure", {
+      TargetUserName: "alice@corp.example",
+      TargetDomainName: "",
+      LogonType: "8",
+      IpAddress: "198.51.100.7",
+    }),
+  );
+  assert.deepEqual(
+    [upn.user, (upn.winlog as { logon: unknown }).logon],
+    [{ name: "alice" }, { type: "NetworkCleartext" }],
+  );
+  const numeric = one({
+    ...(raw("4625", "Logon", "failure", {}) as Record<string, unknown>),
+    winlog: {
+      channel: "Security",
+      event_id: 4625,
+      provider_name: PROVIDER,
+      event_data: { TargetUserName: "bob", LogonType: 2, IpAddress: "127.0.0.1", IpPort: 0 },
+    },
+  });
+  assert.deepEqual(
+    [numeric.event.action, numeric.source, (numeric.winlog as { logon: unknown }).logon],
+    ["logon-failed", { ip: "127.0.0.1" }, { type: "Interactive" }],
+  );
+  const explicit = one(
+    raw("4648", "Logon", "success", {
+      SubjectUserName: "alice",
+      SubjectDomainName: "CORP",
+      TargetUserName: "Administrator@corp.example",
+      TargetDomainName: "CORP.EXAMPLE",
+      TargetServerName: "fs02.corp.example",
+      IpAddress: "-",
+      IpPort: "-",
+    }),
+    "all",
+  );
+  assert.deepEqual(
+    [explicit.event.action, explicit.user, explicit.source],
+    [
+      "logged-in-explicit",
+      { name: "alice", domain: "CORP", effective: { name: "Administrator", domain: "CORP.EXAMPLE" } },
+      undefined,
+    ],
+  );
 });

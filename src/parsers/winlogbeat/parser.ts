@@ -8,16 +8,22 @@
  * (documents from `output.file`/Logstash carry only `winlog.*`):
  *   4624 logged-in (success)           source.ip/port <- IpAddress/IpPort, user.name/domain <- TargetUserName/
  *   4625 logon-failed (failure)          TargetDomainName, winlog.logon.type <- LogonType (3 -> Network, ...),
- *   4648 logged-in-explicit              winlog.logon.failure.{status,sub_status} <- Status/SubStatus
+ *   4648 logged-in-explicit              winlog.logon.failure.{status,sub_status} <- the pipeline's description
+ *                                        of Status/SubStatus (4625, 4776; the codes stay in event_data); 4648:
+ *                                        user <- Subject*, user.effective <- Target* (as the pipeline)
  *   4688 created-process (success)     process.command_line <- CommandLine, process.executable/name <-
  *                                        NewProcessName, process.pid <- NewProcessId (hex), parent <- ParentProcessName,
  *                                        ProcessId; user.name <- SubjectUserName
- *   4740 locked-out-user-account       user.name <- TargetUserName (no address: CallerComputerName is a name)
+ *   4740 locked-out-user-account       user.name <- SubjectUserName, user.target.name <- TargetUserName (no
+ *                                        address: CallerComputerName is a name)
  *   4771 kerberos-preauth-failed (failure)  source.ip <- IpAddress (`::ffff:` form), user.name <- TargetUserName
  *   4776 credential-validated          failure when Status is not 0x0; user.name <- TargetUserName
- * The action names are Winlogbeat's own (so Kibana rules written for Winlogbeat keep working). The document's
- * own event.action/outcome win; otherwise the outcome comes from `winlog.keywords` (Audit Failure/Success),
- * then from the table. Other event ids pass through with their own action (or `windows-event`).
+ * A UPN user name (`alice@corp.example`) is the account before the `@`, as in the pipeline. Event data
+ * values that a shipper turned into numbers (`LogonType: 3`) are read as their text. The action names are
+ * Winlogbeat's pipeline's (so Kibana rules written for Winlogbeat keep working): they replace the task name
+ * that Winlogbeat itself writes to event.action (`Logon`), as the pipeline does. The document's own
+ * event.outcome wins; otherwise the outcome comes from `winlog.keywords` (Audit Failure/Success), then from
+ * the table. Other event ids pass through with their own action (or `windows-event`).
  * `IpAddress` "-" means no network address (no source.ip); loopback addresses are kept (the policy never bans
  * them). Workstation names are attacker-chosen and never used as a source.
  */
@@ -86,6 +92,41 @@ const LOGON_TYPES: ReadonlyMap<string, string> = new Map([
   ["13", "CachedUnlock"],
 ]);
 
+/**
+ * The pipeline's descriptions of 4625/4776 Status and SubStatus codes (winlog.logon.failure.status/sub_status;
+ * the code itself stays in winlog.event_data), by the code as Windows writes it.
+ */
+const FAILURE_STATUS: ReadonlyMap<string, string> = new Map([
+  ["0xc000005e", "There are currently no logon servers available to service the logon request."],
+  ["0xc0000064", "User logon with misspelled or bad user account"],
+  ["0xc000006a", "User logon with misspelled or bad password"],
+  ["0xc000006d", "This is either due to a bad username or authentication information"],
+  ["0xc000006e", "Unknown user name or bad password."],
+  ["0xc000006f", "User logon outside authorized hours"],
+  ["0xc0000070", "User logon from unauthorized workstation"],
+  ["0xc0000071", "User logon with expired password"],
+  ["0xc0000072", "User logon to account disabled by administrator"],
+  ["0xc00000dc", "Indicates the Sam Server was in the wrong state to perform the desired operation."],
+  ["0xc0000133", "Clocks between DC and other computer too far out of sync"],
+  ["0xc000015b", "The user has not been granted the requested logon type (aka logon right) at this machine"],
+  [
+    "0xc000018c",
+    "The logon request failed because the trust relationship between the primary domain and the trusted domain failed.",
+  ],
+  ["0xc0000192", "An attempt was made to logon, but the Netlogon service was not started."],
+  ["0xc0000193", "User logon with expired account"],
+  ["0xc0000224", "User is required to change password at next logon"],
+  ["0xc0000225", "Evidently a bug in Windows and not a risk"],
+  ["0xc0000234", "User logon with account locked"],
+  ["0xc00002ee", "Failure Reason: An Error occurred during Logon"],
+  [
+    "0xc0000413",
+    "Logon Failure: The machine you are logging onto is protected by an authentication firewall. The specified account is not allowed to authenticate to the machine.",
+  ],
+  ["0xc0000371", "The local account store does not contain secret material for the specified account"],
+  ["0x0", "Status OK."],
+]);
+
 /** Windows writes "-" (or nothing) for "no value". */
 function present(v: string | undefined): string | undefined {
   return v === undefined || v === "" || v === "-" ? undefined : v;
@@ -105,9 +146,21 @@ function setIfAbsent(parent: Obj | undefined, key: string, v: unknown): void {
   if (parent && v !== undefined && parent[key] === undefined) parent[key] = v;
 }
 
+/** An `event_data` value as text: Winlogbeat writes strings; a shipper that converted them writes numbers. */
+function text(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  return typeof v === "number" && Number.isFinite(v) ? String(v) : undefined;
+}
+
+/** `TargetUserName` as the pipeline reads it: a UPN `alice@corp.example` is the account `alice`. */
+function accountName(v: string | undefined): string | undefined {
+  const at = v === undefined ? -1 : v.indexOf("@");
+  return at > 0 ? v!.slice(0, at) : v;
+}
+
 /** Fills the ECS fields of the known Security events from `winlog.event_data` when they are missing. */
 function enrich(e: Obj, id: string, data: Obj): void {
-  const d = (k: string) => present(typeof data[k] === "string" ? data[k] : undefined);
+  const d = (k: string) => present(text(data[k]));
   const user = child(e, "user");
   if (id === "4688") {
     const proc = child(e, "process");
@@ -128,8 +181,23 @@ function enrich(e: Obj, id: string, data: Obj): void {
     setIfAbsent(user, "domain", d("SubjectDomainName"));
     return;
   }
-  setIfAbsent(user, "name", d("TargetUserName"));
-  if (id !== "4740") setIfAbsent(user, "domain", d("TargetDomainName"));
+  if (id === "4648" || id === "4740") {
+    // The pipeline's user is the subject (who used explicit credentials; the DC that locked the account), and
+    // TargetUserName the effective (4648) or target (4740) user.
+    setIfAbsent(user, "name", d("SubjectUserName"));
+    setIfAbsent(user, "domain", d("SubjectDomainName"));
+    const name = accountName(d("TargetUserName"));
+    // 4740's TargetDomainName is the caller computer's name, not a domain.
+    const domain = id === "4648" ? d("TargetDomainName") : undefined;
+    if (user && (name !== undefined || domain !== undefined)) {
+      const other = child(user, id === "4648" ? "effective" : "target");
+      setIfAbsent(other, "name", name);
+      setIfAbsent(other, "domain", domain);
+    }
+  } else {
+    setIfAbsent(user, "name", accountName(d("TargetUserName")));
+    setIfAbsent(user, "domain", d("TargetDomainName"));
+  }
   const ip = d("IpAddress");
   if (ip !== undefined) {
     const port = d("IpPort");
@@ -143,9 +211,9 @@ function enrich(e: Obj, id: string, data: Obj): void {
     const logon = child(winlog, "logon");
     setIfAbsent(logon, "type", typeName);
   }
-  const status = d("Status");
-  const sub = d("SubStatus");
-  if (id === "4625" && (status !== undefined || sub !== undefined)) {
+  const status = FAILURE_STATUS.get(d("Status") ?? "");
+  const sub = FAILURE_STATUS.get(d("SubStatus") ?? "");
+  if ((id === "4625" || id === "4776") && (status !== undefined || sub !== undefined)) {
     const failure = child(child(winlog, "logon") ?? {}, "failure");
     setIfAbsent(failure, "status", status);
     setIfAbsent(failure, "sub_status", sub);
@@ -186,7 +254,7 @@ function outcomeFor(e: Obj, id: string, data: Obj, known: Known | undefined): Kn
   if (kw.includes("Audit Failure")) return "failure";
   if (kw.includes("Audit Success") && id !== "4776") return "success";
   if (id === "4776") {
-    const status = typeof data.Status === "string" ? data.Status.toLowerCase() : undefined;
+    const status = text(data.Status)?.toLowerCase();
     if (status === undefined) return "unknown";
     return status === "0x0" || status === "0" ? "success" : "failure";
   }
@@ -213,6 +281,9 @@ function parseDocument(frame: Frame, out: SecurityEvent[], reject: (reason: stri
   if (event && event.code === undefined && id !== "") event.code = id;
   if (event && event.provider === undefined && provider !== undefined) event.provider = provider;
   if (event && known && event.type === undefined) event.type = known.type;
+  // Winlogbeat itself writes the event's task as event.action (`Logon`, `Kerberos Authentication Service`);
+  // the pipeline replaces it with its own name, and so do we: the parser's modes select these names.
+  if (event && known) event.action = known.action;
   out.push(
     documentEvent(
       frame,
