@@ -2,7 +2,7 @@
 import type { RuleSnapshot } from "./builtin-snapshot.ts";
 
 export const BUILTIN_SNAPSHOT: RuleSnapshot = {
-  digest: "1e4480c581cac38484c7220a7e5adc68e79620270c7b18f91812323f0cdf5993",
+  digest: "afab19cdd22711050e1c9dfd737ea0ed2b13ea81ffebe4c4bf3d588db212e946",
   rules: [
     {
       file: "host.yaml",
@@ -70,7 +70,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         id: "windows-logon-brute-force",
         name: "Windows logon brute force",
         description:
-          "Failed Windows logons from one address, 5 within 10 minutes: event 4625 (network, RDP and other remote logon types; a failure at the console or of a service, batch job or machine account `NAME$` is not an attack from that address) and Kerberos pre-authentication failures (4771, a domain controller's view of password guessing). Winlogbeat and Elastic Agent documents alike.\n",
+          "Failed Windows logons from one address, 5 within 10 minutes: event 4625 (network, RDP and other remote logon types; a failure at the console or of a service, batch job or machine account `NAME$` is not an attack from that address, nor one whose password the server could not check: no logon server, SAM not ready, broken trust, Netlogon stopped, where every client's reconnects fail alike) and Kerberos pre-authentication failures (4771, a domain controller's view of password guessing). Winlogbeat and Elastic Agent documents alike, including Security events collected through Windows Event Forwarding (the Windows integration's `windows.forwarded` data stream).\n",
         enabled: true,
         severity: {
           "5": "medium",
@@ -86,14 +86,14 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         tags: [],
         type: "threshold",
         query:
-          'event.dataset: (winlogbeat or "system.security" or "windows.security") and (event.code: "4625" or (event.code: "4771" and event.outcome: failure)) and not winlog.logon.type: (Interactive or Unlock or CachedInteractive or Service or Batch) and not user.name: *$\n',
+          'event.dataset: (winlogbeat or "system.security" or "windows.security" or "windows.forwarded") and (event.code: "4625" or (event.code: "4771" and event.outcome: failure)) and not winlog.logon.type: (Interactive or Unlock or CachedInteractive or CachedUnlock or Service or Batch) and not winlog.event_data.Status: ("0xc000005e" or "0xc00000dc" or "0xc000018c" or "0xc0000192") and not winlog.event_data.SubStatus: ("0xc000005e" or "0xc00000dc" or "0xc000018c" or "0xc0000192") and not user.name: *$\n',
         threshold: 5,
         window: "10m",
       },
     },
     {
       file: "host.yaml",
-      line: 58,
+      line: 63,
       spec: {
         id: "repeat-offender",
         name: "Repeat offender",
@@ -378,7 +378,8 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
       spec: {
         id: "dropbear-brute-force",
         name: "Dropbear SSH brute force",
-        description: "Failed logins on the dropbear SSH server, 5 within 10 minutes.",
+        description:
+          "Failed logins on the dropbear SSH server (bad passwords, unknown users, maximum tries), 5 within 10 minutes. A connection that ends before authentication (`Exit before auth`, aggressive mode) is not a failed login: a monitoring check or ssh-keyscan writes one.\n",
         enabled: true,
         severity: {
           "5": "medium",
@@ -393,7 +394,8 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         max_keys: 100000,
         tags: [],
         type: "threshold",
-        query: "event.dataset: dropbear and event.outcome: failure",
+        query:
+          "event.dataset: dropbear and event.action: (dropbear_auth_failed or dropbear_invalid_user or dropbear_max_auth_tries)",
         threshold: 5,
         window: "10m",
       },
