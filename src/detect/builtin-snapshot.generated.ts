@@ -2,7 +2,7 @@
 import type { RuleSnapshot } from "./builtin-snapshot.ts";
 
 export const BUILTIN_SNAPSHOT: RuleSnapshot = {
-  digest: "afab19cdd22711050e1c9dfd737ea0ed2b13ea81ffebe4c4bf3d588db212e946",
+  digest: "9b6bc7e7fa1c85b34ab2a0c43bb9653246b503e7aed1b6c310e73b48b9c42e52",
   rules: [
     {
       file: "host.yaml",
@@ -70,7 +70,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         id: "windows-logon-brute-force",
         name: "Windows logon brute force",
         description:
-          "Failed Windows logons from one address, 5 within 10 minutes: event 4625 (network, RDP and other remote logon types; a failure at the console or of a service, batch job or machine account `NAME$` is not an attack from that address, nor one whose password the server could not check: no logon server, SAM not ready, broken trust, Netlogon stopped, where every client's reconnects fail alike) and Kerberos pre-authentication failures (4771, a domain controller's view of password guessing). Winlogbeat and Elastic Agent documents alike, including Security events collected through Windows Event Forwarding (the Windows integration's `windows.forwarded` data stream).\n",
+          "Failed Windows logons from one address, 5 within 10 minutes: event 4625 (network, RDP and other remote logon types; a failure at the console or of a service, batch job or machine account `NAME$` is not an attack from that address, nor one whose password the server could not check: no logon server, SAM not ready, broken trust, Netlogon stopped, where every client's reconnects fail alike; nor one whose password was right: expired, must be changed, account expired, logon type, workstation or hours not allowed) and Kerberos pre-authentication failures (4771, a domain controller's view of password guessing; not 0x17 password expired nor 0x25 clock skew). Winlogbeat and Elastic Agent documents alike, including Security events collected through Windows Event Forwarding (the Windows integration's `windows.forwarded` data stream).\n",
         enabled: true,
         severity: {
           "5": "medium",
@@ -86,14 +86,14 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         tags: [],
         type: "threshold",
         query:
-          'event.dataset: (winlogbeat or "system.security" or "windows.security" or "windows.forwarded") and (event.code: "4625" or (event.code: "4771" and event.outcome: failure)) and not winlog.logon.type: (Interactive or Unlock or CachedInteractive or CachedUnlock or Service or Batch) and not winlog.event_data.Status: ("0xc000005e" or "0xc00000dc" or "0xc000018c" or "0xc0000192") and not winlog.event_data.SubStatus: ("0xc000005e" or "0xc00000dc" or "0xc000018c" or "0xc0000192") and not user.name: *$\n',
+          'event.dataset: (winlogbeat or "system.security" or "windows.security" or "windows.forwarded") and (event.code: "4625" or (event.code: "4771" and event.outcome: failure)) and not winlog.logon.type: (Interactive or Unlock or CachedInteractive or CachedUnlock or Service or Batch) and not winlog.event_data.Status: ("0xc000005e" or "0xc00000dc" or "0xc000018c" or "0xc0000192") and not winlog.event_data.SubStatus: ("0xc000005e" or "0xc00000dc" or "0xc000018c" or "0xc0000192") and not winlog.event_data.Status: ("0xc0000071" or "0xc0000224" or "0xc000015b" or "0xc0000193" or "0xc0000070" or "0xc000006f") and not winlog.event_data.SubStatus: ("0xc0000071" or "0xc0000224" or "0xc000015b" or "0xc0000193" or "0xc0000070" or "0xc000006f") and not (event.code: "4771" and winlog.event_data.Status: ("0x17" or "0x25")) and not user.name: *$\n',
         threshold: 5,
         window: "10m",
       },
     },
     {
       file: "host.yaml",
-      line: 63,
+      line: 68,
       spec: {
         id: "repeat-offender",
         name: "Repeat offender",
