@@ -66,7 +66,8 @@ const THRESHOLD = ["kibana.alert.threshold_result", "signal.threshold_result"];
 /**
  * One Elastic Security alert document (8.x `kibana.alert.*`, 7.x `signal.*`). Threshold alerts are
  * synthetic: the address is the value of the group-by term whose field is one of `ipFields`
- * (`threshold_result.terms[field=source.ip].value`); other alerts carry the source event's `source.ip`.
+ * (`threshold_result.terms[field=source.ip].value`); other alerts carry the source event's `source.ip`,
+ * except indicator match alerts whose rule matched another field (`destination.ip`): refused.
  */
 export function securityAlert(
   c: Collector,
@@ -141,5 +142,35 @@ export function securityAlert(
     });
     if (found) return;
   }
+  const matched = indicatorFields(doc);
+  if (matched.length && !matched.some((f) => ipFields.includes(f))) {
+    c.reject(
+      matched.join(", "),
+      path,
+      `indicator match on ${matched.join(", ")}: the listed address is the other side; ${ipFields.join(", ")} is the host that talked to it (the victim), never banned`,
+    );
+    return;
+  }
   c.fromFields(doc, ipFields, path, facts);
+}
+
+/**
+ * The event fields an indicator match rule matched (`threat.enrichments[*].matched.field` of type
+ * `indicator_match_rule`; enrichments of other alerts are only context). A rule mapping `destination.ip` to
+ * the indicators says a host of ours contacted a listed address: its `source.ip` is the victim.
+ */
+function indicatorFields(doc: unknown): string[] {
+  const enrichments = lookup(doc, "threat.enrichments");
+  const out: string[] = [];
+  for (const e of Array.isArray(enrichments) ? enrichments.slice(0, 16) : [enrichments]) {
+    const field = lookup(e, "matched.field");
+    if (
+      lookup(e, "matched.type") === "indicator_match_rule" &&
+      typeof field === "string" &&
+      field.length <= 128
+    ) {
+      if (!out.includes(field)) out.push(field);
+    }
+  }
+  return out;
 }

@@ -104,3 +104,44 @@ test("5000 alerts: the first 1000 are examined, the rest rejected in one entry",
   assert.equal(r.rejected.length, 1);
   assert.equal(r.rejected[0]!.path, "alerts[1000..4999]");
 });
+
+test("indicator match on destination.ip: the alert's source.ip is our client, never banned", () => {
+  // An indicator match rule mapping destination.ip to threat.indicator.ip: a host of ours (source.ip)
+  // contacted a listed address. Banning source.ip would cut off the victim.
+  const enrichment = (field: string, atomic: string) => ({
+    indicator: { ip: atomic, type: "ipv4-addr" },
+    matched: { atomic, field, id: "ioc1", index: "logs-ti_abusech.malware", type: "indicator_match_rule" },
+  });
+  const r = run({
+    alerts: [
+      {
+        "kibana.alert.uuid": "im1",
+        "kibana.alert.rule.type": "threat_match",
+        source: { ip: "198.51.100.23" },
+        destination: { ip: "203.0.113.66" },
+        threat: { enrichments: [enrichment("destination.ip", "203.0.113.66")] },
+      },
+      {
+        "kibana.alert.uuid": "im2",
+        "kibana.alert.rule.type": "threat_match",
+        source: { ip: "203.0.113.45" },
+        "threat.enrichments": [enrichment("source.ip", "203.0.113.45")],
+      },
+      {
+        // enrichment of another rule's alert (not what the rule matched): source.ip as usual
+        "kibana.alert.uuid": "q1",
+        source: { ip: "203.0.113.47" },
+        threat: {
+          enrichments: [
+            {
+              ...enrichment("destination.ip", "192.0.2.9"),
+              matched: { type: "enrichment", field: "destination.ip", atomic: "192.0.2.9" },
+            },
+          ],
+        },
+      },
+    ],
+  });
+  assert.deepEqual(ips(r), ["203.0.113.45", "203.0.113.47"]);
+  assert.match(reasons(r), /alerts\[0\].*indicator match on destination\.ip/);
+});

@@ -76,3 +76,43 @@ test("nothing but the node and the sender: no address", () => {
   assert.ok(r.rejected.length > 0);
   assert.match(reasons(graylog.extract({ event: "x" }, { now: NOW })), /no event object/);
 });
+
+test("an event key that the event's own fields name as the destination or another field is refused", () => {
+  // a definition keyed by the attacked server (dst_ip): the key is that server, never the attacker
+  const dst = run({ key: "192.0.2.254", key_tuple: ["192.0.2.254"], fields: { dst_ip: "192.0.2.254" } });
+  assert.deepEqual(dst.alerts, []);
+  assert.match(reasons(dst), /event\.key_tuple: .*event\.fields\.dst_ip/);
+  const other = run({ key_tuple: ["192.0.2.254"], fields: { target_host: "192.0.2.254" } });
+  assert.deepEqual(other.alerts, []);
+  assert.match(reasons(other), /event\.fields\.target_host.*not an attacker field/);
+  // keyed by a custom field that is not an attacker field, the backlog's extracted source still counts
+  const backlog = run({
+    key_tuple: ["192.0.2.254"],
+    fields: { dst_ip: "192.0.2.254" },
+    backlog: [msg({ source_ip: "198.51.100.7", dst_ip: "192.0.2.254" })],
+  });
+  assert.deepEqual(ips(backlog), ["198.51.100.7"]);
+  // Graylog 5.1+ group_by_fields say the same
+  const grouped = graylog.extract(
+    {
+      event: {
+        id: "e",
+        key_tuple: ["192.0.2.254"],
+        key: "192.0.2.254",
+        fields: {},
+        group_by_fields: { dst_ip: "192.0.2.254" },
+      },
+      backlog: [],
+    },
+    { now: NOW },
+  );
+  assert.deepEqual(grouped.alerts, []);
+  assert.match(reasons(grouped), /event\.group_by_fields\.dst_ip/);
+  // a key that is the attacker's field (or that no field names) is still read
+  assert.deepEqual(ips(run({ key_tuple: ["198.51.100.7"], fields: { source_ip: "198.51.100.7", n: "x" } })), [
+    "198.51.100.7",
+  ]);
+  assert.deepEqual(ips(run({ key_tuple: ["198.51.100.7", "root"], fields: { user: "root" } })), [
+    "198.51.100.7",
+  ]);
+});

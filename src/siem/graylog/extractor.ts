@@ -3,14 +3,15 @@
  * order of reliability:
  * 1. `event.fields.<custom field>` (an event field the definition defines, e.g. `attacker_ip`);
  * 2. `event.key_tuple` / `event.key`, the definition's key values, when exactly one of them is an address
- *    (a definition keyed by source and destination is ambiguous and refused);
+ *    (a definition keyed by source and destination is ambiguous and refused; a key that `event.fields` or
+ *    `event.group_by_fields` hold only under a non-attacker name, e.g. `dst_ip`, is refused);
  * 3. `backlog[*].fields.<extracted field>` (e.g. `source_ip`), one address per message.
  * The custom/extracted field names are `ipFields` (default: attacker_ip, source_ip, src_ip, src,
  * client_ip, ip). Never read: `event.source` (the Graylog node), `backlog[*].source` (the log sender's
  * name), `backlog[*].fields.gl2_remote_ip` (the syslog sender: the monitored server or a relay).
  * Severity: `event.priority` (1 low, 2 normal = medium, 3 high, 4 critical).
  */
-import { checkAddress } from "../address.ts";
+import { checkAddress, forbiddenField } from "../address.ts";
 import type { Collector, Facts } from "../collector.ts";
 import { runExtractor } from "../run.ts";
 import type { ExtractorDefinition } from "../types.ts";
@@ -74,8 +75,12 @@ function body(c: Collector, b: unknown, path: string, ipFields: readonly string[
       "the event key holds several addresses (keyed by source and destination?): which is the attacker is unknown; define an event field for it",
     );
   } else if (addresses.length === 1) {
-    c.address(addresses[0], keyPath, facts);
-    return;
+    const named = keyField(ev, addresses[0]!, ipFields);
+    if (named) c.reject(addresses[0], keyPath, named);
+    else {
+      c.address(addresses[0], keyPath, facts);
+      return;
+    }
   }
   // 3. the backlog's extracted fields
   if (Array.isArray(backlog) && backlog.length) {
@@ -99,6 +104,34 @@ function body(c: Collector, b: unknown, path: string, ipFields: readonly string[
     at("event"),
     `no attacker address: none of event.fields.{${ipFields.join(",")}}, an address in event.key, or a backlog`,
   );
+}
+
+/**
+ * Why the event key's address is not the attacker, when the event itself says which field it is: the key
+ * values are event fields (the definition's key fields), and Graylog 5.1+ also lists the aggregation's
+ * `group_by_fields`. A key that only a non-attacker field holds (`dst_ip`, `target_host`) is the attacked
+ * host or something else, never banned; a key no field names is read as before.
+ */
+function keyField(ev: Record<string, unknown>, key: string, ipFields: readonly string[]): string | undefined {
+  const ip = checkAddress(key);
+  const others: string[] = [];
+  let forbidden: string | undefined;
+  for (const where of ["fields", "group_by_fields"]) {
+    const obj = lookup(ev, where);
+    if (!ip.ok || !isObject(obj)) continue;
+    for (const [name, v] of Object.entries(obj).slice(0, 64)) {
+      const a = checkAddress(v);
+      if (!a.ok || a.ip !== ip.ip) continue;
+      const why = forbiddenField(name);
+      if (ipFields.includes(name) && !why) return undefined;
+      others.push(`event.${where}.${name}`);
+      forbidden ??= why;
+    }
+  }
+  if (!others.length) return undefined;
+  return `the event key is ${others.join(", ")}, not an attacker field (${ipFields.join(", ")})${
+    forbidden ? `: ${forbidden}` : "; set ip_fields if it names the attacker"
+  }`;
 }
 
 export const graylog = {

@@ -5,8 +5,9 @@
  * text and the shell has already split them:
  * - 1 to 3 arguments exactly: more means a value contained spaces (or another keyword was added);
  * - SRC_IP: one address (address.ts), the attacker;
- * - DST_IP (optional, empty = absent): one address, the attacked asset, never banned (equal to SRC_IP is
- *   refused: the event names no remote attacker);
+ * - DST_IP (optional, empty or 0.0.0.0 = absent: the OSSIM server writes `0.0.0.0` for an event without a
+ *   destination): one address, the attacked asset, never banned (equal to SRC_IP is refused: the event names
+ *   no remote attacker);
  * - DST_PORT (optional, empty or 0 = absent): 1-65535, digits only.
  * Only these keywords belong in the template: USERNAME, USERDATAn, FILENAME or PASSWORD can hold
  * attacker text, which the shell would interpret before we run.
@@ -23,6 +24,9 @@ export interface BlockArgs {
 export type ParsedArgs =
   | { ok: true; args: BlockArgs }
   | { ok: false; path: string; value: unknown; reason: string };
+
+/** What the OSSIM server writes for an event without a destination (as it writes port 0). */
+const NO_DST = ["", "0.0.0.0", "::"];
 
 export const USAGE = "usage: portcullis block SRC_IP [DST_IP] [DST_PORT]";
 
@@ -45,7 +49,7 @@ export function parseBlockArgs(argv: unknown): ParsedArgs {
   if (!src.ok)
     return { ok: false, path: "SRC_IP", value: srcText, reason: `SRC_IP ${quote(srcText)}: ${src.reason}` };
   const args: BlockArgs = { src: src.ip };
-  if (dstText !== undefined && dstText !== "") {
+  if (dstText !== undefined && !NO_DST.includes(dstText)) {
     const dst = checkAddress(dstText);
     if (!dst.ok)
       return { ok: false, path: "DST_IP", value: dstText, reason: `DST_IP ${quote(dstText)}: ${dst.reason}` };

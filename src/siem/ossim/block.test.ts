@@ -92,3 +92,19 @@ test("exit codes: 0 banned or already banned, 1 invalid, 2 enforcement failed, 3
     assert.equal(r.code, code, JSON.stringify(reply instanceof Error ? reply.message : reply));
   }
 });
+
+test("DST_IP 0.0.0.0 (OSSIM's value for an event without a destination) is absent, not a refusal", async () => {
+  // The OSSIM server writes dst_ip="0.0.0.0" (and dst_port="0") when the event names no destination.
+  const r = await block(["203.0.113.45", "0.0.0.0", "0"]);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.forwarded.length, 1);
+  const req = r.forwarded[0]!;
+  assert.ok(req.action === "ban");
+  assert.equal(req.alert.group["source.ip"], "203.0.113.45");
+  assert.deepEqual(req.alert.events[0]!.destination, {});
+  // SRC_IP 0.0.0.0 still names no attacker
+  const none = await block(["0.0.0.0", "0.0.0.0", "0"]);
+  assert.equal(none.code, 1);
+  assert.deepEqual(none.forwarded, []);
+  assert.match(none.err, /SRC_IP "0.0.0.0": the unspecified address/);
+});
