@@ -92,4 +92,10 @@ test("CIDR sets match any spelling; IPv6 groups per /64", () => {
   assert.equal(groupKey("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
   assert.equal(groupKey("2001:db8:1:2:3:4:5:6", 48), "2001:db8:1::/48");
   assert.equal(groupKey("1.2.3.4"), "1.2.3.4");
+  // An address embedding an IPv4 host (NAT64, SIIT, IPv4-compatible) is one host: its /64 would be every IPv4
+  // client behind the translator.
+  for (const a of ["64:ff9b::cb00:712d", "64:ff9b:1::cb00:712d", "::ffff:0:cb00:712d", "::cb00:712d"]) {
+    assert.equal(groupKey(canonicalIp(a)!), canonicalIp(a), a);
+  }
+  assert.equal(groupKey("64:ff9b:10::1"), "64:ff9b:10::/64");
 });

@@ -325,10 +325,21 @@ export class CidrSet {
 
 /**
  * The key an address is counted and banned under: IPv4 addresses as themselves, IPv6 addresses by their
- * prefix (`/64` by default), since one host usually owns a whole /64.
+ * prefix (`/64` by default), since one host usually owns a whole /64. Except IPv6 addresses that embed an IPv4
+ * host (NAT64's 64:ff9b::/96 and 64:ff9b:1::/48, SIIT's ::ffff:0:0/96, the old IPv4-compatible ::/96): each is
+ * one IPv4 host behind a translator, and their /64 would be every IPv4 client of that translator. They are
+ * their own key.
  */
 export function groupKey(canonical: string, v6Prefix = 64): string {
   if (canonical.indexOf(":") < 0 || v6Prefix >= 128) return canonical;
+  if (embedsIpv4(canonical)) return canonical;
   const c = parseCidr(`${canonical}/${v6Prefix}`);
   return c ? c.text : canonical;
+}
+
+/** Whether a canonical IPv6 address is in a prefix that embeds an IPv4 address (see {@link groupKey}). */
+function embedsIpv4(canonical: string): boolean {
+  return (
+    canonical.startsWith("64:ff9b::") || canonical.startsWith("64:ff9b:1:") || canonical.startsWith("::")
+  );
 }
