@@ -92,3 +92,23 @@ test("rule levels", () => {
     undefined,
   ]);
 });
+
+test("Windows events through the Wazuh agent: data.win.eventdata.ipAddress; OSSEC-era top-level srcip", () => {
+  // A 4625 logon failure (rule 60122) has no data.srcip: the client is the address Windows recorded.
+  const win = (ipAddress: string) =>
+    add(
+      alert(
+        { win: { system: { eventID: "4625" }, eventdata: { ipAddress, targetUserName: "administrator" } } },
+        { rule: { level: 5, id: "60122", description: "Logon failure" } },
+      ),
+    );
+  assert.deepEqual(ips(run(win("203.0.113.80"))), ["203.0.113.80"]);
+  // Windows writes "-" when it has no address: nothing to ban, and said so.
+  const none = run(win("-"));
+  assert.deepEqual(none.alerts, []);
+  assert.match(reasons(none), /data\.win\.eventdata\.ipAddress/);
+  // data.srcip wins when both are there.
+  const both = run(add(alert({ srcip: "198.51.100.7", win: { eventdata: { ipAddress: "203.0.113.80" } } })));
+  assert.deepEqual(ips(both), ["198.51.100.7"]);
+  assert.deepEqual(ips(run(add({ ...alert({}), srcip: "198.51.100.9" }))), ["198.51.100.9"]);
+});

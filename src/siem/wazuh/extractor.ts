@@ -1,6 +1,7 @@
 /**
  * Wazuh: active-response messages (4.x `add`, 5.x `enable`) and bare alerts (integrations posting the
- * alert JSON). The attacker is `data.srcip` (4.x and alerts; `ipFields`, e.g. `data.src_ip` for Suricata
+ * alert JSON). The attacker is `data.srcip` (else a Windows event's `data.win.eventdata.ipAddress`, else an
+ * OSSEC-era top-level `srcip`; 4.x and alerts; `ipFields`, e.g. `data.src_ip` for Suricata
  * alerts) or `source.ip` (5.x). An alert without it is rejected, never guessed: `agent.ip` is the monitored
  * host and is refused even if the source field repeats it. Rule: `rule.id` / `rule.description`;
  * severity from `rule.level` (0-4 low, 5-7 medium, 8-11 high, 12+ critical); techniques `rule.mitre.id`;
@@ -15,7 +16,12 @@ import type { ExtractorDefinition, ExtractOptions, ExtractResult } from "../type
 import { count, firstTime, lookup, techniques, text } from "../values.ts";
 import { readArMessage, type ArMessage } from "./message.ts";
 
-const IP_FIELDS = ["data.srcip"] as const;
+/**
+ * `data.srcip` (Wazuh's decoders), then `data.win.eventdata.ipAddress` (Windows events through the Wazuh
+ * agent, e.g. 4625 logon failures, rule 60122: the network client Windows recorded; they have no srcip), then
+ * the top-level `srcip` of OSSEC-era alerts.
+ */
+const IP_FIELDS = ["data.srcip", "data.win.eventdata.ipAddress", "srcip"] as const;
 const V5_FIELDS = ["source.ip"] as const;
 
 export function levelSeverity(v: unknown): Severity | undefined {
