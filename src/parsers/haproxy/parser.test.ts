@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { assertLinearWork, lineHarness } from "../../../test/support/parser-harness.ts";
+import { assertLinearWork, lineHarness, parseLines } from "../../../test/support/parser-harness.ts";
 
 const { run } = lineHarness("haproxy");
 
@@ -104,6 +104,34 @@ test("option httplog clf: the CLF variant is read like the default format", () =
     ],
   );
   assert.equal(evs[0]!["@timestamp"], Date.UTC(2024, 5, 3, 10, 11, 12));
+});
+
+test("lines without a program name (log stdout format raw, format short / iso) are recognised by their shape", () => {
+  const raw =
+    '203.0.113.40:51000 [03/Jun/2024:10:11:09.512] www app/web1 0/0/1/2/3 401 512 - - ---- 4/4/0/0/0 0/0 "GET /admin HTTP/1.1"';
+  // Routed like `parse` without --parser: the access-log parsers' probes see these lines first.
+  const evs = parseLines(
+    [raw, `<134>${raw.replace(".40:", ".41:")}`, `2024-06-03T10:11:12+00:00 ${raw.replace(".40:", ".42:")}`],
+    ["apache", "haproxy", "lighttpd", "nginx", "traefik"],
+  );
+  assert.deepEqual(
+    evs.map((e) => [e.event.dataset, e.event.action, e.source, e["@timestamp"]]),
+    [
+      [
+        "haproxy",
+        "http_unauthorized",
+        { ip: "203.0.113.40", port: 51000 },
+        Date.UTC(2024, 5, 3, 10, 11, 9, 512),
+      ],
+      [
+        "haproxy",
+        "http_unauthorized",
+        { ip: "203.0.113.41", port: 51000 },
+        Date.UTC(2024, 5, 3, 10, 11, 9, 512),
+      ],
+      ["haproxy", "http_unauthorized", { ip: "203.0.113.42", port: 51000 }, Date.UTC(2024, 5, 3, 10, 11, 12)],
+    ],
+  );
 });
 
 test("spoofing: addresses in the request line are never taken", () => {

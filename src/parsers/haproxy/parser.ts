@@ -1,5 +1,6 @@
 /**
- * HAProxy HTTP logs (`option httplog`, and `option httplog clf`), through syslog (program `haproxy`):
+ * HAProxy HTTP logs (`option httplog`, and `option httplog clf`), through syslog (program `haproxy`) or without a
+ * program name (`log stdout format raw`, `format short` / `iso`; see the probe):
  *
  *   haproxy[760]: 192.0.2.1:58430 [14/Nov/2015:22:45:11.608] main main/<NOSRV> -1/-1/-1/-1/0 401 248 - - PR-- 0/0/0/0/0 0/0 "GET / HTTP/1.1"
  *   haproxy[760]: 2001:db8::1234:58430 [14/Nov/2015:22:45:11.608] main app/app1 10/0/1/2/13 404 150 - - ---- 1/1/0/0/0 0/0 "GET /.env HTTP/1.1"
@@ -67,6 +68,14 @@ export const haproxy: ParserDefinition = {
   description:
     "HAProxy HTTP logs: 401 responses (http-request auth), probes for well-known attack paths, 403s",
   programs: ["haproxy"],
+  probe(frame) {
+    // No program name: `log stdout format raw` (containers), or `format short` / `timed` / `iso`. The line's
+    // own shape: `ADDR:PORT [03/Jun/2024:10:11:09.512] ` (an accept date with milliseconds, unlike CLF dates).
+    if (frame.program !== undefined) return false;
+    const s = frame.message;
+    const sp = s.indexOf(" [");
+    return sp > 0 && sp <= 60 && s.charCodeAt(sp + 22) === 46 && s.charCodeAt(sp + 26) === 93;
+  },
   modes: {
     normal: [HTTP.unauthorized, HTTP.probe],
     auth: [HTTP.unauthorized],

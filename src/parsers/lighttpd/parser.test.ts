@@ -12,6 +12,7 @@ test("mod_auth failures of old and new lighttpd versions: user, address, time", 
     "2024-06-03 10:11:15: (mod_auth.c.1136) digest: auth failed for  dave : wrong password, IP: 203.0.113.7",
     "2024-06-03 10:11:16: (http_auth.c.877) get_password failed, IP: 203.0.113.8",
     "2024-06-03 10:11:17: (mod_auth.c.791) digest: auth failed: uri mismatch (/a != /b), IP: 203.0.113.9",
+    "2024-06-03 10:11:18: (mod_auth.c.1201) digest: auth failed for erin: wrong password, IP: 203.0.113.11",
   ]);
   assert.deepEqual(
     evs.map((e) => [e.event.action, e.source?.ip, e.user?.name, e["@timestamp"]]),
@@ -22,6 +23,7 @@ test("mod_auth failures of old and new lighttpd versions: user, address, time", 
       ["lighttpd_auth_failed", "203.0.113.7", "dave", Date.UTC(2024, 5, 3, 10, 11, 15)],
       ["lighttpd_auth_failed", "203.0.113.8", undefined, Date.UTC(2024, 5, 3, 10, 11, 16)],
       ["lighttpd_auth_failed", "203.0.113.9", undefined, Date.UTC(2024, 5, 3, 10, 11, 17)],
+      ["lighttpd_auth_failed", "203.0.113.11", "erin", Date.UTC(2024, 5, 3, 10, 11, 18)],
     ],
   );
   const e = evs[0]!;

@@ -5,6 +5,7 @@
  *   2011-12-25 17:09:20: (http_auth.c.875) password doesn't match for /gitweb/ username: alice, IP: 192.0.2.1
  *   2021-09-30 16:05:33: (mod_auth.c.828) password doesn't match for /secure/ username: bob IP: 192.0.2.2
  *   2012-09-26 10:24:35: (http_auth.c.1136) digest: auth failed for  carol : wrong password, IP: 192.0.2.3
+ *   2023-03-01 10:00:00: (mod_auth.c.1201) digest: auth failed for carol: wrong password, IP: 192.0.2.3
  *   2013-08-25 00:24:55: (http_auth.c.877) get_password failed, IP: 192.0.2.4
  *   2021-09-30 17:44:37: (mod_auth.c.791) digest: auth failed: uri mismatch (/a != /b), IP: 192.0.2.5
  *
@@ -38,10 +39,13 @@ function userOf(s: string, at: number, ipAt: number): string | undefined {
   }
   k = s.indexOf("auth failed for ", at);
   if (k >= 0 && k < ipAt) {
-    // lighttpd separates log arguments with spaces: `auth failed for ` + ` ` + user + ` ` + `: wrong password`
+    // Old versions separate log arguments with spaces: `auth failed for ` + ` ` + user + ` ` + `: wrong password`;
+    // later ones write `auth failed for USER: wrong password`.
     let start = k + 16;
     if (s.charCodeAt(start) === 32) start++;
-    const end = s.lastIndexOf(" : ", ipAt);
+    let end = s.lastIndexOf(": wrong password", ipAt);
+    if (end < 0) end = s.lastIndexOf(" : ", ipAt);
+    else if (end > start && s.charCodeAt(end - 1) === 32) end--;
     if (end >= start) return s.slice(start, end);
   }
   return undefined;

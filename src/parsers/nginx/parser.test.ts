@@ -72,6 +72,17 @@ test("limit_req, delayed requests and limit_conn", () => {
   assert.equal(c.event.action, "nginx_limit_conn");
 });
 
+test("limit_req_dry_run / limit_conn_dry_run lines are not failures: the request was served", () => {
+  assert.deepEqual(
+    run([
+      `${E}limiting requests, dry run, excess: 3.120 by zone "api", client: 203.0.113.7${TAIL}`,
+      `2024/06/03 10:11:12 [warn] 1#1: *2 delaying request, dry run, excess: 0.500, by zone "api", client: 203.0.113.8${TAIL}`,
+      `${E}limiting connections, dry run, by zone "perip", client: 203.0.113.9${TAIL}`,
+    ]),
+    [],
+  );
+});
+
 test("TLS handshake failures; upstream errors are not failures", () => {
   const s = one(
     "2024/06/03 10:11:12 [crit] 9#9: *3 SSL_do_handshake() failed (SSL: error:0A00010B:SSL routines::wrong version number) while SSL handshaking, client: 203.0.113.10, server: 0.0.0.0:443",
@@ -88,6 +99,14 @@ test("TLS handshake failures; upstream errors are not failures", () => {
   assert.equal(
     run([`${E}SSL_shutdown() failed (SSL: error:0A000126), client: 203.0.113.12${TAIL}`]).length,
     0,
+  );
+  // A client that finished the handshake and closed without close_notify (OpenSSL 3): a browser, not junk.
+  assert.deepEqual(
+    run([
+      "2024/06/03 10:11:12 [crit] 9#9: *4 SSL_read() failed (SSL: error:0A000126:SSL routines::unexpected eof while reading) while keepalive, client: 203.0.113.13, server: 0.0.0.0:443",
+      "2024/06/03 10:11:12 [crit] 9#9: *5 SSL_read() failed (SSL: error:0A000461:SSL routines::reason(1121):SSL alert number 121) while waiting for request, client: 203.0.113.14, server: 0.0.0.0:443",
+    ]).map((e) => [e.event.action, e.source?.ip]),
+    [["nginx_ssl_handshake_failed", "203.0.113.14"]],
   );
 });
 

@@ -428,16 +428,27 @@ function errorLine(frame: Frame, h: Header, out: SecurityEvent[]): void {
     case 80: // P
       if (s.startsWith("PAM: user '", i)) pamAuth(frame, h, out);
       return;
+    // `limit_req_dry_run` / `limit_conn_dry_run` write `limiting requests, dry run, excess: ...`,
+    // `limiting connections, dry run, by zone ...`, `delaying request, dry run, ...`: the request was served
+    // (the limit is being tried out), so it is no failure of the client's.
     case 108: // l
-      if (s.startsWith("limiting requests", i)) simple(frame, h, A.limitReq, ["web"], out);
-      else if (s.startsWith("limiting connections", i)) simple(frame, h, A.limitConn, ["web"], out);
+      if (s.startsWith("limiting requests, excess", i)) simple(frame, h, A.limitReq, ["web"], out);
+      else if (s.startsWith("limiting connections by", i)) simple(frame, h, A.limitConn, ["web"], out);
       return;
     case 100: // d
-      if (s.startsWith("delaying request", i)) simple(frame, h, A.limitReqDelayed, ["web"], out);
+      if (s.startsWith("delaying request, excess", i)) simple(frame, h, A.limitReqDelayed, ["web"], out);
       return;
     case 83: // S
-      if (s.startsWith("SSL_do_handshake() failed", i) || s.startsWith("SSL_read() failed (SSL:", i))
-        simple(frame, h, A.ssl, ["network"], out);
+      // `SSL_read() failed (SSL: ... unexpected eof while reading)`: a client that completed the handshake and
+      // closed without close_notify (browsers and mobile clients do; an nginx built with OpenSSL 3 that does not
+      // ignore it logs it at crit), not junk on the TLS port.
+      if (s.startsWith("SSL_do_handshake() failed", i)) simple(frame, h, A.ssl, ["network"], out);
+      else if (s.startsWith("SSL_read() failed (SSL:", i)) {
+        // Only nginx's text, before the first `, client: `, is searched (a request line may follow the client).
+        const eof = s.indexOf(":unexpected eof while reading)", i);
+        const c = s.indexOf(CLIENT, i);
+        if (eof < 0 || (c >= 0 && eof > c)) simple(frame, h, A.ssl, ["network"], out);
+      }
       return;
     case 111: // o
       if (s.startsWith('open() "', i)) notFound(frame, h, out);
