@@ -2,7 +2,7 @@
 import type { RuleSnapshot } from "./builtin-snapshot.ts";
 
 export const BUILTIN_SNAPSHOT: RuleSnapshot = {
-  digest: "9b6bc7e7fa1c85b34ab2a0c43bb9653246b503e7aed1b6c310e73b48b9c42e52",
+  digest: "ec75e30680ed0068dc241fbdaac4204a8d3ed9d19a6d666b2c1c9e0cc2764258",
   rules: [
     {
       file: "host.yaml",
@@ -407,7 +407,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
         id: "http-auth-brute-force",
         name: "HTTP authentication brute force",
         description:
-          "Failed HTTP authentications (credentials refused by basic/digest auth, 401 responses to a request carrying a user name) from one address, 10 within 10 minutes. A 401 without credentials (the challenge before every login, a Docker registry token request) is not a failure.",
+          "Failed HTTP authentications (credentials refused by basic/digest auth, 401 responses to a request carrying a user name) from one address, 10 within 10 minutes. A 401 without credentials (the challenge before every login, a Docker registry token request) is not a failure. nginx and Apache write one failed login in both their error log (password mismatch) and their access log (a 401 with the user): read one of the two per server, or each attempt counts twice (5 attempts reach 10). nginx's access log is the safer one (see src/parsers/nginx/README.md).\n",
         enabled: true,
         severity: {
           "10": "medium",
@@ -429,7 +429,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
     },
     {
       file: "web.yaml",
-      line: 16,
+      line: 21,
       spec: {
         id: "wordpress-login-flood",
         name: "WordPress login / XML-RPC flood",
@@ -455,7 +455,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
     },
     {
       file: "web.yaml",
-      line: 31,
+      line: 36,
       spec: {
         id: "web-vulnerability-probing",
         name: "Web vulnerability probing",
@@ -478,7 +478,7 @@ export const BUILTIN_SNAPSHOT: RuleSnapshot = {
     },
     {
       file: "web.yaml",
-      line: 44,
+      line: 49,
       spec: {
         id: "http-rate-limited",
         name: "HTTP request flood",
