@@ -38,6 +38,64 @@ test("Apache 2.2 and 2.4 basic-auth failures: user, address, port and time", () 
   assert.deepEqual(remote.source, { ip: "203.0.113.7", port: 4000 });
 });
 
+test("ErrorLogFormat: compact ISO times (%{c}t, %{cu}t) and the source-file prefix (%F)", () => {
+  // ErrorLogFormat "[%{cu}t] [%-m:%l] [pid %P:tid %T] %7F: %E: [client\ %a] %M% ,\ referer\ %{Referer}i"
+  const tail =
+    '[client 192.0.2.7:51234] AH01617: user bob: authentication failure for "/private": Password Mismatch';
+  const expected = (line: string, time: number) => ({
+    "@timestamp": time,
+    event: {
+      dataset: "apache",
+      action: "apache_auth_failed",
+      outcome: "failure",
+      category: ["authentication", "web"],
+      reason: 'authentication failure for "/private": Password Mismatch',
+    },
+    message: line,
+    source: { ip: "192.0.2.7", port: 51234 },
+    log: { level: "auth_basic:error" },
+    user: { name: "bob" },
+  });
+  const usec = Date.UTC(2013, 6, 20, 21, 39, 11, 978);
+  const sec = Date.UTC(2013, 6, 20, 21, 39, 11);
+  const cases: [string, number][] = [
+    [`[2013-07-20 21:39:11.978080] [auth_basic:error] [pid 1234:tid 5678] ${tail}`, usec], // %{cu}t
+    [`[2013-07-20 21:39:11] [auth_basic:error] [pid 1234:tid 5678] ${tail}`, sec], // %{c}t
+    [
+      `[Sat Jul 20 21:39:11.978080 2013] [auth_basic:error] [pid 1234:tid 5678] mod_auth_basic.c(422): ${tail}`,
+      usec,
+    ],
+    [
+      `[2013-07-20 21:39:11.978080] [auth_basic:error] [pid 1234:tid 5678] mod_auth_basic.c(422): ${tail}`,
+      usec,
+    ],
+    [
+      `[2013-07-20 21:39:11] [auth_basic:error] [pid 1234] mod_auth_basic.c(422): (13)Permission denied: ${tail}`,
+      sec,
+    ],
+    [`[2013-07-20 21:39:11] [auth_basic:error] mod_auth_basic.c(422): ${tail}`, sec],
+  ];
+  // Compared as JSON, what is written (the event's internal marker is not).
+  for (const [line, time] of cases)
+    assert.deepEqual(JSON.parse(JSON.stringify(one(line))), expected(line, time), line);
+  // Through syslog the time is the envelope's; the source-file prefix is skipped there too.
+  const sys = one(
+    `Jun  3 10:11:12 web1 httpd[811]: [auth_basic:error] [pid 811] mod_auth_basic.c(422): ${tail}`,
+  );
+  assert.deepEqual(
+    [sys.event.action, sys.source, sys.user?.name, sys["@timestamp"]],
+    ["apache_auth_failed", { ip: "192.0.2.7", port: 51234 }, "bob", Date.UTC(2024, 5, 3, 10, 11, 12)],
+  );
+  // A compact time that is no date, or is followed by more than the time, is not read: no event.
+  for (const date of [
+    "2013-13-20 21:39:11",
+    "2013-02-30 21:39:11",
+    "2013-07-20 25:39:11",
+    "2013-07-20 21:39:11 x",
+  ])
+    assert.equal(run([`[${date}] [auth_basic:error] [pid 1] ${tail}`]).length, 0, date);
+});
+
 test("digest failures, authz failures, access denials, SNI mismatches", () => {
   const cases: [string, string, string | undefined][] = [
     [`${V22}Digest: user \`zoe' in realm \`private' not found: /d/`, "apache_auth_failed", "zoe"],
@@ -137,6 +195,26 @@ test("spoofing: only the header's [client] is an address; messages cannot fake o
     const n = one(`${V24("auth_basic")}AH01618: user ${name} not found: /private/ not found: x`);
     assert.deepEqual([n.event.action, n.user?.name], ["apache_auth_failed", name]);
   }
+  // The source-file prefix is a source file's name and a line number, nothing else: a message that only looks
+  // like one (`evil(1): `, `x.c(1)` without `: `, no number) is not skipped, so no client follows.
+  for (const head of ["evil(1): ", "x.c(1)", "x.c(): ", "x.c(1):", "mod x.c(1): ", "x.c(12345678): "])
+    assert.equal(
+      run([`[2013-07-20 21:39:11] [error] [pid 1] ${head}[client 192.0.2.5] user root not found: /`]).length,
+      0,
+      head,
+    );
+  // A forged prefix and client inside the message are the message's text: the header's client is the source.
+  const f = one(`${V24("auth_basic")}AH01618: user mod_x.c(1): [client 192.0.2.4:1] not found: /`);
+  assert.deepEqual(
+    [f.source, f.user?.name],
+    [{ ip: "203.0.113.6", port: 50312 }, "mod_x.c(1): [client 192.0.2.4:1]"],
+  );
+  assert.equal(
+    run([
+      "[2013-07-20 21:39:11] [core:error] [pid 1] AH00126: mod_x.c(1): [client 192.0.2.3] user root not found: /",
+    ]).length,
+    0,
+  );
   // Lines without a client in the header yield nothing.
   assert.equal(run(["[Mon Jun 03 10:11:12 2024] [notice] user x not found: [client 192.0.2.5]"]).length, 0);
 });
@@ -214,6 +292,22 @@ test("a 1 MB hostile line is handled in linear time", () => {
     ],
     [(n) => `${V22}Digest: user \`${"' in realm `".repeat(n / 12)}`, []],
     [(n) => `${V22}script '${"'".repeat(n)}`, []],
+    [
+      (n) =>
+        `[2013-07-20 21:39:11] [error] [pid 1] ${"a".repeat(n)}.c(1): [client 192.0.2.1] user x not found`,
+      [],
+    ],
+    [
+      (n) =>
+        `[2013-07-20 21:39:11] [error] [pid 1] a.c(${"1".repeat(n)}): [client 192.0.2.1] user x not found`,
+      [],
+    ],
+    [(n) => `[2013-07-20 ${"1".repeat(n)}`, []],
+    [
+      (n) =>
+        `[2013-07-20 21:39:11] [auth_basic:error] [pid 1] a.c(1): [client 192.0.2.1] user ${"x".repeat(n)} not found`,
+      [["apache_auth_failed", "192.0.2.1"]],
+    ],
   ];
   for (const [make, expected] of lines) {
     const evs = assertLinearWork(make, (line) => run([line]), { perChar: 10 });

@@ -18,7 +18,7 @@
 import type { SecurityEvent } from "../../core/event.ts";
 import { canonicalIp, splitHostPort } from "../../core/ip.ts";
 import type { Frame } from "../../framing/frame.ts";
-import { readSyslogDate } from "../../framing/timestamps.ts";
+import { readIso, readSyslogDate } from "../../framing/timestamps.ts";
 import type { TimeContext } from "../../framing/zone.ts";
 import {
   accessEvent,
@@ -54,17 +54,29 @@ interface Header {
   msg: number;
 }
 
-/** `[Sat Jul 20 21:34:49.453232 2013]` at 0 by shape: the index of the closing `]`, or -1. */
+/**
+ * `[Sat Jul 20 21:34:49.453232 2013]` (`%t`, `%{u}t`) or `[2013-07-20 21:34:49.453232]` (`%{c}t`, `%{cu}t`:
+ * httpd's compact ISO form) at 0 by shape: the index of the closing `]`, or -1.
+ */
 function errorDateEnd(s: string): number {
   const close = s.indexOf("]");
+  if (isCompactDate(s)) return close >= 20 && close <= 40 ? close : -1;
   if (close < 25 || close > 40 || s.charCodeAt(4) !== 32 || s.charCodeAt(8) !== 32 || s.charCodeAt(11) !== 32)
     return -1;
   return s.charCodeAt(close - 5) === 32 ? close : -1;
 }
 
+/** `[YYYY-MM-DD hh:` at 0 by shape (digits are checked when the time is read). */
+function isCompactDate(s: string): boolean {
+  return (
+    s.charCodeAt(5) === 45 && s.charCodeAt(8) === 45 && s.charCodeAt(11) === 32 && s.charCodeAt(14) === 58
+  );
+}
+
 /**
  * The time of `[Sat Jul 20 21:34:49.453232 2013]` (ending at `close`): ctime with the year last, moved in front
- * of the time for the syslog-date reader. Consecutive lines mostly share it, so the last one is remembered.
+ * of the time for the syslog-date reader; or of `[2013-07-20 21:34:49.453232]`, read whole by the ISO reader.
+ * Consecutive lines mostly share it, so the last one is remembered.
  */
 function errorTime(
   s: string,
@@ -72,13 +84,24 @@ function errorTime(
   ctx: TimeContext,
   memo: { text: string; time: number | undefined },
 ) {
-  const text = s.slice(5, close);
+  const text = s.slice(1, close);
   if (text === memo.text) return memo.time;
-  // `Jun 01 ` + `2013` + ` ` + `21:34:49.453232`
-  const t = readSyslogDate(`${s.slice(5, 12)}${s.slice(close - 4, close)} ${s.slice(12, close - 5)}`, 0, ctx);
+  let time: number | undefined;
+  if (isCompactDate(s)) {
+    const t = readIso(s, 1, ctx);
+    time = t?.end === close ? t.time : undefined;
+  } else {
+    // `Jun 01 ` + `2013` + ` ` + `21:34:49.453232`
+    const t = readSyslogDate(
+      `${s.slice(5, 12)}${s.slice(close - 4, close)} ${s.slice(12, close - 5)}`,
+      0,
+      ctx,
+    );
+    time = t?.time;
+  }
   memo.text = text;
-  memo.time = t?.time;
-  return memo.time;
+  memo.time = time;
+  return time;
 }
 
 /** `ADDR`, `ADDR:port` or `[v6]:port` from a `[client ...]` field. */
@@ -89,16 +112,50 @@ function readAddress(text: string): { ip: string; port: number | undefined } | u
 }
 
 /**
+ * `mod_auth_basic.c(422): ` at `i` (ErrorLogFormat's `%F`: the source file and line, written by httpd before the
+ * client): the index after it, or `i`. The name is a source file's (letters, digits, `_`, `-`, `.`, ending `.c`,
+ * `.h`, `.cc` or `.cpp`), the line a number: this is the server's text, never the client's.
+ */
+function skipSourceFile(s: string, i: number): number {
+  let k = i;
+  const max = i + 64;
+  for (; k < max; k++) {
+    const c = s.charCodeAt(k);
+    const word =
+      (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45;
+    if (!word && c !== 46) break;
+  }
+  if (s.charCodeAt(k) !== 40 /* ( */) return i;
+  const name = s.slice(i, k);
+  if (
+    !(name.endsWith(".c") || name.endsWith(".h") || name.endsWith(".cc") || name.endsWith(".cpp")) ||
+    name.length < 3
+  )
+    return i;
+  let d = k + 1;
+  while (d < k + 8 && s.charCodeAt(d) >= 48 && s.charCodeAt(d) <= 57) d++;
+  if (
+    d === k + 1 ||
+    s.charCodeAt(d) !== 41 /* ) */ ||
+    s.charCodeAt(d + 1) !== 58 ||
+    s.charCodeAt(d + 2) !== 32
+  )
+    return i;
+  return d + 3;
+}
+
+/**
  * The bracketed header: `[date] ` (absent through syslog), `[module:level] `, optional `[pid N:tid M] `, an
- * optional `(errno)text: `, then `[client A] ` / `[remote A] ` (ModSecurity repeats `[client A]`; the user-agent
- * `client` wins over the connection's `remote`), then an optional `AH01234: ` code.
+ * optional `file.c(LINE): ` (`%F`), an optional `(errno)text: ` (`%E`), then `[client A] ` / `[remote A] `
+ * (ModSecurity repeats `[client A]`; the user-agent `client` wins over the connection's `remote`), then an
+ * optional `AH01234: ` code.
  */
 function readHeader(s: string): Header | undefined {
   let i = 0;
   let dateEnd = -1;
   if (s.charCodeAt(0) !== 91) return undefined;
   const c1 = s.charCodeAt(1);
-  if (c1 >= 65 && c1 <= 90 && s.charCodeAt(4) === 32) {
+  if ((c1 >= 65 && c1 <= 90 && s.charCodeAt(4) === 32) || (c1 >= 48 && c1 <= 57 && s.charCodeAt(5) === 45)) {
     dateEnd = errorDateEnd(s);
     if (dateEnd < 0 || s.charCodeAt(dateEnd + 1) !== 32) return undefined;
     i = dateEnd + 2;
@@ -113,6 +170,7 @@ function readHeader(s: string): Header | undefined {
     if (close < 0 || close - i > 60) return undefined;
     i = close + 2;
   }
+  i = skipSourceFile(s, i);
   if (s.charCodeAt(i) === 40) {
     // `(13)Permission denied: ` before the client (Apache 2.4's %E)
     const colon = s.indexOf(": ", i);
@@ -281,7 +339,12 @@ export const apache: ParserDefinition = {
   programPrefixes: ["httpd/", "apache2/", "apache/"],
   probe(frame) {
     const s = frame.message;
-    if (s.charCodeAt(0) === 91) return s.charCodeAt(4) === 32 && s.charCodeAt(8) === 32; // `[Sat Jun 01 `
+    // `[Sat Jun 01 ` (`%t`, `%{u}t`) or `[2013-06-01 ` (`%{c}t`, `%{cu}t`)
+    if (s.charCodeAt(0) === 91)
+      return (
+        (s.charCodeAt(4) === 32 && s.charCodeAt(8) === 32) ||
+        (s.charCodeAt(5) === 45 && s.charCodeAt(8) === 45)
+      );
     // An access log has no syslog envelope (one that has is claimed by program name).
     return frame.program === undefined && looksLikeAccessLine(s) && !hasTraefikTail(s);
   },

@@ -154,6 +154,12 @@ test("1 MB hostile lines cost work linear in their length", () => {
     [(n) => `${H}Exit before auth from <192.0.2.1:2>: (user '${"', 1 fails): ".repeat(n / 13)}\rX`, []],
     [(n) => `${H}Exit before auth from <${"1".repeat(n)}`, []],
     [(n) => `${H}Login attempt for nonexistent user${" from".repeat(n / 5)}`, []],
+    [
+      (n) => `${H}Too-long password attempt for '${"' from 1.2.3.4:5".repeat(n / 16)}`,
+      [["dropbear_auth_failed", "1.2.3.4", (1 << 20) - 16]],
+    ],
+    [(n) => `${H}Early exit from <${"1".repeat(n)}`, []],
+    [(n) => `${H}exit before auth (user '${"', 1 fails): ".repeat(n / 13)}x`, []],
   ];
   for (const [make, expected] of lines) {
     const [evs] = assertLinearWork(make, (line) => run([line]), { perChar: 10 });
@@ -163,4 +169,113 @@ test("1 MB hostile lines cost work linear in their length", () => {
       make(26),
     );
   }
+});
+
+test("too-long passwords are bad password attempts; the address is the daemon's last ` from `", () => {
+  const ev = (line: string, pid: number, user: string, ip: string, port: number) => ({
+    "@timestamp": Date.UTC(2024, 4, 30, 10, 6, 0),
+    event: {
+      dataset: "dropbear",
+      action: "dropbear_auth_failed",
+      outcome: "failure",
+      category: ["authentication"],
+      reason: "password too long",
+    },
+    message: line.slice(line.indexOf(": ") + 2),
+    host: { name: "h" },
+    process: { name: "dropbear", pid },
+    source: { ip, port },
+    user: { name: user },
+  });
+  const cases: [string, number, string, string, number][] = [
+    [
+      "May 30 10:06:00 h dropbear[980]: Too-long password attempt for 'root' from 192.0.2.20:40001",
+      980,
+      "root",
+      "192.0.2.20",
+      40001,
+    ],
+    // Hostile user names: ` from 6.6.6.6:1` inside the quotes, with and without a quote of its own.
+    [
+      "May 30 10:06:00 h dropbear[981]: Too-long password attempt for 'x from 6.6.6.6:1' from 192.0.2.21:40002",
+      981,
+      "x from 6.6.6.6:1",
+      "192.0.2.21",
+      40002,
+    ],
+    [
+      "May 30 10:06:00 h dropbear[982]: Too-long password attempt for 'x' from 6.6.6.6:1' from 192.0.2.22:40003",
+      982,
+      "x' from 6.6.6.6:1",
+      "192.0.2.22",
+      40003,
+    ],
+  ];
+  for (const [line, pid, user, ip, port] of cases)
+    assert.deepEqual(JSON.parse(JSON.stringify(one(line))), ev(line, pid, user, ip, port), line);
+  // A name that ends the line with a forged address has no daemon ` from ` after its closing quote: nothing.
+  const bad = run([
+    "May 30 10:06:00 h dropbear[983]: Too-long password attempt for 'x from 6.6.6.6:1",
+    "May 30 10:06:00 h dropbear[983]: Too-long password attempt for 'x' from 6.6.6.6",
+    "May 30 10:06:00 h dropbear[983]: too-long password attempt for 'x' from 6.6.6.6:1",
+  ]);
+  assert.deepEqual(
+    bad.map((e) => e.length),
+    [0, 0, 0],
+  );
+});
+
+test("`Early exit from <ADDR>` (2022+) and lowercase `exit before auth` (before 2013): pre-auth exits, aggressive only", () => {
+  const lines = [
+    "May 30 10:07:00 h dropbear[990]: Early exit from <192.0.2.30:5000>: Failed to get remote version",
+    "May 30 10:07:01 h dropbear[991]: Early exit from <192.0.2.31:5001>: Exit before auth from <6.6.6.6:1>: x",
+    "May 30 10:07:02 h dropbear[992]: Child connection from 192.0.2.32:5002",
+    "May 30 10:07:03 h dropbear[992]: exit before auth: Timeout before auth",
+    "May 30 10:07:04 h dropbear[993]: exit before auth (user 'root', 10 fails): Max auth tries reached - user 'root' from 192.0.2.33:5003",
+    "May 30 10:07:05 h dropbear[994]: Early exit: Failed listening on '22': Error listening",
+  ];
+  assert.deepEqual(
+    run(lines).map((evs) => evs.map((e) => [e.event.action, e.source?.ip, e.user?.name])),
+    [[], [], [], [], [["dropbear_max_auth_tries", "192.0.2.33", "root"]], []],
+  );
+  const agg = run(lines, "aggressive").map((evs) => evs.map((e) => JSON.parse(JSON.stringify(e))));
+  const preauth = (i: number, pid: number, ip: string, port: number, reason: string) => ({
+    "@timestamp": Date.UTC(2024, 4, 30, 10, 7, i),
+    event: {
+      dataset: "dropbear",
+      action: "dropbear_preauth_exit",
+      outcome: "failure",
+      category: ["authentication"],
+      reason,
+    },
+    message: lines[i]!.slice(lines[i]!.indexOf("]: ") + 3),
+    host: { name: "h" },
+    process: { name: "dropbear", pid },
+    source: { ip, port },
+  });
+  assert.deepEqual(agg, [
+    [preauth(0, 990, "192.0.2.30", 5000, "Failed to get remote version")],
+    [preauth(1, 991, "192.0.2.31", 5001, "Exit before auth from <6.6.6.6:1>: x")],
+    [],
+    [preauth(3, 992, "192.0.2.32", 5002, "Timeout before auth")],
+    [
+      {
+        "@timestamp": Date.UTC(2024, 4, 30, 10, 7, 4),
+        event: {
+          dataset: "dropbear",
+          action: "dropbear_max_auth_tries",
+          outcome: "failure",
+          category: ["authentication"],
+          reason: "Max auth tries reached - user 'root'",
+        },
+        message: lines[4]!.slice(lines[4]!.indexOf("]: ") + 3),
+        host: { name: "h" },
+        process: { name: "dropbear", pid: 993 },
+        source: { ip: "192.0.2.33", port: 5003 },
+        user: { name: "root" },
+      },
+    ],
+    // The listener's own exit (no client address) is no connection's.
+    [],
+  ]);
 });

@@ -3,10 +3,13 @@
  *
  *   Bad password attempt for 'root' from 1.2.3.4:5678            (older releases: `bad password attempt`)
  *   Bad PAM password attempt for 'root' from 1.2.3.4:5678
+ *   Too-long password attempt for 'root' from 1.2.3.4:5678        (over DROPBEAR_MAX_PASSWORD_LEN: a bad password)
  *   Login attempt for nonexistent user from ::ffff:1.2.3.4:5678   (optionally `user 'x' from`)
  *   Exit before auth (user 'root', 3 fails): Max auth tries reached - user 'root' from 1.2.3.4:5678
  *   Exit before auth from <1.2.3.4:5678>: (user 'root', 10 fails): Max auth tries reached - user 'root'
  *   Exit before auth from <1.2.3.4:5678>: Exited normally             (no authentication failure: aggressive)
+ *   exit before auth: Timeout before auth                            (before 2013: lowercase, no address)
+ *   Early exit from <1.2.3.4:5678>: Failed to get remote version     (2022+: exit before the session began)
  *   Password auth succeeded for 'root' from 1.2.3.4:5678     Pubkey auth succeeded for 'root' with key ... from ...
  *   Child connection from 1.2.3.4:5678                                (remembered per pid, no event)
  *
@@ -82,7 +85,8 @@ class DropbearParser implements LineParser {
     const c0 = msg.charCodeAt(0);
     if (c0 === 66 || c0 === 98 /* B b */) this.#badPassword(frame, msg, out);
     else if (c0 === 76 || c0 === 108 /* L l */) this.#nonexistent(frame, msg, out);
-    else if (c0 === 69 /* E */) this.#exit(frame, msg, out);
+    else if (c0 === 69 || c0 === 101 /* E e */) this.#exit(frame, msg, out);
+    else if (c0 === 84 /* T */) this.#tooLong(frame, msg, out);
     else if (c0 === 80 /* P */) this.#success(frame, msg, out);
     else if (c0 === 67 /* C */ && msg.startsWith("Child connection from ")) {
       const p = peer(msg.slice(22));
@@ -141,6 +145,22 @@ class DropbearParser implements LineParser {
     this.#emit(frame, "dropbear_auth_failed", from.peer, rest.slice(0, from.at - 1), out);
   }
 
+  /** A password longer than dropbear accepts, for an existing user: counted as a bad password. */
+  #tooLong(frame: Frame, msg: string, out: SecurityEvent[]): void {
+    if (!msg.startsWith("Too-long password attempt for '")) return;
+    const rest = msg.slice(31);
+    const from = trailingFrom(rest);
+    if (!from || rest.charCodeAt(from.at - 1) !== 39 /* ' */) return;
+    this.#emit(
+      frame,
+      "dropbear_auth_failed",
+      from.peer,
+      rest.slice(0, from.at - 1),
+      out,
+      "password too long",
+    );
+  }
+
   #nonexistent(frame: Frame, msg: string, out: SecurityEvent[]): void {
     if (
       !msg.startsWith("Login attempt for nonexistent user") &&
@@ -158,7 +178,18 @@ class DropbearParser implements LineParser {
   }
 
   #exit(frame: Frame, msg: string, out: SecurityEvent[]): void {
-    if (!msg.startsWith("Exit before auth")) return;
+    if (msg.startsWith("Early exit from <")) {
+      // 2022+: an exit before the session was set up (no user yet). Without ` from <...>` it is the listener's.
+      const close = msg.indexOf(">: ", 17);
+      if (close < 0) return;
+      const p = peer(msg.slice(17, close));
+      if (!p) return;
+      this.#forget(frame);
+      this.#emit(frame, "dropbear_preauth_exit", p, undefined, out, msg.slice(close + 3));
+      return;
+    }
+    // `exit before auth` (lowercase): releases before 2013, same layout as the old `Exit before auth`.
+    if (!msg.startsWith("Exit before auth") && !msg.startsWith("exit before auth")) return;
     let rest = msg.slice(16);
     let p: Peer | undefined;
     if (rest.startsWith(" from <")) {
