@@ -16,8 +16,18 @@ import { formatPath, keyLineOf, parseYamlDocs, type LocatedDoc } from "../core/y
  */
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
-function unreadable(file: string, what: string, why: string, cause?: unknown): PortcullisError {
-  return new PortcullisError("CONFIG_INVALID", `cannot read ${what} ${file}: ${why}`, {
+/**
+ * A configuration that cannot be opened or read (missing, a directory, permission denied) is an unreadable input
+ * (exit 66, as the README lists); one that is read but cannot be used (too large, not UTF-8) is invalid (65).
+ */
+function unreadable(
+  file: string,
+  what: string,
+  why: string,
+  cause?: unknown,
+  kind: "INPUT_UNREADABLE" | "CONFIG_INVALID" = "INPUT_UNREADABLE",
+): PortcullisError {
+  return new PortcullisError(kind, `cannot read ${what} ${file}: ${why}`, {
     ...(cause === undefined ? {} : { cause }),
   });
 }
@@ -47,6 +57,8 @@ export function readConfigText(file: string, what = "configuration"): string {
         file,
         what,
         `larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB, the most a configuration may be`,
+        undefined,
+        "CONFIG_INVALID",
       );
     }
     buf = buf.subarray(0, n);

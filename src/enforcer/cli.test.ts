@@ -280,7 +280,8 @@ describe("portcullis enforcer --check", () => {
       [join(dir, "enforcer.d"), /cannot read enforcer configuration .*enforcer\.d: it is a directory/],
     ] as const) {
       const r = await inProcess(["--check", "--config", p]);
-      assert.equal(r.code, 65, r.err);
+      // A configuration that cannot be read is an unreadable input (66), like a log file.
+      assert.equal(r.code, 66, r.err);
       assert.match(r.err, expected);
     }
   });
