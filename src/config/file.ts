@@ -1,14 +1,13 @@
 /**
  * Reading a YAML configuration file, shared by the daemon's loader (config/load.ts) and the enforcer's
  * (enforcer/config.ts): the file's text (bounded, UTF-8 only, not a directory), its YAML errors and warnings
- * (duplicate keys with their path, unknown tags), one document, and schema issues with file:line and key path.
+ * (duplicate keys with their path, unknown tags) and one document; schema issues: zodIssues in core/yaml.ts.
  * `what` names the file in messages: "configuration", "enforcer configuration".
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { isMap, isSeq } from "yaml";
-import type { z } from "zod";
 import { PortcullisError, type Issue } from "../core/errors.ts";
-import { formatPath, keyLineOf, parseYamlDocs, type LocatedDoc } from "../core/yaml.ts";
+import { formatPath, parseYamlDocs, type LocatedDoc } from "../core/yaml.ts";
 
 /**
  * Largest configuration file read (4 MiB: some 150,000 allowlist entries). Parsing YAML takes about 60 bytes of
@@ -143,30 +142,4 @@ export function readConfigYaml(file: string, what = "configuration"): LocatedDoc
     );
   }
   return docs[0];
-}
-
-/**
- * Schema issues as file:line and key path (`file.yaml:7 responders[0].table`), each unknown key on its own
- * line; `base` prefixes the paths (a plugin entry's schema sees the entry alone), `mapPath` may point a path
- * at another key (the one the user wrote).
- */
-export function zodIssues(
-  issues: readonly z.core.$ZodIssue[],
-  base: (string | number)[],
-  file: string,
-  located: LocatedDoc | undefined,
-  mapPath: (p: (string | number)[]) => (string | number)[] = (p) => p,
-): Issue[] {
-  const out: Issue[] = [];
-  for (const iss of issues) {
-    const p = mapPath([...base, ...(iss.path as (string | number)[])]);
-    const line = (q: (string | number)[]) => (located ? `${file}:${keyLineOf(located, q)}` : file);
-    if (iss.code === "unrecognized_keys") {
-      for (const k of iss.keys)
-        out.push({ path: `${line([...p, k])} ${formatPath([...p, k])}`, message: "unknown key" });
-    } else {
-      out.push({ path: `${line(p)}${p.length ? ` ${formatPath(p)}` : ""}`, message: iss.message });
-    }
-  }
-  return out;
 }

@@ -6,10 +6,10 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import type { z } from "zod";
 import { parseDuration } from "../core/duration.ts";
 import { PortcullisError, type Issue } from "../core/errors.ts";
-import { formatPath, keyLineOf, plainValue, type LocatedDoc } from "../core/yaml.ts";
+import { keyAt, keyLineOf, plainValue, zodIssues as locatedIssues, type LocatedDoc } from "../core/yaml.ts";
 import { Zone } from "../framing/zone.ts";
 import { PARSERS } from "../parsers/registry.ts";
-import { readConfigYaml, zodIssues as locatedIssues } from "./file.ts";
+import { readConfigYaml } from "./file.ts";
 import { configSchema, type RawConfig } from "./schema.ts";
 
 export { MAX_CONFIG_BYTES } from "./file.ts";
@@ -139,7 +139,7 @@ function parserModeIssues(parsers: unknown, file: string, located: LocatedDoc | 
   const issues: Issue[] = [];
   for (const [id, mode] of Object.entries(modes as Record<string, unknown>)) {
     const path = ["parsers", "modes", id];
-    const at = `${located ? `${file}:${keyLineOf(located, path)}` : file} ${formatPath(path)}`;
+    const at = keyAt(file, located, path);
     const def = PARSERS.find((p) => p.id === id);
     if (!def) {
       issues.push({

@@ -5,7 +5,7 @@
 import { statSync } from "node:fs";
 import type { Issue } from "../core/errors.ts";
 import { parseCidr, type Cidr } from "../core/ip.ts";
-import { formatPath, keyLineOf, type LocatedDoc, type Path } from "../core/yaml.ts";
+import { keyAt, type LocatedDoc, type Path } from "../core/yaml.ts";
 import type { LoadedConfig } from "./load.ts";
 
 /** `ruleIds`: the ids of the rules the configuration enables. */
@@ -14,8 +14,7 @@ export function configWarnings(
   located: LocatedDoc | undefined,
   ruleIds: ReadonlySet<string>,
 ): Issue[] {
-  const at = (path: Path) =>
-    `${located ? `${c.file}:${keyLineOf(located, path)}` : c.file} ${formatPath(path)}`;
+  const at = (path: Path) => keyAt(c.file, located, path);
   const out: Issue[] = [];
   const { policy, api } = c.raw;
   if (!c.sources.length) {

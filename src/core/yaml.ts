@@ -3,7 +3,8 @@
  * the line it came from, so every config and rule error can say file:line.
  */
 import { isMap, LineCounter, parseAllDocuments, type Document } from "yaml";
-import { PortcullisError } from "./errors.ts";
+import type { z } from "zod";
+import { PortcullisError, type Issue } from "./errors.ts";
 
 export type Path = readonly (string | number)[];
 
@@ -62,8 +63,42 @@ export function keyLineOf(located: LocatedDoc, path: Path): number {
   return lineOf(located, path);
 }
 
+/**
+ * Where an issue about the key at `path` is reported: `file:line key.path` (the key's line; the file alone when
+ * its document is not at hand, the path left out when empty).
+ */
+export function keyAt(file: string, located: LocatedDoc | undefined, path: Path): string {
+  const where = located ? `${file}:${keyLineOf(located, path)}` : file;
+  return path.length ? `${where} ${formatPath(path)}` : where;
+}
+
 export function formatPath(path: readonly PropertyKey[]): string {
   return path
     .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
     .join("");
+}
+
+/**
+ * Schema issues as file:line and key path (`file.yaml:7 responders[0].table`), each unknown key on its own
+ * line; `base` prefixes the paths (a plugin entry's schema sees the entry alone), `mapPath` may point a path
+ * at another key (the one the user wrote).
+ */
+export function zodIssues(
+  issues: readonly z.core.$ZodIssue[],
+  base: (string | number)[],
+  file: string,
+  located: LocatedDoc | undefined,
+  mapPath: (p: (string | number)[]) => (string | number)[] = (p) => p,
+  unknownKey = "unknown key",
+): Issue[] {
+  const out: Issue[] = [];
+  for (const iss of issues) {
+    const p = mapPath([...base, ...(iss.path as (string | number)[])]);
+    if (iss.code === "unrecognized_keys") {
+      for (const k of iss.keys) out.push({ path: keyAt(file, located, [...p, k]), message: unknownKey });
+    } else {
+      out.push({ path: keyAt(file, located, p), message: iss.message });
+    }
+  }
+  return out;
 }

@@ -22,7 +22,7 @@ import type { Decision } from "../core/decision.ts";
 import { formatDuration, isDuration, parseDuration } from "../core/duration.ts";
 import { PortcullisError, type Issue } from "../core/errors.ts";
 import { parseCidr } from "../core/ip.ts";
-import { formatPath, keyLineOf, parseYamlDocs, plainValue, type LocatedDoc } from "../core/yaml.ts";
+import { keyLineOf, parseYamlDocs, plainValue, zodIssues, type LocatedDoc } from "../core/yaml.ts";
 import { Zone } from "../framing/zone.ts";
 import { replay } from "../pipeline/replay.ts";
 import { Allowlist } from "../policy/allowlist.ts";
@@ -156,18 +156,14 @@ function readCaseDoc(file: string): { c: RuleCase; located: LocatedDoc } {
     raw !== null && typeof raw === "object" && !Array.isArray(raw) && ("input" in raw || "expect" in raw);
   const res = caseSchema.safeParse(raw);
   if (!res.success) {
-    const issues: Issue[] = [];
-    for (const i of res.error.issues) {
-      const path = i.path as (string | number)[];
-      const keys = i.code === "unrecognized_keys" ? i.keys.map((k) => [...path, k]) : [path];
-      for (const p of keys) {
-        issues.push({
-          path: `${file}:${keyLineOf(located, p)}${p.length ? ` ${formatPath(p)}` : ""}`,
-          message:
-            i.code === "unrecognized_keys" ? "unknown key (not in the rule test case format)" : i.message,
-        });
-      }
-    }
+    const issues = zodIssues(
+      res.error.issues,
+      [],
+      file,
+      located,
+      undefined,
+      "unknown key (not in the rule test case format)",
+    );
     throw new PortcullisError(
       "RULE_INVALID",
       `${file}: ${isCase ? "invalid rule test case" : "not a rule test case"}`,

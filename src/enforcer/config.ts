@@ -14,10 +14,10 @@
  * `enforcer` itself is refused here (an enforcer forwarding to another socket would only widen the door).
  */
 import { z } from "zod";
-import { readConfigYaml, zodIssues } from "../config/file.ts";
+import { readConfigYaml } from "../config/file.ts";
 import { formatDuration, isDuration, MAX_DURATION_MS, parseDuration } from "../core/duration.ts";
 import { PortcullisError, type Issue } from "../core/errors.ts";
-import { formatPath, keyLineOf, plainValue, type LocatedDoc } from "../core/yaml.ts";
+import { keyAt, keyLineOf, plainValue, zodIssues, type LocatedDoc } from "../core/yaml.ts";
 import { RESPONDERS } from "../responders/registry.ts";
 import { checkTarget, DEFAULT_SOCKET, socketPath } from "./protocol.ts";
 
@@ -180,7 +180,7 @@ export function enforcerConfigProblem(
   const unset = located && !located.doc.hasIn(path) ? " (not set: the default)" : "";
   return invalid(file, [
     {
-      path: `${located ? `${file}:${keyLineOf(located, path)}` : file} ${formatPath(path)}`,
+      path: keyAt(file, located, path),
       message: `${message}${unset}`,
     },
   ]);
