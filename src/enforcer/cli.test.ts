@@ -9,11 +9,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { main } from "../cli/main.ts";
+import { runCli } from "../../test/support/cli.ts";
 import {
   ADDR,
   createPair,
@@ -173,17 +172,7 @@ describe("portcullis enforcer (child process)", { skip }, () => {
 });
 
 /** `portcullis enforcer ARGS` in this process (`--check` starts nothing: no root, no namespace needed). */
-async function inProcess(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io = {
-    stdout: { write: (s: string) => ((out += s), true) },
-    stderr: { write: (s: string) => ((err += s), true) },
-    stdin: Readable.from([]),
-  } as unknown as Parameters<typeof main>[1];
-  const code = await main(["enforcer", ...args], io);
-  return { code, out, err };
-}
+const inProcess = (args: string[]) => runCli(["enforcer", ...args]);
 
 describe("portcullis enforcer --check", () => {
   const dir = mkdtempSync(join(tmpdir(), "pcl-enf-check-"));

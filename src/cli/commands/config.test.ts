@@ -7,9 +7,8 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { after, test } from "node:test";
-import { main } from "../main.ts";
+import { runCli } from "../../../test/support/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "portcullis-config-check-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,15 +16,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 async function check(name: string, yaml: string) {
   const file = join(dir, name);
   writeFileSync(file, yaml);
-  let out = "";
-  let err = "";
-  const io = {
-    stdout: { write: (s: string) => ((out += s), true) },
-    stderr: { write: (s: string) => ((err += s), true) },
-    stdin: Readable.from([]),
-  } as unknown as Parameters<typeof main>[1];
-  const code = await main(["config", "check", file], io);
-  return { file, code, out, err };
+  return { file, ...(await runCli(["config", "check", file])) };
 }
 
 const RULE = (id: string, query = "event.dataset: sshd and event.action: ssh_auth_failed") =>
@@ -89,14 +80,8 @@ test("config check: a configuration without any rule is OK with a warning", asyn
 test("config check: --config FILE works like the argument; warnings go to stderr with exit 0", async () => {
   const file = join(dir, "flag.yaml");
   writeFileSync(file, `${HEAD}responders: [{ type: nftables }]\npolicy: { allowlist: [] }\n`);
-  let out = "";
-  let err = "";
-  const io = {
-    stdout: { write: (s: string) => ((out += s), true) },
-    stderr: { write: (s: string) => ((err += s), true) },
-    stdin: Readable.from([]),
-  } as unknown as Parameters<typeof main>[1];
-  assert.equal(await main(["config", "check", "--config", file], io), 0, err);
+  const { code, out, err } = await runCli(["config", "check", "--config", file]);
+  assert.equal(code, 0, err);
   assert.match(out, /flag\.yaml: OK \(1 sources, 1 responders/);
   assert.match(err, /warning: .*flag\.yaml:4 policy\.allowlist: empty while bans are enforced/);
 });
