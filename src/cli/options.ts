@@ -2,6 +2,7 @@
 import { stat } from "node:fs/promises";
 import { PortcullisError } from "../core/errors.ts";
 import { Zone, type TimeContext } from "../framing/zone.ts";
+import { unreadable } from "../io/lines.ts";
 import { PARSERS } from "../parsers/registry.ts";
 
 export interface TimeOptions {
@@ -28,12 +29,7 @@ export async function timeContextFor(path: string, opts: TimeOptions): Promise<T
     try {
       ref = (await stat(path)).mtimeMs;
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new PortcullisError(
-        "INPUT_UNREADABLE",
-        `cannot read ${path}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
-        { cause: e },
-      );
+      throw unreadable(path, e);
     }
   } else {
     ref = Date.now(); // eslint-disable-line no-restricted-properties -- CLI edge: stdin has no mtime
