@@ -39,6 +39,13 @@ const AUTH_FAILED = /incorrect password attempt|a password is required|authentic
 const NOT_ALLOWED =
   /NOT in sudoers|NOT authorized on host|not allowed to (execute|run)|command not allowed|NOT allowed/i;
 const CONTINUED = "(command continued) ";
+
+/** The failure a sudo refusal's reason names (text and JSON records alike), or undefined for another one. */
+function rejection(reason: string): "sudo_auth_failed" | "sudo_not_allowed" | undefined {
+  if (AUTH_FAILED.test(reason)) return "sudo_auth_failed";
+  if (NOT_ALLOWED.test(reason)) return "sudo_not_allowed";
+  return undefined;
+}
 /** What log_exit_status appends to the command: ` ; SIGNAL=SIGKILL`, ` ; EXIT=137`, or both. */
 const EXIT_SUFFIX = / ; (?:SIGNAL=([A-Z0-9]{1,16})(?: ; EXIT=(-?\d{1,10}))?|EXIT=(-?\d{1,10}))$/;
 
@@ -100,13 +107,10 @@ function sudoLine(frame: Frame, out: SecurityEvent[]): void {
   let outcome: "success" | "failure" = "success";
   let exitCode: number | undefined;
   if (reason !== undefined) {
-    if (AUTH_FAILED.test(reason)) {
-      action = "sudo_auth_failed";
-      outcome = "failure";
-    } else if (NOT_ALLOWED.test(reason)) {
-      action = "sudo_not_allowed";
-      outcome = "failure";
-    } else return;
+    const failed = rejection(reason);
+    if (failed === undefined) return;
+    action = failed;
+    outcome = "failure";
   } else if (command !== undefined) {
     // log_exit_status's record of a command that ended. Arguments ending the same way (`; EXIT=0`) pass for
     // one too; only the suffix is dropped, so the command stays visible.
@@ -183,10 +187,10 @@ function jsonLine(frame: Frame, out: SecurityEvent[]): void {
   else if ((rec = r.reject) !== undefined) {
     reason = str(rec?.reason);
     if (reason === undefined) return;
+    const failed = rejection(reason);
+    if (failed === undefined) return;
+    action = failed;
     outcome = "failure";
-    if (AUTH_FAILED.test(reason)) action = "sudo_auth_failed";
-    else if (NOT_ALLOWED.test(reason)) action = "sudo_not_allowed";
-    else return;
   } else return;
   if (rec === null || typeof rec !== "object") return;
   const user = str(rec.submituser);
