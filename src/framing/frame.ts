@@ -14,6 +14,9 @@ export type FrameFormat =
   | "ecs" // a Filebeat / Elastic Agent / Winlogbeat JSON document
   | "plain"; // anything else: the whole line is the message (nginx/apache logs, audit.log, ...)
 
+/** The largest count a frame stands for (`message repeated N times`, a parser's own `N more`): a forged 1e23 is not. */
+export const MAX_REPEAT = 1_000_000;
+
 export interface Frame {
   format: FrameFormat;
   /** Epoch ms of the record, or undefined when the line carries no time. */

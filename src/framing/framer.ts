@@ -10,7 +10,7 @@
  * One framer instance per input stream: the export format needs to remember the record being read, and the
  * last parsed timestamp text is cached (consecutive lines usually share their second).
  */
-import type { Frame, FrameFormat } from "./frame.ts";
+import { MAX_REPEAT, type Frame, type FrameFormat } from "./frame.ts";
 import { readIso, readSyslogDate, readTai64n, validTime } from "./timestamps.ts";
 import { monthNumber, nextYearWith, yearAt, type TimeContext } from "./zone.ts";
 
@@ -180,8 +180,6 @@ function identOf(tok: string): { program: string; pid: number | undefined } | un
 }
 
 const REPEATED = "message repeated ";
-/** The largest `message repeated N times` count taken as is. */
-const MAX_REPEAT = 1_000_000;
 
 /** Applies `message repeated N times: [ X]` and strips a Solaris `[ID 800047 auth.info] ` tag. */
 function finish(frame: Frame): Frame {

@@ -30,7 +30,7 @@
  * no source, useful to local privilege-escalation rules, outside the `normal` mode (fail2ban ignores it).
  */
 import type { SecurityEvent } from "../../core/event.ts";
-import type { Frame } from "../../framing/frame.ts";
+import { MAX_REPEAT, type Frame } from "../../framing/frame.ts";
 import { canonicalIp } from "../../core/ip.ts";
 import { isHostName, newEvent, setSource } from "../event.ts";
 import type { LineParser, ParserDefinition } from "../types.ts";
@@ -193,7 +193,7 @@ function authFailure(
     // The attempts after the first (remote or local alike): one event standing for `more` of them.
     e.event.action = "pam_more_auth_failures" satisfies Action;
     // Capped as `message repeated N times` is (a forged 999999999 must not weigh more than a million attempts).
-    e.event.count = Math.min(frame.repeat > 1 ? more * frame.repeat : more, 1_000_000);
+    e.event.count = Math.min(frame.repeat > 1 ? more * frame.repeat : more, MAX_REPEAT);
   }
   e.pam = info;
   // Its action is known once the rhost is read (remote, local or legacy).
