@@ -38,7 +38,8 @@ function parseV4(s: string, start = 0, end = s.length): number[] | undefined {
   return out.length === 4 ? out : undefined;
 }
 
-function hexVal(c: number): number {
+/** The value of the hex digit with char code `c` (either case), or -1 (also for NaN: past a string's end). */
+export function hexVal(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   if (c >= 97 && c <= 102) return c - 87;
   if (c >= 65 && c <= 70) return c - 55;

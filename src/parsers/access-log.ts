@@ -24,7 +24,7 @@
  * Every other request yields no event (no allocation for the common 2xx/3xx line).
  */
 import type { SecurityEvent } from "../core/event.ts";
-import { canonicalIp } from "../core/ip.ts";
+import { canonicalIp, hexVal } from "../core/ip.ts";
 import type { Frame } from "../framing/frame.ts";
 import { readClfDate } from "../framing/timestamps.ts";
 import type { TimeContext } from "../framing/zone.ts";
@@ -346,12 +346,6 @@ function isWordPressLogin(path: string): boolean {
   return /\/(?:wp-login|xmlrpc)\.php(?:\/|$)/i.test(servedPath(path));
 }
 
-function hexDigit(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  c |= 32; // lower case
-  return c >= 97 && c <= 102 ? c - 87 : -1;
-}
-
 /**
  * The path as the server matches it against files and locations: percent-escapes of printable ASCII decoded once
  * (nginx and Apache decode before matching, so `/wp-login%2ephp` and `/%77p-login.php` reach wp-login.php; a
@@ -371,8 +365,8 @@ export function servedPath(path: string): string {
       continue;
     }
     if (c === 37 /* % */) {
-      const h = hexDigit(path.charCodeAt(i + 1));
-      const l = hexDigit(path.charCodeAt(i + 2));
+      const h = hexVal(path.charCodeAt(i + 1));
+      const l = hexVal(path.charCodeAt(i + 2));
       if (h >= 0 && l >= 0 && h * 16 + l > 32 && h * 16 + l < 127) {
         out += String.fromCharCode(h * 16 + l);
         i += 2;
