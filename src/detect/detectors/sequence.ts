@@ -21,6 +21,18 @@ export function sequenceDetector(rule: CompiledRule): Detector {
   const then = rule.then;
   const state = new KeyedState<State>(rule.spec.max_keys);
   const make = (): State => ({ firsts: new SlidingCount(), sample: [] });
+  /** The sequence of `key` is complete with the `then` event `e` at `t`: its alert; counting starts afresh. */
+  const complete = (key: string, s: State, e: SecurityEvent, t: number, count: number, first: number) => {
+    pushSample(s.sample, e);
+    const alert = makeAlert(rule, key, t, {
+      severity: severityFor(rule.tiers, count).severity,
+      count,
+      first,
+      events: s.sample,
+    });
+    state.delete(key);
+    return alert;
+  };
   return groupedDetector(rule, state, {
     accepts: (e) => then(e) || rule.query(e),
     observe(e, key, t, weight) {
@@ -34,15 +46,7 @@ export function sequenceDetector(rule: CompiledRule): Detector {
           if (!s.early || s.early.t <= t) s.early = { t, e };
           return undefined;
         }
-        pushSample(s.sample, e);
-        const alert = makeAlert(rule, key, t, {
-          severity: severityFor(rule.tiers, count).severity,
-          count,
-          first: s.firsts.first ?? t,
-          events: s.sample,
-        });
-        state.delete(key);
-        return alert;
+        return complete(key, s, e, t, count, s.firsts.first ?? t);
       }
       const s = state.touch(key, make);
       s.firsts.expire(t, rule.window);
@@ -55,15 +59,7 @@ export function sequenceDetector(rule: CompiledRule): Detector {
       if (early !== undefined && t <= early.t && t >= early.t - rule.window) {
         const count = s.firsts.sumBetween(early.t - rule.window, early.t);
         if (count < need) return undefined;
-        pushSample(s.sample, early.e);
-        const alert = makeAlert(rule, key, early.t, {
-          severity: severityFor(rule.tiers, count).severity,
-          count,
-          first: s.firsts.firstFrom(early.t - rule.window) ?? t,
-          events: s.sample,
-        });
-        state.delete(key);
-        return alert;
+        return complete(key, s, early.e, early.t, count, s.firsts.firstFrom(early.t - rule.window) ?? t);
       }
       return undefined;
     },
