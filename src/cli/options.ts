@@ -4,6 +4,7 @@ import { PortcullisError } from "../core/errors.ts";
 import { Zone, type TimeContext } from "../framing/zone.ts";
 import { unreadable } from "../io/lines.ts";
 import { PARSERS } from "../parsers/registry.ts";
+import { hasMode, modeNames } from "../parsers/types.ts";
 
 export interface TimeOptions {
   timezone: string;
@@ -75,16 +76,16 @@ export function resolveModes(values: readonly string[]): Record<string, string> 
       const mode = v.slice(eq + 1);
       const def = PARSERS.find((p) => p.id === id);
       if (!def) throw new PortcullisError("USAGE", `--mode ${v}: unknown parser "${id}"`);
-      if (mode !== "all" && !(mode in def.modes)) {
+      if (!hasMode(def, mode)) {
         throw new PortcullisError(
           "USAGE",
-          `--mode ${v}: parser ${id} has modes ${[...Object.keys(def.modes).filter((m) => m !== "all"), "all"].join(", ")}`,
+          `--mode ${v}: parser ${id} has modes ${modeNames(def).join(", ")}`,
         );
       }
       modes[id] = mode;
       continue;
     }
-    const owners = PARSERS.filter((p) => v === "all" || v in p.modes);
+    const owners = PARSERS.filter((p) => hasMode(p, v));
     if (!owners.length) {
       const known = [...new Set(PARSERS.flatMap((p) => Object.keys(p.modes)))]
         .filter((m) => m !== "all")

@@ -9,6 +9,7 @@ import { PortcullisError, type Issue } from "../core/errors.ts";
 import { keyAt, keyLineOf, plainValue, zodIssues as locatedIssues, type LocatedDoc } from "../core/yaml.ts";
 import { Zone } from "../framing/zone.ts";
 import { PARSERS } from "../parsers/registry.ts";
+import { hasMode, modeNames } from "../parsers/types.ts";
 import { readConfigYaml } from "./file.ts";
 import { configSchema, type RawConfig } from "./schema.ts";
 
@@ -146,9 +147,11 @@ function parserModeIssues(parsers: unknown, file: string, located: LocatedDoc | 
         path: at,
         message: `unknown parser "${id}" (known: ${PARSERS.map((p) => p.id).join(", ")})`,
       });
-    } else if (typeof mode === "string" && mode !== "all" && !Object.hasOwn(def.modes, mode)) {
-      const known = [...Object.keys(def.modes).filter((m) => m !== "all"), "all"];
-      issues.push({ path: at, message: `parser ${id} has no mode "${mode}" (modes: ${known.join(", ")})` });
+    } else if (typeof mode === "string" && !hasMode(def, mode)) {
+      issues.push({
+        path: at,
+        message: `parser ${id} has no mode "${mode}" (modes: ${modeNames(def).join(", ")})`,
+      });
     }
   }
   return issues;

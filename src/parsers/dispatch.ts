@@ -9,7 +9,7 @@ import { PortcullisError } from "../core/errors.ts";
 import type { Frame } from "../framing/frame.ts";
 import type { TimeContext } from "../framing/zone.ts";
 import { PARSERS, parserById } from "./registry.ts";
-import { defaultMode, type LineParser, type ParserDefinition } from "./types.ts";
+import { defaultMode, hasMode, type LineParser, type ParserDefinition } from "./types.ts";
 
 interface Slot {
   def: ParserDefinition;
@@ -67,7 +67,7 @@ export class ParserSet {
     const defs = opts.only ? opts.only.map((id) => parserById(id)) : PARSERS;
     for (const def of defs) {
       const mode = opts.modes?.[def.id] ?? (opts.allActions ? "all" : defaultMode(def));
-      if (mode !== "all" && !(mode in def.modes)) {
+      if (!hasMode(def, mode)) {
         throw new PortcullisError(
           "USAGE",
           `parser ${def.id} has no mode "${mode}" (modes: ${Object.keys(def.modes).join(", ")}, all)`,

@@ -109,3 +109,16 @@ export function defaultMode(def: ParserDefinition): string {
   if (first === undefined) throw new Error(`parser ${def.id} declares no modes`);
   return first;
 }
+
+/**
+ * Whether `mode` is one of the parser's modes, or `all`. An own key only: `toString` or `constructor` are no
+ * modes (`mode in def.modes` took them, and the parser then crashed on its first line).
+ */
+export function hasMode(def: ParserDefinition, mode: string): boolean {
+  return mode === "all" || Object.hasOwn(def.modes, mode);
+}
+
+/** A parser's mode names as messages list them: its own, then `all`. */
+export function modeNames(def: ParserDefinition): string[] {
+  return [...Object.keys(def.modes).filter((m) => m !== "all"), "all"];
+}

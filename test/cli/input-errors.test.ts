@@ -61,6 +61,11 @@ test("--mode: an unknown mode lists the known ones, `all` once", async () => {
   const p = await run("parse", "--mode", "sshd=bogus", log);
   assert.equal(p.code, 64);
   assert.equal(p.err.match(/\ball\b/g)?.length, 1, p.err);
+  // An object's inherited names are no modes (they passed, and the sshd parser crashed on its first line).
+  for (const m of ["toString", "sshd=toString", "sshd=constructor"]) {
+    const x = await run("parse", "--mode", m, log);
+    assert.equal(x.code, 64, `${m}: ${x.err}`);
+  }
 });
 
 test("rules test and rules validate: an unreadable path is exit 66 naming it; no rule at all is warned", async () => {
