@@ -6,6 +6,13 @@ import { parseKql } from "../kql/index.ts";
 import { DetectionEngine, indexedOnly, sourceBanned } from "./engine.ts";
 import { parseRules } from "./load.ts";
 
+/** An sshd failure from `ip` at `t`, standing for `count` of them. */
+const fail = (ip: string, t: number, count = 1): SecurityEvent => ({
+  "@timestamp": t,
+  event: { dataset: "sshd", action: "ssh_auth_failed", outcome: "failure", ...(count > 1 && { count }) },
+  source: { ip },
+});
+
 test("indexedOnly: conditions the candidate index decides exactly", () => {
   for (const q of [
     "event.dataset: sshd",
@@ -86,11 +93,6 @@ test("forgetSource: a ban forgets the groups it covers under every rule's ipv6_p
     "inline.yaml",
   ).rules;
   const engine = new DetectionEngine(rules);
-  const fail = (ip: string, t: number): SecurityEvent => ({
-    "@timestamp": t,
-    event: { dataset: "sshd", action: "ssh_auth_failed", outcome: "failure" },
-    source: { ip },
-  });
   const out: Alert[] = [];
   for (let i = 0; i < 4; i++) {
     engine.process(fail("2001:db8::1", i), out);
@@ -203,7 +205,8 @@ test("mayRead: a rule may read a (dataset, action) if its equalities admit them 
   );
 });
 
-test("the cap on groups drops groups whose window has emptied before a live one", () => {
+/** An engine with one rule, 5 failures within 10 minutes, tracking at most `maxKeys` groups. */
+function smallCapEngine(maxKeys: number): DetectionEngine {
   const rules = parseRules(
     [
       "id: small-cap",
@@ -211,16 +214,15 @@ test("the cap on groups drops groups whose window has emptied before a live one"
       "query: 'event.outcome: failure'",
       "threshold: 5",
       "window: 10m",
-      "max_keys: 3",
+      `max_keys: ${maxKeys}`,
     ].join("\n"),
     "inline.yaml",
   ).rules;
-  const engine = new DetectionEngine(rules);
-  const fail = (ip: string, t: number, count = 1): SecurityEvent => ({
-    "@timestamp": t,
-    event: { dataset: "sshd", action: "ssh_auth_failed", outcome: "failure", ...(count > 1 && { count }) },
-    source: { ip },
-  });
+  return new DetectionEngine(rules);
+}
+
+test("the cap on groups drops groups whose window has emptied before a live one", () => {
+  const engine = smallCapEngine(3);
   const out: Alert[] = [];
   const min = 60_000;
   // Two addresses seen at 10:00 (their windows are empty by 10:10:01), no sweep in between.
@@ -240,23 +242,7 @@ test("the cap on groups drops groups whose window has emptied before a live one"
 });
 
 test("at the cap, a flood of one-event groups evicts other one-event groups, not an attacker near the threshold", () => {
-  const rules = parseRules(
-    [
-      "id: small-cap",
-      "type: threshold",
-      "query: 'event.outcome: failure'",
-      "threshold: 5",
-      "window: 10m",
-      "max_keys: 16",
-    ].join("\n"),
-    "inline.yaml",
-  ).rules;
-  const engine = new DetectionEngine(rules);
-  const fail = (ip: string, t: number): SecurityEvent => ({
-    "@timestamp": t,
-    event: { dataset: "sshd", action: "ssh_auth_failed", outcome: "failure" },
-    source: { ip },
-  });
+  const engine = smallCapEngine(16);
   const out: Alert[] = [];
   // The attacker's 4 failures first (the oldest group), then 200 addresses with one failure each, in a minute.
   for (let i = 0; i < 4; i++) engine.process(fail("203.0.113.66", i * 1000), out);
