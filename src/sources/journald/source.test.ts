@@ -409,6 +409,31 @@ describe("journald source (real journal files from systemd-journal-remote)", () 
     assert.equal(src.stats().drops, 0);
   });
 
+  test("a stop that arrives while journalctl is being started stops it (run returns, no journalctl left)", async () => {
+    const d = journalDir();
+    const file = join(d, "remote.journal");
+    writeJournal(file, ssh(1));
+    // The abort lands after the saved cursor was read and the loop checked the signal, while the listed
+    // files are being looked at (stat, readdir): journalctl --follow was then started and never stopped.
+    const ac = new AbortController();
+    const store = new MemoryCheckpointStore();
+    store.get = () => {
+      setImmediate(() => ac.abort());
+      return Promise.resolve(undefined);
+    };
+    // No entry matches: journalctl follows without printing anything, so only the stop can end it.
+    const src = source({ files: [file], start: "beginning", identifiers: ["nothing-matches"] }, store);
+    let returned = false;
+    const done = src.run(new RecordingSink(), ac.signal).finally(() => (returned = true));
+    await waitFor(
+      () => returned,
+      "run() to return after the stop",
+      () => src.stats(),
+    );
+    await done;
+    assert.equal((await src.healthcheck()).detail.endsWith("not started"), true);
+  });
+
   test("an entry longer than max_line_bytes is dropped and counted; the others pass", async () => {
     const d = journalDir();
     writeJournal(join(d, "remote.journal"), [

@@ -387,6 +387,9 @@ export class JournaldSource implements InstrumentedSource {
     });
     const kill = () => child.kill("SIGTERM");
     signal.addEventListener("abort", kill, { once: true });
+    // A stop that came while the files were selected (run() awaits between its check and this call) has
+    // already fired: without this, journalctl --follow with nothing to print would keep run() forever.
+    if (signal.aborted) kill();
     const done = new AbortController();
     const watching = selection
       ? this.#watch(selection, child, done.signal).catch((e: unknown) => {
