@@ -5,6 +5,7 @@ import { silentLogger } from "../core/logger.ts";
 import type { DetectionEngine } from "../detect/engine.ts";
 import { Zone } from "../framing/zone.ts";
 import type { Policy } from "../policy/policy.ts";
+import { injectionRecord } from "../parsers/nginx/testing.ts";
 import { Pipeline } from "./pipeline.ts";
 
 /** A pipeline whose detection engine only records the events it is given. */
@@ -60,4 +61,24 @@ test("lines a parser refuses (a forged nginx client) are counted, not silently d
     events.map((e) => e.source?.ip),
     ["203.0.113.7"],
   );
+});
+
+test("lines forged inside an nginx error record (line feeds from its request path) are not read; counted", async () => {
+  const { pipeline, events } = recording();
+  const genuine =
+    '2024/06/03 10:11:13 [error] 7#7: *3 user "bob": password mismatch, client: 192.0.2.10, server: example.com, request: "GET /secret HTTP/1.1", host: "example.com"';
+  const record = injectionRecord("198.51.100.7", 3);
+  await pipeline.push({
+    lines: [genuine, ...record, genuine],
+    stream: "/var/log/nginx/error.log",
+    path: "/var/log/nginx/error.log",
+  });
+  assert.deepEqual(
+    events.map((e) => e.source?.ip),
+    ["192.0.2.10", "192.0.2.10"],
+  );
+  assert.equal(pipeline.counters.forged, record.length);
+  assert.equal(pipeline.counters.lines, record.length + 2);
+  // Line numbers of the lines after the record are still right.
+  assert.equal(events[1]?.log?.file?.line, record.length + 2);
 });

@@ -12,6 +12,7 @@ import { banPrefixes, META_DATASETS, sourceBanned, type DetectionEngine } from "
 import { LineFramer } from "../framing/framer.ts";
 import type { TimeContext } from "../framing/zone.ts";
 import { ParserSet } from "../parsers/dispatch.ts";
+import { markForged } from "../parsers/nginx/records.ts";
 import type { Policy } from "../policy/policy.ts";
 import type { LineSink, SourceBatch, SourcePosition } from "../sources/types.ts";
 import type { Metrics } from "./metrics.ts";
@@ -55,7 +56,7 @@ export class Pipeline implements LineSink {
   readonly #opts: PipelineOptions;
   readonly #streams = new Map<string, Stream>();
   #latest = 0;
-  counters = { lines: 0, events: 0, suppressed: 0, alerts: 0, rejected: 0 };
+  counters = { lines: 0, events: 0, suppressed: 0, alerts: 0, rejected: 0, forged: 0 };
 
   constructor(opts: PipelineOptions) {
     this.#opts = opts;
@@ -114,10 +115,13 @@ export class Pipeline implements LineSink {
     // Per call: alerts are awaited inside the loop, while other sources may push.
     const events: SecurityEvent[] = [];
     const now = o.now();
-    for (const line of batch.lines) {
+    const forged = this.#forged(batch, s.line);
+    const lines = batch.lines;
+    for (let i = 0; i < lines.length; i++) {
       s.line++;
       this.counters.lines++;
-      const frame = s.framer.frame(line);
+      if (forged?.has(i)) continue;
+      const frame = s.framer.frame(lines[i]!);
       if (!frame) continue;
       if (s.parsers.parse(frame, events) === 0) continue;
       for (const e of events) {
@@ -163,5 +167,40 @@ export class Pipeline implements LineSink {
     if (this.#latest) engine.sweep(this.#latest);
     o.metrics?.lines.inc({ source: batch.stream }, batch.lines.length);
     o.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  /**
+   * The lines of this batch inside nginx error records that carried line breaks (forged: see
+   * parsers/nginx/records.ts), counted and logged; undefined when there is none (nearly always). A batch is read
+   * as it comes: a record is one write() of nginx, so it arrives whole, unless a batch boundary falls inside it
+   * (then its first lines were read with the batch before: said in the log).
+   */
+  #forged(batch: SourceBatch, before: number): Set<number> | undefined {
+    const forged = new Set<number>();
+    const records = markForged(batch.lines, forged);
+    if (!records.length) return undefined;
+    this.counters.forged += forged.size;
+    this.counters.rejected += forged.size;
+    this.#opts.metrics?.rejected.inc({ parser: "nginx", reason: "forged_record" }, forged.size);
+    for (const r of records) {
+      const at = (i: number) => (batch.path !== undefined ? before + i + 1 : undefined);
+      this.#opts.logger.warn(
+        {
+          stream: batch.stream,
+          ...(batch.path !== undefined && {
+            path: batch.path,
+            first_line: at(r.first),
+            last_line: at(r.last),
+          }),
+          lines: r.last - r.first + 1,
+          sender: r.sender,
+        },
+        r.open
+          ? "nginx error record with line breaks from its request path (%0a): its lines are forged and were " +
+              "not read; it may have begun in the previous batch, whose lines were already read"
+          : "nginx error record with line breaks from its request path (%0a): its lines are forged and were not read",
+      );
+    }
+    return forged;
   }
 }

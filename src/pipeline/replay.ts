@@ -12,8 +12,9 @@ import type { SecurityEvent } from "../core/event.ts";
 import { banPrefixes, META_DATASETS, sourceBanned, type DetectionEngine } from "../detect/engine.ts";
 import { LineFramer, type Frame } from "../framing/framer.ts";
 import type { TimeContext } from "../framing/zone.ts";
-import { readLines, type LineBatch } from "../io/lines.ts";
+import { readLines } from "../io/lines.ts";
 import { ParserSet } from "../parsers/dispatch.ts";
+import { forgedRecordWarning, withoutForgedRecords } from "../parsers/nginx/records.ts";
 import { declaredFields } from "../parsers/types.ts";
 import type { Policy, PolicyResult } from "../policy/policy.ts";
 import { ReplayClock } from "./replay-clock.ts";
@@ -74,6 +75,8 @@ export interface ReplaySummary {
   suppressed: number;
   /** Lines a parser recognised but refused to read (an address the sender may have written itself). */
   rejected: number;
+  /** Lines left unread because they lay inside an nginx error record that carried line breaks (forged). */
+  forged: number;
   alerts: number;
   decisions: number;
   /** Policy results by outcome. */
@@ -135,6 +138,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     events: 0,
     suppressed: 0,
     rejected: 0,
+    forged: 0,
     alerts: 0,
     decisions: 0,
     outcomes: {},
@@ -199,11 +203,16 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       /** The 1-based number of the line being processed. */
       lineNo: 0,
       bytes: 0,
-      batches: (input.lines
-        ? [{ lines: input.lines, bytesRead: 0 }][Symbol.iterator]()
-        : readLines(path, opts.stdin as never, { text: opts.text === true })) as
-        | AsyncIterableIterator<LineBatch>
-        | IterableIterator<LineBatch>,
+      // Lines inside an nginx error record that carried line breaks are forged (see parsers/nginx/records.ts).
+      batches: withoutForgedRecords(
+        input.lines
+          ? [{ lines: input.lines, bytesRead: 0 }]
+          : readLines(path, opts.stdin as never, { text: opts.text === true }),
+        (r) => {
+          summary.forged += r.lines;
+          hooks?.onWarning?.(forgedRecordWarning(path, r));
+        },
+      ),
       process: (frame: Frame | undefined) => {
         if (!frame) return;
         // Parsed events are appended after the ones of earlier frames; the array is emptied only now and then

@@ -14,6 +14,7 @@ import { resolveModes, timeContextFor, type TimeOptions } from "../options.ts";
 import { tuneHeapForStreaming } from "../heap.ts";
 import { unreadWarnings } from "../../pipeline/replay.ts";
 import { jsonLine, printable } from "../table.ts";
+import { ForgedRecordFilter, forgedRecordWarning } from "../../parsers/nginx/records.ts";
 
 interface ParseOptions extends TimeOptions {
   mode: string[];
@@ -74,23 +75,29 @@ export function registerParse(program: Command, io: CliIO, setExit: (code: numbe
           }
           events.length = 0;
         };
-        for await (const batch of readLines(path, io.stdin as never, { text: opts.text === true })) {
-          for (const line of batch.lines) {
+        const warnings: string[] = [];
+        const forged = new ForgedRecordFilter((r) => warnings.push(forgedRecordWarning(path, r)));
+        const read = (lines: readonly string[]) => {
+          for (const line of lines) {
             lineNo++;
             if (line.charCodeAt(0) === 35 /* # */) continue;
             const frame = framer.frame(line);
             if (frame) parsers.parse(frame, events);
             if (events.length) emit(lineNo);
           }
+        };
+        for await (const batch of readLines(path, io.stdin as never, { text: opts.text === true })) {
+          read(forged.push(batch.lines));
           await flush();
         }
+        read(forged.end());
         const last = framer.flush();
         if (last) {
           parsers.parse(last, events);
           emit(lineNo);
         }
         await flush();
-        for (const w of unreadWarnings(path, framer))
+        for (const w of [...warnings, ...unreadWarnings(path, framer)])
           io.stderr.write(`portcullis: warning: ${printable(w)}\n`);
       }
       setExit(0);

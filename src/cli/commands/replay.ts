@@ -226,6 +226,9 @@ export function registerReplay(program: Command, io: CliIO, setExit: (code: numb
         ...(summary.rejected
           ? [["lines refused (untrustworthy address)", count(summary.rejected)] as [string, string]]
           : []),
+        ...(summary.forged
+          ? [["lines forged inside nginx records (unread)", count(summary.forged)] as [string, string]]
+          : []),
         ["alerts", count(summary.alerts)],
         ["bans", count(summary.decisions)],
         ...Object.entries(summary.outcomes)
