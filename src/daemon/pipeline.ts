@@ -12,7 +12,7 @@ import { banPrefixes, META_DATASETS, sourceBanned, type DetectionEngine } from "
 import { LineFramer } from "../framing/framer.ts";
 import type { TimeContext } from "../framing/zone.ts";
 import { ParserSet } from "../parsers/dispatch.ts";
-import { markForged } from "../parsers/nginx/records.ts";
+import { ForgedRecordScanner } from "../parsers/nginx/records.ts";
 import type { Policy } from "../policy/policy.ts";
 import type { LineSink, SourceBatch, SourcePosition } from "../sources/types.ts";
 import type { Metrics } from "./metrics.ts";
@@ -20,6 +20,8 @@ import type { Metrics } from "./metrics.ts";
 interface Stream {
   framer: LineFramer;
   parsers: ParserSet;
+  /** Lines inside nginx error records that carried line breaks (see parsers/nginx/records.ts). */
+  records: ForgedRecordScanner;
   line: number;
 }
 
@@ -80,6 +82,7 @@ export class Pipeline implements LineSink {
           this.#opts.metrics?.rejected.inc({ parser, reason });
         },
       }),
+      records: new ForgedRecordScanner(),
       line: 0,
     };
     if (this.#streams.size >= (this.#opts.maxStreams ?? 10_000)) {
@@ -115,7 +118,7 @@ export class Pipeline implements LineSink {
     // Per call: alerts are awaited inside the loop, while other sources may push.
     const events: SecurityEvent[] = [];
     const now = o.now();
-    const forged = this.#forged(batch, s.line);
+    const forged = this.#forged(s, batch, s.line);
     const lines = batch.lines;
     for (let i = 0; i < lines.length; i++) {
       s.line++;
@@ -170,20 +173,18 @@ export class Pipeline implements LineSink {
   }
 
   /**
-   * The lines of this batch inside nginx error records that carried line breaks (forged: see
-   * parsers/nginx/records.ts), counted and logged; undefined when there is none (nearly always). A batch is read
-   * as it comes: a record is one write() of nginx, so it arrives whole, unless a batch boundary falls inside it
-   * (then its first lines were read with the batch before: said in the log).
+   * The lines of this batch that may lie inside nginx error records that carried line breaks (forged: see
+   * parsers/nginx/records.ts), counted, and each record logged once complete; undefined when there is none
+   * (nearly always). A record is one write() of nginx, so it arrives whole, unless a batch boundary falls
+   * inside it: the lines after the boundary are still found (the stream's scanner goes on), the lines before
+   * it were read with the batch before (the log says so).
    */
-  #forged(batch: SourceBatch, before: number): Set<number> | undefined {
+  #forged(s: Stream, batch: SourceBatch, before: number): Set<number> | undefined {
     const forged = new Set<number>();
-    const records = markForged(batch.lines, forged);
-    if (!records.length) return undefined;
-    this.counters.forged += forged.size;
-    this.counters.rejected += forged.size;
-    this.#opts.metrics?.rejected.inc({ parser: "nginx", reason: "forged_record" }, forged.size);
+    const records = s.records.scan(batch.lines, forged);
+    s.records.shift(batch.lines.length);
     for (const r of records) {
-      const at = (i: number) => (batch.path !== undefined ? before + i + 1 : undefined);
+      const at = (i: number) => before + i + 1;
       this.#opts.logger.warn(
         {
           stream: batch.stream,
@@ -195,12 +196,15 @@ export class Pipeline implements LineSink {
           lines: r.last - r.first + 1,
           sender: r.sender,
         },
-        r.open
-          ? "nginx error record with line breaks from its request path (%0a): its lines are forged and were " +
-              "not read; it may have begun in the previous batch, whose lines were already read"
-          : "nginx error record with line breaks from its request path (%0a): its lines are forged and were not read",
+        "lines that may share one nginx error record carrying line breaks from a request path (%0a), or cut at " +
+          "2048 bytes after them, were not read (lines inside such a record can be forged)" +
+          (r.open ? "; the record may have begun in the previous batch, whose lines were already read" : ""),
       );
     }
+    if (!forged.size) return undefined;
+    this.counters.forged += forged.size;
+    this.counters.rejected += forged.size;
+    this.#opts.metrics?.rejected.inc({ parser: "nginx", reason: "forged_record" }, forged.size);
     return forged;
   }
 }

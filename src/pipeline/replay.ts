@@ -14,7 +14,7 @@ import { LineFramer, type Frame } from "../framing/framer.ts";
 import type { TimeContext } from "../framing/zone.ts";
 import { readLines } from "../io/lines.ts";
 import { ParserSet } from "../parsers/dispatch.ts";
-import { forgedRecordWarning, withoutForgedRecords } from "../parsers/nginx/records.ts";
+import { ForgedRecordFilter, forgedRecordWarning, withoutForgedRecords } from "../parsers/nginx/records.ts";
 import { declaredFields } from "../parsers/types.ts";
 import type { Policy, PolicyResult } from "../policy/policy.ts";
 import { ReplayClock } from "./replay-clock.ts";
@@ -181,6 +181,12 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   };
 
   /** One input being read: its framer and parsers (state such as sshd's connections is per input). */
+  const filters: ForgedRecordFilter[] = [];
+  const forgedFilter = (path: string) => {
+    const f = new ForgedRecordFilter((r) => hooks?.onWarning?.(forgedRecordWarning(path, r)));
+    filters.push(f);
+    return f;
+  };
   const open = (input: ReplayInput) => {
     summary.files++;
     const parsers = new ParserSet({
@@ -208,10 +214,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         input.lines
           ? [{ lines: input.lines, bytesRead: 0 }]
           : readLines(path, opts.stdin as never, { text: opts.text === true }),
-        (r) => {
-          summary.forged += r.lines;
-          hooks?.onWarning?.(forgedRecordWarning(path, r));
-        },
+        forgedFilter(path),
       ),
       process: (frame: Frame | undefined) => {
         if (!frame) return;
@@ -279,6 +282,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     warnUnread(cur);
   } else if (inputs.length > 1) await merged(inputs.map(open));
   events.length = 0;
+  for (const f of filters) summary.forged += f.forgedLines;
   summary.seconds = (elapsed() - started) / 1000;
   return summary;
 

@@ -96,11 +96,20 @@ http {
   const basic = (user: string, pass: string) =>
     `Authorization: Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
   const forged = forgedAuthFailure(VICTIM);
+  // Ordinary missing files (about 200 bytes of log each): more than 2048 bytes between the genuine failures
+  // and the injections, so that the lines left unread around an injection are not the genuine ones.
+  const traffic = async () => {
+    for (let i = 0; i < 12; i++) await request(`GET /missing-${i}.html HTTP/1.1`);
+  };
   // Genuine failures from 127.0.0.1, around the injections.
   await request(`GET /secret HTTP/1.1\r\n${basic("bob", "wrong")}`);
+  await traffic();
   // One forged line in a short record (its whole request fits), then twelve in one record cut at 2048 bytes.
-  await request(`GET /x${encodePath(`\n${forged}\ny`)} HTTP/1.1`);
+  // Its referrer holds a fake `, client: ` (nginx writes it last on the line).
+  await request(`GET /x${encodePath(`\n${forged}\ny`)} HTTP/1.1\r\nReferer: a, client: b`);
+  await traffic();
   await request(`GET /z${encodePath(`\n${forged}`.repeat(12))} HTTP/1.1`);
+  await traffic();
   await request(`GET /secret HTTP/1.1\r\n${basic("bob", "wrong-again")}`);
 });
 
@@ -140,7 +149,12 @@ test("parse reads the genuine failures, none of the forged ones, and says which 
   assert.equal(events.filter((e) => e.source?.ip === VICTIM).length, 0);
   const warnings = r.err.split("\n").filter((l) => l.includes("nginx error record"));
   assert.equal(warnings.length, 2, r.err);
-  assert.match(warnings[0]!, /error\.log:2-4: 3 lines not read: .*for 127\.0\.0\.1/);
+  // The short record (lines 14-16) with the lines within 2048 bytes around it; the cut record exactly.
+  const range = (w: string) => /error\.log:(\d+)-(\d+): /.exec(w)!.slice(1).map(Number);
+  const [a, b] = range(warnings[0]!);
+  assert.ok(a! > 1 && a! <= 14 && b! >= 16 && b! < 28, warnings[0]);
+  assert.match(warnings[0]!, /for 127\.0\.0\.1/);
+  assert.match(warnings[1]!, /error\.log:29-41: 13 lines not read/);
 });
 
 test("replay bans nobody for the forged lines and counts them in its summary", async () => {

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ForgedRecordFilter, markForged, MAX_RECORD, tailReach } from "./records.ts";
+import {
+  carriesLineFeed,
+  ForgedRecordFilter,
+  ForgedRecordScanner,
+  markForged,
+  MAX_RECORD,
+  mayEndCutRecord,
+} from "./records.ts";
 import { encodePath as enc, forgedAuthFailure, nginxOpenRecord as nginxRecord } from "./testing.ts";
 
 const FORGED = forgedAuthFailure("198.51.100.7");
@@ -16,77 +23,148 @@ function forgedIndexes(lines: string[]): number[] {
   return [...set].sort((a, b) => a - b);
 }
 
-describe("nginx error records that carried line breaks", () => {
-  test("a forged line between the record's head and its tail is marked with both; genuine lines are not", () => {
-    const path = `/x\n${FORGED}\ny`;
-    const rec = nginxRecord(path, `GET ${enc(path)} HTTP/1.1`);
-    assert.equal(rec.length, 3);
-    const lines = [...GENUINE, ...rec, ...GENUINE];
-    assert.deepEqual(forgedIndexes(lines), [2, 3, 4]);
-  });
+const bytes = (l: string) => Buffer.byteLength(l) + 1;
+/** The indexes a correct guard leaves unread around a request line at `j` carrying %0a: 2048 bytes each way. */
+function aroundRequest(lines: string[], j: number): number[] {
+  const out = [j];
+  let sum = bytes(lines[j]!);
+  for (let i = j - 1; i >= 0 && (sum += bytes(lines[i]!)) <= MAX_RECORD; i--) out.push(i);
+  let ahead = MAX_RECORD - bytes(lines[j]!);
+  for (let i = j + 1; i < lines.length && ahead > 0; i++) {
+    out.push(i);
+    ahead -= bytes(lines[i]!);
+  }
+  return out.sort((a, b) => a - b);
+}
+const many = (n: number) => Array.from({ length: n }, (_, i) => GENUINE[i % 2]!);
 
-  test("a record short enough to keep its whole request: k encoded line feeds mark at most k lines before it", () => {
+describe("nginx error records that carried line breaks", () => {
+  test("a request line carrying %0a: the record and every line within 2048 bytes before and after it are left unread", () => {
     const path = `/x\n${FORGED.slice(0, 60)}`;
     const rec = nginxRecord(path, `GET ${enc(path)} HTTP/1.1`);
     assert.match(rec.at(-1)!, /HTTP\/1\.1", host/);
-    assert.equal(tailReach(rec.at(-1)!), 1);
-    // The genuine line right before the record is not taken, though it lies within 2048 characters.
-    assert.deepEqual(forgedIndexes([...GENUINE, ...rec]), [2, 3]);
+    assert.equal(carriesLineFeed(rec.at(-1)!), true);
+    const lines = [...many(20), ...rec, ...many(20)];
+    const got = forgedIndexes(lines);
+    assert.deepEqual(got, aroundRequest(lines, 20 + rec.length - 1));
+    assert.ok(got.includes(20) && !got.includes(0) && !got.includes(lines.length - 1), String(got));
   });
 
-  test("a record cut at 2048 bytes (no request left): every line of it is marked, the one before it is not", () => {
+  test("a forged line naming another address is never read, whatever the referrer holds", () => {
+    const path = `/x\n${FORGED}\ny`;
+    const rec = nginxRecord(path, `GET ${enc(path)} HTTP/1.1`);
+    // A referrer holding a fake `, client: ` (it was the last one on the line, and not after a path message).
+    rec[rec.length - 1] += ', referrer: "a, client: b"';
+    const lines = [...many(3), ...rec, ...many(3)];
+    const got = new Set(forgedIndexes(lines));
+    for (let i = 3; i < 3 + rec.length; i++) assert.ok(got.has(i), `line ${i} read: ${lines[i]}`);
+  });
+
+  test("a record cut at 2048 bytes (no request left): exactly its lines, none before or after", () => {
     const path = `/z${`\n${FORGED}`.repeat(12)}`;
     const rec = nginxRecord(path, `GET ${enc(path)} HTTP/1.1`);
-    assert.equal(rec.join("\n").length + 1, MAX_RECORD);
+    assert.equal(Buffer.byteLength(rec.join("\n")) + 1, MAX_RECORD);
     assert.ok(rec.length >= 12);
-    assert.equal(tailReach(rec.at(-1)!), Number.POSITIVE_INFINITY);
-    const lines = [GENUINE[0]!, "x".repeat(MAX_RECORD), ...rec, GENUINE[1]!];
+    assert.equal(mayEndCutRecord(rec.at(-1)!), true);
+    const lines = [...many(5), ...rec, ...many(5)];
     assert.deepEqual(
       forgedIndexes(lines),
-      rec.map((_, i) => i + 2),
+      rec.map((_, i) => i + 5),
     );
   });
 
-  test("not tails: a line feed encoded in the query, a limit_req line, a referrer, an ordinary 404", () => {
+  test("a record cut at 2048 bytes ending in `is forbidden (13: Permission denied)` is found too", () => {
+    const path = `/priv/x${`\n${FORGED}`.repeat(10)}/`;
+    const rec = nginxRecord(path, `GET ${enc(path)} HTTP/1.1`, "203.0.113.9", {
+      before: '"',
+      after: 'index.html" is forbidden',
+      errno: "13: Permission denied",
+    });
+    assert.match(
+      rec.at(-1)!,
+      /index\.html" is forbidden \(13: Permission denied\), client: 203\.0\.113\.9, server: example\.com, request: "GET \/priv/,
+    );
+    assert.equal(Buffer.byteLength(rec.join("\n")) + 1, MAX_RECORD);
+    assert.deepEqual(
+      forgedIndexes([...many(4), ...rec]),
+      rec.map((_, i) => i + 4),
+    );
+  });
+
+  test("not marks: %0a in the query, a limit_req line, a referrer, a 404, HTTP/0.9, a fake path message in a referrer", () => {
     const lines = [
       `2024/06/03 10:11:12 [error] 7#7: *9 open() "/var/www/html/a" failed (2: No such file or directory), client: 192.0.2.1, server: s, request: "GET /a?q=%0a HTTP/1.1", host: "s"`,
-      `2024/06/03 10:11:12 [error] 7#7: *9 limiting requests, excess: 5.1 by zone "one", client: 192.0.2.1, server: s, request: "GET /a%0ab HTTP/1.1", host: "s"`,
       `2024/06/03 10:11:12 [error] 7#7: *9 open() "/var/www/html/a" failed (2: No such file or directory), client: 192.0.2.1, server: s, request: "GET /a HTTP/1.1", host: "s", referrer: "http://x/%0a"`,
+      `2024/06/03 10:11:12 [error] 7#7: *9 open() "/var/www/html/.env" failed (2: No such file or directory), client: 192.0.2.2, server: s, request: "GET /.env"`,
+      `2024/06/03 10:11:12 [error] 7#7: *9 user "bob": password mismatch, client: 192.0.2.3, server: s, request: "GET /secret HTTP/1.1", host: "s", referrer: "x" failed (2: x), client: z"`,
       ...GENUINE,
     ];
-    for (const l of lines) assert.equal(tailReach(l), undefined, l);
-    assert.deepEqual(forgedIndexes(lines), []);
+    assert.equal(carriesLineFeed(lines[0]!), false);
+    assert.equal(carriesLineFeed(lines[1]!), false);
+    assert.deepEqual(forgedIndexes([...many(12), ...lines, ...many(12)]), []);
   });
 
-  test("a long single-line record cut at 2048 bytes takes nothing before it", () => {
-    const path = `/${"a".repeat(3000)}`;
-    const rec = nginxRecord(path, `GET ${path} HTTP/1.1`);
+  test("a long single-line record of multi-byte text cut at 2048 bytes takes nothing (it is one record)", () => {
+    const path = `/статья-${"о".repeat(1100)}`;
+    const rec = nginxRecord(path, `GET ${encodeURI(path)} HTTP/1.1`);
     assert.equal(rec.length, 1);
-    assert.deepEqual(forgedIndexes([...GENUINE, ...rec]), [2]);
+    assert.ok(Buffer.byteLength(rec[0]!) + 1 >= MAX_RECORD - 1);
+    assert.deepEqual(forgedIndexes([...many(12), ...rec]), []);
   });
 
-  test("the filter holds lines until 2048 characters follow them: a record split over pushes is found whole", () => {
+  test("U+FFFD counts 1 to 3 bytes: a cut record with invalid bytes decoded is still found", () => {
+    const path = `/z\uFFFD\uFFFD${`\n${FORGED}`.repeat(12)}`;
+    // As nginx wrote it, the two invalid bytes were one byte each: build it with single-byte stand-ins, then
+    // decode them as the reader does (U+FFFD, three bytes in UTF-8).
+    const raw = nginxRecord(path.replace(/\uFFFD/g, "#"), "GET /z%ff%fe%0a... HTTP/1.1");
+    const rec = raw.map((l, i) => (i === 0 ? l.replace("/z##", "/z\uFFFD\uFFFD") : l));
+    assert.ok(Buffer.byteLength(rec.join("\n")) + 1 > MAX_RECORD);
+    assert.deepEqual(
+      forgedIndexes([...many(4), ...rec]),
+      rec.map((_, i) => i + 4),
+    );
+  });
+
+  test("the filter finds the same lines when the input comes one line at a time; line numbers stay right", () => {
     const path = `/x\n${FORGED}\n${FORGED}\ny`;
-    const rec = nginxRecord(path, `GET ${enc(path)} HTTP/1.1`);
-    const input = [...GENUINE, ...rec, ...GENUINE, ...GENUINE];
-    const seen: { first: number; last: number; sender: string }[] = [];
-    const f = new ForgedRecordFilter((r) => seen.push({ first: r.first, last: r.last, sender: r.sender }));
+    const short = nginxRecord(path, `GET ${enc(path)} HTTP/1.1`);
+    const cut = nginxRecord(`/z${`\n${FORGED}`.repeat(12)}`, "GET /z%0a... HTTP/1.1");
+    const input = [...many(15), ...short, ...many(15), ...cut, ...many(15)];
+    const expected = forgedIndexes(input);
+    const seen: { first: number; last: number }[] = [];
+    const f = new ForgedRecordFilter((r) => seen.push({ first: r.first, last: r.last }));
     const out: string[] = [];
     for (const line of input) out.push(...f.push([line])); // one line at a time: the worst split
     out.push(...f.end());
     assert.equal(out.length, input.length, "every line handed on once, in order");
     assert.deepEqual(
       out.map((l, i) => (l === "" ? i : -1)).filter((i) => i >= 0),
-      [2, 3, 4, 5],
+      expected,
     );
+    assert.equal(f.forgedLines, expected.length);
+    for (const i of expected)
+      assert.ok(
+        seen.some((r) => r.first <= i + 1 && i + 1 <= r.last),
+        `line ${i + 1}`,
+      );
+  });
+
+  test("the scanner carries the marking of following lines over to the next batch (daemon)", () => {
+    const rec = nginxRecord(`/x\n${FORGED.slice(0, 40)}`, `GET /x%0a${enc(FORGED.slice(0, 40))} HTTP/1.1`);
+    const whole = [...many(3), ...rec, ...many(12)];
+    const expected = forgedIndexes(whole);
+    const scanner = new ForgedRecordScanner();
+    const cutAt = 3 + rec.length; // the batch ends right after the request line
+    const a = new Set<number>();
+    const b = new Set<number>();
+    scanner.scan(whole.slice(0, cutAt), a);
+    scanner.shift(cutAt);
+    scanner.scan(whole.slice(cutAt), b);
     assert.deepEqual(
-      out.filter((l) => l !== ""),
-      [...GENUINE, ...GENUINE, ...GENUINE],
+      [...a, ...[...b].map((i) => i + cutAt)].sort((x, y) => x - y),
+      expected,
     );
-    assert.equal(seen.length, 1);
-    assert.equal(seen[0]!.first, 3); // 1-based line numbers
-    assert.equal(seen[0]!.last, 6);
-    assert.match(seen[0]!.sender, /^203\.0\.113\.9|^20/);
+    assert.ok(b.size > 0);
   });
 
   test("the filter hands lines on once more than 2048 characters follow them, and everything at the end", () => {

@@ -2,123 +2,231 @@
  * nginx error records that carried line breaks: lines forged through a request path.
  *
  * nginx writes the decoded request path into error messages (`open() "/var/www/html/PATH" failed (2: No such
- * file or directory)`, `"PATH" is not found (2: ...)`) without escaping, and decodes `%0a` to a line feed. A
- * request for `/x%0a2024/06/03 10:11:12 [error] 1#1: *1 user "a": password mismatch, client: VICTIM, ...`
- * therefore writes a complete-looking line naming VICTIM. Such a record is still one `write()` of at most
- * NGX_MAX_ERROR_STR (2048) bytes, and nginx ends it with its own context, written after the whole message:
+ * file or directory)`, `"PATH" is not found`, `"PATH" is forbidden`, a proxied `upstream: "http://b/PATH"`)
+ * without escaping, and decodes `%0a` to a line feed. A request for
+ * `/x%0a2024/06/03 10:11:12 [error] 1#1: *1 user "a": password mismatch, client: VICTIM, ...` therefore writes
+ * complete-looking lines naming VICTIM. What nginx guarantees (ngx_log_error_core): a record is one `write()`
+ * of at most NGX_MAX_ERROR_STR (2048) bytes, line feed included; after the message nginx writes its errno
+ * (`" failed (2: No such file or directory)`; a message too long is cut 50 bytes before the end and marked
+ * `...`) and its context `, client: SENDER, server: NAME, request: "GET /x%0a... HTTP/1.1"[, upstream: ...],
+ * host: ...`, cut where the 2048 bytes end.
  *
  *   P:  2024/06/03 10:11:12 [error] 7#7: *9 open() "/var/www/html/x          (real header, path text)
  *   A1: 2024/06/03 10:11:12 [error] 1#1: *1 user "a": password mismatch, client: VICTIM, ...   (forged)
  *   T:  ..." failed (2: No such file or directory), client: SENDER, server: s, request: "GET /x%0a2024... HTTP/1.1"
  *
- * The last line T (the tail) is recognisable: before its last `, client: ` comes the end of a path message
- * (`" failed (N: text)`, `" is not found (N: text)`, or nginx's truncation mark `... (N: text)`), and after it
- * either a request line whose path holds encoded line feeds (`%0a`: k of them, so at most k lines came before
- * T in the record) or no complete request line at all (nginx cut the record at 2048 bytes: a path message
- * always has a request, which fits unless the record was full). Every line before T that can belong to its
- * record (at most k lines, and only those starting within 2048 characters before T's end: characters never
- * outnumber bytes, so the window holds the whole record) is forged or the cut head of a message; T itself
- * ends with the real sender, but its start is the sender's text. All of them are left unread.
+ * Two marks of such a record, each on a line nginx itself ended or began:
+ * - a complete request line (`, request: "METHOD TARGET HTTP/x.y"`) whose path holds an encoded line feed: the
+ *   record around it carried line feeds, before it (the path message ends at T) or after it (an `upstream:` or
+ *   `subrequest:` printing the decoded path follows the request). Every line that can share a record with it
+ *   is left unread: those starting within 2048 bytes before its end, and those starting within 2048 bytes
+ *   after its start;
+ * - a record nginx cut at 2048 bytes: a path message's end (`" failed (N: ...)`, `" is not found (N: ...)`,
+ *   `" is forbidden (N: ...)`, `... (N: ...)`) right before a `, client: ` with no complete request after it
+ *   (a path message always has a request, which fits unless the record is full). Only when lines ending there
+ *   can add up to exactly 2048 bytes (a line decoded with U+FFFD counts 1 to 3 bytes for each) are they that
+ *   record, and left unread; a single line of 2048 bytes is a long path, nothing more. The exact size keeps a
+ *   request without a version (HTTP/0.9), or a referrer imitating a path message, from taking other lines.
+ * Each `, client: ` and `, request: "` of a line is looked at (a referrer may hold fake ones; nginx's are among
+ * them). A line ending with nothing nginx wrote after the path (a message without errno cut at 2048 bytes, e.g.
+ * `rewrite_log` at notice level, or debug logging) is not found: see the README.
  *
  * This runs on raw lines, before framing, on every stream: forged lines can take any format (an sshd line in
- * nginx's error log is read as sshd's), and a genuine line of another log is never a tail. Offline readers
- * (`parse`, `replay`) hold each line until 2048 characters have followed it ({@link ForgedRecordFilter}), so
- * a tail always finds its record; the daemon looks within each batch ({@link markForged}) and says when a
- * tail's record may have begun in an earlier batch.
+ * nginx's error log is read as sshd's), and a genuine line of another log bears neither mark. Offline readers
+ * (`parse`, `replay`) hold each line until 2048 characters (at least as many bytes) have followed it
+ * ({@link ForgedRecordFilter}), so a record is always found whole; the daemon scans each batch as it comes,
+ * carrying the marking of following lines over to the next batch ({@link ForgedRecordScanner}).
  */
 
-/** nginx's NGX_MAX_ERROR_STR: the most bytes one error record (its line feeds included) can have. */
+/** nginx's NGX_MAX_ERROR_STR: the most bytes one error record (its line feed included) can have. */
 export const MAX_RECORD = 2048;
-
-/** A tail whose record was cut at MAX_RECORD: only the window bounds the lines before it. */
-const CUT = Number.POSITIVE_INFINITY;
 
 const CLIENT = ", client: ";
 const REQUEST = ', request: "';
 /** The end of a path message right before nginx's context: `" failed (2: No such file or directory)`. */
-const PATH_MESSAGE_END = /(?:" failed|" is not found|\.\.\.) \(\d{1,5}: [^()]{0,120}\)$/;
+const PATH_MESSAGE_END = /(?:" failed|" is not found|" is forbidden|\.\.\.) \(\d{1,5}: [^()]{0,120}\)$/;
 const VERSION = / HTTP\/\d(?:\.\d)?"/;
-const ENCODED_LF = /%0a/gi;
+const ENCODED_LF = /%0a/i;
+const REPLACEMENT = /\uFFFD/g;
 
-/**
- * How many lines before `line` its nginx error record can hold, when `line` ends a record whose request path
- * carried line feeds (`CUT`: the record was cut, so as many as fit in the window); undefined otherwise.
- */
-export function tailReach(line: string): number | undefined {
-  const c = line.lastIndexOf(CLIENT);
-  if (c < 0) return undefined;
-  // Cheap first: the character before `, client: ` of a path message is its errno's `)`.
-  if (line.charCodeAt(c - 1) !== 41 /* ) */) return undefined;
-  if (!PATH_MESSAGE_END.test(line.slice(Math.max(0, c - 160), c))) return undefined;
-  const r = line.indexOf(REQUEST, c);
-  if (r < 0) return CUT;
-  const request = line.slice(r + REQUEST.length);
-  const v = request.search(VERSION);
-  if (v < 0) return CUT;
-  const target = request.slice(0, v);
-  const q = target.indexOf("?");
-  const path = q < 0 ? target : target.slice(0, q);
-  const k = path.match(ENCODED_LF)?.length ?? 0;
-  return k > 0 ? k : undefined;
+/** The raw size of a decoded line with its line feed: [fewest, most] bytes (each U+FFFD was 1 to 3 bytes). */
+function byteRange(line: string): [number, number] {
+  const bytes = Buffer.byteLength(line) + 1;
+  const replaced = line.includes("\uFFFD") ? (line.match(REPLACEMENT)?.length ?? 0) : 0;
+  return [bytes - 2 * replaced, bytes];
 }
 
-/** The lines of one record found: `first..last` (indexes in the scanned array); `last` is the tail. */
+/** The path of a complete request line starting at `from` (just after `request: "`), or undefined. */
+function requestPath(line: string, from: number): string | undefined {
+  const rest = line.slice(from);
+  const v = rest.search(VERSION);
+  if (v < 0) return undefined;
+  const target = rest.slice(0, v);
+  const q = target.indexOf("?");
+  return q < 0 ? target : target.slice(0, q);
+}
+
+/** Whether a complete request line in `line` has an encoded line feed in its path. */
+export function carriesLineFeed(line: string): boolean {
+  for (let r = line.indexOf(REQUEST); r >= 0; r = line.indexOf(REQUEST, r + 1)) {
+    const path = requestPath(line, r + REQUEST.length);
+    if (path !== undefined && ENCODED_LF.test(path)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether `line` may end a record nginx cut at 2048 bytes: a path message's end right before a `, client: `
+ * with no complete request line after it.
+ */
+export function mayEndCutRecord(line: string): boolean {
+  for (let c = line.indexOf(CLIENT); c >= 0; c = line.indexOf(CLIENT, c + 1)) {
+    if (line.charCodeAt(c - 1) !== 41 /* ) */) continue;
+    if (!PATH_MESSAGE_END.test(line.slice(Math.max(0, c - 160), c))) continue;
+    let complete = false;
+    for (let r = line.indexOf(REQUEST, c); r >= 0 && !complete; r = line.indexOf(REQUEST, r + 1)) {
+      complete = requestPath(line, r + REQUEST.length) !== undefined;
+    }
+    if (!complete) return true;
+  }
+  return false;
+}
+
+/** The address after the last `, client: ` before `end` (what nginx named as the sender), or "?". */
+function senderOf(line: string, end = line.length): string {
+  const c = line.lastIndexOf(CLIENT, end);
+  if (c < 0) return "?";
+  const from = c + CLIENT.length;
+  const comma = line.indexOf(",", from);
+  return line.slice(from, comma < 0 ? undefined : comma);
+}
+
+/** One record's lines left unread: `first..last` (indexes in the scanned lines, or line numbers). */
 export interface ForgedRecord {
   first: number;
   last: number;
-  /** The address nginx wrote after the record (the sender), as written (cut short when the record was). */
+  /** The address nginx wrote as the sender, as written (cut short when the record was). */
   sender: string;
-  /** The window reached the start of the scanned lines: lines read before them may belong to the record. */
+  /** Lines read before the scanned ones may belong to the record (daemon: a batch boundary fell inside it). */
   open: boolean;
 }
 
 /**
- * Finds the tails among `lines[from..]` and marks each one's record (see the top) in `forged` (indexes into
- * `lines`; every line before `from` is still unread and may be marked). Returns the records found.
+ * Finds the marks (see the top) in lines, in order, and marks the lines of their records. One per stream:
+ * the marking of the lines after a request line carrying a line feed goes on into the next scan.
  */
-export function markForged(lines: readonly string[], forged: Set<number>, from = 0): ForgedRecord[] {
-  const found: ForgedRecord[] = [];
-  for (let j = from; j < lines.length; j++) {
-    const tail = lines[j]!;
-    // The common case costs one search per line.
-    if (!tail.includes(CLIENT)) continue;
-    const reach = tailReach(tail);
-    if (reach === undefined) continue;
-    forged.add(j);
-    let chars = tail.length + 1;
-    let first = j;
-    let n = 0;
-    while (n < reach && first > 0) {
-      const next = chars + lines[first - 1]!.length + 1;
-      if (next > MAX_RECORD) break;
-      chars = next;
-      first--;
-      n++;
-      forged.add(first);
+export class ForgedRecordScanner {
+  /** Bytes after the last marked request line within which following lines start (still to mark). */
+  #ahead = 0;
+  /** The record still being extended by #ahead (reported when complete). */
+  #pending: ForgedRecord | undefined;
+
+  /**
+   * Scans `lines[from..]`; marks in `forged` (indexes into `lines`; every line of `lines` is still unread and
+   * may be marked). Returns the records completed.
+   */
+  scan(lines: readonly string[], forged: Set<number>, from = 0): ForgedRecord[] {
+    const done: ForgedRecord[] = [];
+    for (let j = from; j < lines.length; j++) {
+      const line = lines[j]!;
+      if (this.#ahead > 0) {
+        forged.add(j);
+        this.#pending!.last = j;
+        this.#ahead -= byteRange(line)[0];
+        if (this.#ahead <= 0) done.push(this.#take()!);
+      }
+      const lf = line.includes("%0a") || line.includes("%0A");
+      if (!lf && !line.includes(CLIENT)) continue;
+      if (lf && carriesLineFeed(line)) {
+        const pending = this.#take();
+        if (pending) done.push(pending);
+        forged.add(j);
+        let first = j;
+        let bytes = byteRange(line)[0];
+        while (first > 0) {
+          const next = bytes + byteRange(lines[first - 1]!)[0];
+          if (next > MAX_RECORD) break;
+          bytes = next;
+          forged.add(--first);
+        }
+        const r = line.indexOf(REQUEST);
+        this.#pending = { first, last: j, sender: senderOf(line, r < 0 ? undefined : r), open: first === 0 };
+        this.#ahead = MAX_RECORD - byteRange(line)[0];
+        if (this.#ahead <= 0) done.push(this.#take()!);
+      } else if (mayEndCutRecord(line)) {
+        const first = cutRecordStart(lines, j);
+        if (first === undefined) continue;
+        for (let i = first; i <= j; i++) forged.add(i);
+        done.push({ first, last: j, sender: senderOf(line), open: false });
+      }
     }
-    const c = tail.lastIndexOf(CLIENT) + CLIENT.length;
-    const comma = tail.indexOf(",", c);
-    found.push({
-      first,
-      last: j,
-      sender: tail.slice(c, comma < 0 ? undefined : comma),
-      open: first === 0 && n < reach && chars < MAX_RECORD,
-    });
+    return done;
+  }
+
+  #take(): ForgedRecord | undefined {
+    const p = this.#pending;
+    this.#pending = undefined;
+    return p;
+  }
+
+  /** The input ended: the record still being extended, if any, is complete. */
+  finish(): ForgedRecord | undefined {
+    this.#ahead = 0;
+    return this.#take();
+  }
+
+  /**
+   * The first `n` lines of the last scan were handed on: the next scan's indexes start after them (a record
+   * still being extended then has negative indexes for its lines in earlier scans).
+   */
+  shift(n: number): void {
+    if (this.#pending) {
+      this.#pending.first -= n;
+      this.#pending.last -= n;
+    }
+  }
+}
+
+/**
+ * The first line of a record nginx cut at 2048 bytes that ends at `lines[j]`: the earliest `i < j` such that
+ * lines i..j can add up to exactly 2048 bytes; undefined when none can (then `lines[j]` is no such end, or a
+ * record of one line).
+ */
+function cutRecordStart(lines: readonly string[], j: number): number | undefined {
+  let [lo, hi] = byteRange(lines[j]!);
+  let found: number | undefined;
+  for (let i = j - 1; i >= 0; i--) {
+    const [l, h] = byteRange(lines[i]!);
+    lo += l;
+    hi += h;
+    if (lo > MAX_RECORD) break;
+    if (hi >= MAX_RECORD) found = i;
   }
   return found;
 }
 
+/** Marks the records in a whole array of lines at once (tests, and what one scan of a batch does). */
+export function markForged(lines: readonly string[], forged: Set<number>): ForgedRecord[] {
+  const scanner = new ForgedRecordScanner();
+  const found = scanner.scan(lines, forged);
+  const last = scanner.finish();
+  return last ? [...found, last] : found;
+}
+
 /**
  * For offline readers: lines go through in order, each held until MAX_RECORD characters have followed it (no
- * later tail can then claim it), with forged lines replaced by "" so that line numbers stay right.
+ * later mark can then reach back to it), with forged lines replaced by "" so that line numbers stay right.
  */
 export class ForgedRecordFilter {
+  readonly #scanner = new ForgedRecordScanner();
   /** Lines not yet handed on (within MAX_RECORD characters of the end of what was read). */
   #held: string[] = [];
   /** Indexes into #held of forged lines. */
   #forged = new Set<number>();
   /** Lines handed on before #held[0] (to report records by line number). */
   #before = 0;
+  /** Lines replaced so far. */
+  forgedLines = 0;
   readonly #onRecord: (record: ForgedRecord & { lines: number }) => void;
 
   /** `onRecord` gets each record with `first`/`last` as 1-based line numbers of the input. */
@@ -126,19 +234,22 @@ export class ForgedRecordFilter {
     this.#onRecord = onRecord;
   }
 
+  #report(r: ForgedRecord, base: number): void {
+    this.#onRecord({
+      ...r,
+      lines: r.last - r.first + 1,
+      first: base + r.first + 1,
+      last: base + r.last + 1,
+    });
+  }
+
   /** Takes the next lines; returns those that are final (possibly none). */
   push(lines: readonly string[]): string[] {
     const held = this.#held.length;
     const all = held ? this.#held.concat(lines) : (lines as string[]);
-    for (const r of markForged(all, this.#forged, held)) {
-      this.#onRecord({
-        ...r,
-        lines: r.last - r.first + 1,
-        first: this.#before + r.first + 1,
-        last: this.#before + r.last + 1,
-      });
-    }
-    // Held from the end: the lines starting within MAX_RECORD characters of the end of what was read.
+    for (const r of this.#scanner.scan(all, this.#forged, held)) this.#report(r, this.#before);
+    // Held from the end: the lines starting within MAX_RECORD characters of the end of what was read (a
+    // character is at least one byte, so no later mark can reach further back).
     let keep = all.length;
     let chars = 0;
     while (keep > 0) {
@@ -152,6 +263,8 @@ export class ForgedRecordFilter {
 
   /** The input ended: every held line is final. */
   end(): string[] {
+    const last = this.#scanner.finish();
+    if (last) this.#report(last, this.#before);
     return this.#handOn(this.#held, this.#held.length);
   }
 
@@ -161,13 +274,16 @@ export class ForgedRecordFilter {
     if (forged.size) {
       const rest = new Set<number>();
       for (const i of forged) {
-        if (i < n) out[i] = "";
-        else rest.add(i - n);
+        if (i < n) {
+          out[i] = "";
+          this.forgedLines++;
+        } else rest.add(i - n);
       }
       this.#forged = rest;
     }
     this.#held = all.slice(n);
     this.#before += n;
+    this.#scanner.shift(n);
     return out;
   }
 }
@@ -176,17 +292,17 @@ export class ForgedRecordFilter {
 export function forgedRecordWarning(path: string, r: ForgedRecord & { lines: number }): string {
   return (
     `${path}:${r.first}${r.last > r.first ? `-${r.last}` : ""}: ${r.lines} ${r.lines === 1 ? "line" : "lines"} ` +
-    `not read: one nginx error record (for ${r.sender}) whose request path carried encoded line breaks ` +
-    "(%0a); lines inside it are forged (see nginx's README in src/parsers/nginx)"
+    `not read: they may share one nginx error record (for ${r.sender}) that carried line breaks from a ` +
+    "request path (%0a), or was cut at 2048 bytes after them; lines inside such a record can be forged " +
+    "(see nginx's README in src/parsers/nginx)"
   );
 }
 
-/** Batches of lines without forged records ({@link ForgedRecordFilter}); as many lines, in the same order. */
+/** Batches of lines through `filter` ({@link ForgedRecordFilter}): as many lines, in the same order. */
 export async function* withoutForgedRecords<B extends { lines: string[] }>(
   batches: AsyncIterable<B> | Iterable<B>,
-  onRecord: (record: ForgedRecord & { lines: number }) => void,
+  filter: ForgedRecordFilter,
 ): AsyncGenerator<B> {
-  const filter = new ForgedRecordFilter(onRecord);
   let last: B | undefined;
   for await (const batch of batches) {
     last = batch;

@@ -9,10 +9,19 @@ import { MAX_RECORD } from "./records.ts";
  * message cut at 2048 - 50 bytes with "..." when longer), then the HTTP context (cut at what is left), in at
  * most 2048 bytes with its line feed. Returns its lines.
  */
-export function nginxOpenRecord(path: string, request: string, client = "203.0.113.9"): string[] {
-  let p = `2024/06/03 10:11:12 [error] 7#7: *9 open() "/var/www/html${path}" failed`;
+export function nginxOpenRecord(
+  path: string,
+  request: string,
+  client = "203.0.113.9",
+  message: { before: string; after: string; errno: string } = {
+    before: 'open() "',
+    after: '" failed',
+    errno: "2: No such file or directory",
+  },
+): string[] {
+  let p = `2024/06/03 10:11:12 [error] 7#7: *9 ${message.before}/var/www/html${path}${message.after}`;
   if (p.length > MAX_RECORD - 50) p = p.slice(0, MAX_RECORD - 50) + "...";
-  p += " (2: No such file or directory)";
+  p += ` (${message.errno})`;
   const context = `, client: ${client}, server: example.com, request: "${request}", host: "example.com"`;
   p += context.slice(0, Math.max(0, MAX_RECORD - 1 - p.length));
   return p.split("\n");
