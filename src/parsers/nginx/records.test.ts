@@ -175,3 +175,14 @@ describe("nginx error records that carried line breaks", () => {
     assert.deepEqual(f.end(), [line, line]);
   });
 });
+
+test("a cut record whose forged lines ended with %0d (the reader drops that carriage return) is still found", () => {
+  const path = `/z${`\r\n${FORGED}`.repeat(12)}`;
+  // nginx wrote the carriage returns; the reader removes each one before its line feed.
+  const rec = nginxRecord(path, `GET ${enc(path)} HTTP/1.1`).map((l) => l.replace(/\r$/, ""));
+  assert.ok(Buffer.byteLength(rec.join("\n")) + 1 < MAX_RECORD);
+  assert.deepEqual(
+    forgedIndexes([...many(4), ...rec]),
+    rec.map((_, i) => i + 4),
+  );
+});

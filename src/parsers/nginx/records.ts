@@ -24,9 +24,10 @@
  * - a record nginx cut at 2048 bytes: a path message's end (`" failed (N: ...)`, `" is not found (N: ...)`,
  *   `" is forbidden (N: ...)`, `... (N: ...)`) right before a `, client: ` with no complete request after it
  *   (a path message always has a request, which fits unless the record is full). Only when lines ending there
- *   can add up to exactly 2048 bytes (a line decoded with U+FFFD counts 1 to 3 bytes for each) are they that
- *   record, and left unread; a single line of 2048 bytes is a long path, nothing more. The exact size keeps a
- *   request without a version (HTTP/0.9), or a referrer imitating a path message, from taking other lines.
+ *   can add up to exactly 2048 bytes (a U+FFFD of the decoding counts 1 to 3 bytes, a carriage return the
+ *   reader dropped 0 or 1) are they that record, and left unread; a single line of 2048 bytes is a long path,
+ *   nothing more. The exact size keeps a request without a version (HTTP/0.9), or a referrer imitating a path
+ *   message, from taking other lines (but for a chance of about one in 20).
  * Each `, client: ` and `, request: "` of a line is looked at (a referrer may hold fake ones; nginx's are among
  * them). A line ending with nothing nginx wrote after the path (a message without errno cut at 2048 bytes, e.g.
  * `rewrite_log` at notice level, or debug logging) is not found: see the README.
@@ -198,7 +199,9 @@ function cutRecordStart(lines: readonly string[], j: number): number | undefined
   for (let i = j - 1; i >= 0; i--) {
     const [l, h] = byteRange(lines[i]!);
     lo += l;
-    hi += h;
+    // + 1: the readers drop a carriage return before a line feed (CRLF files), and a path can hold `%0d%0a`
+    // (the record's last line ends with nginx's context, never with one).
+    hi += h + 1;
     if (lo > MAX_RECORD) break;
     if (hi >= MAX_RECORD) found = i;
   }

@@ -29,7 +29,7 @@ export function nginxOpenRecord(
 
 /** `s` as a client writes it in a request path: `%`, quotes, `#`, `?`, spaces and line feeds encoded. */
 export const encodePath = (s: string): string =>
-  s.replace(/[%"# ?\n]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  s.replace(/[%"# ?\r\n]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 
 /** A complete-looking auth failure naming `victim`: what an attacker puts between the line feeds. */
 export const forgedAuthFailure = (victim: string): string =>
