@@ -130,7 +130,9 @@ export class Pipeline implements LineSink {
       for (const e of events) {
         this.counters.events++;
         o.metrics?.events.inc({ dataset: e.event.dataset });
-        if (batch.path !== undefined) e.log = { file: { path: batch.path, line: s.line } };
+        if (batch.path !== undefined) {
+          e.log = { file: { path: batch.path, line: s.line - (frame.span ?? 0) } };
+        }
         if (batch.peer !== undefined) {
           // Received over the network: the host that sent it is the one we know (the allowlist admitted that
           // address); the hostname written inside the message is only what the sender claims, so it must not

@@ -31,4 +31,10 @@ export interface Frame {
   repeat: number;
   /** The parsed document for `ecs` and `journal-json` frames. */
   doc?: Record<string, unknown>;
+  /**
+   * Lines of the input before the one that completed this frame that belong to it (a `journalctl -o export`
+   * record: its fields before the blank line ending it); absent: 0. The frame's first line is the current one
+   * minus this.
+   */
+  span?: number;
 }

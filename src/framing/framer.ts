@@ -269,6 +269,8 @@ export class LineFramer {
   #export: Map<string, string> | undefined;
   /** A binary export field was seen: every line until the end of the input is dropped (see #exportLine). */
   #untrusted = false;
+  /** Lines of the export record being read so far. */
+  #exportLines = 0;
   /**
    * Lines not read because they came after a binary export field (the binary field's own line included):
    * replay and parse warn about them, nothing else would show that the rest of an input was not read.
@@ -357,10 +359,12 @@ export class LineFramer {
     }
     if (c0 === 95 /* _ */ && line.startsWith("__CURSOR=")) {
       this.#export = new Map();
+      this.#exportLines = 0;
       return this.#exportLine(line);
     }
     if (c0 === 95 && line.startsWith("__REALTIME_TIMESTAMP=")) {
       this.#export = new Map();
+      this.#exportLines = 0;
       return this.#exportLine(line);
     }
     // A byte-order mark (U+FEFF) opening a file written by a Windows tool: the line without it.
@@ -504,7 +508,8 @@ export class LineFramer {
       this.#untrusted = false;
       return undefined;
     }
-    return rec.size ? this.#exportFrame(rec) : undefined;
+    // The input ended on the record's last field line (no blank line after it).
+    return rec.size ? this.#exportFrame(rec, this.#exportLines - 1) : undefined;
   }
 
   #pri(line: string): Frame | undefined {
@@ -596,7 +601,7 @@ export class LineFramer {
     const rec = this.#export!;
     if (line === "") {
       this.#export = undefined;
-      return rec.size ? this.#exportFrame(rec) : undefined;
+      return rec.size ? this.#exportFrame(rec, this.#exportLines) : undefined;
     }
     const eq = line.indexOf("=");
     const name = eq < 0 ? line.length : eq;
@@ -611,11 +616,15 @@ export class LineFramer {
       return undefined;
     }
     rec.set(line.slice(0, eq), line.slice(eq + 1));
+    this.#exportLines++;
     return undefined;
   }
 
-  #exportFrame(rec: Map<string, string>): Frame {
-    return journalFrame("journal-export", Object.fromEntries(rec));
+  /** The frame of an export record; `span`: its lines before the current one (see Frame.span). */
+  #exportFrame(rec: Map<string, string>, span: number): Frame {
+    const frame = journalFrame("journal-export", Object.fromEntries(rec));
+    if (span > 0) frame.span = span;
+    return frame;
   }
 }
 

@@ -246,7 +246,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
           // Where the event came from matters only if it can end up in an alert (as a sample event): an event
           // no rule may evaluate, or one ignored while banned, is not given a `log` field (two objects fewer).
           if (engine.hasCandidates(e)) {
-            e.log = { file: { path, line: cur.lineNo } };
+            e.log = { file: { path, line: cur.lineNo - (frame.span ?? 0) } };
             engine.process(e, alerts);
             if (alerts.length) handleAlerts(et);
           }

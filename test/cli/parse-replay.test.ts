@@ -367,6 +367,37 @@ test("parse and replay warn when the rest of a journalctl -o export input was no
   assert.match(replayed.err(), /warning: .*export\.txt: the last 19 lines were not read/);
 });
 
+test("parse: a journalctl -o export record's log.file.line is its first line (also the last one, without a blank line)", async () => {
+  const p = join(dir, "export-lines.txt");
+  const record = (ip: string, us: number) =>
+    [`__CURSOR=s=1;i=${us}`, `__REALTIME_TIMESTAMP=${us}`, "SYSLOG_IDENTIFIER=sshd", "_PID=7"].join("\n") +
+    `\nMESSAGE=Failed password for root from ${ip} port 22 ssh2\n`;
+  // Records of 5 lines and a blank line each, at lines 1, 7 and 13; the last one ends the input.
+  writeFileSync(
+    p,
+    record("192.0.2.1", 1772445600000000) +
+      "\n" +
+      record("192.0.2.2", 1772445601000000) +
+      "\n" +
+      record("192.0.2.3", 1772445602000000),
+  );
+  const parse = io();
+  assert.equal(await main(["parse", ...TZ, p], parse.io), 0);
+  const events = parse
+    .out()
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { source: { ip: string }; log: { file: { line: number } } });
+  assert.deepEqual(
+    events.map((e) => [e.source.ip, e.log.file.line]),
+    [
+      ["192.0.2.1", 1],
+      ["192.0.2.2", 7],
+      ["192.0.2.3", 13],
+    ],
+  );
+});
+
 test("parse and replay warn about JSON documents whose @timestamp cannot be read (they are not judged)", async () => {
   const p = join(dir, "bad-times.ndjson");
   const doc = (ts: unknown) =>

@@ -83,7 +83,7 @@ export function registerParse(program: Command, io: CliIO, setExit: (code: numbe
             if (line.charCodeAt(0) === 35 /* # */) continue;
             const frame = framer.frame(line);
             if (frame) parsers.parse(frame, events);
-            if (events.length) emit(lineNo);
+            if (events.length) emit(lineNo - (frame?.span ?? 0));
           }
         };
         for await (const batch of readLines(path, io.stdin as never, { text: opts.text === true })) {
@@ -94,7 +94,7 @@ export function registerParse(program: Command, io: CliIO, setExit: (code: numbe
         const last = framer.flush();
         if (last) {
           parsers.parse(last, events);
-          emit(lineNo);
+          emit(lineNo - (last.span ?? 0));
         }
         await flush();
         for (const w of [...warnings, ...unreadWarnings(path, framer)])
