@@ -7,6 +7,8 @@ import {
   markForged,
   MAX_RECORD,
   mayEndCutRecord,
+  recordHoldFrom,
+  recordSafeCut,
 } from "./records.ts";
 import { encodePath as enc, forgedAuthFailure, nginxOpenRecord as nginxRecord } from "./testing.ts";
 
@@ -185,4 +187,29 @@ test("a cut record whose forged lines ended with %0d (the reader drops that carr
     forgedIndexes([...many(4), ...rec]),
     rec.map((_, i) => i + 4),
   );
+});
+
+test("sources cut batches where no record is split, and hold back what a later mark may take, within a cap", () => {
+  const rec = nginxRecord(`/x\n${FORGED.slice(0, 40)}`, `GET /x%0a${enc(FORGED.slice(0, 40))} HTTP/1.1`);
+  const lines = [...many(30), ...rec, ...many(30)];
+  const mark = 30 + rec.length - 1;
+  // A cut inside the record, or within 2048 bytes before its mark, moves to just after the mark.
+  assert.equal(recordSafeCut(lines, 31), mark + 1);
+  assert.equal(recordSafeCut(lines, 5), 5);
+  assert.equal(recordSafeCut(lines, lines.length + 3), lines.length);
+  // Held at the end of a full read: the lines within 2048 characters of the end, and what a mark among them
+  // can take (here the record's head and the lines before it).
+  const upToMark = lines.slice(0, mark + 2);
+  const from = recordHoldFrom(upToMark);
+  assert.ok(from < 30, String(from));
+  // Without marks: exactly the lines within 2048 characters of the end.
+  const plain = many(40);
+  let chars = 0;
+  let expected = plain.length;
+  while (expected > 0 && (chars += plain[expected - 1]!.length + 1) <= MAX_RECORD) expected--;
+  assert.equal(recordHoldFrom(plain), expected);
+  // A flood of marks holds back at most about 32 KiB.
+  const flood = Array.from({ length: 3000 }, () => rec.at(-1)!);
+  const held = flood.slice(recordHoldFrom(flood)).join("\n").length;
+  assert.ok(held <= 16 * MAX_RECORD + 2 * MAX_RECORD, String(held));
 });

@@ -35,8 +35,9 @@
  * This runs on raw lines, before framing, on every stream: forged lines can take any format (an sshd line in
  * nginx's error log is read as sshd's), and a genuine line of another log bears neither mark. Offline readers
  * (`parse`, `replay`) hold each line until 2048 characters (at least as many bytes) have followed it
- * ({@link ForgedRecordFilter}), so a record is always found whole; the daemon scans each batch as it comes,
- * carrying the marking of following lines over to the next batch ({@link ForgedRecordScanner}).
+ * ({@link ForgedRecordFilter}), so a record is always found whole; in the daemon, the file source cuts its
+ * batches where no record is split ({@link recordSafeCut}, {@link recordHoldFrom}) and the pipeline scans each
+ * batch as it comes, carrying the marking of following lines over to the next ({@link ForgedRecordScanner}).
  */
 
 /** nginx's NGX_MAX_ERROR_STR: the most bytes one error record (its line feed included) can have. */
@@ -207,6 +208,75 @@ function cutRecordStart(lines: readonly string[], j: number): number | undefined
   }
   return found;
 }
+
+/** Whether `line` bears one of the marks (see the top): a request line carrying %0a, or a cut record's end. */
+export function isRecordMark(line: string): boolean {
+  const lf = line.includes("%0a") || line.includes("%0A");
+  if (!lf && !line.includes(CLIENT)) return false;
+  return (lf && carriesLineFeed(line)) || mayEndCutRecord(line);
+}
+
+/** The earliest line a mark at `i` can take with it: those starting within 2048 bytes before its end. */
+function reachBack(lines: readonly string[], i: number): number {
+  let bytes = byteRange(lines[i]!)[0];
+  let j = i;
+  while (j > 0) {
+    const next = bytes + byteRange(lines[j - 1]!)[0];
+    if (next > MAX_RECORD) break;
+    bytes = next;
+    j--;
+  }
+  return j;
+}
+
+/**
+ * Where a source may end a batch of `lines` at `at` or after so that no record is split (a mark after the end
+ * would take lines of the batch, already read): the first such boundary, or `lines.length`.
+ */
+export function recordSafeCut(lines: readonly string[], at: number): number {
+  let cut = at;
+  for (;;) {
+    if (cut >= lines.length) return lines.length;
+    let bytes = 0;
+    let moved = false;
+    for (let i = cut; i < lines.length && bytes < MAX_RECORD; i++) {
+      if (isRecordMark(lines[i]!) && reachBack(lines, i) < cut) {
+        cut = i + 1;
+        moved = true;
+        break;
+      }
+      bytes += byteRange(lines[i]!)[0];
+    }
+    if (!moved) return cut;
+  }
+}
+
+/**
+ * When more input follows at once (a source read a full chunk): the first of `lines` to hold back until it is
+ * read, so that no record is split. Every line starting within 2048 characters (at most as many bytes) of the
+ * end may belong to a record whose mark comes later, and every line a mark among those can take.
+ */
+export function recordHoldFrom(lines: readonly string[]): number {
+  let from = lines.length;
+  let chars = 0;
+  while (from > 0) {
+    const next = chars + lines[from - 1]!.length + 1;
+    if (next > MAX_RECORD) break;
+    chars = next;
+    from--;
+  }
+  // Marks can chain (each may take 2048 bytes before it): what is held is capped, so that a flood of marks
+  // cannot hold back the input without end (a record split there is then said in the daemon's log).
+  let floor = from;
+  for (let chars2 = chars; floor > 0 && chars2 < MAX_HELD; floor--) chars2 += lines[floor - 1]!.length + 1;
+  for (let i = lines.length - 1; i >= from; i--) {
+    if (isRecordMark(lines[i]!)) from = Math.max(floor, Math.min(from, reachBack(lines, i)));
+  }
+  return from;
+}
+
+/** The most characters {@link recordHoldFrom} holds back. */
+const MAX_HELD = 16 * MAX_RECORD;
 
 /** Marks the records in a whole array of lines at once (tests, and what one scan of a batch does). */
 export function markForged(lines: readonly string[], forged: Set<number>): ForgedRecord[] {

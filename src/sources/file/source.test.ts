@@ -20,6 +20,8 @@ import { RecordingSink, sourceContext, start, waitFor } from "../testing.ts";
 import type { CheckpointStore, SourceBatch } from "../types.ts";
 import { fileConfig } from "./config.ts";
 import { FileSource } from "./source.ts";
+import { ForgedRecordScanner, markForged } from "../../parsers/nginx/records.ts";
+import { injectionRecord } from "../../parsers/nginx/testing.ts";
 
 const root = mkdtempSync(join(tmpdir(), "portcullis-file-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -604,6 +606,50 @@ describe("file source", () => {
     );
     await run2.stop();
     assert.deepEqual(sink2.lines, ["next"]);
+  });
+
+  test("an nginx error record carrying line breaks is handed over in one batch, across a read chunk and batch_lines", async () => {
+    // Genuine lines of about 190 bytes; the records start near the 256 KiB read chunk's end and at a batch
+    // boundary, so a naive cut would split them (parsers/nginx/records.ts: a record's lines before the cut
+    // would be read with the batch before).
+    const genuine = (i: number) =>
+      `2024/06/03 10:11:12 [error] 7#7: *${i} open() "/var/www/html/missing-${i}.html" failed (2: No such file or directory), client: 192.0.2.10, server: example.com, request: "GET /missing-${i}.html HTTP/1.1"`;
+    const all: string[] = [];
+    while (Buffer.byteLength(text(all)) < 256 * 1024 - 300) all.push(genuine(all.length));
+    const records = [injectionRecord("198.51.100.7", 3), injectionRecord("198.51.100.8", 12)];
+    const starts = [all.length];
+    all.push(...records[0]!);
+    for (let i = 0; i < 31; i++) all.push(genuine(all.length));
+    starts.push(all.length);
+    all.push(...records[1]!);
+    for (let i = 0; i < 40; i++) all.push(genuine(all.length));
+    const { p } = logFile("records.log", text(all));
+    const { sink, run } = follow([p], { start: "beginning", batch_lines: 7 });
+    await linesRead(sink, all.length, "every line");
+    await run.stop();
+    assert.deepEqual(sink.lines, all);
+    // What the daemon's pipeline does: one scanner per stream, batch after batch.
+    const scanner = new ForgedRecordScanner();
+    const marked = new Set<number>();
+    let base = 0;
+    for (const b of sink.lineBatches) {
+      const set = new Set<number>();
+      const found = scanner.scan(b.lines, set);
+      assert.ok(!found.some((r) => r.open), "no record split by a batch boundary");
+      for (const i of set) marked.add(base + i);
+      scanner.shift(b.lines.length);
+      base += b.lines.length;
+    }
+    const whole = new Set<number>();
+    markForged(all, whole);
+    assert.deepEqual(
+      [...marked].sort((a, b) => a - b),
+      [...whole].sort((a, b) => a - b),
+    );
+    records.forEach((rec, k) => {
+      for (let i = 0; i < rec.length; i++) assert.ok(marked.has(starts[k]! + i), `record ${k}, line ${i}`);
+    });
+    assert.ok(sink.lineBatches.length > 100);
   });
 
   test("back-pressure: a blocked sink stops the reading; nothing is lost or repeated", async () => {

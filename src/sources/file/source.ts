@@ -14,6 +14,7 @@ import { constants } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import type { Logger } from "../../core/logger.ts";
+import { recordHoldFrom, recordSafeCut } from "../../parsers/nginx/records.ts";
 import type { Health } from "../../core/plugin.ts";
 import type { SplitLine } from "../splitter.ts";
 import type {
@@ -648,21 +649,47 @@ export class FileSource implements InstrumentedSource {
     while (budget > 0) {
       if (this.#signal?.aborted) return true;
       const { bytesRead } = await f.fh.read(this.#buf, 0, READ_CHUNK, f.readPos);
-      if (bytesRead === 0) return true;
+      if (bytesRead === 0) {
+        await this.#emitHeld(tail, f);
+        return true;
+      }
       budget -= bytesRead;
       this.#stats.bytes += bytesRead;
       f.lastDataAt = this.#ctx.clock.now();
-      const lines = f.feed(this.#buf.subarray(0, bytesRead));
+      let lines = f.feed(this.#buf.subarray(0, bytesRead));
       this.#countDiscards(f);
+      if (f.held.length) {
+        lines = f.held.concat(lines);
+        f.held = [];
+      }
+      if (bytesRead === READ_CHUNK && lines.length) {
+        // More follows at once: the lines that may share an nginx error record with what comes next wait for
+        // it, so that the record is read in one batch (parsers/nginx/records.ts). At the end of the data, a
+        // record written by one write() is whole.
+        const hold = recordHoldFrom(lines.map((l) => l.text));
+        f.held = lines.slice(hold);
+        lines = lines.slice(0, hold);
+      }
       if (lines.length) await this.#emit(tail, f, lines);
     }
     return false;
   }
 
+  /** Hands over the lines held back at the end of a full chunk (the data ended there after all). */
+  async #emitHeld(tail: Tail, f: TrackedFile): Promise<void> {
+    if (!f.held.length) return;
+    const held = f.held;
+    f.held = [];
+    await this.#emit(tail, f, held);
+  }
+
   async #emit(tail: Tail, f: TrackedFile, lines: SplitLine[]): Promise<void> {
     const size = this.#cfg.batch_lines;
-    for (let i = 0; i < lines.length; i += size) {
-      const slice = lines.length <= size ? lines : lines.slice(i, i + size);
+    // Batches end where no nginx error record is split (see parsers/nginx/records.ts): rarely after `size`.
+    const all = lines.length <= size ? undefined : lines.map((l) => l.text);
+    for (let i = 0, end = 0; i < lines.length; i = end) {
+      end = all ? recordSafeCut(all, i + size) : lines.length;
+      const slice = end - i === lines.length ? lines : lines.slice(i, end);
       const texts = new Array<string>(slice.length);
       let truncated = 0;
       for (let k = 0; k < slice.length; k++) {
@@ -683,6 +710,7 @@ export class FileSource implements InstrumentedSource {
 
   /** A rotated-away file is done: its partial last line (if any) is emitted as a line, then it is closed. */
   async #retire(tail: Tail, f: TrackedFile): Promise<void> {
+    await this.#emitHeld(tail, f);
     const last = f.splitter.flush();
     this.#countDiscards(f);
     if (last) {

@@ -22,6 +22,11 @@ export class TrackedFile {
   readPos = 0;
   /** Offset after the last line handed over. */
   pushedPos = 0;
+  /**
+   * Complete lines read but held back until more is read (a full chunk ended within what may be one nginx
+   * error record: see parsers/nginx/records.ts); not handed over, so not in {@link pushedPos}.
+   */
+  held: SplitLine[] = [];
   /** Number of the next line (1-based), when known. */
   line: number | undefined;
   fingerprint: string | undefined;
@@ -48,6 +53,7 @@ export class TrackedFile {
     this.line = line;
     this.#midLine = midLine;
     this.splitter = new LineSplitter({ maxBytes: this.#maxLine });
+    this.held = [];
     this.discardedSeen = 0;
     if (midLine) this.splitter.skipToNextLine();
   }
