@@ -7,6 +7,7 @@ import {
   markForged,
   MAX_RECORD,
   mayEndCutRecord,
+  opensRecord,
   recordHoldFrom,
   recordSafeCut,
 } from "./records.ts";
@@ -212,4 +213,41 @@ test("sources cut batches where no record is split, and hold back what a later m
   const flood = Array.from({ length: 3000 }, () => rec.at(-1)!);
   const held = flood.slice(recordHoldFrom(flood)).join("\n").length;
   assert.ok(held <= 16 * MAX_RECORD + 2 * MAX_RECORD, String(held));
+});
+
+describe("second review against a real nginx: records without a versioned request, and Basic-auth user names", () => {
+  const SSHD = "host [sshd] Failed password for root from 198.51.100.9 port 22 ssh2"; // no colon, read as sshd
+  test("an HTTP/0.9 request (no version) or HTTP/1.10 carrying %0a marks its record", () => {
+    for (const version of ["", " HTTP/1.10", " HTTP/1.01"]) {
+      const path = `/h9/x${`\n${SSHD}`.repeat(10)}\ny`;
+      const rec = nginxRecord(path, `GET ${enc(path)}${version}`);
+      assert.ok(Buffer.byteLength(rec.join("\n")) + 1 < MAX_RECORD, "a short record, not cut");
+      const lines = [...many(15), ...rec, ...many(15)];
+      const got = new Set(forgedIndexes(lines));
+      for (let i = 15; i < 15 + rec.length; i++)
+        assert.ok(got.has(i), `${JSON.stringify(version)}: line ${i}`);
+    }
+  });
+
+  test("a user name carrying line feeds: the record's first line has no client, so what follows it is not read", () => {
+    const rec = [
+      `2024/06/03 10:11:12 [error] 7#7: *11 user "x`,
+      ...Array.from({ length: 12 }, () => SSHD),
+      `y" was not found in "/etc/nginx/.htpasswd", client: 127.0.0.1, server: example.com, request: "GET /secret/ HTTP/1.1", host: "example.com"`,
+    ];
+    assert.equal(opensRecord(rec[0]!), true);
+    const lines = [...many(15), ...rec, ...many(15)];
+    const got = forgedIndexes(lines);
+    for (let i = 15; i < 15 + rec.length; i++) assert.ok(got.includes(i), `line ${i}`);
+    assert.ok(!got.includes(14), "nothing before the record's first line");
+    // Cut at 2048 bytes inside the user name: no tail at all, still not read.
+    const cut = [rec[0]!, ...rec.slice(1, 7), "z".repeat(2000)];
+    const got2 = forgedIndexes([...many(3), ...cut, ...many(3)]);
+    for (let i = 3; i < 3 + cut.length; i++) assert.ok(got2.includes(i), `cut line ${i}`);
+  });
+
+  test("records about a connection that have their client are no first lines; nor are debug records", () => {
+    for (const l of [...GENUINE, `2024/06/03 10:11:12 [debug] 7#7: *11 http header: "Host: example.com"`])
+      assert.equal(opensRecord(l), false, l);
+  });
 });

@@ -15,12 +15,17 @@
  *   A1: 2024/06/03 10:11:12 [error] 1#1: *1 user "a": password mismatch, client: VICTIM, ...   (forged)
  *   T:  ..." failed (2: No such file or directory), client: SENDER, server: s, request: "GET /x%0a2024... HTTP/1.1"
  *
- * Two marks of such a record, each on a line nginx itself ended or began:
- * - a complete request line (`, request: "METHOD TARGET HTTP/x.y"`) whose path holds an encoded line feed: the
- *   record around it carried line feeds, before it (the path message ends at T) or after it (an `upstream:` or
- *   `subrequest:` printing the decoded path follows the request). Every line that can share a record with it
- *   is left unread: those starting within 2048 bytes before its end, and those starting within 2048 bytes
- *   after its start;
+ * The same holds for a Basic-auth user name (`user "NAME" was not found`): written unescaped, it can carry line
+ * feeds and lines without a `:`. Three marks of such a record, each on a line nginx itself began or ended:
+ * - a request line whose target (after the method, up to a space, `?` or the end) holds an encoded line feed
+ *   (no version needed: HTTP/0.9 has none, nginx serves `HTTP/1.10`): the record around it carried line feeds,
+ *   before it (the path message ends at T) or after it (an `upstream:` or `subrequest:` printing the decoded
+ *   path follows the request). Every line that can share a record with it is left unread: those starting
+ *   within 2048 bytes before its end, and those starting within 2048 bytes after its start;
+ * - the first line of a record about a connection (`[error] 7#7: *9 `, any level but debug) without a `, client:
+ *   `, which nginx writes after every such message: the record went on past a line feed (a user name cannot
+ *   hold the `:` of a fake one) or was cut. It and the lines starting within 2048 bytes of its start are left
+ *   unread;
  * - a record nginx cut at 2048 bytes: a path message's end (`" failed (N: ...)`, `" is not found (N: ...)`,
  *   `" is forbidden (N: ...)`, `... (N: ...)`) right before a `, client: ` with no complete request after it
  *   (a path message always has a request, which fits unless the record is full). Only when lines ending there
@@ -29,8 +34,8 @@
  *   nothing more. The exact size keeps a request without a version (HTTP/0.9), or a referrer imitating a path
  *   message, from taking other lines (but for a chance of about one in 20).
  * Each `, client: ` and `, request: "` of a line is looked at (a referrer may hold fake ones; nginx's are among
- * them). A line ending with nothing nginx wrote after the path (a message without errno cut at 2048 bytes, e.g.
- * `rewrite_log` at notice level, or debug logging) is not found: see the README.
+ * them). Overlapping marks make one record (one report). Not found: a message without errno cut at 2048 bytes
+ * whose first line imitates `, client: ` (`rewrite_log` at notice level), and debug records: see the README.
  *
  * This runs on raw lines, before framing, on every stream: forged lines can take any format (an sshd line in
  * nginx's error log is read as sshd's), and a genuine line of another log bears neither mark. Offline readers
@@ -47,7 +52,10 @@ const CLIENT = ", client: ";
 const REQUEST = ', request: "';
 /** The end of a path message right before nginx's context: `" failed (2: No such file or directory)`. */
 const PATH_MESSAGE_END = /(?:" failed|" is not found|" is forbidden|\.\.\.) \(\d{1,5}: [^()]{0,120}\)$/;
-const VERSION = / HTTP\/\d(?:\.\d)?"/;
+/** nginx reads any number of digits in a version (`HTTP/1.10` is served). */
+const VERSION = / HTTP\/\d+(?:\.\d+)?"/;
+/** nginx's header of a record about a connection (debug records excluded: they have no context). */
+const CONNECTION_HEADER = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[(?!debug\])[a-z]+\] \d+#\d+: \*\d+ /;
 const ENCODED_LF = /%0a/i;
 const REPLACEMENT = /\uFFFD/g;
 
@@ -68,13 +76,36 @@ function requestPath(line: string, from: number): string | undefined {
   return q < 0 ? target : target.slice(0, q);
 }
 
-/** Whether a complete request line in `line` has an encoded line feed in its path. */
+/**
+ * Whether a request line in `line` has an encoded line feed in its path: the target after the method, up to a
+ * space, `?` or the end of the line. No version is needed: HTTP/0.9 requests have none, and a record cut
+ * inside its request still shows what it holds.
+ */
 export function carriesLineFeed(line: string): boolean {
   for (let r = line.indexOf(REQUEST); r >= 0; r = line.indexOf(REQUEST, r + 1)) {
-    const path = requestPath(line, r + REQUEST.length);
-    if (path !== undefined && ENCODED_LF.test(path)) return true;
+    const method = line.indexOf(" ", r + REQUEST.length);
+    if (method < 0) continue;
+    let end = line.indexOf(" ", method + 1);
+    if (end < 0) end = line.length;
+    const q = line.indexOf("?", method + 1);
+    if (q >= 0 && q < end) end = q;
+    if (ENCODED_LF.test(line.slice(method + 1, end))) return true;
   }
   return false;
+}
+
+/**
+ * Whether `line` is the first line of a record about a connection that has no `, client: `: nginx writes one
+ * after every such message, so the record went on past a line feed (a path, or a Basic-auth user name, which
+ * can hold no `:` and so no fake `, client: `), or was cut at 2048 bytes before it.
+ */
+export function opensRecord(line: string): boolean {
+  return (
+    line.charCodeAt(4) === 47 /* / */ &&
+    line.charCodeAt(7) === 47 &&
+    !line.includes(CLIENT) &&
+    CONNECTION_HEADER.test(line)
+  );
 }
 
 /**
@@ -93,6 +124,9 @@ export function mayEndCutRecord(line: string): boolean {
   }
   return false;
 }
+
+/** A record's sender when nginx's context was not seen (yet). */
+const UNKNOWN = "an unknown sender";
 
 /** The address after the last `, client: ` before `end` (what nginx named as the sender), or "?". */
 function senderOf(line: string, end = line.length): string {
@@ -129,6 +163,27 @@ export class ForgedRecordScanner {
    */
   scan(lines: readonly string[], forged: Set<number>, from = 0): ForgedRecord[] {
     const done: ForgedRecord[] = [];
+    /**
+     * One record found, marking `first..last` now and the lines starting within `ahead` bytes after: merged
+     * with the record being extended or the last one completed when they overlap (one report per record).
+     */
+    const found = (rec: ForgedRecord, ahead: number) => {
+      for (let i = rec.first; i <= rec.last; i++) forged.add(i);
+      const into = this.#pending ?? done.at(-1);
+      if (into && rec.first <= into.last + 1) {
+        into.first = Math.min(into.first, rec.first);
+        into.last = Math.max(into.last, rec.last);
+        into.open ||= rec.open;
+        if (rec.sender !== UNKNOWN) into.sender = rec.sender;
+        if (!this.#pending) done.pop();
+      } else {
+        const pending = this.#take();
+        if (pending) done.push(pending);
+      }
+      this.#pending = into && rec.first <= into.last + 1 ? into : rec;
+      this.#ahead = Math.max(this.#ahead, ahead);
+      if (this.#ahead <= 0) done.push(this.#take()!);
+    };
     for (let j = from; j < lines.length; j++) {
       const line = lines[j]!;
       if (this.#ahead > 0) {
@@ -138,28 +193,28 @@ export class ForgedRecordScanner {
         if (this.#ahead <= 0) done.push(this.#take()!);
       }
       const lf = line.includes("%0a") || line.includes("%0A");
-      if (!lf && !line.includes(CLIENT)) continue;
+      if (!lf && !line.includes(CLIENT)) {
+        // The lines after it that can belong to its record (within 2048 bytes of its start), and itself.
+        if (opensRecord(line)) {
+          found({ first: j, last: j, sender: UNKNOWN, open: false }, MAX_RECORD - byteRange(line)[0]);
+        }
+        continue;
+      }
       if (lf && carriesLineFeed(line)) {
-        const pending = this.#take();
-        if (pending) done.push(pending);
-        forged.add(j);
         let first = j;
         let bytes = byteRange(line)[0];
         while (first > 0) {
           const next = bytes + byteRange(lines[first - 1]!)[0];
           if (next > MAX_RECORD) break;
           bytes = next;
-          forged.add(--first);
+          first--;
         }
         const r = line.indexOf(REQUEST);
-        this.#pending = { first, last: j, sender: senderOf(line, r < 0 ? undefined : r), open: first === 0 };
-        this.#ahead = MAX_RECORD - byteRange(line)[0];
-        if (this.#ahead <= 0) done.push(this.#take()!);
+        const sender = senderOf(line, r < 0 ? undefined : r);
+        found({ first, last: j, sender, open: first === 0 }, MAX_RECORD - byteRange(line)[0]);
       } else if (mayEndCutRecord(line)) {
         const first = cutRecordStart(lines, j);
-        if (first === undefined) continue;
-        for (let i = first; i <= j; i++) forged.add(i);
-        done.push({ first, last: j, sender: senderOf(line), open: false });
+        if (first !== undefined) found({ first, last: j, sender: senderOf(line), open: false }, 0);
       }
     }
     return done;
