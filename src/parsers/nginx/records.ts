@@ -192,7 +192,8 @@ export class ForgedRecordScanner {
         this.#ahead -= byteRange(line)[0];
         if (this.#ahead <= 0) done.push(this.#take()!);
       }
-      const lf = line.includes("%0a") || line.includes("%0A");
+      const pct = line.indexOf("%0");
+      const lf = pct >= 0 && (line.includes("%0a", pct) || line.includes("%0A", pct));
       if (!lf && !line.includes(CLIENT)) {
         // The lines after it that can belong to its record (within 2048 bytes of its start), and itself.
         if (opensRecord(line)) {
