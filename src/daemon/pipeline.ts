@@ -177,9 +177,9 @@ export class Pipeline implements LineSink {
   /**
    * The lines of this batch that may lie inside nginx error records that carried line breaks (forged: see
    * parsers/nginx/records.ts), counted, and each record logged once complete; undefined when there is none
-   * (nearly always). A record is one write() of nginx, so it arrives whole, unless a batch boundary falls
-   * inside it: the lines after the boundary are still found (the stream's scanner goes on), the lines before
-   * it were read with the batch before (the log says so).
+   * (nearly always). A record is one write() of nginx: the file source hands it over in one batch (it cuts
+   * batches where no record is split), and the stream's scanner carries the marking of following lines over to
+   * the next batch.
    */
   #forged(s: Stream, batch: SourceBatch, before: number): Set<number> | undefined {
     const forged = new Set<number>();
@@ -199,8 +199,7 @@ export class Pipeline implements LineSink {
           sender: r.sender,
         },
         "lines that may share one nginx error record carrying line breaks from a request path (%0a), or cut at " +
-          "2048 bytes after them, were not read (lines inside such a record can be forged)" +
-          (r.open ? "; the record may have begun in the previous batch, whose lines were already read" : ""),
+          "2048 bytes after them, were not read (lines inside such a record can be forged)",
       );
     }
     if (!forged.size) return undefined;
