@@ -108,7 +108,8 @@ http {
  * What the nginx tests send: genuine wrong passwords from 127.0.0.1 (first and last), and between them, each
  * after more than 2048 bytes of ordinary 404s, requests making nginx write complete-looking lines naming
  * `victim`: a short record (its referrer holding a fake `, client: `), a record cut at 2048 bytes, a Basic-auth
- * user name carrying colon-free sshd lines, and an HTTP/0.9 request (no version) carrying %0a.
+ * user name carrying colon-free sshd lines, an HTTP/0.9 request (no version) carrying %0a, and a request with two
+ * spaces after its method whose path's first line imitates `, client: `.
  */
 export async function sendForgeries(n: TestNginx, victim: string): Promise<void> {
   const { request, basic } = n;
@@ -126,6 +127,9 @@ export async function sendForgeries(n: TestNginx, victim: string): Promise<void>
   await request(`GET /secret/ HTTP/1.1\r\n${basic(`x${`\n${sshd}`.repeat(12)}\ny`, "pw")}`);
   await traffic();
   await request(`GET /h9/x${encodePath(`\n${sshd}`.repeat(10))}%0ay`);
+  await traffic();
+  // Third review: two spaces after the method (nginx serves it), the first line with a fake `, client: `.
+  await request(`GET  /gen/x${encodePath(`, client: 10.9.9.9${`\n${forged}`.repeat(8)}\ny`)} HTTP/1.1`);
   await traffic();
   await request(`GET /secret HTTP/1.1\r\n${basic("bob", "wrong-again")}`);
 }

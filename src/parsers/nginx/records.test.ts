@@ -251,3 +251,14 @@ describe("second review against a real nginx: records without a versioned reques
       assert.equal(opensRecord(l), false, l);
   });
 });
+
+test("third review: spaces after the method (nginx serves `GET  /x HTTP/1.1`) do not hide the %0a of the target", () => {
+  const fake = `/gen/x, client: 10.9.9.9${`\n${FORGED}`.repeat(8)}\ny`;
+  for (const request of [`GET  ${enc(fake)} HTTP/1.1`, `GET   ${enc(fake)}`]) {
+    const rec = nginxRecord(fake, request);
+    assert.equal(carriesLineFeed(rec.at(-1)!), true, request.slice(0, 20));
+    const lines = [...many(12), ...rec, ...many(12)];
+    const got = new Set(forgedIndexes(lines));
+    for (let i = 12; i < 12 + rec.length; i++) assert.ok(got.has(i), `line ${i}`);
+  }
+});

@@ -17,7 +17,7 @@
  *
  * The same holds for a Basic-auth user name (`user "NAME" was not found`): written unescaped, it can carry line
  * feeds and lines without a `:`. Three marks of such a record, each on a line nginx itself began or ended:
- * - a request line whose target (after the method, up to a space, `?` or the end) holds an encoded line feed
+ * - a request line whose target (after the method and its spaces, up to a space, `?` or the end) holds an encoded line feed
  *   (no version needed: HTTP/0.9 has none, nginx serves `HTTP/1.10`): the record around it carried line feeds,
  *   before it (the path message ends at T) or after it (an `upstream:` or `subrequest:` printing the decoded
  *   path follows the request). Every line that can share a record with it is left unread: those starting
@@ -85,11 +85,14 @@ export function carriesLineFeed(line: string): boolean {
   for (let r = line.indexOf(REQUEST); r >= 0; r = line.indexOf(REQUEST, r + 1)) {
     const method = line.indexOf(" ", r + REQUEST.length);
     if (method < 0) continue;
-    let end = line.indexOf(" ", method + 1);
+    // nginx accepts any number of spaces before the target (`GET  /x HTTP/1.1` is served).
+    let start = method + 1;
+    while (line.charCodeAt(start) === 32) start++;
+    let end = line.indexOf(" ", start);
     if (end < 0) end = line.length;
-    const q = line.indexOf("?", method + 1);
+    const q = line.indexOf("?", start);
     if (q >= 0 && q < end) end = q;
-    if (ENCODED_LF.test(line.slice(method + 1, end))) return true;
+    if (ENCODED_LF.test(line.slice(start, end))) return true;
   }
   return false;
 }
