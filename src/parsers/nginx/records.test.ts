@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   carriesLineFeed,
+  endsUpstreamPath,
   ForgedRecordFilter,
   ForgedRecordScanner,
   markForged,
@@ -261,4 +262,25 @@ test("third review: spaces after the method (nginx serves `GET  /x HTTP/1.1`) do
     const got = new Set(forgedIndexes(lines));
     for (let i = 12; i < 12 + rec.length; i++) assert.ok(got.has(i), `line ${i}`);
   }
+});
+
+test("fourth review: an X-Accel-Redirect path (decoded by nginx, not in the request line) marks its record", () => {
+  const rec = [
+    `2026/12/06 06:14:33 [error] 19956#19956: *44 open() "/var/www/html/x, client: 10.9.9.9`,
+    ...Array.from({ length: 4 }, () => FORGED),
+    `y" failed (2: No such file or directory), client: 127.0.0.1, server: example.com, request: "POST /app HTTP/1.1", upstream: "fastcgi://127.0.0.1:43502", host: "example.com"`,
+  ];
+  assert.equal(endsUpstreamPath(rec.at(-1)!), true);
+  const lines = [...many(12), ...rec, ...many(12)];
+  const got = new Set(forgedIndexes(lines));
+  for (let i = 12; i < 12 + rec.length; i++) assert.ok(got.has(i), `line ${i}`);
+  assert.ok(!got.has(12 + rec.length), "nothing after it");
+  // A path message without an upstream, or an upstream error that is no path message, is no such mark.
+  assert.equal(endsUpstreamPath(GENUINE[1]!), false);
+  assert.equal(
+    endsUpstreamPath(
+      `2024/06/03 10:11:12 [error] 7#7: *9 connect() failed (111: Connection refused) while connecting to upstream, client: 192.0.2.1, server: s, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:1/", host: "s"`,
+    ),
+    false,
+  );
 });

@@ -16,7 +16,7 @@
  *   T:  ..." failed (2: No such file or directory), client: SENDER, server: s, request: "GET /x%0a2024... HTTP/1.1"
  *
  * The same holds for a Basic-auth user name (`user "NAME" was not found`): written unescaped, it can carry line
- * feeds and lines without a `:`. Three marks of such a record, each on a line nginx itself began or ended:
+ * feeds and lines without a `:`. Four marks of such a record, each on a line nginx itself began or ended:
  * - a request line whose target (after the method and its spaces, up to a space, `?` or the end) holds an encoded line feed
  *   (no version needed: HTTP/0.9 has none, nginx serves `HTTP/1.10`): the record around it carried line feeds,
  *   before it (the path message ends at T) or after it (an `upstream:` or `subrequest:` printing the decoded
@@ -33,6 +33,8 @@
  *   reader dropped 0 or 1) are they that record, and left unread; a single line of 2048 bytes is a long path,
  *   nothing more. The exact size keeps a request without a version (HTTP/0.9), or a referrer imitating a path
  *   message, from taking other lines (but for a chance of about one in 20).
+ * - a path message's end whose context names an `upstream:` (an `X-Accel-Redirect` path, decoded by nginx, the
+ *   request line showing none of it): the lines starting within 2048 bytes before its end are left unread.
  * Each `, client: ` and `, request: "` of a line is looked at (a referrer may hold fake ones; nginx's are among
  * them). Overlapping marks make one record (one report). Not found: a message without errno cut at 2048 bytes
  * whose first line imitates `, client: ` (`rewrite_log` at notice level), and debug records: see the README.
@@ -50,6 +52,7 @@ export const MAX_RECORD = 2048;
 
 const CLIENT = ", client: ";
 const REQUEST = ', request: "';
+const UPSTREAM = ', upstream: "';
 /** The end of a path message right before nginx's context: `" failed (2: No such file or directory)`. */
 const PATH_MESSAGE_END = /(?:" failed|" is not found|" is forbidden|\.\.\.) \(\d{1,5}: [^()]{0,120}\)$/;
 /** nginx reads any number of digits in a version (`HTTP/1.10` is served). */
@@ -130,6 +133,21 @@ export function mayEndCutRecord(line: string): boolean {
 
 /** A record's sender when nginx's context was not seen (yet). */
 const UNKNOWN = "an unknown sender";
+
+/**
+ * Whether `line` ends a path message whose path came from an upstream: its context (after the `, client: `)
+ * names an `upstream:`. nginx decodes the path of an `X-Accel-Redirect` the upstream sent (an application that
+ * encodes a user's file name in it, as it should, passes `%0a` on as a line feed), and the request line shows
+ * none of it. The lines before it that can share its record are left unread, as for a request carrying %0a.
+ */
+export function endsUpstreamPath(line: string): boolean {
+  for (let c = line.indexOf(CLIENT); c >= 0; c = line.indexOf(CLIENT, c + 1)) {
+    if (line.charCodeAt(c - 1) !== 41 /* ) */) continue;
+    if (!PATH_MESSAGE_END.test(line.slice(Math.max(0, c - 160), c))) continue;
+    if (line.includes(UPSTREAM, c)) return true;
+  }
+  return false;
+}
 
 /** The address after the last `, client: ` before `end` (what nginx named as the sender), or "?". */
 function senderOf(line: string, end = line.length): string {
@@ -219,6 +237,10 @@ export class ForgedRecordScanner {
       } else if (mayEndCutRecord(line)) {
         const first = cutRecordStart(lines, j);
         if (first !== undefined) found({ first, last: j, sender: senderOf(line), open: false }, 0);
+      } else if (endsUpstreamPath(line)) {
+        const first = reachBack(lines, j);
+        const r = line.indexOf(REQUEST);
+        found({ first, last: j, sender: senderOf(line, r < 0 ? undefined : r), open: first === 0 }, 0);
       }
     }
     return done;
@@ -272,7 +294,7 @@ function cutRecordStart(lines: readonly string[], j: number): number | undefined
 export function isRecordMark(line: string): boolean {
   const lf = line.includes("%0a") || line.includes("%0A");
   if (!lf && !line.includes(CLIENT)) return false;
-  return (lf && carriesLineFeed(line)) || mayEndCutRecord(line);
+  return (lf && carriesLineFeed(line)) || mayEndCutRecord(line) || endsUpstreamPath(line);
 }
 
 /** The earliest line a mark at `i` can take with it: those starting within 2048 bytes before its end. */
