@@ -311,6 +311,17 @@ test("text fields are configurable; other fields match exactly", () => {
   assert.equal(compileKql("message: invalid", { textFields: [] })(e), false);
 });
 
+test("ECS ip fields not ending in .ip (dns.resolved_ip, network.forwarded_ip) match CIDRs and any spelling", () => {
+  const e = {
+    dns: { resolved_ip: ["192.0.2.7", "2001:db8::1"] },
+    network: { forwarded_ip: "::ffff:10.1.2.3" },
+  };
+  assert.equal(compileKql("dns.resolved_ip: 192.0.2.0/24")(e), true);
+  assert.equal(compileKql("dns.resolved_ip: 2001:DB8:0::1")(e), true);
+  assert.equal(compileKql("network.forwarded_ip: 10.0.0.0/8")(e), true);
+  assert.equal(compileKql("network.forwarded_ip: 192.168.0.0/16")(e), false);
+});
+
 test("IP and date fields are configurable", () => {
   const e = { peer: "10.1.2.3", when: Date.UTC(2024, 0, 1) };
   assert.equal(compileKql("peer: 10.0.0.0/8")(e), false);

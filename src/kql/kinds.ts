@@ -7,7 +7,10 @@ import { FREE_TEXT_FIELD } from "./ast.ts";
 export interface KqlCompileOptions {
   /** Fields matched as analysed text (words, case-insensitive; see text.ts). Default `["message"]`. */
   textFields?: readonly string[];
-  /** Fields holding IP addresses, besides every field whose last segment is `ip` (`source.ip`, `host.ip`). */
+  /**
+   * Fields holding IP addresses, besides every field whose last segment is `ip` (`source.ip`, `host.ip`) and
+   * ECS's `dns.resolved_ip` and `network.forwarded_ip`.
+   */
   ipFields?: readonly string[];
   /** Fields holding dates (epoch ms or ISO text); their values read as dates first. Default `["@timestamp"]`. */
   dateFields?: readonly string[];
@@ -20,9 +23,12 @@ export interface FieldKinds {
   isDate(name: string): boolean;
 }
 
+/** ECS fields of type `ip` whose last segment is not `ip`. */
+const ECS_IP_FIELDS = ["dns.resolved_ip", "network.forwarded_ip"];
+
 export function fieldKinds(options: KqlCompileOptions = {}): FieldKinds {
   const text = new Set(options.textFields ?? [FREE_TEXT_FIELD]);
-  const ip = new Set(options.ipFields ?? []);
+  const ip = new Set([...ECS_IP_FIELDS, ...(options.ipFields ?? [])]);
   const date = new Set(options.dateFields ?? ["@timestamp"]);
   return {
     isText: (n) => text.has(n),
