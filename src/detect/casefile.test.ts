@@ -85,6 +85,31 @@ test("YAML syntax errors and invalid inline rules are at their line in the case 
   );
 });
 
+test("a case with format errors and invalid inline rules reports both at once", async () => {
+  const f = write("both.yaml", [
+    "description: x", // 1
+    "rules:", // 2
+    "  - id: r", // 3
+    "    type: threshold", // 4
+    "    query: 'event.dataset: sshd and ('", // 5
+    "    threshold: 5", // 6
+    "    window: 10m", // 7
+    "timezone: Mars/Olympus", // 8
+    "input: |", // 9
+    "  x", // 10
+    "expect: {}", // 11
+  ]);
+  const issues = await issuesOf(f);
+  assert.ok(
+    issues.some((i) => i.startsWith(`${f}:8 timezone: unknown time zone`)),
+    issues.join("\n"),
+  );
+  assert.ok(
+    issues.some((i) => i.startsWith(`${f}:5 r query: Expected`)),
+    issues.join("\n"),
+  );
+});
+
 test("a failing case is a diff of the expected and produced alerts and decisions", async () => {
   const f = write("fail.yaml", [
     "description: expects a count the rule does not give",

@@ -164,6 +164,9 @@ function readCaseDoc(file: string): { c: RuleCase; located: LocatedDoc } {
       undefined,
       "unknown key (not in the rule test case format)",
     );
+    // Inline rules are checked too, so that every problem of the file is told at once.
+    const rules = (raw as { rules?: unknown } | null)?.rules;
+    if (isCase && Array.isArray(rules)) issues.push(...checkRules(located, rules, ["rules"], file).issues);
     throw new PortcullisError(
       "RULE_INVALID",
       `${file}: ${isCase ? "invalid rule test case" : "not a rule test case"}`,
