@@ -699,3 +699,95 @@ describe("file source", () => {
     assert.deepEqual(sink2.lines, ["a 5"]);
   });
 });
+
+describe("file source: held lines, rotated files and stops (review of the record-safe batching)", () => {
+  /** Fixed-width lines of 100 bytes with their line feed. */
+  const fixed = (prefix: string, n: number) =>
+    Array.from({ length: n }, (_, i) => `${prefix} ${String(i + 1).padStart(8, "0")} `.padEnd(99, "x"));
+
+  test("a truncation without a copy, while lines read before it are held, hands those lines over", async () => {
+    const all = fixed("a", 45_000); // 4.5 MB: one pass reads 4 MiB, its last full chunk's tail is held
+    const { p } = logFile("trunc.log", text(all));
+    let bytes = 0;
+    let truncated = false;
+    const sink = new (class extends RecordingSink {
+      override async push(batch: SourceBatch): Promise<void> {
+        await super.push(batch);
+        for (const l of batch.lines) bytes += Buffer.byteLength(l) + 1;
+        if (!truncated && bytes > 4 * 1024 * 1024 - 100 * 1024) {
+          truncated = true;
+          truncateSync(p, 0);
+          writeFileSync(p, "new 1\n");
+        }
+      }
+    })();
+    const run = start(source([p], { start: "beginning", batch_lines: 1000 }), sink);
+    await waitFor(
+      () => sink.lines.includes("new 1"),
+      "the new content",
+      () => sink.lines.length,
+    );
+    await run.stop();
+    const got = sink.lines.slice(0, -1);
+    assert.deepEqual(got, all.slice(0, got.length), "in order, none twice");
+    assert.equal(got.length, Math.floor((4 * 1024 * 1024) / 100), "every complete line read before it");
+  });
+
+  test("a stop while a rotated file is read does not retire it halfway: a restart reads the rest", async () => {
+    const { p } = logFile("drain.log", "x\n");
+    const clock = new ManualClock(1000);
+    const store = new MemoryCheckpointStore();
+    const sink = new RecordingSink(store);
+    const src = source(
+      [p],
+      { start: "beginning", rotate_wait: "10s", batch_lines: 1000 },
+      { clock, checkpoints: store },
+    );
+    const run = start(src, sink);
+    await linesRead(sink, 1, "x");
+    renameSync(p, `${p}.1`);
+    await waitFor(() => src.stats().rotations === 1, "the rotation seen");
+    const more = fixed("b", 30_000);
+    sink.block();
+    const calls = sink.calls;
+    appendFileSync(`${p}.1`, text(more));
+    await waitFor(() => sink.calls > calls, "a blocked push");
+    clock.advanceBy(10_000); // rotate_wait is over: only the end of the file may retire it
+    const stopping = run.stop();
+    sink.release();
+    await stopping;
+    const sink2 = new RecordingSink(store);
+    const src2 = source([p], { rotate_wait: "10s" }, { checkpoints: store });
+    const run2 = start(src2, sink2);
+    await waitFor(
+      () => sink.lines.length + sink2.lines.length >= 1 + more.length,
+      "the rest after the restart",
+      () => [sink.lines.length, sink2.lines.length],
+    );
+    await run2.stop();
+    assert.deepEqual([...sink.lines, ...sink2.lines], ["x", ...more]);
+  });
+
+  test("a rotated file with more than a pass left is read to its end before the new file", async () => {
+    const { p } = logFile("o.log", "x\n");
+    const sink = new RecordingSink();
+    const run = start(source([p], { start: "beginning", batch_lines: 1000 }), sink);
+    await linesRead(sink, 1, "x");
+    sink.block();
+    const calls = sink.calls;
+    const old = fixed("a", 100_000); // 10 MB: several passes
+    appendFileSync(p, "y\n");
+    await waitFor(() => sink.calls > calls, "a blocked push");
+    appendFileSync(p, text(old));
+    renameSync(p, `${p}.1`);
+    writeFileSync(p, "new 1\n");
+    sink.release();
+    await waitFor(
+      () => sink.lines.length === old.length + 3,
+      "every line",
+      () => sink.lines.length,
+    );
+    await run.stop();
+    assert.deepEqual(sink.lines, ["x", "y", ...old, "new 1"]);
+  });
+});

@@ -14,7 +14,7 @@ import { constants } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import type { Logger } from "../../core/logger.ts";
-import { recordHoldFrom, recordSafeCut } from "../../parsers/nginx/records.ts";
+import { isRecordMark, recordHoldFrom, recordSafeCut } from "../../parsers/nginx/records.ts";
 import type { Health } from "../../core/plugin.ts";
 import type { SplitLine } from "../splitter.ts";
 import type {
@@ -581,14 +581,20 @@ export class FileSource implements InstrumentedSource {
       }
     }
 
-    let more = false;
     for (const f of [...tail.draining]) {
       const eof = await this.#read(tail, f);
-      if (!eof) more = true;
-      else if (tail.finished.has(f) || this.#ctx.clock.now() - f.lastDataAt >= this.#cfg.rotate_wait) {
+      // A rotated file is read to its end before anything newer (the same stream: lines stay in order); the
+      // next pass goes on with it.
+      if (!eof) return true;
+      // Stopping: `#read` returned early, not at the end; retiring the file now would hand over a cut line and
+      // record the file as done, losing the rest of it.
+      if (this.#signal?.aborted) return false;
+      if (tail.finished.has(f) || this.#ctx.clock.now() - f.lastDataAt >= this.#cfg.rotate_wait) {
         await this.#retire(tail, f);
       }
     }
+
+    let more = false;
 
     if (!tail.current && st && !(tail.skipped && sameId(tail.skipped, st)) && !this.#isTracked(st)) {
       const head = await readHeadOf(tail.path);
@@ -616,6 +622,8 @@ export class FileSource implements InstrumentedSource {
   async #truncated(tail: Tail, cur: TrackedFile, st: FileState): Promise<void> {
     this.#stats.rotations++;
     this.#stats.truncations++;
+    // Lines read before the truncation and held back (see #read) are handed over, not lost with the seek.
+    await this.#emitHeld(tail, cur);
     const before = cur.pos();
     const partial = cur.readPos > cur.pushedPos;
     cur.seek(0, 1);
@@ -686,9 +694,11 @@ export class FileSource implements InstrumentedSource {
   async #emit(tail: Tail, f: TrackedFile, lines: SplitLine[]): Promise<void> {
     const size = this.#cfg.batch_lines;
     // Batches end where no nginx error record is split (see parsers/nginx/records.ts): rarely after `size`.
-    const all = lines.length <= size ? undefined : lines.map((l) => l.text);
+    let all = lines.length <= size ? undefined : lines.map((l) => l.text);
+    // Without any mark in the lines (nearly always) every cut is safe: no search after each one.
+    if (all && !all.some(isRecordMark)) all = undefined;
     for (let i = 0, end = 0; i < lines.length; i = end) {
-      end = all ? recordSafeCut(all, i + size) : lines.length;
+      end = all ? recordSafeCut(all, i + size) : Math.min(lines.length, i + size);
       const slice = end - i === lines.length ? lines : lines.slice(i, end);
       const texts = new Array<string>(slice.length);
       let truncated = 0;
