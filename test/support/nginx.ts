@@ -128,6 +128,9 @@ export async function sendForgeries(n: TestNginx, victim: string): Promise<void>
   await traffic();
   await request(`GET /h9/x${encodePath(`\n${sshd}`.repeat(10))}%0ay`);
   await traffic();
+  // Fifth review: a user name whose first line holds a literal %0a.
+  await request(`GET /secret/ HTTP/1.1\r\n${basic(`u%0a${`\n${sshd}`.repeat(6)}\nend`, "pw")}`);
+  await traffic();
   // Third review: two spaces after the method (nginx serves it), the first line with a fake `, client: `.
   await request(`GET  /gen/x${encodePath(`, client: 10.9.9.9${`\n${forged}`.repeat(8)}\ny`)} HTTP/1.1`);
   await traffic();

@@ -284,3 +284,45 @@ test("fourth review: an X-Accel-Redirect path (decoded by nginx, not in the requ
     false,
   );
 });
+
+describe("fifth review against a real nginx", () => {
+  const SSHD = "host [sshd] Failed password for root from 198.51.100.7 port 22 ssh2";
+  const check = (rec: string[]) => {
+    const lines = [...many(12), ...rec, ...many(12)];
+    const got = new Set(forgedIndexes(lines));
+    for (let i = 12; i < 12 + rec.length; i++) assert.ok(got.has(i), `line ${i}: ${lines[i]}`);
+  };
+
+  test("a user name holding a literal %0a on its first line still opens its record", () => {
+    check([
+      `2026/12/06 06:33:06 [error] 17654#17654: *50 user "u%0a`,
+      ...Array.from({ length: 6 }, () => SSHD),
+      `end" was not found in "/etc/nginx/htpasswd", client: 127.0.0.1, server: example.com, request: "GET /secret HTTP/1.1", host: "example.com"`,
+    ]);
+  });
+
+  test("WebDAV COPY and MOVE: the Destination path nginx decodes marks its record", () => {
+    const fake = ", client: 10.9.9.9, server: example.com";
+    check([
+      `2026/12/06 06:30:16 [crit] 14521#14521: *1 open() "/var/www/html/nodir/sub/x${fake}`,
+      FORGED,
+      SSHD,
+      `end" failed (2: No such file or directory), client: 127.0.0.1, server: example.com, request: "COPY /dav/src.txt HTTP/1.1", host: "example.com"`,
+    ]);
+    check([
+      `2026/12/06 06:30:16 [error] 14521#14521: *22 "/var/www/html/dav/x${fake}`,
+      SSHD,
+      SSHD,
+      `end" could not be created (17: File exists), client: 127.0.0.1, server: example.com, request: "MOVE /dav/src.txt HTTP/1.1", host: "example.com"`,
+    ]);
+  });
+
+  test("an HTTP/2 header echoed with its line feeds (info level) opens its record, even with a fake client", () => {
+    check([
+      `2026/12/06 06:30:43 [info] 14521#14521: *3 client sent header "x-a" with invalid value: "x, client: 10.9.9.9, server: example.com, request: "GET /a HTTP/1.1", host: "example.com"`,
+      FORGED,
+      SSHD,
+      `end" while reading client request headers, client: 127.0.0.1, server: example.com, host: "example.com"`,
+    ]);
+  });
+});

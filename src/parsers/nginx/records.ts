@@ -16,7 +16,7 @@
  *   T:  ..." failed (2: No such file or directory), client: SENDER, server: s, request: "GET /x%0a2024... HTTP/1.1"
  *
  * The same holds for a Basic-auth user name (`user "NAME" was not found`): written unescaped, it can carry line
- * feeds and lines without a `:`. Four marks of such a record, each on a line nginx itself began or ended:
+ * feeds and lines without a `:`. Marks of such a record, each on a line nginx itself began or ended:
  * - a request line whose target (after the method and its spaces, up to a space, `?` or the end) holds an encoded line feed
  *   (no version needed: HTTP/0.9 has none, nginx serves `HTTP/1.10`): the record around it carried line feeds,
  *   before it (the path message ends at T) or after it (an `upstream:` or `subrequest:` printing the decoded
@@ -34,7 +34,8 @@
  *   nothing more. The exact size keeps a request without a version (HTTP/0.9), or a referrer imitating a path
  *   message, from taking other lines (but for a chance of about one in 20).
  * - a path message's end whose context names an `upstream:` (an `X-Accel-Redirect` path, decoded by nginx, the
- *   request line showing none of it): the lines starting within 2048 bytes before its end are left unread.
+ *   request line showing none of it) or whose request is a WebDAV COPY or MOVE (the `Destination` path, decoded):
+ *   the lines starting within 2048 bytes before its end are left unread.
  * Each `, client: ` and `, request: "` of a line is looked at (a referrer may hold fake ones; nginx's are among
  * them). Overlapping marks make one record (one report). Not found: a message without errno cut at 2048 bytes
  * whose first line imitates `, client: ` (`rewrite_log` at notice level), and debug records: see the README.
@@ -54,7 +55,12 @@ const CLIENT = ", client: ";
 const REQUEST = ', request: "';
 const UPSTREAM = ', upstream: "';
 /** The end of a path message right before nginx's context: `" failed (2: No such file or directory)`. */
-const PATH_MESSAGE_END = /(?:" failed|" is not found|" is forbidden|\.\.\.) \(\d{1,5}: [^()]{0,120}\)$/;
+const PATH_MESSAGE_END =
+  /(?:" failed|" is not found|" is forbidden|" could not be created|\.\.\.) \(\d{1,5}: [^()]{0,120}\)$/;
+/** A WebDAV COPY or MOVE: nginx decodes the path of its `Destination` header, which the request line does not show. */
+const DAV_COPY_MOVE = /, request: "(?:COPY|MOVE) /;
+/** HTTP/2 header checks (`info` level) that echo the raw header, line feeds included, before nginx's context. */
+const ECHOES_HEADER = /^(?:client sent header "|client sent invalid header name: ")/;
 /** nginx reads any number of digits in a version (`HTTP/1.10` is served). */
 const VERSION = / HTTP\/\d+(?:\.\d+)?"/;
 /** nginx's header of a record about a connection (debug records excluded: they have no context). */
@@ -106,12 +112,10 @@ export function carriesLineFeed(line: string): boolean {
  * can hold no `:` and so no fake `, client: `), or was cut at 2048 bytes before it.
  */
 export function opensRecord(line: string): boolean {
-  return (
-    line.charCodeAt(4) === 47 /* / */ &&
-    line.charCodeAt(7) === 47 &&
-    !line.includes(CLIENT) &&
-    CONNECTION_HEADER.test(line)
-  );
+  if (line.charCodeAt(4) !== 47 /* / */ || line.charCodeAt(7) !== 47) return false;
+  const m = CONNECTION_HEADER.exec(line);
+  // A header echoed by an HTTP/2 check can hold a fake `, client: ` itself: its record is opened regardless.
+  return m !== null && (!line.includes(CLIENT) || ECHOES_HEADER.test(line.slice(m[0].length)));
 }
 
 /**
@@ -144,7 +148,7 @@ export function endsUpstreamPath(line: string): boolean {
   for (let c = line.indexOf(CLIENT); c >= 0; c = line.indexOf(CLIENT, c + 1)) {
     if (line.charCodeAt(c - 1) !== 41 /* ) */) continue;
     if (!PATH_MESSAGE_END.test(line.slice(Math.max(0, c - 160), c))) continue;
-    if (line.includes(UPSTREAM, c)) return true;
+    if (line.includes(UPSTREAM, c) || DAV_COPY_MOVE.test(line.slice(c))) return true;
   }
   return false;
 }
@@ -215,13 +219,12 @@ export class ForgedRecordScanner {
       }
       const pct = line.indexOf("%0");
       const lf = pct >= 0 && (line.includes("%0a", pct) || line.includes("%0A", pct));
-      if (!lf && !line.includes(CLIENT)) {
-        // The lines after it that can belong to its record (within 2048 bytes of its start), and itself.
-        if (opensRecord(line)) {
-          found({ first: j, last: j, sender: UNKNOWN, open: false }, MAX_RECORD - byteRange(line)[0]);
-        }
-        continue;
-      }
+      // A record's first line: the lines after it that can belong to its record (within 2048 bytes of its
+      // start), and itself, whether or not it holds "%0a" (a user name can hold one literally).
+      if (opensRecord(line)) {
+        found({ first: j, last: j, sender: UNKNOWN, open: false }, MAX_RECORD - byteRange(line)[0]);
+        if (!lf) continue;
+      } else if (!lf && !line.includes(CLIENT)) continue;
       if (lf && carriesLineFeed(line)) {
         let first = j;
         let bytes = byteRange(line)[0];
