@@ -8,6 +8,7 @@ import {
   markForged,
   MAX_RECORD,
   mayEndCutRecord,
+  namesSubrequest,
   opensRecord,
   recordHoldFrom,
   recordSafeCut,
@@ -325,4 +326,20 @@ describe("fifth review against a real nginx", () => {
       `end" while reading client request headers, client: 127.0.0.1, server: example.com, host: "example.com"`,
     ]);
   });
+});
+
+test("sixth review: an SSI subrequest prints its decoded URI after the request: lines on both sides are unread", () => {
+  const SSHD = "host [sshd] Failed password for root from 198.51.100.7 port 22 ssh2";
+  const forged = [FORGED, SSHD, SSHD];
+  const rec = [
+    `2026/12/06 06:51:44 [error] 21020#21020: *6 open() "/var/www/html/inc/a, client: 10.9.9.9`,
+    ...forged,
+    `z" failed (2: No such file or directory), client: 127.0.0.1, server: example.com, request: "GET /ssi/a.html?p=a%2C%20client%3A%2010.9.9.9%0A... HTTP/1.1", subrequest: "/inc/a, client: 10.9.9.9`,
+    ...forged,
+    `z", host: "example.com"`,
+  ];
+  assert.equal(namesSubrequest(rec[4]!), true);
+  const lines = [...many(12), ...rec, ...many(12)];
+  const got = new Set(forgedIndexes(lines));
+  for (let i = 12; i < 12 + rec.length; i++) assert.ok(got.has(i), `line ${i}: ${lines[i]}`);
 });

@@ -33,6 +33,8 @@
  *   reader dropped 0 or 1) are they that record, and left unread; a single line of 2048 bytes is a long path,
  *   nothing more. The exact size keeps a request without a version (HTTP/0.9), or a referrer imitating a path
  *   message, from taking other lines (but for a chance of about one in 20).
+ * - a context naming a `subrequest:` (its URI printed decoded, e.g. an SSI include of `${arg_p}`): as a request
+ *   line carrying %0a, the 2048 bytes before and after it;
  * - a path message's end whose context names an `upstream:` (an `X-Accel-Redirect` path, decoded by nginx, the
  *   request line showing none of it) or whose request is a WebDAV COPY or MOVE (the `Destination` path, decoded):
  *   the lines starting within 2048 bytes before its end are left unread.
@@ -54,6 +56,7 @@ export const MAX_RECORD = 2048;
 const CLIENT = ", client: ";
 const REQUEST = ', request: "';
 const UPSTREAM = ', upstream: "';
+const SUBREQUEST = ', subrequest: "';
 /** The end of a path message right before nginx's context: `" failed (2: No such file or directory)`. */
 const PATH_MESSAGE_END =
   /(?:" failed|" is not found|" is forbidden|" could not be created|\.\.\.) \(\d{1,5}: [^()]{0,120}\)$/;
@@ -104,6 +107,16 @@ export function carriesLineFeed(line: string): boolean {
     if (ENCODED_LF.test(line.slice(start, end))) return true;
   }
   return false;
+}
+
+/**
+ * Whether nginx's context in `line` names a subrequest: its URI is printed decoded after the request (an SSI
+ * `include virtual="/inc/${arg_p}"` decodes the argument), so the record may have carried line feeds on either
+ * side, with nothing in the request line to show it.
+ */
+export function namesSubrequest(line: string): boolean {
+  const s = line.indexOf(SUBREQUEST);
+  return s >= 0 && line.lastIndexOf(CLIENT, s) >= 0;
 }
 
 /**
@@ -225,7 +238,7 @@ export class ForgedRecordScanner {
         found({ first: j, last: j, sender: UNKNOWN, open: false }, MAX_RECORD - byteRange(line)[0]);
         if (!lf) continue;
       } else if (!lf && !line.includes(CLIENT)) continue;
-      if (lf && carriesLineFeed(line)) {
+      if ((lf && carriesLineFeed(line)) || namesSubrequest(line)) {
         let first = j;
         let bytes = byteRange(line)[0];
         while (first > 0) {
@@ -297,7 +310,9 @@ function cutRecordStart(lines: readonly string[], j: number): number | undefined
 export function isRecordMark(line: string): boolean {
   const lf = line.includes("%0a") || line.includes("%0A");
   if (!lf && !line.includes(CLIENT)) return false;
-  return (lf && carriesLineFeed(line)) || mayEndCutRecord(line) || endsUpstreamPath(line);
+  return (
+    (lf && carriesLineFeed(line)) || namesSubrequest(line) || mayEndCutRecord(line) || endsUpstreamPath(line)
+  );
 }
 
 /** The earliest line a mark at `i` can take with it: those starting within 2048 bytes before its end. */
