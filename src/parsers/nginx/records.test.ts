@@ -343,3 +343,23 @@ test("sixth review: an SSI subrequest prints its decoded URI after the request: 
   const got = new Set(forgedIndexes(lines));
   for (let i = 12; i < 12 + rec.length; i++) assert.ok(got.has(i), `line ${i}: ${lines[i]}`);
 });
+
+test("seventh review: 'unsafe URI' and redirection-cycle records echo a decoded URI: their first line opens them", () => {
+  const SSHD = "host [sshd] Failed password for root from 198.51.100.7 port 22 ssh2";
+  for (const [first, last] of [
+    [
+      `2026/12/06 06:58:50 [error] 14288#14288: *45 unsafe URI "/inc/../../a, client: 10.9.9.9`,
+      `z" was detected, client: 127.0.0.1, server: example.com, request: "MOVE /dav/src.txt HTTP/1.1", host: "example.com"`,
+    ],
+    [
+      `2026/12/06 06:58:50 [error] 14288#14288: *48 rewrite or internal redirection cycle while internally redirecting to "/xl/na, client: 10.9.9.9`,
+      `z" while reading response header from upstream, client: 127.0.0.1, server: example.com, request: "GET /xl/n?y=x HTTP/1.1", upstream: "http://127.0.0.1:1/xl/n", host: "example.com"`,
+    ],
+  ] as const) {
+    assert.equal(opensRecord(first), true, first);
+    const rec = [first, FORGED, FORGED, SSHD, SSHD, SSHD, last];
+    const lines = [...many(12), ...rec, ...many(12)];
+    const got = new Set(forgedIndexes(lines));
+    for (let i = 12; i < 12 + rec.length; i++) assert.ok(got.has(i), `line ${i}: ${lines[i]}`);
+  }
+});

@@ -62,8 +62,13 @@ const PATH_MESSAGE_END =
   /(?:" failed|" is not found|" is forbidden|" could not be created|\.\.\.) \(\d{1,5}: [^()]{0,120}\)$/;
 /** A WebDAV COPY or MOVE: nginx decodes the path of its `Destination` header, which the request line does not show. */
 const DAV_COPY_MOVE = /, request: "(?:COPY|MOVE) /;
-/** HTTP/2 header checks (`info` level) that echo the raw header, line feeds included, before nginx's context. */
-const ECHOES_HEADER = /^(?:client sent header "|client sent invalid header name: ")/;
+/**
+ * Messages that echo client-controlled text with its line feeds before nginx's context, whatever that text
+ * holds: HTTP/2's header checks (`info` level), a decoded URI found unsafe (an SSI include, a WebDAV
+ * `Destination` or an `X-Accel-Redirect` holding `..%2F`), an internal redirection cycle's target.
+ */
+const ECHOES_HEADER =
+  /^(?:client sent header "|client sent invalid header name: "|unsafe URI "|rewrite or internal redirection cycle while internally redirecting to ")/;
 /** nginx reads any number of digits in a version (`HTTP/1.10` is served). */
 const VERSION = / HTTP\/\d+(?:\.\d+)?"/;
 /** nginx's header of a record about a connection (debug records excluded: they have no context). */
@@ -127,7 +132,7 @@ export function namesSubrequest(line: string): boolean {
 export function opensRecord(line: string): boolean {
   if (line.charCodeAt(4) !== 47 /* / */ || line.charCodeAt(7) !== 47) return false;
   const m = CONNECTION_HEADER.exec(line);
-  // A header echoed by an HTTP/2 check can hold a fake `, client: ` itself: its record is opened regardless.
+  // An echoed header or URI can hold a fake `, client: ` itself: its record is opened regardless.
   return m !== null && (!line.includes(CLIENT) || ECHOES_HEADER.test(line.slice(m[0].length)));
 }
 
