@@ -83,6 +83,12 @@ function byteRange(line: string): [number, number] {
   return [bytes - 2 * replaced, bytes];
 }
 
+/** Whether `line` holds `%0a` in either case anywhere (the cheap test before {@link carriesLineFeed}). */
+function hasEncodedLf(line: string): boolean {
+  const pct = line.indexOf("%0");
+  return pct >= 0 && (line.includes("%0a", pct) || line.includes("%0A", pct));
+}
+
 /** The path of a complete request line starting at `from` (just after `request: "`), or undefined. */
 function requestPath(line: string, from: number): string | undefined {
   const rest = line.slice(from);
@@ -136,14 +142,20 @@ export function opensRecord(line: string): boolean {
   return m !== null && (!line.includes(CLIENT) || ECHOES_HEADER.test(line.slice(m[0].length)));
 }
 
+/** Each `, client: ` of `line` that a path message's end (its errno) comes right before, by its index. */
+function* pathMessageClients(line: string): Generator<number> {
+  for (let c = line.indexOf(CLIENT); c >= 0; c = line.indexOf(CLIENT, c + 1)) {
+    if (line.charCodeAt(c - 1) !== 41 /* ) */) continue;
+    if (PATH_MESSAGE_END.test(line.slice(Math.max(0, c - 160), c))) yield c;
+  }
+}
+
 /**
  * Whether `line` may end a record nginx cut at 2048 bytes: a path message's end right before a `, client: `
  * with no complete request line after it.
  */
 export function mayEndCutRecord(line: string): boolean {
-  for (let c = line.indexOf(CLIENT); c >= 0; c = line.indexOf(CLIENT, c + 1)) {
-    if (line.charCodeAt(c - 1) !== 41 /* ) */) continue;
-    if (!PATH_MESSAGE_END.test(line.slice(Math.max(0, c - 160), c))) continue;
+  for (const c of pathMessageClients(line)) {
     let complete = false;
     for (let r = line.indexOf(REQUEST, c); r >= 0 && !complete; r = line.indexOf(REQUEST, r + 1)) {
       complete = requestPath(line, r + REQUEST.length) !== undefined;
@@ -163,17 +175,19 @@ const UNKNOWN = "an unknown sender";
  * none of it. The lines before it that can share its record are left unread, as for a request carrying %0a.
  */
 export function endsUpstreamPath(line: string): boolean {
-  for (let c = line.indexOf(CLIENT); c >= 0; c = line.indexOf(CLIENT, c + 1)) {
-    if (line.charCodeAt(c - 1) !== 41 /* ) */) continue;
-    if (!PATH_MESSAGE_END.test(line.slice(Math.max(0, c - 160), c))) continue;
+  for (const c of pathMessageClients(line)) {
     if (line.includes(UPSTREAM, c) || DAV_COPY_MOVE.test(line.slice(c))) return true;
   }
   return false;
 }
 
-/** The address after the last `, client: ` before `end` (what nginx named as the sender), or "?". */
-function senderOf(line: string, end = line.length): string {
-  const c = line.lastIndexOf(CLIENT, end);
+/**
+ * The address after the last `, client: ` (what nginx named as the sender), or "?"; with `beforeRequest`, the
+ * last one before the first `, request: "` (a referrer after it may hold a fake one).
+ */
+function senderOf(line: string, beforeRequest = false): string {
+  const r = beforeRequest ? line.indexOf(REQUEST) : -1;
+  const c = line.lastIndexOf(CLIENT, r < 0 ? line.length : r);
   if (c < 0) return "?";
   const from = c + CLIENT.length;
   const comma = line.indexOf(",", from);
@@ -235,8 +249,7 @@ export class ForgedRecordScanner {
         this.#ahead -= byteRange(line)[0];
         if (this.#ahead <= 0) done.push(this.#take()!);
       }
-      const pct = line.indexOf("%0");
-      const lf = pct >= 0 && (line.includes("%0a", pct) || line.includes("%0A", pct));
+      const lf = hasEncodedLf(line);
       // A record's first line: the lines after it that can belong to its record (within 2048 bytes of its
       // start), and itself, whether or not it holds "%0a" (a user name can hold one literally).
       if (opensRecord(line)) {
@@ -244,24 +257,15 @@ export class ForgedRecordScanner {
         if (!lf) continue;
       } else if (!lf && !line.includes(CLIENT)) continue;
       if ((lf && carriesLineFeed(line)) || namesSubrequest(line)) {
-        let first = j;
-        let bytes = byteRange(line)[0];
-        while (first > 0) {
-          const next = bytes + byteRange(lines[first - 1]!)[0];
-          if (next > MAX_RECORD) break;
-          bytes = next;
-          first--;
-        }
-        const r = line.indexOf(REQUEST);
-        const sender = senderOf(line, r < 0 ? undefined : r);
+        const first = reachBack(lines, j);
+        const sender = senderOf(line, true);
         found({ first, last: j, sender, open: first === 0 }, MAX_RECORD - byteRange(line)[0]);
       } else if (mayEndCutRecord(line)) {
         const first = cutRecordStart(lines, j);
         if (first !== undefined) found({ first, last: j, sender: senderOf(line), open: false }, 0);
       } else if (endsUpstreamPath(line)) {
         const first = reachBack(lines, j);
-        const r = line.indexOf(REQUEST);
-        found({ first, last: j, sender: senderOf(line, r < 0 ? undefined : r), open: first === 0 }, 0);
+        found({ first, last: j, sender: senderOf(line, true), open: first === 0 }, 0);
       }
     }
     return done;
@@ -313,7 +317,7 @@ function cutRecordStart(lines: readonly string[], j: number): number | undefined
 
 /** Whether `line` bears one of the marks (see the top): a request line carrying %0a, or a cut record's end. */
 export function isRecordMark(line: string): boolean {
-  const lf = line.includes("%0a") || line.includes("%0A");
+  const lf = hasEncodedLf(line);
   if (!lf && !line.includes(CLIENT)) return false;
   return (
     (lf && carriesLineFeed(line)) || namesSubrequest(line) || mayEndCutRecord(line) || endsUpstreamPath(line)
@@ -356,11 +360,10 @@ export function recordSafeCut(lines: readonly string[], at: number): number {
 }
 
 /**
- * When more input follows at once (a source read a full chunk): the first of `lines` to hold back until it is
- * read, so that no record is split. Every line starting within 2048 characters (at most as many bytes) of the
- * end may belong to a record whose mark comes later, and every line a mark among those can take.
+ * The first of `lines` starting within MAX_RECORD characters (line feeds counted) of their end, and how many
+ * characters those lines take.
  */
-export function recordHoldFrom(lines: readonly string[]): number {
+function lastRecordChars(lines: readonly string[]): { from: number; chars: number } {
   let from = lines.length;
   let chars = 0;
   while (from > 0) {
@@ -369,10 +372,22 @@ export function recordHoldFrom(lines: readonly string[]): number {
     chars = next;
     from--;
   }
+  return { from, chars };
+}
+
+/**
+ * When more input follows at once (a source read a full chunk): the first of `lines` to hold back until it is
+ * read, so that no record is split. Every line starting within 2048 characters (at most as many bytes) of the
+ * end may belong to a record whose mark comes later, and every line a mark among those can take.
+ */
+export function recordHoldFrom(lines: readonly string[]): number {
+  const last = lastRecordChars(lines);
+  let from = last.from;
   // Marks can chain (each may take 2048 bytes before it): what is held is capped, so that a flood of marks
-  // cannot hold back the input without end (a record split there is then said in the daemon's log).
+  // cannot hold back the input without end (a record split there has its first lines read with the batch
+  // before).
   let floor = from;
-  for (let chars2 = chars; floor > 0 && chars2 < MAX_HELD; floor--) chars2 += lines[floor - 1]!.length + 1;
+  for (let chars = last.chars; floor > 0 && chars < MAX_HELD; floor--) chars += lines[floor - 1]!.length + 1;
   for (let i = lines.length - 1; i >= from; i--) {
     if (isRecordMark(lines[i]!)) from = Math.max(floor, Math.min(from, reachBack(lines, i)));
   }
@@ -427,15 +442,7 @@ export class ForgedRecordFilter {
     for (const r of this.#scanner.scan(all, this.#forged, held)) this.#report(r, this.#before);
     // Held from the end: the lines starting within MAX_RECORD characters of the end of what was read (a
     // character is at least one byte, so no later mark can reach further back).
-    let keep = all.length;
-    let chars = 0;
-    while (keep > 0) {
-      const next = chars + all[keep - 1]!.length + 1;
-      if (next > MAX_RECORD) break;
-      chars = next;
-      keep--;
-    }
-    return this.#handOn(all, keep);
+    return this.#handOn(all, lastRecordChars(all).from);
   }
 
   /** The input ended: every held line is final. */
