@@ -14,7 +14,11 @@ import { resolveModes, timeContextFor, type TimeOptions } from "../options.ts";
 import { tuneHeapForStreaming } from "../heap.ts";
 import { unreadWarnings } from "../../pipeline/replay.ts";
 import { jsonLine, printable } from "../table.ts";
-import { ForgedRecordFilter, forgedRecordWarning } from "../../parsers/nginx/records.ts";
+import {
+  ForgedRecordFilter,
+  forgedRecordWarning,
+  withoutForgedRecords,
+} from "../../parsers/nginx/records.ts";
 
 interface ParseOptions extends TimeOptions {
   mode: string[];
@@ -76,21 +80,19 @@ export function registerParse(program: Command, io: CliIO, setExit: (code: numbe
           events.length = 0;
         };
         const warnings: string[] = [];
+        // Lines inside an nginx error record that carried line breaks are forged (parsers/nginx/records.ts).
         const forged = new ForgedRecordFilter((r) => warnings.push(forgedRecordWarning(path, r)));
-        const read = (lines: readonly string[]) => {
-          for (const line of lines) {
+        const input = readLines(path, io.stdin as never, { text: opts.text === true });
+        for await (const batch of withoutForgedRecords(input, forged)) {
+          for (const line of batch.lines) {
             lineNo++;
             if (line.charCodeAt(0) === 35 /* # */) continue;
             const frame = framer.frame(line);
             if (frame) parsers.parse(frame, events);
             if (events.length) emit(lineNo - (frame?.span ?? 0));
           }
-        };
-        for await (const batch of readLines(path, io.stdin as never, { text: opts.text === true })) {
-          read(forged.push(batch.lines));
           await flush();
         }
-        read(forged.end());
         const last = framer.flush();
         if (last) {
           parsers.parse(last, events);
