@@ -595,7 +595,6 @@ export class FileSource implements InstrumentedSource {
     }
 
     let more = false;
-
     if (!tail.current && st && !(tail.skipped && sameId(tail.skipped, st)) && !this.#isTracked(st)) {
       const head = await readHeadOf(tail.path);
       if (head?.gzip) this.#skip(tail, st);
@@ -693,25 +692,24 @@ export class FileSource implements InstrumentedSource {
 
   async #emit(tail: Tail, f: TrackedFile, lines: SplitLine[]): Promise<void> {
     const size = this.#cfg.batch_lines;
+    const texts = lines.map((l) => l.text);
     // Batches end where no nginx error record is split (see parsers/nginx/records.ts): rarely after `size`.
-    let all = lines.length <= size ? undefined : lines.map((l) => l.text);
     // Without any mark in the lines (nearly always) every cut is safe: no search after each one.
-    if (all && !all.some(isRecordMark)) all = undefined;
+    const marked = lines.length > size && texts.some(isRecordMark);
     for (let i = 0, end = 0; i < lines.length; i = end) {
-      end = all ? recordSafeCut(all, i + size) : Math.min(lines.length, i + size);
-      const slice = end - i === lines.length ? lines : lines.slice(i, end);
-      const texts = new Array<string>(slice.length);
+      end = marked ? recordSafeCut(texts, i + size) : Math.min(lines.length, i + size);
       let truncated = 0;
-      for (let k = 0; k < slice.length; k++) {
-        texts[k] = slice[k]!.text;
-        if (slice[k]!.truncated) truncated++;
-      }
+      for (let k = i; k < end; k++) if (lines[k]!.truncated) truncated++;
       const firstLine = f.line;
-      if (f.line !== undefined) f.line += slice.length;
-      f.pushedPos = f.offsetAfter(slice[slice.length - 1]!);
-      this.#stats.lines += slice.length;
+      if (f.line !== undefined) f.line += end - i;
+      f.pushedPos = f.offsetAfter(lines[end - 1]!);
+      this.#stats.lines += end - i;
       this.#stats.truncated_lines += truncated;
-      const batch: SourceBatch = { lines: texts, stream: tail.path, path: tail.path };
+      const batch: SourceBatch = {
+        lines: end - i === texts.length ? texts : texts.slice(i, end),
+        stream: tail.path,
+        path: tail.path,
+      };
       if (firstLine !== undefined) batch.firstLine = firstLine;
       batch.position = this.#positionOf(tail);
       await this.#push(batch);
