@@ -357,12 +357,7 @@ export class LineFramer {
         return make("tai64n", r.time, this.#envelope(line, at, false), line, at);
       }
     }
-    if (c0 === 95 /* _ */ && line.startsWith("__CURSOR=")) {
-      this.#export = new Map();
-      this.#exportLines = 0;
-      return this.#exportLine(line);
-    }
-    if (c0 === 95 && line.startsWith("__REALTIME_TIMESTAMP=")) {
+    if (c0 === 95 /* _ */ && (line.startsWith("__CURSOR=") || line.startsWith("__REALTIME_TIMESTAMP="))) {
       this.#export = new Map();
       this.#exportLines = 0;
       return this.#exportLine(line);
