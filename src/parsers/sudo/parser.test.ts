@@ -3,6 +3,8 @@ import { test } from "node:test";
 import { lineHarness, work } from "../../../test/support/parser-harness.ts";
 
 const { run, one } = lineHarness("sudo");
+/** The account a sudo or su event runs as (`user.target.name`). */
+const targetName = (e: ReturnType<typeof one>) => (e.user?.target as { name?: string } | undefined)?.name;
 
 const S = "Jun  3 10:11:12 host sudo: ";
 
@@ -11,13 +13,7 @@ test("sudo commands, wrong passwords and users not in sudoers", () => {
     `${S}   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/apt update ; echo x`,
   );
   assert.deepEqual(
-    [
-      c.event.dataset,
-      c.event.action,
-      c.event.outcome,
-      c.user?.name,
-      (c.user?.target as { name?: string } | undefined)?.name,
-    ],
+    [c.event.dataset, c.event.action, c.event.outcome, c.user?.name, targetName(c)],
     ["sudo", "sudo_command", "success", "alice", "root"],
   );
   assert.deepEqual(c.process?.command_line, "/usr/bin/apt update ; echo x");
@@ -43,12 +39,7 @@ test("su attempts", () => {
     "Jun  3 10:11:12 host su[812]: Successful su for root by alice",
   ]);
   assert.deepEqual(
-    evs.map((e) => [
-      e.event.action,
-      e.event.outcome,
-      e.user?.name,
-      (e.user?.target as { name?: string } | undefined)?.name,
-    ]),
+    evs.map((e) => [e.event.action, e.event.outcome, e.user?.name, targetName(e)]),
     [
       ["su_failed", "failure", "alice", "root"],
       ["su_session", "success", "alice", "root"],
@@ -70,12 +61,7 @@ test("a line of 1 MB full of field separators costs work linear in its length", 
   });
   assert.deepEqual(evs[0], []);
   assert.deepEqual(
-    evs[1]!.map((e) => [
-      e.event.action,
-      e.process?.command_line,
-      e.process?.tty,
-      (e.user?.target as { name?: string } | undefined)?.name,
-    ]),
+    evs[1]!.map((e) => [e.event.action, e.process?.command_line, e.process?.tty, targetName(e)]),
     [["sudo_auth_failed", "/bin/ls", { name: "pts/0" }, "root"]],
   );
 });
@@ -180,7 +166,7 @@ test("log_format=json through syslog (@cee)", () => {
       e.event.action,
       e.event.outcome,
       e.user?.name,
-      (e.user?.target as { name?: string } | undefined)?.name,
+      targetName(e),
       e.process?.command_line,
       e.process?.tty,
       e.process?.exit_code,
